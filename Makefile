@@ -1,0 +1,37 @@
+# Two commands for a newcomer (see README.md):
+#   make course   set everything up and open the course in JupyterLab
+#   make test     set everything up and run all the tests
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: course setup test test-setup chromium students bench serve clean
+
+course: setup
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks
+
+setup: $(VENV)/.course-installed
+
+$(VENV)/.course-installed: requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	touch $@
+
+test: test-setup
+	$(BIN)/python -m pytest
+
+test-setup: setup $(VENV)/.test-installed chromium
+
+$(VENV)/.test-installed: requirements-test.txt
+	$(BIN)/python -m pip install -q -r requirements-test.txt
+	touch $@
+
+chromium:
+	@scripts/install-chromium
+
+serve: setup
+	$(BIN)/python -m chatkit serve
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -1,0 +1,42 @@
+"""chatkit: a live group chat over WebSockets, built step by step in Jupyter.
+
+The finished, reference version of everything the course builds:
+
+- :class:`ChatUser` and :class:`Room`, the protocol core, free of I/O;
+- :func:`serve`, the server (``/chat/<room>`` and the chat page on one port);
+- :func:`start`, the same server live inside a notebook, in one cell;
+- :class:`WebSocket`, a browser-style client with ``onopen``, ``onmessage``,
+  ``onerror`` and ``onclose``.
+
+Quick start in a notebook::
+
+    import chatkit
+    server = chatkit.start()        # prints a link to open in the browser
+    server.stop()
+
+"""
+
+from .messages import ProtocolError
+from .room import Room
+from .user import ChatUser
+
+__all__ = ["ChatUser", "Room", "ProtocolError", "serve", "start", "WebSocket", "LiveServer"]
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # The I/O shells import websockets; the core above does not need it.
+    if name == "serve":
+        from .server import serve
+
+        return serve
+    if name in ("start", "LiveServer"):
+        from . import live
+
+        return getattr(live, name)
+    if name == "WebSocket":
+        from .client import WebSocket
+
+        return WebSocket
+    raise AttributeError(f"module 'chatkit' has no attribute {name!r}")

@@ -1,0 +1,242 @@
+"""``WebSocket``: the browser's WebSocket API, in Python.
+
+The browser's code and its Python twin, line for line::
+
+    const ws = new WebSocket("ws://localhost:3000/chat/people");   ws = WebSocket("ws://127.0.0.1:3000/chat/people")
+    ws.onopen = function (evt) { ... };                            ws.onopen = lambda evt: ...
+    ws.onmessage = function (evt) { console.log(evt.data); };      ws.onmessage = lambda evt: print(evt.data)
+    ws.onerror = function (evt) { ... };                           ws.onerror = lambda evt: ...
+    ws.onclose = function (evt) { console.log(evt.code); };        ws.onclose = lambda evt: print(evt.code)
+    ws.send(JSON.stringify({type: "chat", text: "hi"}));           ws.send(json.dumps({"type": "chat", "text": "hi"}))
+    ws.close();                                                    ws.close()
+
+As in a browser, making a ``WebSocket`` does not wait: it connects in the
+background, and the callbacks run later, on the event loop -- in a notebook,
+the kernel's loop, once your cell has finished (or while it ``await``s).
+Outside a running loop (a plain script), a background loop thread runs them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+import threading
+import traceback
+from typing import Any, Callable
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.server import broadcast
+from websockets.exceptions import ConnectionClosed
+
+__all__ = ["WebSocket", "Event", "MessageEvent", "CloseEvent", "InvalidStateError"]
+
+CONNECTING, OPEN, CLOSING, CLOSED = 0, 1, 2, 3
+STATE_NAMES = {CONNECTING: "CONNECTING", OPEN: "OPEN", CLOSING: "CLOSING", CLOSED: "CLOSED"}
+
+
+class InvalidStateError(RuntimeError):
+    """``send`` before the connection is open (the browser's ``InvalidStateError``)."""
+
+
+@dataclasses.dataclass
+class Event:
+    """What ``onopen`` and ``onerror`` receive. ``error`` is Python's extra: what failed."""
+
+    type: str
+    target: WebSocket | None = dataclasses.field(default=None, repr=False)
+    error: BaseException | None = None
+
+
+@dataclasses.dataclass
+class MessageEvent(Event):
+    """What ``onmessage`` receives: the message is ``event.data``."""
+
+    data: str | bytes = ""
+
+
+@dataclasses.dataclass
+class CloseEvent(Event):
+    """What ``onclose`` receives: ``event.code``, ``event.reason``, ``event.was_clean``."""
+
+    code: int = 1006
+    reason: str = ""
+    was_clean: bool = False
+
+
+class WebSocket:
+    """A WebSocket client with the browser's API: four callbacks, ``send``, ``close``.
+
+    >>> ws = WebSocket("ws://127.0.0.1:1/chat/people")   # nothing listens there
+    >>> ws.ready_state == WebSocket.CONNECTING
+    True
+
+    Args:
+        url: ``ws://host:port/path``.
+        loop: the event loop to run on (default: the running one, or a
+            background loop when there is none).
+    """
+
+    CONNECTING, OPEN, CLOSING, CLOSED = CONNECTING, OPEN, CLOSING, CLOSED
+
+    def __init__(self, url: str, *, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.url = url
+        self.ready_state = CONNECTING
+        self.onopen: Callable[[Event], Any] | None = None
+        self.onmessage: Callable[[MessageEvent], Any] | None = None
+        self.onerror: Callable[[Event], Any] | None = None
+        self.onclose: Callable[[CloseEvent], Any] | None = None
+        self._connection: ClientConnection | None = None
+        self._close_request: tuple[int, str] | None = None
+        self._opened = threading.Event()
+        self._closed = threading.Event()
+        if loop is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = _background_loop()
+        self._loop = loop
+        self._on_loop(lambda: setattr(self, "_task", loop.create_task(self._run())))
+
+    def __repr__(self) -> str:
+        return f"<WebSocket {self.url} {STATE_NAMES[self.ready_state]}>"
+
+    # -- the browser's API ---------------------------------------------------
+
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes sent with ``send`` but not yet written to the network."""
+        connection = self._connection
+        if connection is None or connection.transport is None:
+            return 0
+        return connection.transport.get_write_buffer_size()
+
+    def send(self, data: str | bytes) -> None:
+        """Send a message. Like the browser, it does not wait for the network."""
+        if self.ready_state == CONNECTING:
+            raise InvalidStateError(
+                "still connecting: send from onopen, or once ready_state is OPEN"
+            )
+        self._on_loop(lambda: self._send_now(data))
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Start closing the connection; ``onclose`` fires when it is closed."""
+        if self.ready_state in (CLOSING, CLOSED):
+            return
+        self._close_request = (code, reason)
+        self._on_loop(self._close_now)
+
+    # -- Python's extras, for notebooks and tests ----------------------------
+
+    async def wait_open(self, timeout: float = 10) -> bool:
+        """Wait until the connection is open (True) or failed (False)."""
+        await self._wait(lambda: self._opened.is_set() or self._closed.is_set(), timeout)
+        return self._opened.is_set() and not self._closed.is_set()
+
+    async def wait_closed(self, timeout: float = 10) -> None:
+        """Wait until ``onclose`` has fired."""
+        await self._wait(self._closed.is_set, timeout)
+
+    async def _wait(self, done: Callable[[], bool], timeout: float) -> None:
+        # Works from any loop or thread: the flags are threading.Events.
+        async with asyncio.timeout(timeout):
+            while not done():
+                await asyncio.sleep(0.005)
+
+    # -- on the loop ---------------------------------------------------------
+
+    def _on_loop(self, callback: Callable[[], Any]) -> None:
+        """Run ``callback`` on this socket's loop: now if we are on it, else soon."""
+        try:
+            current = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        if current is self._loop:
+            callback()
+        else:
+            self._loop.call_soon_threadsafe(callback)
+
+    def _send_now(self, data: str | bytes) -> None:
+        if self.ready_state == OPEN and self._connection is not None:
+            broadcast((self._connection,), data)  # writes now; never waits
+
+    def _close_now(self) -> None:
+        if self.ready_state == CONNECTING:
+            self._task.cancel()  # the browser fails the connection: error, then close
+        elif self.ready_state == OPEN and self._connection is not None:
+            self.ready_state = CLOSING
+            code, reason = self._close_request or (1000, "")
+            self._loop.create_task(self._connection.close(code, reason))
+
+    async def _run(self) -> None:
+        try:
+            self._connection = await connect(self.url, open_timeout=10, max_size=2**20)
+        except (Exception, asyncio.CancelledError) as exc:
+            self.ready_state = CLOSED
+            self._fire("onerror", Event("error", self, error=exc))
+            self._fire("onclose", CloseEvent("close", self, code=1006))
+            self._closed.set()
+            return
+        if self._close_request is not None:  # close() was called while connecting
+            await self._connection.close(*self._close_request)
+        else:
+            self.ready_state = OPEN
+            self._opened.set()
+            self._fire("onopen", Event("open", self))
+            try:
+                async for message in self._connection:
+                    self._fire("onmessage", MessageEvent("message", self, data=message))
+            except ConnectionClosed:
+                pass
+        connection = self._connection
+        self.ready_state = CLOSED
+        code = connection.close_code
+        if code is None or code == 1006:
+            self._fire("onerror", Event("error", self))
+        self._fire(
+            "onclose",
+            CloseEvent(
+                "close",
+                self,
+                code=1006 if code is None else code,
+                reason=connection.close_reason or "",
+                was_clean=code is not None and code != 1006,
+            ),
+        )
+        self._closed.set()
+
+    def _fire(self, name: str, event: Event) -> None:
+        """Call a callback; an exception in it is printed, as a browser's console would."""
+        callback = getattr(self, name)
+        if callback is None:
+            return
+        try:
+            result = callback(event)
+            if inspect.isawaitable(result):
+                self._loop.create_task(_report_failure(result, name))
+        except Exception:
+            print(f"Exception in {name} callback:")
+            traceback.print_exc()
+
+
+async def _report_failure(awaitable: Any, name: str) -> None:
+    try:
+        await awaitable
+    except Exception:
+        print(f"Exception in {name} callback:")
+        traceback.print_exc()
+
+
+_background: asyncio.AbstractEventLoop | None = None
+_background_lock = threading.Lock()
+
+
+def _background_loop() -> asyncio.AbstractEventLoop:
+    """One event loop in a daemon thread, for clients made outside a running loop."""
+    global _background
+    with _background_lock:
+        if _background is None or _background.is_closed():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="chatkit-client", daemon=True).start()
+            _background = loop
+        return _background

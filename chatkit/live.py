@@ -1,0 +1,286 @@
+"""A live chat server beside a notebook's kernel, started in one cell.
+
+::
+
+    import chatkit
+    server = chatkit.start()      # shows a link to the room page and what the server does
+    ...
+    server.stop()                 # the port is free again
+
+The server runs on an event loop of its own, in a thread: it keeps serving the
+browser page and your classmates while one of your cells runs, even a cell that
+blocks (``time.sleep(5)``). Re-running the cell that started it just works: the
+old server on that port is stopped first. The same call works in a script::
+
+    with chatkit.start(port=3000) as server:
+        input("Press Enter to stop")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import errno
+import html
+import threading
+import urllib.parse
+from typing import Any
+
+from .server import ChatServer, Event
+from .user import ChatUser
+
+__all__ = ["start", "LiveServer", "running_servers", "stop_all"]
+
+#: Live servers of this process, by (host, port): ``start`` replaces the one on its port.
+_live: dict[tuple[str, int], LiveServer] = {}
+
+LOG_LINES = 100  # lines the activity log keeps on screen
+
+
+def start(
+    port: int = 3000,
+    host: str = "127.0.0.1",
+    *,
+    chat_user: type = ChatUser,
+    room: str = "people",
+    show: bool | None = None,
+    **options: Any,
+) -> LiveServer:
+    """Start the chat server in the background and return a handle to it.
+
+    Args:
+        port: where to listen; 0 picks a free port. A live server this process
+            already runs on that port is stopped first, so re-running a cell is safe.
+        host: the address to listen on. ``127.0.0.1`` (the default) lets in only
+            this machine; ``"0.0.0.0"`` lets in the whole network, e.g. a class.
+        chat_user: the ``ChatUser`` class to run -- the reference one, or yours.
+        room: the room the shown link opens.
+        show: display the server's panel (default: when in a notebook).
+        options: passed to :class:`chatkit.server.ChatServer` (``random_every``,
+            ``rate_limit``, ...).
+
+    >>> server = start(port=0, show=False)  # doctest: +ELLIPSIS
+    chatkit server running: open http://127.0.0.1:.../people
+    >>> server.running
+    True
+    >>> server.stop()
+    >>> server.running
+    False
+
+    """
+    replaced = _live.pop((host, port), None) if port else None
+    if replaced is not None:
+        replaced.stop()
+    live = LiveServer(ChatServer(chat_user, **options), host, port, room=room)
+    live._start()
+    if replaced is not None:
+        live.server.report("listen", f"replaced the server that was running on port {port}")
+    _live[(host, live.port)] = live
+    if show is None:
+        show = _in_notebook()
+    if show:
+        from IPython.display import display
+
+        display(live)
+    else:
+        print(f"chatkit server running: open {live.page_url()}")
+    return live
+
+
+def running_servers() -> list[LiveServer]:
+    """The live servers this process runs now."""
+    return [live for live in _live.values() if live.running]
+
+
+def stop_all() -> None:
+    """Stop every live server of this process."""
+    for live in list(_live.values()):
+        live.stop()
+
+
+atexit.register(stop_all)
+
+
+class LiveServer:
+    """A chat server running on its own event loop in a background thread.
+
+    Made by :func:`start`. ``url``, ``page_url(room)`` and ``ws_url(room)`` say
+    where it is; ``stop()`` stops it; ``events`` is its recent activity.
+    """
+
+    def __init__(self, server: ChatServer, host: str, port: int, *, room: str = "people"):
+        self.server = server
+        self.host = host
+        self.port = port
+        self.room = room
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ws_server: Any = None
+        self._thread: threading.Thread | None = None
+        self._panel: Any = None
+        self._kernel_loop: asyncio.AbstractEventLoop | None = None
+        self._pending: list[Event] = []
+        server.on_event = self._on_event
+
+    # -- where it is ---------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:3000``: the server's address for a browser."""
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
+    def page_url(self, room: str | None = None) -> str:
+        """The chat page of a room: ``http://127.0.0.1:3000/people``."""
+        return f"{self.url}/{urllib.parse.quote(room or self.room, safe='')}"
+
+    def ws_url(self, room: str | None = None) -> str:
+        """The WebSocket address of a room: ``ws://127.0.0.1:3000/chat/people``."""
+        return f"ws{self.url[4:]}/chat/{urllib.parse.quote(room or self.room, safe='')}"
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def events(self) -> list[Event]:
+        """What the server did recently, oldest first."""
+        return list(self.server.events)
+
+    def __repr__(self) -> str:
+        state = f"{self.server.connections} open connections" if self.running else "stopped"
+        return f"<LiveServer {self.url} {state}>"
+
+    def __enter__(self) -> LiveServer:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    # -- starting and stopping ----------------------------------------------
+
+    def _start(self, timeout: float = 10) -> None:
+        try:
+            self._kernel_loop = asyncio.get_running_loop()  # in a notebook: the kernel's
+        except RuntimeError:
+            self._kernel_loop = None
+        ready = threading.Event()
+        failure: list[BaseException] = []
+        self._thread = threading.Thread(
+            target=self._run, args=(ready, failure), name=f"chatkit-server-{self.port}", daemon=True
+        )
+        self._thread.start()
+        if not ready.wait(timeout):
+            raise TimeoutError(f"the chat server did not start within {timeout} s")
+        if failure:
+            self._thread.join(timeout)
+            exc = failure[0]
+            if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+                raise OSError(
+                    exc.errno,
+                    f"port {self.port} is already in use on {self.host}: another notebook"
+                    f" or program is serving there. Stop it, or pick another port:"
+                    f" chatkit.start(port={self.port + 1})",
+                ) from exc
+            raise exc
+
+    def _run(self, ready: threading.Event, failure: list[BaseException]) -> None:
+        loop = self._loop = asyncio.new_event_loop()
+
+        async def listen() -> Any:
+            return await self.server.serve(self.host, self.port)
+
+        try:
+            self._ws_server = loop.run_until_complete(listen())
+        except BaseException as exc:
+            failure.append(exc)
+            loop.close()
+            ready.set()
+            return
+        self.port = self._ws_server.sockets[0].getsockname()[1]
+        self.server.report("listen", f"listening on {self.url} (room page: {self.page_url()})")
+        ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    def stop(self, timeout: float = 5) -> None:
+        """Stop the server: close every connection (code 1001) and free the port."""
+        if not self.running:
+            return
+        assert self._loop is not None and self._thread is not None
+
+        async def close() -> None:
+            self._ws_server.close()
+            await self._ws_server.wait_closed()
+
+        try:
+            asyncio.run_coroutine_threadsafe(close(), self._loop).result(timeout)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout)
+            if _live.get((self.host, self.port)) is self:
+                del _live[(self.host, self.port)]
+        self.server.report("stop", "stopped; the port is free")
+
+    # -- the panel in a notebook --------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        """Called on the server's thread: hand the event to the kernel's thread."""
+        loop = self._kernel_loop
+        if loop is None or self._panel is None or loop.is_closed():
+            return
+        self._pending.append(event)
+        if len(self._pending) == 1:  # one refresh per burst of events
+            loop.call_soon_threadsafe(loop.call_later, 0.2, self._refresh)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.panel())
+
+    def panel(self) -> Any:
+        """The widget that shows the server's link, state and activity."""
+        if self._panel is None:
+            import ipywidgets as widgets
+
+            header = widgets.HTML()
+            log = widgets.Output(layout={"max_height": "14em", "overflow": "auto",
+                                         "border": "1px solid #ddd"})
+            self._panel = widgets.VBox([header, log])
+            self._refresh()
+        return self._panel
+
+    def _refresh(self) -> None:
+        """Redraw the panel from the server's state (on the kernel's thread)."""
+        self._pending.clear()
+        if self._panel is None:
+            return
+        header, log = self._panel.children
+        link = html.escape(self.page_url())
+        if self.running:
+            header.value = (
+                f"<b>chatkit server</b> running at <code>{html.escape(self.url)}</code>"
+                f" &middot; open <a href=\"{link}\" target=\"_blank\">{link}</a>"
+                f" &middot; {self.server.connections} open connections"
+            )
+        else:
+            header.value = f"<b>chatkit server</b> at <code>{html.escape(self.url)}</code> stopped"
+        outputs = []
+        for event in list(self.server.events)[-LOG_LINES:]:
+            stream = "stderr" if event.kind == "exception" else "stdout"
+            text = f"{event}\n" + (event.detail if event.kind == "exception" else "")
+            outputs.append({"output_type": "stream", "name": stream, "text": text})
+        log.outputs = tuple(outputs)
+
+
+def _in_notebook() -> bool:
+    """True inside a Jupyter kernel (where widgets can show)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})

@@ -1,0 +1,169 @@
+"""The chat protocol's messages: what clients may send, what the server answers.
+
+Everything here is plain data and plain functions -- no sockets, no event loop.
+The wire format is the classic express-ws exercise's (see PROTOCOL.md)::
+
+    >>> parse('{"type": "join", "name": "Colt"}')
+    {'type': 'join', 'name': 'Colt'}
+    >>> note("Colt joined \\"people\\".")
+    {'type': 'note', 'text': 'Colt joined "people".'}
+    >>> parse('{"type": "shout"}')
+    Traceback (most recent call last):
+      ...
+    chatkit.messages.ProtocolError: unknown message type "shout": expected "join" or "chat"
+
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+__all__ = [
+    "ProtocolError",
+    "parse",
+    "check_name",
+    "note",
+    "chat",
+    "error",
+    "MAX_MESSAGE_BYTES",
+    "MAX_NAME_LENGTH",
+    "MAX_ROOM_NAME_LENGTH",
+    "MAX_TEXT_LENGTH",
+]
+
+#: Largest frame the server accepts, in bytes; a larger one closes with 1009.
+MAX_MESSAGE_BYTES = 64 * 1024
+#: Longest name a member may take, in characters.
+MAX_NAME_LENGTH = 40
+#: Longest room name, in characters (after percent-decoding).
+MAX_ROOM_NAME_LENGTH = 80
+#: Longest chat text, in characters.
+MAX_TEXT_LENGTH = 4000
+
+EXAMPLE = '{"type": "chat", "text": "hi all"}'
+
+
+class ProtocolError(ValueError):
+    """A message the server cannot act on; its text is sent back to that client.
+
+    >>> ProtocolError("join first").reply()
+    {'type': 'error', 'text': 'join first'}
+
+    """
+
+    def reply(self) -> dict[str, str]:
+        """The ``error`` message that tells the client what was wrong."""
+        return error(str(self))
+
+
+def note(text: str) -> dict[str, str]:
+    """A note for the room, shown in italics: ``{"type": "note", "text": ...}``."""
+    return {"type": "note", "text": text}
+
+
+def chat(name: str, text: str) -> dict[str, str]:
+    """A line of chat from ``name``: ``{"type": "chat", "name": ..., "text": ...}``."""
+    return {"type": "chat", "name": name, "text": text}
+
+
+def error(text: str) -> dict[str, str]:
+    """An error for one client only: ``{"type": "error", "text": ...}``."""
+    return {"type": "error", "text": text}
+
+
+def _kind(value: Any) -> str:
+    """Name a JSON value's type the way a JavaScript or Python reader would say it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+def _string_field(message: dict[str, Any], field: str, limit: int | None) -> str:
+    """Return ``message[field]`` if it is a string (of at most ``limit`` characters)."""
+    kind = message["type"]
+    if field not in message:
+        raise ProtocolError(f'"{kind}" needs a "{field}" (a string)')
+    value = message[field]
+    if not isinstance(value, str):
+        raise ProtocolError(f'"{field}" must be a string, got {_kind(value)}')
+    if limit is not None and len(value) > limit:
+        raise ProtocolError(
+            f'"{field}" is too long: {len(value)} characters, the limit is {limit}'
+        )
+    return value
+
+
+def check_name(name: str) -> str:
+    """Return ``name`` without surrounding spaces, or raise if it cannot be a name.
+
+    >>> check_name("  Colt ")
+    'Colt'
+    >>> check_name("   ")
+    Traceback (most recent call last):
+      ...
+    chatkit.messages.ProtocolError: a name cannot be empty
+
+    """
+    name = name.strip()
+    if not name:
+        raise ProtocolError("a name cannot be empty")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ProtocolError(
+            f"a name is at most {MAX_NAME_LENGTH} characters, got {len(name)}"
+        )
+    if not name.isprintable():
+        raise ProtocolError("a name cannot contain control characters")
+    if name.startswith("/"):
+        raise ProtocolError('a name cannot start with "/"')
+    return name
+
+
+def parse(raw: str | bytes) -> dict[str, Any]:
+    """Decode one frame from a client into a message, or raise :class:`ProtocolError`.
+
+    Only the two messages of the protocol get through, with their fields checked:
+    ``{"type": "join", "name": str}`` and ``{"type": "chat", "text": str}``.
+    Other fields are kept (a client may ask for extensions with them).
+
+    >>> parse(b'{"type": "chat", "text": "hi all"}')
+    {'type': 'chat', 'text': 'hi all'}
+
+    """
+    if isinstance(raw, (bytes, bytearray, memoryview)):
+        try:
+            raw = bytes(raw).decode()
+        except UnicodeDecodeError:
+            raise ProtocolError("a message must be UTF-8 text") from None
+    try:
+        message = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ProtocolError(
+            f"not JSON ({exc.msg} at character {exc.pos}): send an object like {EXAMPLE}"
+        ) from None
+    if not isinstance(message, dict):
+        raise ProtocolError(
+            f"expected a JSON object like {EXAMPLE}, got {_kind(message)}"
+        )
+    kind = message.get("type")
+    if kind == "join":
+        _string_field(message, "name", None)  # check_name() says what a name may be
+    elif kind == "chat":
+        _string_field(message, "text", MAX_TEXT_LENGTH)
+    elif "type" not in message:
+        raise ProtocolError('missing "type": expected "join" or "chat"')
+    elif not isinstance(kind, str):
+        raise ProtocolError(f'"type" must be a string, got {_kind(kind)}')
+    else:
+        raise ProtocolError(
+            f"unknown message type {json.dumps(kind)}: expected \"join\" or \"chat\""
+        )
+    return message

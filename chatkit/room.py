@@ -1,0 +1,100 @@
+"""``Room``: a named group of members, and the registry that finds rooms by name.
+
+The Python twin of the exercise's ``room.js``. A room never touches a socket: its
+members are objects with a ``send(text)`` method, so a room works the same with
+real connections and with a list in a test::
+
+    >>> class Member:
+    ...     def __init__(self):
+    ...         self.sent = []
+    ...     def send(self, text):
+    ...         self.sent.append(text)
+    >>> Rooms = Room.new_registry()       # a registry of our own for this example
+    >>> people = Rooms.get("people")
+    >>> people is Rooms.get("people")     # same name, same room
+    True
+    >>> juanita = Member()
+    >>> people.join(juanita)
+    >>> people.broadcast({"type": "note", "text": "hello"})
+    >>> juanita.sent
+    ['{"type": "note", "text": "hello"}']
+
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, ClassVar, Protocol
+
+__all__ = ["Room", "Member"]
+
+logger = logging.getLogger("chatkit")
+
+
+class Member(Protocol):
+    """What a room needs of a member: a way to send it text."""
+
+    def send(self, data: str) -> None: ...
+
+
+class Room:
+    """A chat room: a name and its members, in the order they joined.
+
+    ``Room.get(name)`` is how you find a room (it is made on first use); rooms
+    that empty out are forgotten, so a long class leaks no rooms.
+    """
+
+    #: The registry: every room in use, by name. ``Room.get`` reads and fills it.
+    rooms: ClassVar[dict[str, Room]] = {}
+
+    @classmethod
+    def get(cls, name: str) -> Room:
+        """Return the room called ``name``, making it if it does not exist yet."""
+        if name not in cls.rooms:
+            cls.rooms[name] = cls(name)
+        return cls.rooms[name]
+
+    @classmethod
+    def new_registry(cls) -> type[Room]:
+        """Return a ``Room`` class with an empty registry of its own.
+
+        A server, a class or a test that wants to start clean takes one; the
+        ``Room.get`` story stays the same::
+
+            >>> Rooms = Room.new_registry()
+            >>> Rooms.get("people") is Room.get("people")
+            False
+
+        """
+        return type(cls.__name__, (cls,), {"rooms": {}, "__module__": cls.__module__})
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        # A dict used as an ordered set: keys are members, in join order.
+        self.members: dict[Any, None] = {}
+
+    def __repr__(self) -> str:
+        return f"<Room {self.name!r}: {len(self.members)} members>"
+
+    def join(self, member: Member) -> None:
+        """Add ``member`` to the room."""
+        self.members[member] = None
+
+    def leave(self, member: Member) -> None:
+        """Remove ``member`` from the room; forget the room once it is empty."""
+        self.members.pop(member, None)
+        if not self.members and type(self).rooms.get(self.name) is self:
+            del type(self).rooms[self.name]
+
+    def broadcast(self, data: dict[str, Any]) -> None:
+        """Send ``data``, encoded as JSON once, to every member of the room.
+
+        A member whose ``send`` fails is skipped; everyone else still gets it.
+        """
+        text = json.dumps(data)
+        for member in tuple(self.members):
+            try:
+                member.send(text)
+            except Exception:  # one broken member must not silence the room
+                logger.debug("could not send to %r", member, exc_info=True)

@@ -1,0 +1,382 @@
+"""The chat server: ``/chat/<room>``, the chat page and the demo routes, on one port.
+
+The Python twin of the exercise's ``app.js``::
+
+    app.ws("/chat/:roomName", ...)      ->  Rule("/chat/<room>", endpoint=chat)
+    app.get("/:roomName", ...)          ->  the page, served by process_request
+
+It is a thin shell: each connection gets a ``ChatUser`` with a plain ``send``
+function, and every frame goes to ``user.handle_message``. Run it from a script::
+
+    async with serve(port=3000) as server:
+        await server.serve_forever()
+
+or in a notebook with :func:`chatkit.start`, which runs it beside the kernel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import http
+import json
+import logging
+import random
+import time
+import traceback
+import urllib.parse
+from collections import deque
+from importlib import resources
+from typing import Any, Callable
+
+from websockets.asyncio.router import route
+from websockets.asyncio.server import Server, ServerConnection, broadcast
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
+from websockets.http11 import Request, Response
+from websockets.protocol import State
+from werkzeug.routing import Map, Rule
+
+from .messages import MAX_MESSAGE_BYTES, MAX_ROOM_NAME_LENGTH, error
+from .user import ChatUser
+
+__all__ = ["serve", "ChatServer", "Event", "RateLimit", "make_sender"]
+
+logger = logging.getLogger("chatkit")
+
+#: A member whose unsent data passes this many bytes has stopped reading: drop it.
+MAX_BUFFER_BYTES = 1024 * 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """Something the server did, for the activity log: ``Event("join", "Colt joined people")``."""
+
+    kind: str  # "listen", "connect", "join", "error", "exception", "close", "drop", "stop"
+    text: str
+    detail: str = ""  # a traceback, for "exception"
+    time: float = dataclasses.field(default_factory=time.time)
+
+    def __str__(self) -> str:
+        return f"{time.strftime('%H:%M:%S', time.localtime(self.time))}  {self.text}"
+
+
+@dataclasses.dataclass
+class RateLimit:
+    """At most ``burst`` messages at once, refilled at ``per_second`` (a token bucket).
+
+    >>> limit = RateLimit(burst=2, per_second=1.0)
+    >>> bucket = limit.bucket()
+    >>> [bucket(now=0.0), bucket(now=0.0), bucket(now=0.0), bucket(now=1.0)]
+    [True, True, False, True]
+
+    """
+
+    burst: int = 30
+    per_second: float = 15.0
+
+    def bucket(self) -> Callable[..., bool]:
+        """A fresh bucket for one connection: call it per message; False means too fast."""
+        tokens, last = float(self.burst), time.monotonic()
+
+        def allow(now: float | None = None) -> bool:
+            nonlocal tokens, last
+            now = time.monotonic() if now is None else now
+            tokens = min(self.burst, tokens + (now - last) * self.per_second)
+            last = now
+            if tokens >= 1:
+                tokens -= 1
+                return True
+            return False
+
+        return allow
+
+
+def make_sender(
+    websocket: ServerConnection, max_buffer: int = MAX_BUFFER_BYTES
+) -> Callable[[str], None]:
+    """Return the plain ``send(text)`` function a ``ChatUser`` is given.
+
+    The twin of ``ws.send.bind(ws)``: it writes the frame at once, without
+    waiting. A client that stops reading lets unsent data pile up; past
+    ``max_buffer`` bytes its connection is dropped, so one stalled laptop costs
+    the server bounded memory and never slows the room.
+    """
+    connections = (websocket,)
+
+    def send(text: str) -> None:
+        if websocket.protocol.state is not State.OPEN:
+            raise ConnectionError("connection is not open")
+        transport = websocket.transport
+        if transport.get_write_buffer_size() > max_buffer:
+            transport.abort()  # the close frame would wait behind the backlog
+            raise ConnectionError("client stopped reading: dropped")
+        broadcast(connections, text)
+
+    return send
+
+
+def _page(name: str) -> bytes:
+    return resources.files("chatkit").joinpath("static", name).read_bytes()
+
+
+STATIC_TYPES = {
+    "chat.js": "text/javascript; charset=utf-8",
+    "chat.css": "text/css; charset=utf-8",
+}
+SECURITY_HEADERS = {
+    # Defence in depth: even if user text reached the DOM as HTML, no script
+    # but ours could run, and the page can only talk to its own origin.
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; "
+        "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+class ChatServer:
+    """The chat server's routes and settings, before it listens anywhere.
+
+    >>> server = ChatServer()              # the reference ChatUser and Room
+    >>> [rule.rule for rule in server.url_map.iter_rules()]
+    ['/chat/<room>', '/random', '/echo']
+
+    Args:
+        chat_user: the ``ChatUser`` class each connection gets, e.g. a student's own.
+        new_rooms: give this server a room registry of its own (if ``chat_user``
+            supports it, as the reference does with ``with_new_rooms``).
+        random_every: seconds between numbers on the ``/random`` demo route.
+        rate_limit: per-connection message rate, or None for no limit.
+        max_buffer: bytes of unsent data after which a stalled client is dropped.
+        on_event: called with each :class:`Event` (from the server's loop).
+    """
+
+    def __init__(
+        self,
+        chat_user: type = ChatUser,
+        *,
+        new_rooms: bool = True,
+        random_every: float = 3.0,
+        rate_limit: RateLimit | None = RateLimit(),
+        max_buffer: int = MAX_BUFFER_BYTES,
+        on_event: Callable[[Event], Any] | None = None,
+    ) -> None:
+        if new_rooms and hasattr(chat_user, "with_new_rooms"):
+            chat_user = chat_user.with_new_rooms()
+        self.chat_user = chat_user
+        self.random_every = random_every
+        self.rate_limit = rate_limit
+        self.max_buffer = max_buffer
+        self.on_event = on_event
+        self.events: deque[Event] = deque(maxlen=200)
+        self.connections = 0  # open chat connections, now
+        self.url_map = Map(
+            [
+                Rule("/chat/<room>", endpoint=self.chat),
+                Rule("/random", endpoint=self.random_numbers),
+                Rule("/echo", endpoint=self.echo),
+            ]
+        )
+
+    # -- activity log ----------------------------------------------------------
+
+    def report(self, kind: str, text: str, detail: str = "") -> None:
+        """Record an event, log it, and pass it to ``on_event``."""
+        event = Event(kind, text, detail)
+        self.events.append(event)
+        level = logging.ERROR if kind == "exception" else logging.INFO
+        logger.log(level, "%s%s", text, "\n" + detail if detail else "")
+        if self.on_event is not None:
+            try:
+                self.on_event(event)
+            except Exception:
+                logger.exception("on_event failed")
+
+    # -- routes --------------------------------------------------------------
+
+    async def chat(self, websocket: ServerConnection, room: str) -> None:
+        """``/chat/<room>``: one ChatUser for this connection, fed every frame."""
+        room = urllib.parse.unquote(room)
+        if len(room) > MAX_ROOM_NAME_LENGTH:
+            await websocket.close(
+                CloseCode.POLICY_VIOLATION,
+                f"room name too long (limit {MAX_ROOM_NAME_LENGTH})",
+            )
+            return
+        try:
+            user = self.chat_user(make_sender(websocket, self.max_buffer), room)
+        except Exception as exc:
+            self._report_exception(f"{self.chat_user.__name__}(send, {room!r})", exc)
+            await websocket.close(CloseCode.INTERNAL_ERROR, _reason(exc))
+            return
+        self.connections += 1
+        self.report("connect", f"connection to room {room!r} ({self.connections} open)")
+        allow = self.rate_limit.bucket() if self.rate_limit else None
+        try:
+            async for message in websocket:
+                if allow is not None and not allow():
+                    limit = self.rate_limit
+                    await websocket.send(json.dumps(error(
+                        f"slow down: at most {limit.per_second:g} messages a second;"
+                        " that message was not sent"
+                    )))
+                    continue
+                self._handle(user, room, message)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.connections -= 1
+            name = getattr(user, "name", None)
+            try:
+                user.handle_close()
+            except Exception as exc:
+                self._report_exception(f"{_who(user)}.handle_close()", exc)
+            code = websocket.close_code
+            self.report(
+                "close",
+                f"{name or 'a visitor'} disconnected from {room!r}"
+                f" (code {code if code is not None else 1006}; {self.connections} open)",
+            )
+
+    def _handle(self, user: Any, room: str, message: str | bytes) -> None:
+        """Give one frame to ``user.handle_message``; report what happened."""
+        name_before = getattr(user, "name", None)
+        try:
+            user.handle_message(message)
+        except Exception as exc:
+            self._report_exception(f"{_who(user)}.handle_message({_short(message)})", exc)
+            try:
+                user.send(json.dumps(error(
+                    f"the server could not handle that message: {_reason(exc)}"
+                )))
+            except Exception:
+                pass
+            return
+        name_after = getattr(user, "name", None)
+        if name_after != name_before:
+            if name_before is None:
+                self.report("join", f"{name_after} joined {room!r}")
+            else:
+                self.report("join", f"{name_before} is now {name_after} in {room!r}")
+
+    def _report_exception(self, where: str, exc: BaseException) -> None:
+        detail = "".join(traceback.format_exception(exc))
+        self.report("exception", f"{where} raised {_reason(exc)}", detail)
+
+    async def random_numbers(self, websocket: ServerConnection) -> None:
+        """``/random``: the original's first demo, a random number every few seconds.
+
+        ``/random?count=3`` closes the connection (code 1000) after three numbers.
+        """
+        query = urllib.parse.parse_qs(urllib.parse.urlparse(websocket.request.path).query)
+        try:
+            count = int(query.get("count", ["0"])[0])
+            every = float(query.get("every", [str(self.random_every)])[0])
+        except ValueError:
+            await websocket.close(CloseCode.POLICY_VIOLATION, "count and every must be numbers")
+            return
+        every = max(every, 0.01)
+        sent = 0
+        try:
+            while not count or sent < count:
+                await websocket.send(str(random.randint(1, 100)))
+                sent += 1
+                if count and sent >= count:
+                    break
+                await asyncio.sleep(every)
+            await websocket.close(CloseCode.NORMAL_CLOSURE, f"sent {sent} numbers, bye")
+        except ConnectionClosed:
+            pass
+
+    async def echo(self, websocket: ServerConnection) -> None:
+        """``/echo``: sends every message straight back."""
+        try:
+            async for message in websocket:
+                await websocket.send(message)
+        except ConnectionClosed:
+            pass
+
+    # -- plain HTTP: the chat page -------------------------------------------
+
+    def process_request(
+        self, connection: ServerConnection, request: Request
+    ) -> Response | None:
+        """Answer plain HTTP requests with the page; let WebSocket upgrades through."""
+        if "websocket" in request.headers.get("Upgrade", "").lower():
+            return None  # the router matches /chat/<room>, /random, /echo
+        path = urllib.parse.urlparse(request.path).path
+        segments = path.split("/")[1:]
+        if path == "/":
+            return self._respond(connection, _page("index.html"), "text/html; charset=utf-8")
+        if len(segments) == 2 and segments[0] == "_static" and segments[1] in STATIC_TYPES:
+            return self._respond(connection, _page(segments[1]), STATIC_TYPES[segments[1]])
+        if path == "/favicon.ico":
+            return connection.respond(http.HTTPStatus.NO_CONTENT, "")
+        if len(segments) == 1 and segments[0]:
+            return self._respond(connection, _page("chat.html"), "text/html; charset=utf-8")
+        return connection.respond(http.HTTPStatus.NOT_FOUND, "Not Found\n")
+
+    @staticmethod
+    def _respond(connection: ServerConnection, body: bytes, content_type: str) -> Response:
+        response = connection.respond(http.HTTPStatus.OK, "")
+        headers = Headers(response.headers)
+        del headers["Content-Type"]
+        del headers["Content-Length"]
+        headers["Content-Type"] = content_type
+        headers["Content-Length"] = str(len(body))
+        for key, value in SECURITY_HEADERS.items():
+            headers[key] = value
+        return dataclasses.replace(response, headers=headers, body=body)
+
+    # -- listening -----------------------------------------------------------
+
+    def serve(self, host: str = "127.0.0.1", port: int = 3000, **kwargs: Any) -> Any:
+        """Create the server listening on ``host:port``: ``async with`` or ``await`` it."""
+        kwargs.setdefault("max_size", MAX_MESSAGE_BYTES)
+        return route(
+            self.url_map, host, port, process_request=self.process_request, **kwargs
+        )
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 3000,
+    *,
+    chat_user: type = ChatUser,
+    **options: Any,
+) -> Any:
+    """Create the chat server on ``host:port`` (``127.0.0.1:3000`` by default).
+
+    ::
+
+        async with serve(port=3000) as server:
+            await server.serve_forever()
+
+    ``chat_user`` runs your own ``ChatUser`` class; other keyword arguments go to
+    :class:`ChatServer` (``random_every``, ``rate_limit``, ``on_event``, ...).
+    """
+    server_options = {
+        key: options.pop(key)
+        for key in ("new_rooms", "random_every", "rate_limit", "max_buffer", "on_event")
+        if key in options
+    }
+    return ChatServer(chat_user, **server_options).serve(host, port, **options)
+
+
+def _who(user: Any) -> str:
+    return type(user).__name__
+
+
+def _short(message: str | bytes, limit: int = 60) -> str:
+    text = repr(message)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _reason(exc: BaseException) -> str:
+    """``ValueError: bad message`` -- short enough for a close reason (123 bytes)."""
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return text.encode()[:120].decode(errors="ignore")

@@ -1,0 +1,86 @@
+// The chat page: the exercise's chat.js with the four callbacks, rendering
+// every piece of user text with textContent -- never as HTML.
+"use strict";
+
+const roomName = decodeURIComponent(location.pathname.split("/").pop());
+const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+const address = `${scheme}//${location.host}/chat/${encodeURIComponent(roomName)}`;
+
+const $ = (id) => document.getElementById(id);
+$("room").textContent = roomName;
+document.title = `${roomName} - chatkit`;
+
+let ws = null;
+
+function setStatus(text, kind) {
+  $("status").textContent = text;
+  $("status").className = `status ${kind}`;
+}
+
+// Add one line to the log. `parts` are [text, className] pairs: text only.
+function addLine(kind, ...parts) {
+  const item = document.createElement("li");
+  item.className = kind;
+  for (const [text, className] of parts) {
+    const span = document.createElement("span");
+    if (className) span.className = className;
+    span.textContent = text;
+    item.append(span);
+  }
+  $("messages").append(item);
+  item.scrollIntoView({block: "end"});
+}
+
+function connect(name) {
+  setStatus("connecting...", "connecting");
+  ws = new WebSocket(address);
+
+  ws.onopen = function (evt) {
+    setStatus("connected", "open");
+    ws.send(JSON.stringify({type: "join", name: name}));
+    $("join-form").hidden = true;
+    $("chat-form").hidden = false;
+    $("m").focus();
+  };
+
+  ws.onmessage = function (evt) {
+    const msg = JSON.parse(evt.data);
+    if (msg.type === "note") {
+      addLine("note", [msg.text, ""]);
+    } else if (msg.type === "chat" && msg.private) {
+      addLine("chat private", [`${msg.name} → ${msg.to} (private): `, "name"], [msg.text, "text"]);
+    } else if (msg.type === "chat") {
+      addLine("chat", [`${msg.name}: `, "name"], [msg.text, "text"]);
+    } else if (msg.type === "error") {
+      addLine("error", ["error: ", "name"], [msg.text, "text"]);
+    } else {
+      console.error(`bad message: ${evt.data}`);
+    }
+  };
+
+  ws.onerror = function (evt) {
+    setStatus("error", "error");
+    console.error("websocket error", evt);
+  };
+
+  ws.onclose = function (evt) {
+    setStatus(`disconnected (code ${evt.code}${evt.reason ? ": " + evt.reason : ""})`, "closed");
+    addLine("note", [`disconnected (code ${evt.code})`, ""]);
+    $("chat-form").hidden = true;
+    $("join-form").hidden = false;
+  };
+}
+
+$("join-form").addEventListener("submit", function (evt) {
+  evt.preventDefault();
+  const name = $("name").value.trim();
+  if (name) connect(name);
+});
+
+$("chat-form").addEventListener("submit", function (evt) {
+  evt.preventDefault();
+  const text = $("m").value;
+  if (!text || !ws || ws.readyState !== WebSocket.OPEN) return;
+  ws.send(JSON.stringify({type: "chat", text: text}));
+  $("m").value = "";
+});

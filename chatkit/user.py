@@ -1,0 +1,215 @@
+"""``ChatUser``: one connection to the chat, and what it does with each message.
+
+The Python twin of the exercise's ``ChatUser.js``. A user is handed a plain
+``send`` function, exactly as the original is handed ``ws.send.bind(ws)``, so it
+runs with no socket at all::
+
+    >>> from chatkit import ChatUser, Room
+    >>> ChatUser.Room = Room.new_registry()   # start from empty rooms (optional)
+    >>> sent = []
+    >>> colt = ChatUser(sent.append, "people")
+    >>> colt.handle_message('{"type": "join", "name": "Colt"}')
+    >>> colt.handle_message('{"type": "chat", "text": "hi all"}')
+    >>> colt.handle_close()
+    >>> sent
+    ['{"type": "note", "text": "Colt joined \\\\"people\\\\"."}', '{"type": "chat", "name": "Colt", "text": "hi all"}']
+    >>> ChatUser.Room = Room
+
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from typing import Any, Callable, ClassVar
+
+from .jokes import JOKES
+from .messages import ProtocolError, chat, check_name, error, note, parse
+from .room import Room
+
+__all__ = ["ChatUser"]
+
+logger = logging.getLogger("chatkit")
+
+#: Extensions a client may ask for in its join message: ``"want": ["members"]``.
+FEATURES = frozenset({"members"})
+
+
+class ChatUser:
+    """One person's connection to a room, given a ``send`` function.
+
+    ``handle_message`` is called with each frame the client sends, and
+    ``handle_close`` once when the connection closes.
+    """
+
+    #: Where rooms come from: ``self.Room.get(room_name)``.
+    Room: ClassVar[type[Room]] = Room
+
+    @classmethod
+    def with_new_rooms(cls) -> type[ChatUser]:
+        """Return a ``ChatUser`` class whose rooms live in a registry of their own.
+
+        Each server takes one, so two servers in one process share no rooms.
+        """
+        return type(
+            cls.__name__,
+            (cls,),
+            {"Room": cls.Room.new_registry(), "__module__": cls.__module__},
+        )
+
+    def __init__(self, send: Callable[[str], Any], room_name: str) -> None:
+        self._send = send  # "send" function for this user
+        self.room = self.Room.get(room_name)  # the room this user will be in
+        self.name: str | None = None  # set when the user joins
+        self.wants: frozenset[str] = frozenset()  # extensions this client asked for
+
+    def __repr__(self) -> str:
+        return f"<ChatUser {self.name!r} in {self.room.name!r}>"
+
+    # -- sending -------------------------------------------------------------
+
+    def send(self, data: str) -> None:
+        """Send text to this user; if that fails, ignore it (the room goes on)."""
+        try:
+            self._send(data)
+        except Exception:
+            logger.debug("could not send to %r", self, exc_info=True)
+
+    def send_json(self, data: dict[str, Any]) -> None:
+        """Send one message to this user only."""
+        self.send(json.dumps(data))
+
+    # -- the protocol --------------------------------------------------------
+
+    def handle_message(self, raw: str | bytes) -> None:
+        """Handle one frame from the client: dispatch on its ``type``.
+
+        A frame the protocol does not allow gets this client an ``error``
+        message; nothing else happens.
+        """
+        try:
+            message = parse(raw)
+            if message["type"] == "join":
+                self.handle_join(message["name"], message.get("want"))
+            elif message["type"] == "chat":
+                self.handle_chat(message["text"])
+        except ProtocolError as exc:
+            self.send_json(exc.reply())
+
+    def handle_join(self, name: str, want: Any = None) -> None:
+        """Join the room as ``name`` and tell everyone, the joiner too."""
+        if self.name is not None:
+            raise ProtocolError(
+                f'you already joined as "{self.name}": use /name to change it'
+            )
+        name = check_name(name)
+        self._check_name_is_free(name)
+        if isinstance(want, list):
+            self.wants = FEATURES.intersection(w for w in want if isinstance(w, str))
+        self.name = name
+        self.room.join(self)
+        self.room.broadcast(note(f'{self.name} joined "{self.room.name}".'))
+        self._send_member_lists()
+
+    def handle_chat(self, text: str) -> None:
+        """Say ``text`` to the room, or run it as a command if it starts with ``/``."""
+        if self.name is None:
+            raise ProtocolError('join first: send {"type": "join", "name": "..."}')
+        if text.startswith("/"):
+            self.handle_command(text)
+            return
+        if not text.strip():
+            raise ProtocolError("empty message: nothing to say")
+        self.room.broadcast(chat(self.name, text))
+
+    def handle_close(self) -> None:
+        """The connection closed: leave the room and tell those who are left."""
+        if self.name is None:
+            return  # never joined: nobody to tell
+        self.room.leave(self)
+        self.room.broadcast(note(f"{self.name} left {self.room.name}."))
+        self._send_member_lists()
+
+    # -- further study: commands ---------------------------------------------
+
+    def handle_command(self, text: str) -> None:
+        """Run a ``/command``: ``/joke``, ``/members``, ``/priv``, ``/name``."""
+        command, _, rest = text.partition(" ")
+        if command == "/joke":
+            self.handle_joke()
+        elif command == "/members":
+            self.handle_members()
+        elif command == "/priv":
+            self.handle_priv(rest)
+        elif command == "/name":
+            self.handle_name(rest)
+        else:
+            raise ProtocolError(
+                f"unknown command {command}: try /joke, /members, /priv or /name"
+            )
+
+    def handle_joke(self) -> None:
+        """Tell this user (only) a joke."""
+        self.send_json(chat("Server", random.choice(JOKES)))
+
+    def handle_members(self) -> None:
+        """Tell this user who is in the room, in join order."""
+        self.send_json(note(f"In room: {', '.join(self.member_names())}"))
+
+    def handle_priv(self, rest: str) -> None:
+        """``/priv <name> <message>``: send a message to one member and the sender."""
+        recipient = self._find_recipient(rest)
+        text = rest[len(recipient.name) :].strip()
+        if not text:
+            raise ProtocolError(f"usage: /priv {recipient.name} <message>")
+        message = json.dumps(
+            {**chat(self.name, text), "private": True, "to": recipient.name}
+        )
+        recipient.send(message)
+        if recipient is not self:
+            self.send(message)
+
+    def handle_name(self, new_name: str) -> None:
+        """``/name <new name>``: rename this user and tell the room."""
+        new_name = check_name(new_name)
+        if new_name == self.name:
+            raise ProtocolError(f'you are already "{new_name}"')
+        self._check_name_is_free(new_name)
+        old_name, self.name = self.name, new_name
+        self.room.broadcast(note(f"{old_name} is now known as {new_name}."))
+        self._send_member_lists()
+
+    # -- helpers -------------------------------------------------------------
+
+    def member_names(self) -> list[str]:
+        """Names of the room's members, in join order."""
+        return [member.name for member in self.room.members]
+
+    def _check_name_is_free(self, name: str) -> None:
+        if name in self.member_names():
+            raise ProtocolError(
+                f'"{name}" is already taken in "{self.room.name}": pick another name'
+            )
+
+    def _find_recipient(self, rest: str) -> ChatUser:
+        """The member whose name starts ``rest`` (the longest, as names may hold spaces)."""
+        candidates = [
+            member
+            for member in self.room.members
+            if rest == member.name or rest.startswith(member.name + " ")
+        ]
+        if not candidates:
+            who = rest.split(" ", 1)[0] if rest.strip() else ""
+            if not who:
+                raise ProtocolError("usage: /priv <name> <message>")
+            raise ProtocolError(f'no one called "{who}" in "{self.room.name}"')
+        return max(candidates, key=lambda member: len(member.name))
+
+    def _send_member_lists(self) -> None:
+        """Send the member list to members that asked for it (``"want": ["members"]``)."""
+        listeners = [m for m in self.room.members if "members" in getattr(m, "wants", ())]
+        if listeners:
+            text = json.dumps({"type": "members", "names": self.member_names()})
+            for member in listeners:
+                member.send(text)
