@@ -1,0 +1,110 @@
+"""``chatkit.messages``: what a frame may hold, and the error each bad frame earns.
+
+Pure functions, no I/O: each bad input of PROTOCOL.md's table is a ``ProtocolError``
+whose text tells the client what was wrong, never another exception.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chatkit.messages import (
+    MAX_NAME_LENGTH,
+    MAX_TEXT_LENGTH,
+    ProtocolError,
+    chat,
+    check_name,
+    error,
+    note,
+    parse,
+)
+
+
+def test_join_and_chat_parse_to_their_fields():
+    assert parse('{"type": "join", "name": "Colt"}') == {"type": "join", "name": "Colt"}
+    assert parse('{"text": "hi all", "type": "chat"}') == {"type": "chat", "text": "hi all"}
+
+
+def test_utf8_bytes_frames_parse_like_text():
+    raw = json.dumps({"type": "chat", "text": "héllo ✓"}, ensure_ascii=False).encode()
+    assert parse(raw) == {"type": "chat", "text": "héllo ✓"}
+    assert parse(bytearray(raw)) == parse(memoryview(raw)) == parse(raw)
+
+
+def test_extra_fields_are_kept_for_extensions():
+    message = parse('{"type": "join", "name": "Colt", "want": ["members"]}')
+    assert message["want"] == ["members"]
+
+
+def test_server_messages_have_the_protocols_exact_shape():
+    assert note("hi") == {"type": "note", "text": "hi"}
+    assert chat("Colt", "hi all") == {"type": "chat", "name": "Colt", "text": "hi all"}
+    assert error("oops") == {"type": "error", "text": "oops"}
+    assert ProtocolError("join first").reply() == {"type": "error", "text": "join first"}
+
+
+@pytest.mark.parametrize(
+    "raw, says",
+    [
+        ("hello", "not JSON"),
+        ("", "not JSON"),
+        ('{"type": "chat", "text": "hi"', "not JSON"),
+        (b"\xff\xfe{}", "UTF-8"),
+        ('["join", "Colt"]', "got a list"),
+        ('"join"', "got a string"),
+        ("42", "got a number"),
+        ("null", "got null"),
+        ('{"name": "Colt"}', 'missing "type"'),
+        ('{"type": 7}', '"type" must be a string, got a number'),
+        ('{"type": "shout"}', 'unknown message type "shout"'),
+        ('{"type": "join"}', '"join" needs a "name"'),
+        ('{"type": "join", "name": null}', '"name" must be a string, got null'),
+        ('{"type": "join", "name": ["Colt"]}', '"name" must be a string, got a list'),
+        ('{"type": "chat"}', '"chat" needs a "text"'),
+        ('{"type": "chat", "text": 5}', '"text" must be a string, got a number'),
+        ('{"type": "chat", "text": true}', '"text" must be a string, got a boolean'),
+        ('{"type": "chat", "text": {}}', '"text" must be a string, got an object'),
+    ],
+)
+def test_each_bad_frame_is_a_protocol_error_that_says_what_was_wrong(raw, says):
+    with pytest.raises(ProtocolError) as caught:
+        parse(raw)
+    assert says in str(caught.value)
+
+
+def test_text_over_the_limit_is_refused_and_at_the_limit_accepted():
+    assert parse(json.dumps({"type": "chat", "text": "x" * MAX_TEXT_LENGTH}))
+    with pytest.raises(ProtocolError, match="too long"):
+        parse(json.dumps({"type": "chat", "text": "x" * (MAX_TEXT_LENGTH + 1)}))
+
+
+def test_deeply_nested_json_is_a_protocol_error_not_a_recursion_error():
+    with pytest.raises(ProtocolError):
+        parse("[" * 60_000)
+
+
+def test_a_huge_number_is_a_protocol_error_not_a_value_error():
+    raw = '{"type": "chat", "text": "hi", "n": ' + "1" * 5000 + "}"
+    with pytest.raises(ProtocolError):
+        parse(raw)
+
+
+def test_check_name_strips_spaces_and_keeps_inner_ones():
+    assert check_name("  Colt Steele ") == "Colt Steele"
+
+
+@pytest.mark.parametrize(
+    "name, says",
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("x" * (MAX_NAME_LENGTH + 1), f"at most {MAX_NAME_LENGTH}"),
+        ("Co\nlt", "control characters"),
+        ("/joke", 'start with "/"'),
+    ],
+)
+def test_check_name_refuses_what_cannot_be_a_name(name, says):
+    with pytest.raises(ProtocolError, match=says):
+        check_name(name)
