@@ -149,6 +149,10 @@ def parse(raw: str | bytes) -> dict[str, Any]:
         raise ProtocolError(
             f"not JSON ({exc.msg} at character {exc.pos}): send an object like {EXAMPLE}"
         ) from None
+    except RecursionError:
+        raise ProtocolError(f"JSON nested too deeply: send an object like {EXAMPLE}") from None
+    except ValueError:  # an integer of more digits than Python converts (4300)
+        raise ProtocolError(f"a number in that JSON is too long: send an object like {EXAMPLE}") from None
     if not isinstance(message, dict):
         raise ProtocolError(
             f"expected a JSON object like {EXAMPLE}, got {_kind(message)}"
