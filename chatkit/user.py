@@ -108,6 +108,9 @@ class ChatUser:
         if isinstance(want, list):
             self.wants = FEATURES.intersection(w for w in want if isinstance(w, str))
         self.name = name
+        # The room may have emptied out and been forgotten since we connected:
+        # take the one the registry holds now, so newcomers find us there.
+        self.room = self.Room.get(self.room.name)
         self.room.join(self)
         self.room.broadcast(note(f'{self.name} joined "{self.room.name}".'))
         self._send_member_lists()
@@ -126,6 +129,7 @@ class ChatUser:
     def handle_close(self) -> None:
         """The connection closed: leave the room and tell those who are left."""
         if self.name is None:
+            self.room.leave(self)  # not a member, but forget the room if it is empty
             return  # never joined: nobody to tell
         self.room.leave(self)
         self.room.broadcast(note(f"{self.name} left {self.room.name}."))
