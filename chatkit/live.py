@@ -35,6 +35,7 @@ __all__ = ["start", "LiveServer", "running_servers", "stop_all"]
 _live: dict[tuple[str, int], LiveServer] = {}
 
 LOG_LINES = 100  # lines the activity log keeps on screen
+CLOSE_GRACE = 1.0  # seconds stop() waits for each client's closing handshake
 
 
 def start(
@@ -203,6 +204,12 @@ class LiveServer:
         try:
             loop.run_forever()
         finally:
+            # As asyncio.run does: end what is left (if stop timed out) before closing.
+            tasks = asyncio.all_tasks(loop)
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
@@ -213,6 +220,11 @@ class LiveServer:
         assert self._loop is not None and self._thread is not None
 
         async def close() -> None:
+            # A peer that cannot answer the closing handshake must not hold us up:
+            # a chatkit.WebSocket on the kernel's loop, say, which this very call
+            # blocks. After CLOSE_GRACE seconds its connection is dropped.
+            for connection in self._ws_server.all_connections:
+                connection.close_timeout = CLOSE_GRACE
             self._ws_server.close()
             await self._ws_server.wait_closed()
 
