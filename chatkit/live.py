@@ -271,11 +271,13 @@ class LiveServer:
         if self._panel is None:
             return
         header, log = self._panel.children
+        # Every piece of text goes through html.escape: the HTML widget renders markup.
         link = html.escape(self.page_url())
         if self.running:
             header.value = (
                 f"<b>chatkit server</b> running at <code>{html.escape(self.url)}</code>"
-                f" &middot; open <a href=\"{link}\" target=\"_blank\">{link}</a>"
+                f" &middot; room <code>{html.escape(self.room)}</code>:"
+                f" open <a href=\"{link}\" target=\"_blank\">{link}</a>"
                 f" &middot; {self.server.connections} open connections"
             )
         else:
