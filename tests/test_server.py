@@ -1,0 +1,399 @@
+"""The server over real sockets on 127.0.0.1: rooms, limits, failures, the page, the demos.
+
+Each test runs its own ``chatkit.serve`` on a free port under ``asyncio.run`` with a
+deadline (``chat_helpers.run``), and talks to it with ``websockets`` clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.protocol import State
+
+import chatkit
+from chatkit import ChatUser
+from chatkit.messages import MAX_MESSAGE_BYTES, MAX_ROOM_NAME_LENGTH
+from chatkit.server import RateLimit
+from chat_helpers import DEADLINE, chat_server, recv_json, recv_until, run, say
+
+NO_LIMIT = {"rate_limit": None}
+
+
+def is_chat(text):
+    return lambda message: message.get("type") == "chat" and message.get("text") == text
+
+
+async def closed_with(ws):
+    """Wait for the server to close ``ws``; return (code, reason)."""
+    async with asyncio.timeout(DEADLINE):
+        with pytest.raises(ConnectionClosed):
+            while True:
+                await ws.recv()
+    return ws.close_code, ws.close_reason
+
+
+# -- chat over sockets ----------------------------------------------------
+
+
+def test_transcript_over_sockets_join_chat_leave_and_other_rooms_hear_nothing():
+    async def body():
+        async with chat_server() as server:
+            jenny = await server.join("jenny")
+            elsewhere = await server.join("Ann", "other")
+            colt = await server.connect("/chat/people")
+            await colt.send('{"type": "join", "name": "Colt"}')
+            await say(colt, "hi all")
+            assert await recv_json(colt) == {"type": "note", "text": 'Colt joined "people".'}
+            assert await recv_json(colt) == {"type": "chat", "name": "Colt", "text": "hi all"}
+            await colt.close()
+            assert [await recv_json(jenny) for _ in range(3)] == [
+                {"type": "note", "text": 'Colt joined "people".'},
+                {"type": "chat", "name": "Colt", "text": "hi all"},
+                {"type": "note", "text": "Colt left people."},
+            ]
+            await say(elsewhere, "sentinel")  # the next thing Ann hears is her own line
+            assert await recv_json(elsewhere) == {"type": "chat", "name": "Ann", "text": "sentinel"}
+
+    run(body)
+
+
+def test_five_clients_all_see_every_line_in_the_same_order():
+    async def body():
+        async with chat_server(**NO_LIMIT) as server:
+            clients = [await server.join(f"user{i}") for i in range(5)]
+            for client in clients[:-1]:  # drain the later join notes
+                await recv_until(client, lambda m: m["text"] == 'user4 joined "people".')
+            await asyncio.gather(*(say(c, f"line {i}") for i, c in enumerate(clients)))
+            transcripts = [[await recv_json(c) for _ in range(5)] for c in clients]
+            assert all(t == transcripts[0] for t in transcripts)
+            assert sorted(m["text"] for m in transcripts[0]) == [f"line {i}" for i in range(5)]
+
+    run(body)
+
+
+def test_a_client_that_vanishes_mid_broadcast_costs_the_others_nothing():
+    count = 300
+
+    async def body():
+        async with chat_server(**NO_LIMIT) as server:
+            talker = await server.join("talker")
+            listener = await server.join("listener")
+            victim = await server.join("victim")
+
+            async def talk():
+                for i in range(count):
+                    await say(talker, f"m{i}")
+                    if i % 50 == 0:
+                        await asyncio.sleep(0)
+
+            sending = asyncio.create_task(talk())
+            await recv_until(listener, is_chat("m20"))
+            victim.transport.abort()  # no close frame: the lid slams shut
+            await sending
+            got = await recv_until(listener, is_chat(f"m{count - 1}"))
+            chats = [m["text"] for m in got if m["type"] == "chat"]
+            assert chats == [f"m{i}" for i in range(21, count)]
+            left = {"type": "note", "text": "victim left people."}
+            if left not in got:  # the server may notice the loss after the last line
+                assert await recv_json(listener) == left
+
+    run(body)
+
+
+def test_bad_frames_from_one_client_lose_nothing_for_the_others():
+    rounds = 40
+    bad = ["not json", "[]", '{"type": "shout"}', '{"type": "chat"}', b"\xff\xfe"]
+
+    async def body():
+        async with chat_server(**NO_LIMIT) as server:
+            rogue = await server.join("rogue")
+            good = await server.join("good")
+            await recv_json(rogue)  # good's join note
+
+            async def spray():
+                for i in range(rounds):
+                    await rogue.send(bad[i % len(bad)])
+                    await say(rogue, f"r{i}")
+
+            async def chatter():
+                for i in range(rounds):
+                    await say(good, f"g{i}")
+
+            await asyncio.gather(spray(), chatter())
+            heard = [await recv_json(good) for _ in range(2 * rounds)]
+            assert {m["type"] for m in heard} == {"chat"}
+            assert [m["text"] for m in heard if m["name"] == "rogue"] == [f"r{i}" for i in range(rounds)]
+            assert [m["text"] for m in heard if m["name"] == "good"] == [f"g{i}" for i in range(rounds)]
+            rogue_heard = [await recv_json(rogue) for _ in range(3 * rounds)]
+            assert sum(m["type"] == "error" for m in rogue_heard) == rounds
+            assert rogue.state is State.OPEN
+
+    run(body)
+
+
+def test_a_frame_over_the_size_limit_closes_that_client_with_1009_and_the_room_goes_on():
+    async def body():
+        async with chat_server() as server:
+            stays = await server.join("stays")
+            big = await server.join("big")
+            await recv_json(stays)  # big's join note
+            at_limit = '{"type": "chat", "text": "' + "x" * (MAX_MESSAGE_BYTES - 28) + '"}'
+            assert len(at_limit.encode()) == MAX_MESSAGE_BYTES
+            await big.send(at_limit)  # accepted as a frame, refused as too long a text
+            reply = await recv_json(big)
+            assert reply["type"] == "error" and "too long" in reply["text"]
+            await big.send(at_limit[:-2] + 'x"}')  # one byte more
+            code, _ = await closed_with(big)
+            assert code == 1009
+            assert await recv_json(stays) == {"type": "note", "text": "big left people."}
+            await say(stays, "still on")
+            assert await recv_json(stays) == {"type": "chat", "name": "stays", "text": "still on"}
+
+    run(body)
+
+
+def test_room_names_are_percent_decoded():
+    async def body():
+        async with chat_server() as server:
+            ws = await server.connect("/chat/my%20room%20%E2%9C%93")
+            await ws.send('{"type": "join", "name": "Colt"}')
+            assert await recv_json(ws) == {"type": "note", "text": 'Colt joined "my room ✓".'}
+
+    run(body)
+
+
+def test_a_room_name_over_the_limit_is_closed_with_1008_and_at_the_limit_works():
+    async def body():
+        async with chat_server() as server:
+            ok = await server.join("Colt", "r" * MAX_ROOM_NAME_LENGTH)
+            assert ok.state is State.OPEN
+            refused = await server.connect("/chat/" + "r" * (MAX_ROOM_NAME_LENGTH + 1))
+            code, reason = await closed_with(refused)
+            assert code == 1008 and "too long" in reason
+
+    run(body)
+
+
+def test_the_rate_limit_answers_with_an_error_and_keeps_the_connection():
+    async def body():
+        async with chat_server(rate_limit=RateLimit(burst=3, per_second=0.001)) as server:
+            fast = await server.join("fast")  # the join took one token
+            for i in range(4):
+                await say(fast, f"m{i}")
+            got = [await recv_json(fast) for _ in range(4)]
+            assert [m["type"] for m in got] == ["chat", "chat", "error", "error"]
+            assert "slow down" in got[2]["text"]
+            async with asyncio.timeout(DEADLINE):
+                await (await fast.ping())  # still open and answering
+            assert fast.state is State.OPEN
+
+    run(body)
+
+
+# -- a student's broken ChatUser ---------------------------------------------
+
+
+class BrokenChatUser(ChatUser):
+    """Raises on the chat text "boom", like a student's half-finished method."""
+
+    def handle_chat(self, text):
+        if text == "boom":
+            return 1 / 0
+        return super().handle_chat(text)
+
+
+def test_a_handler_exception_is_reported_with_its_traceback_and_the_server_goes_on():
+    async def body():
+        async with chat_server(chat_user=BrokenChatUser) as server:
+            student = await server.join("student")
+            other = await server.join("other")
+            await recv_json(student)  # other's join note
+            await say(student, "boom")
+            reply = await recv_json(student)
+            assert reply["type"] == "error" and "ZeroDivisionError" in reply["text"]
+            [event] = [e for e in server.events if e.kind == "exception"]
+            assert "Traceback" in event.detail and "1 / 0" in event.detail
+            assert "handle_message" in event.text
+            await say(student, "after")  # the same connection still works
+            for ws in (student, other):
+                assert await recv_json(ws) == {"type": "chat", "name": "student", "text": "after"}
+
+    run(body)
+
+
+def test_a_chat_user_that_cannot_even_start_closes_with_1011_and_is_reported():
+    class NoInit(ChatUser):
+        def __init__(self, send, room_name):
+            raise NotImplementedError("write __init__ first")
+
+    async def body():
+        async with chat_server(chat_user=NoInit) as server:
+            ws = await server.connect("/chat/people")
+            code, reason = await closed_with(ws)
+            assert code == 1011 and "NotImplementedError" in reason
+            [event] = [e for e in server.events if e.kind == "exception"]
+            assert "write __init__ first" in event.detail
+
+    run(body)
+
+
+def test_an_exception_in_handle_close_is_reported_and_the_room_goes_on():
+    class BadClose(ChatUser):
+        def handle_close(self):
+            raise RuntimeError("forgot to leave")
+
+    async def body():
+        async with chat_server(chat_user=BadClose) as server:
+            leaver = await server.join("leaver")
+            await leaver.close()
+            stays = await server.join("stays")
+            async with asyncio.timeout(DEADLINE):
+                while "exception" not in server.kinds():
+                    await asyncio.sleep(0.01)
+            assert "forgot to leave" in [e for e in server.events if e.kind == "exception"][0].detail
+            await say(stays, "hi")
+            assert (await recv_json(stays))["text"] == "hi"
+
+    run(body)
+
+
+def test_join_and_close_are_in_the_event_log():
+    async def body():
+        async with chat_server() as server:
+            ws = await server.join("Colt")
+            await ws.close()
+            async with asyncio.timeout(DEADLINE):
+                while "close" not in server.kinds():
+                    await asyncio.sleep(0.01)
+            texts = [e.text for e in server.events]
+            assert "connect" in server.kinds()
+            assert "Colt joined 'people'" in texts
+            assert any("Colt disconnected" in t and "code 1000" in t for t in texts)
+
+    run(body)
+
+
+# -- plain HTTP -------------------------------------------------------------
+
+
+def http_get(port, path):
+    """GET over plain HTTP: (status, [(header, value), ...], body)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.getheaders(), response.read()
+    finally:
+        connection.close()
+
+
+def values(headers, name):
+    return [value for key, value in headers if key.lower() == name.lower()]
+
+
+def test_http_serves_the_page_static_files_and_404():
+    async def body():
+        async with chat_server() as server:
+            get = lambda path: asyncio.to_thread(http_get, server.port, path)  # noqa: E731
+
+            status, headers, page = await get("/people")
+            assert status == 200
+            assert values(headers, "Content-Type") == ["text/html; charset=utf-8"]
+            [csp] = values(headers, "Content-Security-Policy")
+            assert "script-src 'self'" in csp and "default-src 'none'" in csp
+            assert values(headers, "X-Content-Type-Options") == ["nosniff"]
+            assert b'<script src="/_static/chat.js"' in page
+            assert int(values(headers, "Content-Length")[0]) == len(page)
+
+            status, headers, _ = await get("/my%20room?x=1")
+            assert status == 200 and values(headers, "Content-Type") == ["text/html; charset=utf-8"]
+
+            status, headers, index = await get("/")
+            assert status == 200 and values(headers, "Content-Type") == ["text/html; charset=utf-8"]
+
+            status, headers, script = await get("/_static/chat.js")
+            assert status == 200 and script
+            assert values(headers, "Content-Type") == ["text/javascript; charset=utf-8"]
+            status, headers, _ = await get("/_static/chat.css")
+            assert status == 200 and values(headers, "Content-Type") == ["text/css; charset=utf-8"]
+
+            for path in ("/_static/nope.js", "/_static/../server.py", "/a/b", "/chat/people"):
+                assert (await get(path))[0] == 404, path
+            assert (await get("/favicon.ico"))[0] == 204
+
+    run(body)
+
+
+def test_a_websocket_upgrade_to_an_unknown_path_is_refused_with_404():
+    async def body():
+        async with chat_server() as server:
+            with pytest.raises(InvalidStatus) as refused:
+                await connect(server.ws("/nowhere"), open_timeout=DEADLINE)
+            assert refused.value.response.status_code == 404
+
+    run(body)
+
+
+# -- the demo routes ---------------------------------------------------------
+
+
+def test_random_sends_count_numbers_then_closes_1000():
+    async def body():
+        async with chat_server() as server:
+            ws = await server.connect("/random?count=3&every=0.01")
+            numbers = []
+            async with asyncio.timeout(DEADLINE):
+                async for message in ws:
+                    numbers.append(int(message))
+            assert len(numbers) == 3 and all(1 <= n <= 100 for n in numbers)
+            assert ws.close_code == 1000 and ws.close_reason == "sent 3 numbers, bye"
+
+    run(body)
+
+
+def test_random_with_a_bad_count_closes_1008():
+    async def body():
+        async with chat_server() as server:
+            ws = await server.connect("/random?count=three")
+            code, reason = await closed_with(ws)
+            assert code == 1008 and "numbers" in reason
+
+    run(body)
+
+
+def test_echo_sends_text_and_bytes_straight_back():
+    async def body():
+        async with chat_server() as server:
+            ws = await server.connect("/echo")
+            for message in ("hello", "héllo ✓", b"\x00\x01\xff"):
+                await ws.send(message)
+                async with asyncio.timeout(DEADLINE):
+                    assert await ws.recv() == message
+
+    run(body)
+
+
+def test_two_servers_in_one_process_share_no_rooms():
+    async def body():
+        async with chat_server() as first, chat_server() as second:
+            colt = await first.join("Colt")
+            twin = await second.join("Colt")  # same name is free there
+            await say(twin, "/members")
+            assert await recv_json(twin) == {"type": "note", "text": "In room: Colt"}
+            await say(colt, "/members")
+            assert await recv_json(colt) == {"type": "note", "text": "In room: Colt"}
+
+    run(body)
+
+
+def test_serve_listens_on_127_0_0_1_by_default():
+    async def body():
+        async with chatkit.serve(port=0) as server:
+            assert {s.getsockname()[0] for s in server.sockets} == {"127.0.0.1"}
+
+    run(body)
