@@ -1,0 +1,244 @@
+"""``chatkit.start`` inside a real Jupyter kernel, driven cell by cell.
+
+A student's notebook does: start the server in a cell, re-run that cell, chat
+from a ``chatkit.WebSocket`` in the kernel with classmates outside it, run a cell
+that blocks, plug in a broken ``ChatUser``, stop the server. Each step here runs
+in a real ipykernel (jupyter_client), and the classmates are real clients in the
+test process talking to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from kernel_support import WIDGET_MIME, Kernel, Outside, free_port, port_is_free
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(scope="module")
+def kernel():
+    """One real kernel for this module (it starts in well under a second)."""
+    with Kernel.start() as kernel:
+        kernel.run("import asyncio, json, time\nimport chatkit")
+        yield kernel
+
+
+@pytest.fixture(autouse=True)
+def stop_servers_in_the_kernel(kernel):
+    """Each test leaves the kernel with no server running."""
+    yield
+    if kernel.is_alive():
+        kernel.run("chatkit.live.stop_all()")
+
+
+def start_cell(port: int, extra: str = "") -> str:
+    return f"server = chatkit.start(port={port}{extra})"
+
+
+def test_rerunning_the_start_cell_replaces_the_server_instead_of_failing(kernel):
+    port = free_port()
+    cell = start_cell(port)
+    kernel.run(cell)
+    kernel.run("first = server")
+    with Outside(f"ws://127.0.0.1:{port}/chat/people", "Ann") as ann:
+        again = kernel.run(cell, ok=False)
+        assert again.status == "ok", again.describe()
+        assert "already in use" not in again.stderr
+        # The first server closed its connections as "going away".
+        with pytest.raises(ConnectionClosed) as closed:
+            ann.wait_for(lambda message: False, "the server closing")
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+    assert kernel.value("[first.running, server.running, server.port]") == [False, True, port]
+    with Outside(f"ws://127.0.0.1:{port}/chat/people", "Bea") as bea:
+        bea.say("the new server serves")
+        bea.expect(type="chat", name="Bea", text="the new server serves")
+
+
+def test_a_websocket_in_the_kernel_and_a_client_outside_chat_both_ways(kernel):
+    port = free_port()
+    kernel.run(start_cell(port, ", show=False"))
+    kernel.run(
+        textwrap.dedent(
+            """
+            got = []
+            ws = chatkit.WebSocket(server.ws_url("people"))
+            ws.onopen = lambda evt: ws.send(json.dumps({"type": "join", "name": "Kay"}))
+            ws.onmessage = lambda evt: got.append(json.loads(evt.data))
+            """
+        )
+    )
+    assert kernel.value("await ws.wait_open(5)") is True
+    assert kernel.value_when("got", "got") == [{"type": "note", "text": 'Kay joined "people".'}]
+
+    with Outside(f"ws://127.0.0.1:{port}/chat/people", "Otto") as otto:
+        # kernel -> outside
+        kernel.run('ws.send(json.dumps({"type": "chat", "text": "hello from the kernel"}))')
+        otto.expect(type="chat", name="Kay", text="hello from the kernel")
+        # outside -> kernel
+        otto.say("hello from outside")
+        received = kernel.value_when(
+            "any(m.get('text') == 'hello from outside' for m in got)", "got"
+        )
+    assert {"type": "chat", "name": "Otto", "text": "hello from outside"} in received
+    assert {"type": "note", "text": 'Otto joined "people".'} in received
+
+    # Stopping blocks the kernel's loop, where Kay's socket lives: it must not hang.
+    kernel.run("closed = []\nws.onclose = lambda evt: closed.append(evt.code)")
+    stopped = kernel.run("server.stop()", ok=False)
+    assert stopped.status == "ok" and stopped.stderr == "", stopped.describe()
+    assert kernel.value_when("closed", "closed") == [1001]
+
+
+def test_the_server_keeps_serving_while_a_cell_blocks_in_time_sleep(kernel):
+    port = free_port()
+    kernel.run(start_cell(port, ", show=False"))
+    sleeping = kernel.run_in_background(
+        'print("sleeping", flush=True)\n'
+        "t0 = time.time()\n"
+        "time.sleep(3)\n"
+        "print(json.dumps([t0, time.time()]))",
+        timeout=15,
+    )
+    assert sleeping.seen.wait(10), "the sleeping cell never started"
+    # New connections (handshake, join) and chat round trips, while the cell sleeps.
+    url = f"ws://127.0.0.1:{port}/chat/sleepers"
+    with Outside(url, "Una") as una, Outside(url, "Vic") as vic:
+        for n in range(5):
+            una.say(f"ping {n}")
+            vic.expect(type="chat", name="Una", text=f"ping {n}")
+            vic.say(f"pong {n}")
+            una.expect(type="chat", name="Vic", text=f"pong {n}")
+        talked = time.time()
+        cell_still_running = not sleeping.done
+    cell = sleeping.wait(15)
+    assert cell.status == "ok", cell.describe()
+    t0, t1 = json.loads(cell.stdout.splitlines()[-1])
+    assert cell_still_running
+    assert t0 < talked < t1, f"the talk ended {talked - t0:.2f} s into a {t1 - t0:.2f} s sleep"
+
+
+def test_an_exception_in_a_students_chat_user_is_shown_and_the_server_keeps_serving(kernel):
+    port = free_port()
+    kernel.run(
+        textwrap.dedent(
+            f"""
+            class Broken(chatkit.ChatUser):
+                def handle_message(self, message):
+                    raise ValueError("forgot to parse the JSON")
+
+            server = chatkit.start(port={port}, chat_user=Broken)
+            """
+        )
+    )
+    url = f"ws://127.0.0.1:{port}/chat/people"
+    with Outside(url) as ann:
+        ann.send({"type": "join", "name": "Ann"})
+        reply = ann.expect(type="error")
+        assert "ValueError: forgot to parse the JSON" in reply["text"]
+        ann.send({"type": "join", "name": "Ann"})  # the connection stayed open
+        ann.expect(type="error")
+
+    # The person sees it: in the events, with the traceback, and in the panel's log.
+    exceptions = kernel.value(
+        "[[e.text, e.detail] for e in server.events if e.kind == 'exception']"
+    )
+    assert len(exceptions) == 2
+    text, detail = exceptions[0]
+    assert "Broken.handle_message" in text and "ValueError" in text
+    assert detail.startswith("Traceback (most recent call last):")
+    assert 'raise ValueError("forgot to parse the JSON")' in detail
+    panel_log = kernel.value_when(
+        "any(o['name'] == 'stderr' for o in server.panel().children[1].outputs)",
+        "list(server.panel().children[1].outputs)",
+    )
+    errors = [o["text"] for o in panel_log if o["name"] == "stderr"]
+    assert errors and "Traceback" in errors[0] and "forgot to parse the JSON" in errors[0]
+
+    # The kernel is alive and the server still serves the page and new connections.
+    assert kernel.is_alive() and kernel.value("1 + 1") == 2
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/people", timeout=5) as response:
+        assert response.status == 200
+    with Outside(url) as bob:
+        bob.send({"type": "join", "name": "Bob"})
+        bob.expect(type="error")
+
+
+def test_stop_in_a_cell_frees_the_port(kernel):
+    port = free_port()
+    kernel.run(start_cell(port, ", show=False"))
+    assert not port_is_free(port)
+    with Outside(f"ws://127.0.0.1:{port}/chat/people", "Ann") as ann:
+        kernel.run("server.stop()")
+        with pytest.raises(ConnectionClosed) as closed:
+            ann.wait_for(lambda message: False, "the server closing")
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+    assert kernel.value("server.running") is False
+    assert port_is_free(port)
+
+
+def test_the_handle_displays_as_a_widget_in_a_notebook(kernel):
+    started = kernel.run(start_cell(0))  # shown by default inside a kernel
+    assert started.displayed(WIDGET_MIME), started.outputs
+    shown = kernel.run("server")  # the handle as a cell's last expression
+    (view,) = shown.displayed(WIDGET_MIME)
+    assert view["model_id"] == kernel.value("server.panel().model_id")
+    assert "chatkit server" in kernel.value("server.panel().children[0].value")
+
+
+def test_the_panel_header_escapes_html_in_the_room_name(kernel):
+    kernel.run("server = chatkit.start(port=0, room='<img src=x onerror=alert(1)>')")
+    header = kernel.value("server.panel().children[0].value")
+    assert "&lt;img src=x onerror=alert(1)&gt;" in header
+    assert "<img" not in header
+    # and the link opens that room, percent-encoded
+    assert "/%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E" in header
+
+
+SCRIPT = """
+import json, threading
+import chatkit
+
+with chatkit.start(port=0) as server:
+    got, done = [], threading.Event()
+    ws = chatkit.WebSocket(server.ws_url())
+
+    def onmessage(evt):
+        got.append(json.loads(evt.data))
+        if got[-1]["type"] == "note":
+            ws.send(json.dumps({"type": "chat", "text": "hi from a script"}))
+        else:
+            done.set()
+
+    ws.onopen = lambda evt: ws.send(json.dumps({"type": "join", "name": "Scripty"}))
+    ws.onmessage = onmessage
+    assert done.wait(5), got
+    ws.close()
+print(json.dumps({"got": got, "running": server.running}))
+"""
+
+
+def test_start_works_the_same_in_a_plain_python_script(tmp_path):
+    script = tmp_path / "chat_script.py"
+    script.write_text(SCRIPT)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=20
+    )
+    assert done.returncode == 0, done.stderr
+    first, last = done.stdout.splitlines()[0], done.stdout.splitlines()[-1]
+    assert first.startswith("chatkit server running: open http://127.0.0.1:")
+    assert json.loads(last) == {
+        "got": [
+            {"type": "note", "text": 'Scripty joined "people".'},
+            {"type": "chat", "name": "Scripty", "text": "hi from a script"},
+        ],
+        "running": False,
+    }
