@@ -87,6 +87,7 @@ class WebSocket:
         self.onerror: Callable[[Event], Any] | None = None
         self.onclose: Callable[[CloseEvent], Any] | None = None
         self._connection: ClientConnection | None = None
+        self._connecting: asyncio.Future[ClientConnection] | None = None
         self._close_request: tuple[int, str] | None = None
         self._opened = threading.Event()
         self._closed = threading.Event()
@@ -162,7 +163,12 @@ class WebSocket:
 
     def _close_now(self) -> None:
         if self.ready_state == CONNECTING:
-            self._task.cancel()  # the browser fails the connection: error, then close
+            # The browser fails the connection: error, then close (1006). If the
+            # handshake is under way, stop it; if it has not started yet, _run
+            # sees _close_request first thing. (Cancelling _run itself before it
+            # starts would skip its callbacks: onclose would never fire.)
+            if self._connecting is not None:
+                self._connecting.cancel()
         elif self.ready_state == OPEN and self._connection is not None:
             self.ready_state = CLOSING
             code, reason = self._close_request or (1000, "")
@@ -170,8 +176,15 @@ class WebSocket:
 
     async def _run(self) -> None:
         try:
-            self._connection = await connect(self.url, open_timeout=10, max_size=2**20)
+            if self._close_request is not None:
+                raise asyncio.CancelledError
+            self._connecting = asyncio.ensure_future(
+                connect(self.url, open_timeout=10, max_size=2**20)
+            )
+            self._connection = await self._connecting
         except (Exception, asyncio.CancelledError) as exc:
+            if self._close_request is not None and isinstance(exc, asyncio.CancelledError):
+                exc = ConnectionAbortedError("close() was called before the connection opened")
             self.ready_state = CLOSED
             self._fire("onerror", Event("error", self, error=exc))
             self._fire("onclose", CloseEvent("close", self, code=1006))
