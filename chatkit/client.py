@@ -67,8 +67,10 @@ class CloseEvent(Event):
 class WebSocket:
     """A WebSocket client with the browser's API: four callbacks, ``send``, ``close``.
 
-    >>> ws = WebSocket("ws://127.0.0.1:1/chat/people")   # nothing listens there
-    >>> ws.ready_state == WebSocket.CONNECTING
+    >>> ws = WebSocket("ws://127.0.0.1:1/chat/people")   # returns at once; nothing listens there
+    >>> asyncio.run(ws.wait_open())                      # so it fails, a moment later
+    False
+    >>> ws.ready_state == WebSocket.CLOSED
     True
 
     Args:
