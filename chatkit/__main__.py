@@ -10,6 +10,7 @@ import asyncio
 import logging
 import signal
 import sys
+import urllib.parse
 
 from .server import serve
 
@@ -43,7 +44,8 @@ async def run_server(args: argparse.Namespace) -> None:
         host, port = server.sockets[0].getsockname()[:2]
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         print(f"chatkit: serving on {host}:{port}", flush=True)
-        print(f"chatkit: open http://{shown}:{port}/{args.room}  (Ctrl-C to stop)", flush=True)
+        room = urllib.parse.quote(args.room, safe="")
+        print(f"chatkit: open http://{shown}:{port}/{room}  (Ctrl-C to stop)", flush=True)
         if args.host not in ("127.0.0.1", "localhost", "::1"):
             print(f"chatkit: listening on {args.host}: other machines can connect", flush=True)
         await stop.wait()
