@@ -1,0 +1,544 @@
+"""How many students can one room hold? The fan-out benchmark.
+
+One chat to a room of N members is N writes: the server encodes the JSON once,
+then frames and writes it once per member. This module measures what that costs
+chatkit, beside a *floor*: the same protocol as a bare handler on
+``websockets.broadcast``, with no ``ChatUser`` and no ``Room``. Absolute numbers
+drift on a shared machine, so chatkit is reported as a ratio to the floor,
+measured in the same run, the two taking turns::
+
+    python -m chatkit.bench                          # sizes 10 100 500 1000
+    python -m chatkit.bench --sizes 10 100 --messages 200 --plot bench-results/fanout.png
+
+From Python (a notebook)::
+
+    >>> from chatkit import bench
+    >>> results = bench.run(sizes=[10], messages=20, rounds=1, kinds=("floor", "chatkit"),
+    ...                     stall_size=0, progress=None)   # doctest: +SKIP
+    >>> results["sizes"][0]["chatkit"]["lost"]              # doctest: +SKIP
+    0
+
+Every server under test runs in a process of its own on 127.0.0.1, the clients in
+another (:mod:`chatkit.bench_clients`); ``/proc/<pid>`` gives the server's CPU time
+and peak memory. The servers run with no rate limit: the benchmark's single
+sender sends as fast as the room absorbs, far above the classroom limit of
+15 messages a second, which a real room spreads over many senders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+from typing import Any, Callable
+
+__all__ = ["run", "run_size", "compare_broadcast", "plot", "table", "main", "KINDS"]
+
+#: The servers a run can measure: the floor, chatkit by ``serve``, chatkit by ``start``.
+KINDS = ("floor", "chatkit", "live")
+DESCRIPTIONS = {
+    "floor": "bare websockets.broadcast handler (no ChatUser, no Room)",
+    "chatkit": "chatkit.serve(rate_limit=None), as `python -m chatkit serve` runs it",
+    "live": "chatkit.start(rate_limit=None): own loop in a thread, beside an idle main loop",
+}
+DEFAULT_SIZES = (10, 100, 500, 1000)
+TARGET_DELIVERIES = 60_000  # per measured phase, when messages are not given
+
+Progress = Callable[[str, int, int], None]
+
+
+# -- the servers under test (each runs in its own process) ---------------------
+
+
+async def _floor_chat(websocket: Any) -> None:
+    """The floor: the protocol's join, chat and leave, straight on ``broadcast``."""
+    from websockets.asyncio.server import broadcast
+    from websockets.exceptions import ConnectionClosed
+
+    room = urllib.parse.unquote(websocket.request.path.rsplit("/", 1)[-1])
+    members = _FLOOR_ROOMS.setdefault(room, {})
+    name = None
+    try:
+        async for message in websocket:
+            data = json.loads(message)
+            if data["type"] == "join":
+                name = data["name"]
+                members[websocket] = None
+                broadcast(members, json.dumps({"type": "note", "text": f'{name} joined "{room}".'}))
+            elif data["type"] == "chat":
+                broadcast(members, json.dumps({"type": "chat", "name": name, "text": data["text"]}))
+    except ConnectionClosed:
+        pass
+    finally:
+        if name is not None:
+            members.pop(websocket, None)
+            broadcast(members, json.dumps({"type": "note", "text": f"{name} left {room}."}))
+
+
+_FLOOR_ROOMS: dict[str, dict[Any, None]] = {}
+
+
+async def _serve_until_stdin_closes(kind: str) -> None:
+    from websockets.asyncio.server import serve as ws_serve
+
+    from .messages import MAX_MESSAGE_BYTES
+    from .server import serve
+
+    if kind == "floor":
+        server = await ws_serve(_floor_chat, "127.0.0.1", 0, max_size=MAX_MESSAGE_BYTES)
+    else:
+        server = await serve("127.0.0.1", 0, rate_limit=None)
+    print(f"port {server.sockets[0].getsockname()[1]}", flush=True)
+    await _stdin_closed()
+    server.close()
+    await server.wait_closed()
+
+
+async def _stdin_closed() -> None:
+    loop = asyncio.get_running_loop()
+    closed = loop.create_future()
+
+    def readable() -> None:
+        if not os.read(sys.stdin.fileno(), 4096) and not closed.done():
+            closed.set_result(None)
+
+    loop.add_reader(sys.stdin.fileno(), readable)
+    await closed
+
+
+def _serve_live() -> None:
+    """Like a kernel: ``chatkit.start()`` from a process whose main loop goes on running."""
+    from .live import start
+
+    live = start(port=0, show=False, rate_limit=None)
+    print(f"port {live.port}", flush=True)
+    asyncio.run(_stdin_closed())  # the "kernel's" own loop, idle, as between cells
+    live.stop()
+
+
+def serve_main(kind: str) -> int:
+    """``python -m chatkit.bench --serve KIND``: run one server under test until stdin closes."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if kind == "live":
+        _serve_live()
+    else:
+        asyncio.run(_serve_until_stdin_closes(kind))
+    return 0
+
+
+class ServerProcess:
+    """A server under test in a subprocess; ``port`` once it listens."""
+
+    def __init__(self, kind: str, timeout: float = 20) -> None:
+        self.kind = kind
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "chatkit.bench", "--serve", kind],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        self.pid = self.process.pid
+        deadline = time.monotonic() + timeout
+        self.port = 0
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                break
+            if line.startswith("port "):
+                self.port = int(line.split()[1])
+                break
+        if not self.port:
+            self.stop()
+            raise RuntimeError(f"the {kind} server did not start")
+
+    def stop(self) -> None:
+        try:
+            self.process.stdin.close()
+            self.process.wait(5)
+        except (subprocess.TimeoutExpired, OSError):
+            self.process.kill()
+            self.process.wait(5)
+        self.process.stdout.close()
+
+
+# -- running the clients --------------------------------------------------------
+
+
+def _clients(config: dict[str, Any], label: str, progress: Progress | None,
+             timeout: float) -> dict[str, Any]:
+    """Run :mod:`chatkit.bench_clients` with ``config``; forward its progress; return its result."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chatkit.bench_clients", json.dumps(config)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + timeout
+    result = None
+    try:
+        for line in process.stdout:
+            message = json.loads(line)
+            if "progress" in message and progress is not None:
+                progress(label, message["progress"], message["total"])
+            elif "result" in message:
+                result = message["result"]
+            if time.monotonic() > deadline:
+                break
+    finally:
+        try:
+            process.wait(max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+    if result is None:
+        raise RuntimeError(f"the clients failed ({label}): exit code {process.returncode}")
+    return result
+
+
+def _summary(phases: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians over the rounds of one server; losses and errors summed."""
+    median = lambda key: statistics.median(p[key] for p in phases)  # noqa: E731
+    return {
+        "deliveries_per_s": median("deliveries_per_s"),
+        "latency_ms": {k: statistics.median(p["latency_ms"][k] for p in phases)
+                       for k in phases[0]["latency_ms"]},
+        "server_cpu_ms_per_1000": median("server_cpu_ms_per_1000"),
+        "server_cpu_share": median("server_cpu_share"),
+        "client_cpu_share": median("client_cpu_share"),
+        "server_peak_mib": max(p["server_peak_kib"] for p in phases) / 1024,
+        "expected": sum(p["expected"] for p in phases),
+        "received": sum(p["received"] for p in phases),
+        "lost": sum(p["lost"] for p in phases),
+        "errors": [e for p in phases for e in p["errors"]],
+        "rounds": len(phases),
+    }
+
+
+def run_size(size: int, *, messages: int | None = None, window: int = 10, rounds: int = 3,
+             kinds: tuple[str, ...] = KINDS, pad: int = 0, stall: bool = False,
+             progress: Progress | None = None, timeout: float = 120) -> dict[str, Any]:
+    """Measure a room of ``size`` members on each server kind; return medians per kind."""
+    if messages is None:
+        messages = max(50, TARGET_DELIVERIES // size)
+    servers = []
+    try:
+        for kind in kinds:
+            servers.append(ServerProcess(kind))
+        config = {
+            "size": size, "messages": messages, "window": window, "rounds": rounds,
+            "pad": pad, "stall": stall, "timeout": timeout,
+            "targets": [{"kind": s.kind, "port": s.port, "pid": s.pid} for s in servers],
+        }
+        label = f"{size} members" + (" + 1 stalled" if stall else "")
+        raw = _clients(config, label, progress, timeout * (2 + rounds * len(kinds)))
+    finally:
+        for server in servers:
+            server.stop()
+    out: dict[str, Any] = {"size": size, "messages": messages, "window": window,
+                           "client_peak_mib": raw["client_peak_kib"] / 1024}
+    for kind in kinds:
+        phases = [p for p in raw["phases"] if p["kind"] == kind and not p.get("stalled")]
+        if phases:
+            out[kind] = _summary(phases)
+        stalled = [p for p in raw["phases"] if p["kind"] == kind and p.get("stalled")]
+        if stalled:
+            out[kind + "_stalled"] = {**_summary(stalled),
+                                      "stalled_dropped": stalled[0]["stalled_dropped"]}
+    if "floor" in out and "chatkit" in out:
+        out["ratio"] = {
+            "deliveries_per_s": out["chatkit"]["deliveries_per_s"] / out["floor"]["deliveries_per_s"],
+            "server_cpu_per_delivery": (out["chatkit"]["server_cpu_ms_per_1000"]
+                                        / out["floor"]["server_cpu_ms_per_1000"]),
+        }
+        if "live" in out:
+            out["ratio"]["live_vs_serve"] = (out["live"]["deliveries_per_s"]
+                                             / out["chatkit"]["deliveries_per_s"])
+    return out
+
+
+def run(sizes=DEFAULT_SIZES, *, messages: int | None = None, window: int = 10, rounds: int = 3,
+        kinds: tuple[str, ...] = KINDS, stall_size: int = 100, stall_messages: int = 1500,
+        stall_pad: int = 2000, progress: Progress | str | None = "text",
+        timeout: float = 120) -> dict[str, Any]:
+    """Run the fan-out benchmark; return ``{"sizes": [...], "stall": {...}, "lost": n}``.
+
+    Args:
+        sizes: room sizes (members, one of whom sends).
+        messages: chats per measured phase (default: about 60,000 deliveries' worth).
+        window: chats sent but not yet delivered to everyone, at most.
+        rounds: measured phases per server; the servers take turns, medians are kept.
+        kinds: which servers: ``"floor"``, ``"chatkit"``, ``"live"``.
+        stall_size: room size for the stalled-member scenario (0: skip it).
+        progress: ``"text"`` (a bar on stderr), ``"widget"`` (in a notebook), a
+            function ``progress(label, done, total)``, or None.
+    """
+    progress = _progress(progress)
+    results: dict[str, Any] = {"sizes": [], "kinds": list(kinds),
+                               "servers": {k: DESCRIPTIONS[k] for k in kinds},
+                               "rate_limit": "off (rate_limit=None) on every server under test"}
+    for size in sizes:
+        results["sizes"].append(run_size(size, messages=messages, window=window, rounds=rounds,
+                                         kinds=kinds, progress=progress, timeout=timeout))
+    if stall_size:
+        stall_kinds = tuple(k for k in ("floor", "chatkit") if k in kinds) or ("chatkit",)
+        results["stall"] = run_size(stall_size, messages=stall_messages, window=window, rounds=1,
+                                    kinds=stall_kinds, pad=stall_pad, stall=True,
+                                    progress=progress, timeout=timeout)
+    results["lost"] = _lost(results)
+    if progress is not None and hasattr(progress, "close"):
+        progress.close()
+    return results
+
+
+def _lost(results: dict[str, Any]) -> int:
+    lost = 0
+    for entry in results["sizes"] + ([results["stall"]] if "stall" in results else []):
+        for key, value in entry.items():
+            if isinstance(value, dict) and "lost" in value:
+                lost += value["lost"] + len(value["errors"])
+    return lost
+
+
+# -- progress -----------------------------------------------------------------------
+
+
+class TextProgress:
+    """A one-line bar on stderr, redrawn in place with ``\\r``."""
+
+    def __init__(self, stream=None) -> None:
+        self.stream = stream or sys.stderr
+        self.label = None
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        if label != self.label and self.label is not None:
+            self.stream.write("\n")
+        self.label = label
+        filled = int(30 * done / total) if total else 30
+        self.stream.write(f"\r{label:>22} [{'#' * filled}{'.' * (30 - filled)}] {done}/{total} chats")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.label is not None:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+class WidgetProgress:
+    """An ipywidgets progress bar with a label, for a notebook."""
+
+    def __init__(self) -> None:
+        import ipywidgets as widgets
+        from IPython.display import display
+
+        self.bar = widgets.IntProgress(min=0, max=1, description="fan-out")
+        self.text = widgets.Label()
+        display(widgets.HBox([self.bar, self.text]))
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        self.bar.max = max(total, 1)
+        self.bar.value = done
+        self.text.value = f"{label}: {done}/{total} chats"
+
+    def close(self) -> None:
+        self.bar.bar_style = "success"
+
+
+def _progress(progress: Progress | str | None) -> Progress | None:
+    if progress == "text":
+        return TextProgress()
+    if progress == "widget":
+        return WidgetProgress()
+    return progress  # type: ignore[return-value]
+
+
+# -- the pure broadcast, for a student's Room ---------------------------------------
+
+
+class _CountingMember:
+    """A member whose ``send`` only counts: what is left is the room's own cost."""
+
+    __slots__ = ("count", "last")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.last = None
+
+    def send(self, text: str) -> None:
+        self.count += 1
+        self.last = text
+
+
+def _time_broadcast(room_class: type, size: int, messages: int) -> tuple[float, bool]:
+    room = room_class("bench")
+    members = [_CountingMember() for _ in range(size)]
+    for member in members:
+        room.join(member)
+    data = {"type": "chat", "name": "m0", "text": "hello"}
+    start = time.perf_counter()
+    for _ in range(messages):
+        room.broadcast(data)
+    seconds = time.perf_counter() - start
+    correct = all(m.count == messages and m.last is not None and json.loads(m.last) == data
+                  for m in members)
+    return seconds, correct
+
+
+def compare_broadcast(room_class: type, sizes=(10, 100, 1000), messages: int = 200,
+                      repeat: int = 3) -> list[dict[str, Any]]:
+    """Time ``room_class.broadcast`` beside the reference :class:`chatkit.Room`.
+
+    Members' ``send`` only counts, so this is the room's own cost per delivery,
+    no network. Returns a row per size: microseconds per delivery, each, and the ratio::
+
+        >>> from chatkit import Room
+        >>> rows = compare_broadcast(Room, sizes=[10], messages=10, repeat=1)
+        >>> rows[0]["correct"], rows[0]["size"]
+        (True, 10)
+
+    """
+    from .room import Room
+
+    rows = []
+    for size in sizes:
+        deliveries = size * messages
+        best = {}
+        correct = True
+        for name, cls in (("reference", Room), ("yours", room_class)):
+            times = []
+            for _ in range(repeat):
+                seconds, ok = _time_broadcast(cls, size, messages)
+                times.append(seconds)
+                correct = correct and (ok or name == "reference")
+            best[name] = min(times) * 1e6 / deliveries
+        rows.append({"size": size, "reference_us": best["reference"], "yours_us": best["yours"],
+                     "ratio": best["yours"] / best["reference"], "correct": correct})
+    return rows
+
+
+# -- reporting ------------------------------------------------------------------------
+
+
+def table(results: dict[str, Any]) -> str:
+    """The results as a text table: one row per size and server, ratios to the floor."""
+    lines = [f"{'size':>5} {'server':>8} {'deliv/s':>9} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7}"
+             f" {'max ms':>7} {'cpu ms/1k':>9} {'srv cpu':>7} {'cli cpu':>7} {'peak MiB':>8}"
+             f" {'lost':>5} {'vs floor':>17}"]
+    for entry in results["sizes"]:
+        for kind in results["kinds"]:
+            row = entry.get(kind)
+            if row is None:
+                continue
+            lat = row["latency_ms"]
+            vs = ""
+            if kind != "floor" and "floor" in entry:
+                floor = entry["floor"]
+                vs = (f"{row['deliveries_per_s'] / floor['deliveries_per_s']:.2f}x rate "
+                      f"{row['server_cpu_ms_per_1000'] / floor['server_cpu_ms_per_1000']:.2f}x cpu")
+            lines.append(
+                f"{entry['size']:>5} {kind:>8} {row['deliveries_per_s']:>9.0f} {lat['p50']:>7.2f}"
+                f" {lat['p90']:>7.2f} {lat['p99']:>7.2f} {lat['max']:>7.2f}"
+                f" {row['server_cpu_ms_per_1000']:>9.1f} {row['server_cpu_share']:>6.0%}"
+                f" {row['client_cpu_share']:>7.0%} {row['server_peak_mib']:>8.1f}"
+                f" {row['lost']:>5} {vs:>17}"
+            )
+        if "live_vs_serve" in entry.get("ratio", {}):
+            lines.append(f"{'':>5} live server vs `serve`: {entry['ratio']['live_vs_serve']:.2f}x"
+                         " deliveries per second")
+    stall = results.get("stall")
+    if stall:
+        lines.append("")
+        lines.append(f"one stalled member (joins, never reads) in a room of {stall['size']}"
+                     f" + 1, {stall['messages']} chats of ~{stall.get('pad', 2000)} bytes:")
+        for kind in ("floor", "chatkit"):
+            if kind in stall and kind + "_stalled" in stall:
+                clean, stalled = stall[kind], stall[kind + "_stalled"]
+                lines.append(
+                    f"  {kind:>8}: {clean['deliveries_per_s']:.0f} -> {stalled['deliveries_per_s']:.0f}"
+                    f" deliveries/s ({stalled['deliveries_per_s'] / clean['deliveries_per_s']:.2f}x),"
+                    f" peak memory {clean['server_peak_mib']:.1f} -> {stalled['server_peak_mib']:.1f} MiB,"
+                    f" stalled member dropped: {'yes' if stalled['stalled_dropped'] else 'NO'},"
+                    f" others lost {stalled['lost']}"
+                )
+    return "\n".join(lines)
+
+
+def plot(results: dict[str, Any], path: str | None = None) -> Any:
+    """Deliveries per second and latency against room size; saved to ``path`` if given."""
+    import matplotlib
+
+    if path is not None and "ipykernel" not in sys.modules:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = [entry["size"] for entry in results["sizes"]]
+    fig, (rate, latency) = plt.subplots(1, 2, figsize=(10, 4))
+    for kind in results["kinds"]:
+        rows = [entry[kind] for entry in results["sizes"]]
+        rate.plot(sizes, [r["deliveries_per_s"] for r in rows], "o-", label=kind)
+        latency.plot(sizes, [r["latency_ms"]["p50"] for r in rows], "o-", label=f"{kind} p50")
+        latency.plot(sizes, [r["latency_ms"]["p99"] for r in rows], "x--", label=f"{kind} p99")
+    for axes, title, unit in ((rate, "Deliveries per second", "deliveries / s"),
+                              (latency, "Send to arrival", "ms")):
+        axes.set_xscale("log")
+        axes.set_xlabel("members in the room")
+        axes.set_ylabel(unit)
+        axes.set_title(title)
+        axes.grid(True, alpha=0.3)
+        axes.legend(fontsize="small")
+    rate.set_ylim(bottom=0)
+    fig.tight_layout()
+    if path is not None:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        fig.savefig(path, dpi=120)
+    return fig
+
+
+# -- the command line -----------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m chatkit.bench",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES),
+                        help="room sizes in members (default: 10 100 500 1000)")
+    parser.add_argument("--messages", type=int, default=None,
+                        help=f"chats per measured phase (default: ~{TARGET_DELIVERIES} deliveries)")
+    parser.add_argument("--window", type=int, default=10, help="chats in flight, at most")
+    parser.add_argument("--rounds", type=int, default=3, help="phases per server (medians kept)")
+    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
+    parser.add_argument("--stall-size", type=int, default=100,
+                        help="room size for the stalled-member scenario (0: skip)")
+    parser.add_argument("--plot", metavar="PNG", help="save the plot there, e.g. bench-results/fanout.png")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--serve", choices=KINDS, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.serve:
+        return serve_main(args.serve)
+    print("fan-out benchmark: one sender, a room of N members, every server on 127.0.0.1")
+    for kind in args.kinds:
+        print(f"  {kind:>8}: {DESCRIPTIONS[kind]}")
+    print("  no rate limit on any server: one sender here stands for a whole class;"
+          " the default limit (15/s per connection) would measure the limit, not the fan-out")
+    results = run(args.sizes, messages=args.messages, window=args.window, rounds=args.rounds,
+                  kinds=tuple(args.kinds), stall_size=args.stall_size,
+                  progress=None if args.quiet else "text")
+    print(table(results))
+    if args.plot:
+        plot(results, args.plot)
+        print(f"plot saved to {args.plot}")
+    if results["lost"]:
+        print(f"\n!!! FAILURE: {results['lost']} deliveries lost or wrong !!!", file=sys.stderr)
+    print(json.dumps({"bench": "fanout", **results}))
+    return 1 if results["lost"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

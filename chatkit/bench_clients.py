@@ -1,0 +1,431 @@
+"""The load generator of :mod:`chatkit.bench`: a room full of lean clients, in a process of its own.
+
+Run by the benchmark, not by hand::
+
+    python -m chatkit.bench_clients '{"size": 10, "messages": 50, "targets": [...]}'
+
+It connects ``size`` members to room ``bench`` on each target server (one of them,
+``m0``, also sends), waits until every join note has arrived, then runs the
+measured phases -- the targets taking turns, ``rounds`` times -- and prints JSON
+lines: ``{"progress": ...}`` while it runs and ``{"result": ...}`` at the end.
+
+The clients must cost less than the server they measure, so they are not built on
+a WebSocket library: each is an ``asyncio.Protocol`` that does the handshake, then
+splits frames by hand (server frames are never masked) and looks only at what it
+must. A chat's text is ``"<seq> <send time in ns>[ <padding>]"``, so a receiver
+checks the bytes around it, the order of ``seq`` on its connection, and the send
+time, without decoding JSON. All clients run in this one process, so send and
+arrival times come from the same clock (``time.monotonic_ns``, system-wide on Linux).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import socket
+import sys
+import time
+from typing import Any
+
+from websockets.utils import apply_mask
+
+__all__ = ["run_clients", "percentiles", "cpu_seconds", "peak_memory", "current_memory"]
+
+ROOM = "bench"
+SENDER = "m0"
+STALLED = "stalled"
+CHAT_PREFIX = b'{"type": "chat", "name": "' + SENDER.encode() + b'", "text": "'
+NOTE_PREFIX = b'{"type": "note", "text": "'
+LEFT_NOTE = json.dumps({"type": "note", "text": f"{STALLED} left {ROOM}."}).encode()
+BUFFER_BYTES = 64 * 1024  # each member's read buffer
+CONNECT_BATCH = 50  # connections opened at once (the server's listen backlog is 100)
+
+
+# -- what the server process costs --------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of every thread of process ``pid`` so far, in seconds (ns precision)."""
+    total = 0
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{task}/schedstat") as file:
+                    total += int(file.read().split()[0])
+            except (FileNotFoundError, ProcessLookupError):
+                pass  # a thread that just ended
+        return total / 1e9
+    except FileNotFoundError:
+        return float("nan")
+
+
+def _status_kib(pid: int, field: str) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as file:
+            for line in file:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except FileNotFoundError:
+        pass
+    return -1
+
+
+def peak_memory(pid: int) -> int:
+    """Peak resident memory (VmHWM) of process ``pid``, in KiB."""
+    return _status_kib(pid, "VmHWM")
+
+
+def current_memory(pid: int) -> int:
+    """Resident memory now (VmRSS) of process ``pid``, in KiB."""
+    return _status_kib(pid, "VmRSS")
+
+
+def percentiles(values: list[int], points=(50, 90, 99, 100)) -> dict[str, float]:
+    """Nearest-rank percentiles of ``values`` (ns), in milliseconds: ``{"p50": ..., "max": ...}``."""
+    if not values:
+        return {("max" if p == 100 else f"p{p}"): float("nan") for p in points}
+    ordered = sorted(values)
+    out = {}
+    for p in points:
+        index = min(len(ordered) - 1, max(0, -(-p * len(ordered) // 100) - 1))
+        out["max" if p == 100 else f"p{p}"] = ordered[index] / 1e6
+    return out
+
+
+# -- frames ---------------------------------------------------------------------
+
+
+def client_frame(payload: bytes, opcode: int = 0x1) -> bytes:
+    """One masked client frame (FIN set) carrying ``payload``."""
+    mask = os.urandom(4)
+    length = len(payload)
+    if length < 126:
+        header = bytes((0x80 | opcode, 0x80 | length))
+    elif length < 65536:
+        header = bytes((0x80 | opcode, 0xFE)) + length.to_bytes(2, "big")
+    else:
+        header = bytes((0x80 | opcode, 0xFF)) + length.to_bytes(8, "big")
+    return header + mask + apply_mask(payload, mask)
+
+
+def handshake_request(port: int, path: str) -> bytes:
+    key = base64.b64encode(os.urandom(16)).decode()
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
+
+
+class Target:
+    """One server under test and the counters its members update."""
+
+    def __init__(self, kind: str, port: int, pid: int, size: int) -> None:
+        self.kind, self.port, self.pid, self.size = kind, port, pid, size
+        self.members: list[Member] = []
+        self.notes = 0
+        self.left_notes = 0
+        self.errors: list[str] = []
+        self.reset(0)
+
+    def reset(self, messages: int) -> None:
+        self.counts = [0] * messages
+        self.completed = 0
+        self.received = 0
+        self.latencies: list[int] = []
+        self.waiter: asyncio.Future | None = None
+        self.errors = []
+        for member in self.members:
+            member.next_seq = 0
+
+    def wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    def error(self, text: str) -> None:
+        if len(self.errors) < 20:
+            self.errors.append(text)
+
+
+class Member(asyncio.BufferedProtocol):
+    """A lean room member: handshake, then frames split by hand; counts and checks chats.
+
+    It reads into a buffer of its own (``recv_into``): asyncio's plain protocols
+    allocate 256 KiB per read, which costs more than the read itself.
+    """
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.data = bytearray(BUFFER_BYTES)
+        self.view = memoryview(self.data)
+        self.filled = 0
+        self.open = asyncio.get_running_loop().create_future()
+        self.upgraded = False
+        self.next_seq = 0
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        transport.write(handshake_request(self.target.port, f"/chat/{ROOM}"))  # type: ignore[attr-defined]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.open.done():
+            self.open.set_exception(ConnectionError(f"closed during the handshake: {exc}"))
+        elif self.upgraded:
+            self.target.error("a member's connection closed")
+            self.target.wake()
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.view[self.filled :]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        buffer, size = self.data, self.filled + nbytes
+        pos = 0
+        if not self.upgraded:
+            end = buffer.find(b"\r\n\r\n", 0, size)
+            if end < 0:
+                self.filled = size
+                return
+            if not buffer.startswith(b"HTTP/1.1 101"):
+                self.open.set_exception(ConnectionError(bytes(buffer[:end]).decode(errors="replace")))
+                return
+            self.upgraded = True
+            self.open.set_result(None)
+            pos = end + 4
+        target = self.target
+        now = time.monotonic_ns()
+        while size - pos >= 2:
+            first, length = buffer[pos], buffer[pos + 1]
+            if length < 126:
+                start = pos + 2
+            elif length == 126:
+                if size - pos < 4:
+                    break
+                length, start = int.from_bytes(buffer[pos + 2 : pos + 4], "big"), pos + 4
+            else:
+                if size - pos < 10:
+                    break
+                length, start = int.from_bytes(buffer[pos + 2 : pos + 10], "big"), pos + 10
+            end = start + length
+            if end > size:
+                if end - pos > BUFFER_BYTES:
+                    target.error(f"a frame of {length} bytes: larger than the buffer")
+                    self.transport.abort()
+                    return
+                break
+            pos = end
+            if first == 0x81:  # a whole text frame
+                if buffer.startswith(CHAT_PREFIX, start, end) and buffer.endswith(b'"}', start, end):
+                    text = start + len(CHAT_PREFIX)
+                    space = buffer.find(b" ", text, end - 2)
+                    after = buffer.find(b" ", space + 1, end - 2)
+                    try:
+                        seq = int(buffer[text:space])
+                        sent = int(buffer[space + 1 : after if after > 0 else end - 2])
+                        counts = target.counts
+                        counts[seq] += 1
+                    except (ValueError, IndexError):
+                        target.error(f"a chat with unexpected text: {bytes(buffer[start:end])[:80]!r}")
+                        continue
+                    if seq != self.next_seq:
+                        target.error(f"chat {seq} arrived when {self.next_seq} was due")
+                    self.next_seq = seq + 1
+                    target.received += 1
+                    target.latencies.append(now - sent)
+                    if counts[seq] == target.size:
+                        target.completed += 1
+                        target.wake()
+                elif buffer.startswith(NOTE_PREFIX, start, end):
+                    if buffer[start:end] == LEFT_NOTE:
+                        target.left_notes += 1
+                    else:
+                        target.notes += 1
+                    target.wake()
+                else:
+                    target.error(f"unexpected message: {bytes(buffer[start:end])[:80]!r}")
+            elif first == 0x89:  # ping: answer, or the server's keepalive closes us
+                self.transport.write(client_frame(bytes(buffer[start:end]), 0xA))
+            elif first == 0x88:
+                self.transport.write(client_frame(bytes(buffer[start:end]), 0x8))
+            else:
+                target.error(f"unexpected frame opcode {first:#x}")
+        if pos:  # keep the start of an incomplete frame at the front
+            buffer[: size - pos] = buffer[pos:size]
+        self.filled = size - pos
+
+    def send_text(self, text: str) -> None:
+        self.transport.write(client_frame(text.encode()))
+
+
+def open_stalled(port: int, name: str = STALLED) -> socket.socket:
+    """A member that joins, then never reads again: a laptop whose lid was closed."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window: it stalls soon
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(handshake_request(port, f"/chat/{ROOM}"))
+    response = b""
+    while b"\r\n\r\n" not in response:
+        chunk = sock.recv(1)  # byte by byte: take nothing beyond the handshake
+        if not chunk:
+            raise ConnectionError("the server closed the stalled member's handshake")
+        response += chunk
+    sock.sendall(client_frame(json.dumps({"type": "join", "name": name}).encode()))
+    return sock
+
+
+# -- the run --------------------------------------------------------------------
+
+
+class Progress:
+    """Prints ``{"progress": done, "total": total}`` lines, at most every 0.1 s."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done, self.last = total, 0, 0.0
+
+    def add(self, count: int, force: bool = False) -> None:
+        self.done += count
+        now = time.monotonic()
+        if force or now - self.last > 0.1:
+            self.last = now
+            print(json.dumps({"progress": self.done, "total": self.total}), flush=True)
+
+
+async def wait_for(target: Target, condition, deadline: float) -> bool:
+    """Wait until ``condition()`` or the deadline (monotonic seconds); True if it came true."""
+    loop = asyncio.get_running_loop()
+    while not condition():
+        left = deadline - loop.time()
+        if left <= 0:
+            return False
+        target.waiter = loop.create_future()
+        try:
+            await asyncio.wait_for(target.waiter, min(left, 0.5))
+        except asyncio.TimeoutError:
+            pass
+    return True
+
+
+async def connect_room(target: Target, timeout: float) -> None:
+    """Connect ``target.size`` members, join them all, wait for every join note."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    for first in range(0, target.size, CONNECT_BATCH):
+        batch = []
+        for _ in range(first, min(first + CONNECT_BATCH, target.size)):
+            _, member = await loop.create_connection(
+                lambda: Member(target), "127.0.0.1", target.port
+            )
+            batch.append(member)
+        await asyncio.wait_for(
+            asyncio.gather(*(member.open for member in batch)), max(0.1, deadline - loop.time())
+        )
+        target.members += batch
+    for index, member in enumerate(target.members):
+        member.send_text(json.dumps({"type": "join", "name": f"m{index}"}))
+    expected = target.size * (target.size + 1) // 2  # the k-th join is told to k members
+    if not await wait_for(target, lambda: target.notes >= expected, deadline):
+        raise TimeoutError(
+            f"{target.kind}: {target.notes} of {expected} join notes after {timeout} s"
+        )
+    if target.errors:
+        raise RuntimeError(f"{target.kind}, while joining: {target.errors}")
+
+
+async def measure(
+    target: Target, messages: int, window: int, pad: int, timeout: float, progress: Progress
+) -> dict[str, Any]:
+    """Send ``messages`` chats from ``m0``, at most ``window`` not yet delivered to all."""
+    loop = asyncio.get_running_loop()
+    target.reset(messages)
+    sender = target.members[0]
+    padding = " " + "x" * pad if pad else ""
+    left_before = target.left_notes
+    cpu_before = cpu_seconds(target.pid)
+    client_before = time.process_time()
+    start = time.monotonic_ns()
+    deadline = loop.time() + timeout
+    reported = 0
+    for seq in range(messages):
+        if seq - target.completed >= window:
+            if not await wait_for(target, lambda: seq - target.completed < window, deadline):
+                break
+            progress.add(target.completed - reported)
+            reported = target.completed
+        sender.send_text(f'{{"type": "chat", "text": "{seq} {time.monotonic_ns()}{padding}"}}')
+    await wait_for(target, lambda: target.completed >= messages, deadline)
+    elapsed = (time.monotonic_ns() - start) / 1e9
+    cpu = cpu_seconds(target.pid) - cpu_before
+    client_cpu = time.process_time() - client_before
+    progress.add(target.completed - reported)
+    deliveries = target.received
+    return {
+        "kind": target.kind,
+        "expected": messages * target.size,
+        "received": deliveries,
+        "lost": messages * target.size - deliveries,
+        "errors": list(target.errors),
+        "seconds": elapsed,
+        "deliveries_per_s": deliveries / elapsed if elapsed else 0.0,
+        "latency_ms": percentiles(target.latencies),
+        "server_cpu_s": cpu,
+        "server_cpu_ms_per_1000": 1e6 * cpu / deliveries if deliveries else float("nan"),
+        "server_cpu_share": cpu / elapsed if elapsed else 0.0,
+        "client_cpu_s": client_cpu,
+        "client_cpu_share": client_cpu / elapsed if elapsed else 0.0,
+        "server_peak_kib": peak_memory(target.pid),
+        "server_rss_kib": current_memory(target.pid),
+        "left_notes": target.left_notes - left_before,
+    }
+
+
+async def run_clients(config: dict[str, Any]) -> dict[str, Any]:
+    """Run the whole client side described by ``config``; return its results."""
+    size, messages = config["size"], config["messages"]
+    window, rounds, pad = config.get("window", 10), config.get("rounds", 1), config.get("pad", 0)
+    timeout = config.get("timeout", 60.0)
+    stall = config.get("stall", False)
+    targets = [Target(t["kind"], t["port"], t["pid"], size) for t in config["targets"]]
+    progress = Progress(messages * len(targets) * rounds * (2 if stall else 1))
+    for target in targets:
+        await connect_room(target, timeout)
+    result: dict[str, Any] = {"size": size, "messages": messages, "window": window, "pad": pad,
+                              "phases": []}
+    for round_ in range(rounds):
+        order = targets if round_ % 2 == 0 else targets[::-1]  # alternate: drift hits all alike
+        for target in order:
+            phase = await measure(target, messages, window, pad, timeout, progress)
+            phase["round"] = round_
+            result["phases"].append(phase)
+    if stall:  # the same again, with one member that stopped reading
+        sockets = []
+        for target in targets:
+            sockets.append(open_stalled(target.port))
+            joined = target.notes + target.size  # its join note, to every member but itself
+            await wait_for(target, lambda: target.notes >= joined,
+                           asyncio.get_running_loop().time() + timeout)
+            phase = await measure(target, messages, window, pad, timeout, progress)
+            phase["stalled"] = True
+            phase["stalled_dropped"] = phase["left_notes"] == target.size
+            result["phases"].append(phase)
+        for sock in sockets:
+            sock.close()
+    progress.add(0, force=True)
+    for target in targets:
+        for member in target.members:
+            member.transport.close()
+    result["client_peak_kib"] = peak_memory(os.getpid())
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    config = json.loads(argv[0])
+    result = asyncio.run(run_clients(config))
+    print(json.dumps({"result": result}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
