@@ -63,6 +63,14 @@ def quiet(*clients):
         client.take()
 
 
+def error_to_sender_only(sender, *others, says=""):
+    """``sender`` got exactly one error, saying ``says``; ``others`` heard nothing."""
+    [reply] = sender.take()
+    assert reply["type"] == "error" and says in reply["text"] and reply["text"], reply
+    for other in others:
+        assert other.got == [], other.got
+
+
 # -- the protocol's table -----------------------------------------------------
 
 
@@ -135,10 +143,7 @@ def test_a_bad_frame_is_an_error_to_that_client_only_and_nothing_is_broadcast(co
     colt = connect(name="Colt")
     quiet(jenny, colt)
     colt.user.handle_message(raw)
-    [reply] = colt.got
-    assert reply["type"] == "error" and reply["text"]
-    assert jenny.got == []
-    colt.take()
+    error_to_sender_only(colt, jenny)
     colt.say("still here")  # the connection goes on
     assert jenny.got == [{"type": "chat", "name": "Colt", "text": "still here"}]
 
@@ -155,9 +160,7 @@ def test_chat_before_join_gets_an_error_and_is_not_broadcast(connect):
     jenny.take()
     stranger = connect()
     stranger.say("hello?")
-    [reply] = stranger.got
-    assert reply["type"] == "error" and "join first" in reply["text"]
-    assert jenny.got == []
+    error_to_sender_only(stranger, jenny, says="join first")
 
 
 def test_command_before_join_gets_an_error(connect):
@@ -197,10 +200,7 @@ def test_a_taken_name_is_an_error_and_the_room_hears_nothing(connect):
     colt = connect(name="Colt")
     colt.take()
     second = connect(name="Colt")
-    [reply] = second.got
-    assert reply["type"] == "error" and "already taken" in reply["text"]
-    assert colt.got == []
-    second.take()
+    error_to_sender_only(second, colt, says="already taken")
     second.join("Colt2")  # may try again
     assert second.got == [{"type": "note", "text": 'Colt2 joined "people".'}]
 
@@ -215,10 +215,7 @@ def test_joining_twice_is_an_error_and_keeps_the_first_name(connect):
     colt, jenny = connect(name="Colt"), connect(name="jenny")
     quiet(colt, jenny)
     colt.join("Other")
-    [reply] = colt.got
-    assert reply["type"] == "error" and "already joined" in reply["text"]
-    assert jenny.got == []
-    colt.take()
+    error_to_sender_only(colt, jenny, says="already joined")
     colt.say("/members")
     assert colt.got == [{"type": "note", "text": "In room: Colt, jenny"}]
 
@@ -300,9 +297,7 @@ def test_priv_to_an_unknown_name_is_an_error_to_the_sender_only(connect):
     colt, jenny = connect(name="Colt"), connect(name="jenny")
     quiet(colt, jenny)
     colt.say("/priv nobody hi")
-    [reply] = colt.got
-    assert reply["type"] == "error" and '"nobody"' in reply["text"]
-    assert jenny.got == []
+    error_to_sender_only(colt, jenny, says='"nobody"')
 
 
 @pytest.mark.parametrize("text", ["/priv", "/priv ", "/priv jenny", "/priv jenny   "])
@@ -310,9 +305,7 @@ def test_priv_without_a_message_is_a_usage_error(connect, text):
     colt, jenny = connect(name="Colt"), connect(name="jenny")
     quiet(colt, jenny)
     colt.say(text)
-    [reply] = colt.got
-    assert reply["type"] == "error" and "usage" in reply["text"]
-    assert jenny.got == []
+    error_to_sender_only(colt, jenny, says="usage")
 
 
 def test_name_renames_and_tells_the_room(connect):
@@ -338,9 +331,7 @@ def test_name_to_a_taken_same_or_empty_name_is_an_error_and_the_room_hears_nothi
     colt, jenny = connect(name="Colt"), connect(name="jenny")
     quiet(colt, jenny)
     colt.say(command)
-    [reply] = colt.got
-    assert reply["type"] == "error" and says in reply["text"]
-    assert jenny.got == []
+    error_to_sender_only(colt, jenny, says=says)
 
 
 def test_a_renamed_members_old_name_is_free_again(connect):
@@ -355,9 +346,7 @@ def test_an_unknown_command_is_an_error_and_not_broadcast(connect, command):
     colt, jenny = connect(name="Colt"), connect(name="jenny")
     quiet(colt, jenny)
     colt.say(command)
-    [reply] = colt.got
-    assert reply["type"] == "error" and "unknown command" in reply["text"]
-    assert jenny.got == []
+    error_to_sender_only(colt, jenny, says="unknown command")
 
 
 # -- failures and the registry ----------------------------------------------
