@@ -295,3 +295,32 @@ def test_two_clients_chat_with_each_other(live_server):
 
 def test_websocket_is_exported_at_the_top_level():
     assert chatkit.WebSocket is WebSocket
+
+
+def test_bytes_frames_arrive_as_bytes_and_text_as_str(live_server):
+    async def body():
+        ws = WebSocket(f"ws{live_server.url[4:]}/echo")
+        got = []
+        ws.onmessage = lambda event: got.append(event.data)
+        assert await ws.wait_open(DEADLINE)
+        ws.send(b"\x00\xff")
+        ws.send("héllo")
+        async with asyncio.timeout(DEADLINE):
+            while len(got) < 2:
+                await asyncio.sleep(0.01)
+        assert got == [b"\x00\xff", "héllo"]
+        ws.close()
+        await ws.wait_closed(DEADLINE)
+
+    run(body)
+
+
+def test_a_malformed_url_fails_with_error_then_close_instead_of_hanging():
+    async def body():
+        ws = WebSocket("http://127.0.0.1/not-a-websocket-url")
+        recorder = Recorder(ws)
+        await ws.wait_closed(DEADLINE)
+        assert recorder.kinds == ["error", "close"]
+        assert recorder.close_event.code == 1006
+
+    run(body)

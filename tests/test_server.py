@@ -397,3 +397,23 @@ def test_serve_listens_on_127_0_0_1_by_default():
             assert {s.getsockname()[0] for s in server.sockets} == {"127.0.0.1"}
 
     run(body)
+
+
+def test_the_members_extension_over_sockets_reaches_only_the_client_that_asked():
+    async def body():
+        async with chat_server() as server:
+            panel = await server.connect("/chat/people")
+            await panel.send('{"type": "join", "name": "panel", "want": ["members"]}')
+            assert [await recv_json(panel) for _ in range(2)] == [
+                {"type": "note", "text": 'panel joined "people".'},
+                {"type": "members", "names": ["panel"]},
+            ]
+            plain = await server.join("plain")
+            assert [await recv_json(panel) for _ in range(2)] == [
+                {"type": "note", "text": 'plain joined "people".'},
+                {"type": "members", "names": ["panel", "plain"]},
+            ]
+            await say(plain, "sentinel")  # plain's next message is its own line, no list
+            assert await recv_json(plain) == {"type": "chat", "name": "plain", "text": "sentinel"}
+
+    run(body)
