@@ -78,12 +78,13 @@ class RateLimit:
 
     def bucket(self) -> Callable[..., bool]:
         """A fresh bucket for one connection: call it per message; False means too fast."""
-        tokens, last = float(self.burst), time.monotonic()
+        tokens, last = float(self.burst), None  # full; the clock starts at the first call
 
         def allow(now: float | None = None) -> bool:
             nonlocal tokens, last
             now = time.monotonic() if now is None else now
-            tokens = min(self.burst, tokens + (now - last) * self.per_second)
+            if last is not None:
+                tokens = min(self.burst, tokens + (now - last) * self.per_second)
             last = now
             if tokens >= 1:
                 tokens -= 1
