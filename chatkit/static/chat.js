@@ -2,7 +2,15 @@
 // every piece of user text with textContent -- never as HTML.
 "use strict";
 
-const roomName = decodeURIComponent(location.pathname.split("/").pop());
+// The room is the URL's last segment, percent-decoded as the server does it:
+// a hand-typed "%" that starts no valid escape ("/100%") stays as typed.
+function decodeLeniently(segment) {
+  return segment.replace(/(%[0-9A-Fa-f]{2})+/g, function (escapes) {
+    try { return decodeURIComponent(escapes); } catch (err) { return escapes; }
+  });
+}
+
+const roomName = decodeLeniently(location.pathname.split("/").pop());
 const scheme = location.protocol === "https:" ? "wss:" : "ws:";
 const address = `${scheme}//${location.host}/chat/${encodeURIComponent(roomName)}`;
 
