@@ -304,3 +304,11 @@ def test_a_long_room_name_wraps_on_a_phone_sized_screen(live_server, page):
     join(page, live_server.page_url(room), "Ada")
     assert page.evaluate("document.documentElement.scrollWidth") <= 400
     expect(page.locator("#status")).to_be_in_viewport()
+
+
+def test_a_hand_typed_room_url_with_a_stray_percent_sign_still_joins(live_server, page):
+    with Outside(live_server.ws_url("100%"), "Bob") as bob:
+        join(page, f"{live_server.url}/100%", "Ada")  # typed as is, not "100%25"
+        expect(page.locator("#room")).to_have_text("100%")
+        bob.expect(type="note", text='Ada joined "100%".')
+    assert not [line for line in page.console_lines if line.startswith("pageerror")]
