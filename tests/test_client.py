@@ -324,3 +324,21 @@ def test_a_malformed_url_fails_with_error_then_close_instead_of_hanging():
         assert recorder.close_event.code == 1006
 
     run(body)
+
+
+@pytest.mark.parametrize("code, reason", [(999, ""), (1001, ""), (2999, ""), (5000, ""),
+                                          (1000, "é" * 62)])
+def test_close_with_a_code_or_reason_the_browser_refuses_raises_and_stays_open(
+    live_server, code, reason
+):
+    async def body():
+        ws = WebSocket(f"ws{live_server.url[4:]}/echo")
+        assert await ws.wait_open(DEADLINE)
+        with pytest.raises(ValueError):
+            ws.close(code, reason)
+        assert ws.ready_state == WebSocket.OPEN
+        ws.close(3000, "é" * 61)  # 122 bytes: the longest reason the browser allows
+        await ws.wait_closed(DEADLINE)
+        assert ws.ready_state == WebSocket.CLOSED
+
+    run(body)
