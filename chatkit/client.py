@@ -29,7 +29,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import broadcast
 from websockets.exceptions import ConnectionClosed
 
-__all__ = ["WebSocket", "Event", "MessageEvent", "CloseEvent", "InvalidStateError"]
+__all__ = ["WebSocket", "Event", "MessageEvent", "CloseEvent", "InvalidStateError",
+           "InvalidAccessError"]
 
 CONNECTING, OPEN, CLOSING, CLOSED = 0, 1, 2, 3
 STATE_NAMES = {CONNECTING: "CONNECTING", OPEN: "OPEN", CLOSING: "CLOSING", CLOSED: "CLOSED"}
@@ -37,6 +38,10 @@ STATE_NAMES = {CONNECTING: "CONNECTING", OPEN: "OPEN", CLOSING: "CLOSING", CLOSE
 
 class InvalidStateError(RuntimeError):
     """``send`` before the connection is open (the browser's ``InvalidStateError``)."""
+
+
+class InvalidAccessError(ValueError):
+    """``close(code)`` with a code other than 1000 or 3000-4999 (the browser's error)."""
 
 
 @dataclasses.dataclass
@@ -123,7 +128,17 @@ class WebSocket:
         self._on_loop(lambda: self._send_now(data))
 
     def close(self, code: int = 1000, reason: str = "") -> None:
-        """Start closing the connection; ``onclose`` fires when it is closed."""
+        """Start closing the connection; ``onclose`` fires when it is closed.
+
+        As in a browser, ``code`` is 1000 or 3000-4999 and ``reason`` at most
+        123 bytes of UTF-8; anything else raises and leaves the connection as it is.
+        """
+        if code != 1000 and not 3000 <= code <= 4999:
+            raise InvalidAccessError(f"close code must be 1000 or 3000-4999, got {code}")
+        if len(reason.encode()) > 123:
+            raise ValueError(
+                f"close reason must be at most 123 bytes of UTF-8, got {len(reason.encode())}"
+            )
         if self.ready_state in (CLOSING, CLOSED):
             return
         self._close_request = (code, reason)
