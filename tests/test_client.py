@@ -342,3 +342,14 @@ def test_close_with_a_code_or_reason_the_browser_refuses_raises_and_stays_open(
         assert ws.ready_state == WebSocket.CLOSED
 
     run(body)
+
+
+def test_sending_a_dict_raises_a_type_error_that_suggests_json_dumps(live_server):
+    ws = WebSocket(live_server.ws_url("people"))  # from sync code: the loop is another thread
+    recorder = Recorder(ws, on_open=lambda event: opened.set())
+    opened = threading.Event()
+    assert opened.wait(DEADLINE)
+    with pytest.raises(TypeError, match="json.dumps"):
+        ws.send({"type": "join", "name": "Colt"})
+    ws.close()
+    assert recorder.done.wait(DEADLINE)
