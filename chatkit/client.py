@@ -121,6 +121,11 @@ class WebSocket:
 
     def send(self, data: str | bytes) -> None:
         """Send a message. Like the browser, it does not wait for the network."""
+        if not isinstance(data, (str, bytes, bytearray, memoryview)):
+            raise TypeError(
+                f"send() takes str or bytes, not {type(data).__name__}:"
+                " to send a message, send(json.dumps(message))"
+            )
         if self.ready_state == CONNECTING:
             raise InvalidStateError(
                 "still connecting: send from onopen, or once ready_state is OPEN"
