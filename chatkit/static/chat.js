@@ -19,6 +19,8 @@ $("room").textContent = roomName;
 document.title = `${roomName} - chatkit`;
 
 let ws = null;
+let joined = false;   // has the server accepted our join? Its first answer says.
+let refused = false;  // ... or refused it (name taken, too long): try another name
 
 function setStatus(text, kind) {
   $("status").textContent = text;
@@ -39,30 +41,49 @@ function addLine(kind, ...parts) {
   item.scrollIntoView({block: "end"});
 }
 
+// Show the join form (not joined) or the chat form (joined).
+function showForms(isJoined) {
+  $("join-form").hidden = isJoined;
+  $("chat-form").hidden = !isJoined;
+  if (isJoined) $("m").focus(); else $("name").select();
+}
+
+function show(msg) {
+  if (msg.type === "note") {
+    addLine("note", [msg.text, ""]);
+  } else if (msg.type === "chat" && msg.private) {
+    addLine("chat private", [`${msg.name} → ${msg.to} (private): `, "name"], [msg.text, "text"]);
+  } else if (msg.type === "chat") {
+    addLine("chat", [`${msg.name}: `, "name"], [msg.text, "text"]);
+  } else if (msg.type === "error") {
+    addLine("error", ["error: ", "name"], [msg.text, "text"]);
+  } else {
+    console.error(`bad message: ${JSON.stringify(msg)}`);
+  }
+}
+
 function connect(name) {
   setStatus("connecting...", "connecting");
+  $("join").disabled = true;  // one connection at a time
+  joined = refused = false;
   ws = new WebSocket(address);
 
   ws.onopen = function (evt) {
     setStatus("connected", "open");
     ws.send(JSON.stringify({type: "join", name: name}));
-    $("join-form").hidden = true;
-    $("chat-form").hidden = false;
-    $("m").focus();
   };
 
   ws.onmessage = function (evt) {
     const msg = JSON.parse(evt.data);
-    if (msg.type === "note") {
-      addLine("note", [msg.text, ""]);
-    } else if (msg.type === "chat" && msg.private) {
-      addLine("chat private", [`${msg.name} → ${msg.to} (private): `, "name"], [msg.text, "text"]);
-    } else if (msg.type === "chat") {
-      addLine("chat", [`${msg.name}: `, "name"], [msg.text, "text"]);
-    } else if (msg.type === "error") {
-      addLine("error", ["error: ", "name"], [msg.text, "text"]);
+    show(msg);
+    if (joined) return;
+    // The server answers a join with our join note, or with an error.
+    if (msg.type === "error") {
+      refused = true;
+      ws.close(1000, "join refused");
     } else {
-      console.error(`bad message: ${evt.data}`);
+      joined = true;
+      showForms(true);
     }
   };
 
@@ -72,10 +93,15 @@ function connect(name) {
   };
 
   ws.onclose = function (evt) {
-    setStatus(`disconnected (code ${evt.code}${evt.reason ? ": " + evt.reason : ""})`, "closed");
-    addLine("note", [`disconnected (code ${evt.code})`, ""]);
-    $("chat-form").hidden = true;
-    $("join-form").hidden = false;
+    if (refused) {
+      setStatus("not connected", "");
+    } else {
+      setStatus(`disconnected (code ${evt.code}${evt.reason ? ": " + evt.reason : ""})`, "closed");
+    }
+    if (joined) addLine("note", [`disconnected (code ${evt.code})`, ""]);
+    joined = false;
+    $("join").disabled = false;
+    showForms(false);
   };
 }
 
