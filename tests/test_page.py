@@ -312,3 +312,23 @@ def test_a_hand_typed_room_url_with_a_stray_percent_sign_still_joins(live_server
         expect(page.locator("#room")).to_have_text("100%")
         bob.expect(type="note", text='Ada joined "100%".')
     assert not [line for line in page.console_lines if line.startswith("pageerror")]
+
+
+def test_a_refused_join_shows_the_error_and_lets_the_person_pick_another_name(
+    live_server, page
+):
+    with Outside(live_server.ws_url("people"), "Bob") as bob:
+        page.goto(live_server.page_url("people"))
+        page.fill("#name", "Bob")
+        page.click("#join")
+        expect(last(page, "li.error")).to_contain_text('"Bob" is already taken')
+        expect(page.locator("#join-form")).to_be_visible()
+        expect(page.locator("#chat-form")).to_be_hidden()
+        expect(page.locator("#status")).to_have_text("not connected")
+        page.fill("#name", "Bobby")
+        page.click("#join")
+        bob.expect(type="note", text='Bobby joined "people".')
+        expect(page.locator("#chat-form")).to_be_visible()
+        say(page, "second try")
+        bob.expect(type="chat", name="Bobby", text="second try")
+    assert page.locator("#messages li.note", has_text="disconnected").count() == 0
