@@ -10,6 +10,7 @@ test process talking to 127.0.0.1.
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import textwrap
@@ -183,6 +184,19 @@ def test_stop_in_a_cell_frees_the_port(kernel):
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
     assert kernel.value("server.running") is False
     assert port_is_free(port)
+
+
+def test_a_port_taken_by_another_program_gets_a_clear_error(kernel):
+    with socket.socket() as other_program:
+        other_program.bind(("127.0.0.1", 0))
+        other_program.listen()
+        port = other_program.getsockname()[1]
+        cell = kernel.run(start_cell(port), ok=False)
+    assert cell.status == "error"
+    assert cell.error["ename"] == "OSError"
+    assert f"port {port} is already in use" in cell.error["evalue"]
+    assert f"chatkit.start(port={port + 1})" in cell.error["evalue"]
+    assert kernel.value("[s.port for s in chatkit.live.running_servers()]") == []
 
 
 def test_the_handle_displays_as_a_widget_in_a_notebook(kernel):
