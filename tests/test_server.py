@@ -356,12 +356,27 @@ def test_random_sends_count_numbers_then_closes_1000():
     run(body)
 
 
-def test_random_with_a_bad_count_closes_1008():
+@pytest.mark.parametrize("query", ["count=three", "every=soon", "count=2&every=nan",
+                                   "count=2&every=inf"])
+def test_random_with_a_bad_count_or_interval_closes_1008(query):
     async def body():
         async with chat_server() as server:
-            ws = await server.connect("/random?count=three")
+            ws = await server.connect(f"/random?{query}")
             code, reason = await closed_with(ws)
-            assert code == 1008 and "numbers" in reason
+            assert code == 1008 and "number" in reason
+
+    run(body)
+
+
+def test_a_nan_interval_on_random_does_not_stall_the_servers_other_timers():
+    async def body():
+        async with chat_server() as server:
+            attacker = await server.connect("/random?count=3&every=nan")
+            victim = await server.connect("/random?count=3&every=0.01")
+            async with asyncio.timeout(DEADLINE):
+                numbers = [message async for message in victim]
+            assert len(numbers) == 3 and victim.close_code == 1000
+            assert attacker.state is not State.CONNECTING
 
     run(body)
 
