@@ -21,6 +21,7 @@ import dataclasses
 import http
 import json
 import logging
+import math
 import operator
 import random
 import time
@@ -307,8 +308,10 @@ class ChatServer:
         try:
             count = int(query.get("count", ["0"])[0])
             every = float(query.get("every", [str(self.random_every)])[0])
+            if not math.isfinite(every):  # nan or inf would corrupt the loop's timers
+                raise ValueError(every)
         except ValueError:
-            await websocket.close(CloseCode.POLICY_VIOLATION, "count and every must be numbers")
+            await websocket.close(CloseCode.POLICY_VIOLATION, "count and every must be finite numbers")
             return
         every = max(every, 0.01)
         sent = 0
