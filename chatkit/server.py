@@ -114,12 +114,15 @@ def make_sender(
     busy = operator.attrgetter(
         "send_in_progress" if hasattr(websocket, "send_in_progress") else "fragmented_send_waiter"
     )
+    dropped = False  # set by abort(): the state stays OPEN until the loop runs connection_lost
 
     def send(text: str) -> None:
+        nonlocal dropped
         global _last_encoded
-        if protocol.state is not State.OPEN:
+        if dropped or protocol.state is not State.OPEN:
             raise ConnectionError("connection is not open")
         if transport.get_write_buffer_size() > max_buffer:
+            dropped = True  # no more writes: asyncio would log "socket.send() raised exception."
             transport.abort()  # the close frame would wait behind the backlog
             raise ConnectionError("client stopped reading: dropped")
         if busy(websocket) is not None:
