@@ -238,7 +238,7 @@ def run_size(size: int, *, messages: int | None = None, window: int = 10, rounds
     finally:
         for server in servers:
             server.stop()
-    out: dict[str, Any] = {"size": size, "messages": messages, "window": window,
+    out: dict[str, Any] = {"size": size, "messages": messages, "window": window, "pad": pad,
                            "client_peak_mib": raw["client_peak_kib"] / 1024}
     for kind in kinds:
         phases = [p for p in raw["phases"] if p["kind"] == kind and not p.get("stalled")]
@@ -261,8 +261,8 @@ def run_size(size: int, *, messages: int | None = None, window: int = 10, rounds
 
 
 def run(sizes=DEFAULT_SIZES, *, messages: int | None = None, window: int = 10, rounds: int = 3,
-        kinds: tuple[str, ...] = KINDS, stall_size: int = 100, stall_messages: int = 1500,
-        stall_pad: int = 2000, progress: Progress | str | None = "text",
+        kinds: tuple[str, ...] = KINDS, stall_size: int = 20, stall_messages: int = 3000,
+        stall_pad: int = 3000, progress: Progress | str | None = "text",
         timeout: float = 120) -> dict[str, Any]:
     """Run the fan-out benchmark; return ``{"sizes": [...], "stall": {...}, "lost": n}``.
 
@@ -272,14 +272,17 @@ def run(sizes=DEFAULT_SIZES, *, messages: int | None = None, window: int = 10, r
         window: chats sent but not yet delivered to everyone, at most.
         rounds: measured phases per server; the servers take turns, medians are kept.
         kinds: which servers: ``"floor"``, ``"chatkit"``, ``"live"``.
-        stall_size: room size for the stalled-member scenario (0: skip it).
+        stall_size: room size for the stalled-member scenario (0: skip it); it
+            sends ``stall_messages`` chats of ``stall_pad`` bytes, enough to fill the
+            kernel's socket buffers and the server's 1 MiB allowance for the stalled one.
         progress: ``"text"`` (a bar on stderr), ``"widget"`` (in a notebook), a
             function ``progress(label, done, total)``, or None.
     """
     progress = _progress(progress)
     results: dict[str, Any] = {"sizes": [], "kinds": list(kinds),
                                "servers": {k: DESCRIPTIONS[k] for k in kinds},
-                               "rate_limit": "off (rate_limit=None) on every server under test"}
+                               "rate_limit": "off (rate_limit=None) on every server under test",
+                               "cpus": os.cpu_count(), "load_before": os.getloadavg()[0]}
     for size in sizes:
         results["sizes"].append(run_size(size, messages=messages, window=window, rounds=rounds,
                                          kinds=kinds, progress=progress, timeout=timeout))
@@ -289,6 +292,7 @@ def run(sizes=DEFAULT_SIZES, *, messages: int | None = None, window: int = 10, r
                                     kinds=stall_kinds, pad=stall_pad, stall=True,
                                     progress=progress, timeout=timeout)
     results["lost"] = _lost(results)
+    results["load_after"] = os.getloadavg()[0]
     if progress is not None and hasattr(progress, "close"):
         progress.close()
     return results
@@ -452,7 +456,7 @@ def table(results: dict[str, Any]) -> str:
     if stall:
         lines.append("")
         lines.append(f"one stalled member (joins, never reads) in a room of {stall['size']}"
-                     f" + 1, {stall['messages']} chats of ~{stall.get('pad', 2000)} bytes:")
+                     f" + 1, {stall['messages']} chats of ~{stall['pad']} bytes:")
         for kind in ("floor", "chatkit"):
             if kind in stall and kind + "_stalled" in stall:
                 clean, stalled = stall[kind], stall[kind + "_stalled"]
@@ -510,8 +514,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--window", type=int, default=10, help="chats in flight, at most")
     parser.add_argument("--rounds", type=int, default=3, help="phases per server (medians kept)")
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
-    parser.add_argument("--stall-size", type=int, default=100,
+    parser.add_argument("--stall-size", type=int, default=20,
                         help="room size for the stalled-member scenario (0: skip)")
+    parser.add_argument("--stall-messages", type=int, default=3000,
+                        help="chats of 3,000 bytes in the stalled-member scenario")
     parser.add_argument("--plot", metavar="PNG", help="save the plot there, e.g. bench-results/fanout.png")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--serve", choices=KINDS, help=argparse.SUPPRESS)
@@ -529,8 +535,12 @@ def main(argv: list[str] | None = None) -> int:
           " the default limit (15/s per connection) would measure the limit, not the fan-out")
     results = run(args.sizes, messages=args.messages, window=args.window, rounds=args.rounds,
                   kinds=tuple(args.kinds), stall_size=args.stall_size,
+                  stall_messages=args.stall_messages,
                   progress=None if args.quiet else "text")
     print(table(results))
+    print(f"machine: {results['cpus']} CPUs shared by servers and clients;"
+          f" load average {results['load_before']:.2f} before, {results['load_after']:.2f} after"
+          " (other work on the machine skews absolute figures; the ratios much less)")
     if args.plot:
         plot(results, args.plot)
         print(f"plot saved to {args.plot}")
