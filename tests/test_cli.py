@@ -120,3 +120,11 @@ def test_no_command_is_a_usage_error():
     with pytest.raises(SystemExit) as exited:
         parse_args([])
     assert exited.value.code == 2
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "http"])
+def test_a_port_out_of_range_is_a_usage_error_not_a_traceback(port, capsys):
+    with pytest.raises(SystemExit) as exited:
+        parse_args(["serve", "--port", port])
+    assert exited.value.code == 2
+    assert "--port" in capsys.readouterr().err
