@@ -17,6 +17,17 @@ from .server import serve
 __all__ = ["main"]
 
 
+def port_number(text: str) -> int:
+    """A TCP port, 0 to 65535 (0: any free port)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {port}")
+    return port
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m chatkit", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -27,7 +38,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="address to listen on (default 127.0.0.1: this machine only;"
         " 0.0.0.0 lets the whole network in, e.g. a class)",
     )
-    run.add_argument("--port", type=int, default=3000, help="port (default 3000; 0: any free port)")
+    run.add_argument("--port", type=port_number, default=3000,
+                     help="port (default 3000; 0: any free port)")
     run.add_argument("--room", default="people", help="room whose page address is printed")
     run.add_argument("--random-every", type=float, default=3.0,
                      help="seconds between numbers on the /random demo route")
