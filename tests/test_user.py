@@ -278,6 +278,16 @@ def test_priv_to_a_name_with_spaces(connect):
     assert mary.got == expected and colt.got == expected
 
 
+def test_priv_tolerates_extra_spaces_around_the_name(connect):
+    colt, jenny = connect(name="Colt"), connect(name="jenny")
+    quiet(colt, jenny)
+    colt.say("/priv   jenny   hi  there ")
+    expected = [
+        {"type": "chat", "name": "Colt", "text": "hi  there", "private": True, "to": "jenny"}
+    ]
+    assert jenny.got == expected and colt.got == expected
+
+
 def test_priv_picks_the_longest_matching_name(connect):
     colt, mary, mary_ann = connect(name="Colt"), connect(name="Mary"), connect(name="Mary Ann")
     quiet(colt, mary, mary_ann)
