@@ -163,6 +163,7 @@ class ChatUser:
 
     def handle_priv(self, rest: str) -> None:
         """``/priv <name> <message>``: send a message to one member and the sender."""
+        rest = rest.strip()  # "/priv  jenny hi": a doubled space is still a /priv to jenny
         recipient = self._find_recipient(rest)
         text = rest[len(recipient.name) :].strip()
         if not text:
