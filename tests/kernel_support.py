@@ -16,7 +16,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
+import shutil
 import socket
+import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -97,16 +101,30 @@ class Kernel:
 
     @classmethod
     def start(cls, startup_timeout: float = 30) -> Kernel:
-        from jupyter_client.manager import start_new_kernel
+        """Start ipykernel of this Python (not a ``python3`` kernelspec of the user's)."""
+        from jupyter_client.kernelspec import KernelSpecManager
+        from jupyter_client.manager import KernelManager
 
-        manager, client = start_new_kernel(
-            kernel_name="python3", startup_timeout=startup_timeout, cwd=str(ROOT)
-        )
-        return cls(manager, client)
+        kernels = Path(sys.prefix, "share", "jupyter", "kernels")
+        specs = KernelSpecManager(kernel_dirs=[str(kernels)])
+        manager = KernelManager(kernel_name="python3", kernel_spec_manager=specs)
+        ipython_dir = tempfile.mkdtemp(prefix="chatkit-ipython-")  # no profile startup files
+        manager.start_kernel(cwd=str(ROOT), env={**os.environ, "IPYTHONDIR": ipython_dir})
+        client = manager.client()
+        client.start_channels()
+        kernel = cls(manager, client)
+        kernel._ipython_dir = ipython_dir
+        try:
+            client.wait_for_ready(timeout=startup_timeout)
+        except BaseException:
+            kernel.shutdown()
+            raise
+        return kernel
 
     def shutdown(self) -> None:
         self.client.stop_channels()
         self.manager.shutdown_kernel(now=True)
+        shutil.rmtree(getattr(self, "_ipython_dir", ""), ignore_errors=True)
 
     def __enter__(self) -> Kernel:
         return self
