@@ -95,6 +95,11 @@ def test_check_name_strips_spaces_and_keeps_inner_ones():
     assert check_name("  Colt Steele ") == "Colt Steele"
 
 
+@pytest.mark.parametrize("name", ["👩\u200d💻 Ana", "می\u200cخواهم", "José María", "❤️", "🇫🇷"])
+def test_emoji_sequences_and_joiners_make_valid_names(name):
+    assert check_name(name) == name
+
+
 @pytest.mark.parametrize(
     "name, says",
     [
@@ -102,6 +107,7 @@ def test_check_name_strips_spaces_and_keeps_inner_ones():
         ("   ", "empty"),
         ("x" * (MAX_NAME_LENGTH + 1), f"at most {MAX_NAME_LENGTH}"),
         ("Co\nlt", "control characters"),
+        ("a\u202eb", "control characters"),  # right-to-left override: spoofs other names
         ("/joke", 'start with "/"'),
     ],
 )
