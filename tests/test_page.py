@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import http.server
 import threading
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -85,7 +86,9 @@ OTHER_NAME = "<svg onload=window.pwned=4>"
 OTHER_TEXT = "<img src=x onerror=window.pwned=5>"
 
 
-def send_payloads(page: Page, server: chatkit.LiveServer, screenshot: Any = None) -> dict[str, Any]:
+def send_payloads(
+    page: Page, server: chatkit.LiveServer, screenshot: Path | None = None
+) -> dict[str, Any]:
     """Chat with HTML in the room, both names and both texts; report what ran."""
     page.goto(server.page_url(ROOM))
     page.fill("#name", NAME)
