@@ -42,6 +42,8 @@ MAX_ROOM_NAME_LENGTH = 80
 MAX_TEXT_LENGTH = 4000
 
 EXAMPLE = '{"type": "chat", "text": "hi all"}'
+#: Invisible but needed in names: zero-width joiner (emoji like 👩‍💻) and non-joiner (Persian, Hindi).
+JOINERS = ("\u200d", "\u200c")
 
 
 class ProtocolError(ValueError):
@@ -114,13 +116,14 @@ def check_name(name: str) -> str:
 
     """
     name = name.strip()
-    if not name:
+    visible = name.replace(JOINERS[0], "").replace(JOINERS[1], "")
+    if not visible.strip():
         raise ProtocolError("a name cannot be empty")
     if len(name) > MAX_NAME_LENGTH:
         raise ProtocolError(
             f"a name is at most {MAX_NAME_LENGTH} characters, got {len(name)}"
         )
-    if not name.isprintable():
+    if not visible.isprintable():
         raise ProtocolError("a name cannot contain control characters")
     if name.startswith("/"):
         raise ProtocolError('a name cannot start with "/"')

@@ -105,6 +105,7 @@ def test_emoji_sequences_and_joiners_make_valid_names(name):
     [
         ("", "empty"),
         ("   ", "empty"),
+        ("\u200d \u200c", "empty"),  # only invisible joiners
         ("x" * (MAX_NAME_LENGTH + 1), f"at most {MAX_NAME_LENGTH}"),
         ("Co\nlt", "control characters"),
         ("a\u202eb", "control characters"),  # right-to-left override: spoofs other names
