@@ -69,12 +69,14 @@ def start(
     False
 
     """
-    replaced = _live.pop((host, port), None) if port else None
-    if replaced is not None:
-        replaced.stop()
+    # Whatever host it listens on (you may have just edited host= in the cell):
+    # "0.0.0.0" and "127.0.0.1" on one port would collide.
+    replaced = [_live.pop(key) for key in list(_live) if port and key[1] == port]
+    for old in replaced:
+        old.stop()
     live = LiveServer(ChatServer(chat_user, **options), host, port, room=room)
     live._start()
-    if replaced is not None:
+    if replaced:
         live.server.report("listen", f"replaced the server that was running on port {port}")
     _live[(host, live.port)] = live
     if show is None:
