@@ -64,6 +64,16 @@ def test_rerunning_the_start_cell_replaces_the_server_instead_of_failing(kernel)
         bea.expect(type="chat", name="Bea", text="the new server serves")
 
 
+def test_editing_the_host_in_the_start_cell_and_rerunning_it_still_replaces_the_server(kernel):
+    port = free_port()
+    kernel.run(f"server = chatkit.start(port={port}, host='localhost', show=False)")
+    edited = kernel.run(start_cell(port, ", show=False"), ok=False)  # host= removed
+    assert edited.status == "ok", edited.describe()
+    assert kernel.value("[s.url for s in chatkit.live.running_servers()]") == [
+        f"http://127.0.0.1:{port}"
+    ]
+
+
 def test_a_websocket_in_the_kernel_and_a_client_outside_chat_both_ways(kernel):
     port = free_port()
     kernel.run(start_cell(port, ", show=False"))
