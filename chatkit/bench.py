@@ -39,14 +39,17 @@ import time
 import urllib.parse
 from typing import Any, Callable
 
-__all__ = ["run", "run_size", "compare_broadcast", "plot", "table", "main", "KINDS"]
+__all__ = ["run", "run_size", "compare_broadcast", "plot", "table", "main", "KINDS", "ALL_KINDS"]
 
-#: The servers a run can measure: the floor, chatkit by ``serve``, chatkit by ``start``.
+#: The servers a run can measure: the floor, chatkit by ``serve``, chatkit by ``start``
+#: in a process mimicking a kernel, and in a real Jupyter kernel (``"kernel"``, not by default).
 KINDS = ("floor", "chatkit", "live")
+ALL_KINDS = KINDS + ("kernel",)
 DESCRIPTIONS = {
     "floor": "bare websockets.broadcast handler (no ChatUser, no Room)",
     "chatkit": "chatkit.serve(rate_limit=None), as `python -m chatkit serve` runs it",
     "live": "chatkit.start(rate_limit=None): own loop in a thread, beside an idle main loop",
+    "kernel": "chatkit.start(rate_limit=None) run in a real Jupyter kernel (jupyter_client)",
 }
 DEFAULT_SIZES = (10, 100, 500, 1000)
 TARGET_DELIVERIES = 60_000  # per measured phase, when messages are not given
@@ -166,6 +169,38 @@ class ServerProcess:
         self.process.stdout.close()
 
 
+class KernelServer:
+    """``chatkit.start()`` in a real, idle Jupyter kernel, as a student runs it."""
+
+    def __init__(self, kind: str = "kernel", timeout: float = 30) -> None:
+        from jupyter_client.manager import start_new_kernel
+
+        self.kind = kind
+        self.manager, self.client = start_new_kernel(
+            kernel_name="python3", stderr=subprocess.DEVNULL  # its "running over TCP" warning
+        )
+        lines: list[str] = []
+
+        def output(message: dict[str, Any]) -> None:
+            if message["header"]["msg_type"] == "stream":
+                lines.append(message["content"]["text"])
+
+        code = ("import os, chatkit\n"
+                "_bench_server = chatkit.start(port=0, show=False, rate_limit=None)\n"
+                "print('bench-server', os.getpid(), _bench_server.port)\n")
+        self.client.execute_interactive(code, timeout=timeout, output_hook=output)
+        found = [line.split() for line in "".join(lines).splitlines()
+                 if line.startswith("bench-server ")]
+        if not found:
+            self.stop()
+            raise RuntimeError(f"the kernel did not start chatkit: {''.join(lines)!r}")
+        self.pid, self.port = int(found[0][1]), int(found[0][2])
+
+    def stop(self) -> None:
+        self.client.stop_channels()
+        self.manager.shutdown_kernel(now=True)
+
+
 # -- running the clients --------------------------------------------------------
 
 
@@ -227,7 +262,7 @@ def run_size(size: int, *, messages: int | None = None, window: int = 10, rounds
     servers = []
     try:
         for kind in kinds:
-            servers.append(ServerProcess(kind))
+            servers.append(KernelServer() if kind == "kernel" else ServerProcess(kind))
         config = {
             "size": size, "messages": messages, "window": window, "rounds": rounds,
             "pad": pad, "stall": stall, "timeout": timeout,
@@ -249,14 +284,23 @@ def run_size(size: int, *, messages: int | None = None, window: int = 10, rounds
             out[kind + "_stalled"] = {**_summary(stalled),
                                       "stalled_dropped": stalled[0]["stalled_dropped"]}
     if "floor" in out and "chatkit" in out:
+        # Ratios of the phases that ran side by side (same round), then their median:
+        # drift on a shared machine hits both halves of a pair alike.
+        def paired(kind: str, base: str, key: str) -> float:
+            by_round = {p["round"]: p for p in raw["phases"]
+                        if p["kind"] == base and not p.get("stalled")}
+            return statistics.median(
+                p[key] / by_round[p["round"]][key] for p in raw["phases"]
+                if p["kind"] == kind and not p.get("stalled") and by_round[p["round"]][key]
+            )
+
         out["ratio"] = {
-            "deliveries_per_s": out["chatkit"]["deliveries_per_s"] / out["floor"]["deliveries_per_s"],
-            "server_cpu_per_delivery": (out["chatkit"]["server_cpu_ms_per_1000"]
-                                        / out["floor"]["server_cpu_ms_per_1000"]),
+            "deliveries_per_s": paired("chatkit", "floor", "deliveries_per_s"),
+            "server_cpu_per_delivery": paired("chatkit", "floor", "server_cpu_ms_per_1000"),
         }
-        if "live" in out:
-            out["ratio"]["live_vs_serve"] = (out["live"]["deliveries_per_s"]
-                                             / out["chatkit"]["deliveries_per_s"])
+        for kind in ("live", "kernel"):
+            if kind in out:
+                out["ratio"][f"{kind}_vs_serve"] = paired(kind, "chatkit", "deliveries_per_s")
     return out
 
 
@@ -428,7 +472,8 @@ def compare_broadcast(room_class: type, sizes=(10, 100, 1000), messages: int = 2
 
 def table(results: dict[str, Any]) -> str:
     """The results as a text table: one row per size and server, ratios to the floor."""
-    lines = [f"{'size':>5} {'server':>8} {'deliv/s':>9} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7}"
+    lines = ["medians over the rounds; chatkit's ratios are medians of side-by-side pairs",
+             f"{'size':>5} {'server':>8} {'deliv/s':>9} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7}"
              f" {'max ms':>7} {'cpu ms/1k':>9} {'srv cpu':>7} {'cli cpu':>7} {'peak MiB':>8}"
              f" {'lost':>5} {'vs floor':>17}"]
     for entry in results["sizes"]:
@@ -438,7 +483,11 @@ def table(results: dict[str, Any]) -> str:
                 continue
             lat = row["latency_ms"]
             vs = ""
-            if kind != "floor" and "floor" in entry:
+            if kind == "chatkit" and "ratio" in entry:
+                ratio = entry["ratio"]
+                vs = (f"{ratio['deliveries_per_s']:.2f}x rate "
+                      f"{ratio['server_cpu_per_delivery']:.2f}x cpu")
+            elif kind != "floor" and "floor" in entry:
                 floor = entry["floor"]
                 vs = (f"{row['deliveries_per_s'] / floor['deliveries_per_s']:.2f}x rate "
                       f"{row['server_cpu_ms_per_1000'] / floor['server_cpu_ms_per_1000']:.2f}x cpu")
@@ -449,9 +498,10 @@ def table(results: dict[str, Any]) -> str:
                 f" {row['client_cpu_share']:>7.0%} {row['server_peak_mib']:>8.1f}"
                 f" {row['lost']:>5} {vs:>17}"
             )
-        if "live_vs_serve" in entry.get("ratio", {}):
-            lines.append(f"{'':>5} live server vs `serve`: {entry['ratio']['live_vs_serve']:.2f}x"
-                         " deliveries per second")
+        for kind in ("live", "kernel"):
+            if f"{kind}_vs_serve" in entry.get("ratio", {}):
+                lines.append(f"{'':>5} {kind} server vs `serve`:"
+                             f" {entry['ratio'][kind + '_vs_serve']:.2f}x deliveries per second")
     stall = results.get("stall")
     if stall:
         lines.append("")
@@ -513,7 +563,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"chats per measured phase (default: ~{TARGET_DELIVERIES} deliveries)")
     parser.add_argument("--window", type=int, default=10, help="chats in flight, at most")
     parser.add_argument("--rounds", type=int, default=3, help="phases per server (medians kept)")
-    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
+    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=ALL_KINDS,
+                        help="servers to measure (default: floor chatkit live; add kernel"
+                             " for chatkit.start() inside a real Jupyter kernel)")
     parser.add_argument("--stall-size", type=int, default=20,
                         help="room size for the stalled-member scenario (0: skip)")
     parser.add_argument("--stall-messages", type=int, default=3000,
