@@ -13,7 +13,11 @@ The browser's code and its Python twin, line for line::
 As in a browser, making a ``WebSocket`` does not wait: it connects in the
 background, and the callbacks run later, on the event loop -- in a notebook,
 the kernel's loop, once your cell has finished (or while it ``await``s).
-Outside a running loop (a plain script), a background loop thread runs them.
+Outside a running loop (a plain script), a background loop thread runs them,
+and it may start at once: pass the callbacks to the constructor there, so none
+is set too late to hear an early error::
+
+    ws = WebSocket(url, onmessage=print, onclose=lambda evt: print(evt.code))
 """
 
 from __future__ import annotations
@@ -80,19 +84,30 @@ class WebSocket:
 
     Args:
         url: ``ws://host:port/path``.
+        onopen, onmessage, onerror, onclose: the callbacks, if you would rather
+            set them here than as attributes (do, in a plain script).
         loop: the event loop to run on (default: the running one, or a
             background loop when there is none).
     """
 
     CONNECTING, OPEN, CLOSING, CLOSED = CONNECTING, OPEN, CLOSING, CLOSED
 
-    def __init__(self, url: str, *, loop: asyncio.AbstractEventLoop | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        onopen: Callable[[Event], Any] | None = None,
+        onmessage: Callable[[MessageEvent], Any] | None = None,
+        onerror: Callable[[Event], Any] | None = None,
+        onclose: Callable[[CloseEvent], Any] | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
         self.url = url
         self.ready_state = CONNECTING
-        self.onopen: Callable[[Event], Any] | None = None
-        self.onmessage: Callable[[MessageEvent], Any] | None = None
-        self.onerror: Callable[[Event], Any] | None = None
-        self.onclose: Callable[[CloseEvent], Any] | None = None
+        self.onopen = onopen
+        self.onmessage = onmessage
+        self.onerror = onerror
+        self.onclose = onclose
         self._connection: ClientConnection | None = None
         self._connecting: asyncio.Future[ClientConnection] | None = None
         self._close_request: tuple[int, str] | None = None

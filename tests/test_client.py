@@ -353,3 +353,18 @@ def test_sending_a_dict_raises_a_type_error_that_suggests_json_dumps(live_server
         ws.send({"type": "join", "name": "Colt"})
     ws.close()
     assert recorder.done.wait(DEADLINE)
+
+
+def test_callbacks_given_to_the_constructor_hear_an_immediate_failure_in_plain_code():
+    # No running loop: the background loop may fail the connection before the
+    # next line runs, so a script passes its callbacks to the constructor.
+    heard = []
+    done = threading.Event()
+    ws = WebSocket(
+        f"ws://127.0.0.1:{closed_port()}/chat/people",
+        onerror=lambda event: heard.append("error"),
+        onclose=lambda event: (heard.append(("close", event.code)), done.set()),
+    )
+    assert done.wait(10)
+    assert heard == ["error", ("close", 1006)]
+    assert ws.ready_state == WebSocket.CLOSED
