@@ -873,16 +873,31 @@ def _route_checks(handler: Callable[..., Any]) -> list[tuple[str, Callable[[], N
         if not inspect.iscoroutinefunction(handler):
             raise Fail("the handler should be a coroutine function", "async def chat(websocket, room):",
                        repr(handler))
+        raised: list[BaseException] = []  # what the handler raised, server side
+
+        async def watched(websocket: Any, **params: Any) -> None:
+            try:
+                await handler(websocket, **params)
+            except ConnectionClosed:
+                raise  # the client went away: not the handler's fault
+            except Exception as exc:
+                raised.append(exc)
+                raise
 
         async def scenario() -> Any:
-            url_map = Map([Rule("/chat/<room>", endpoint=handler)])
+            url_map = Map([Rule("/chat/<room>", endpoint=watched)])
             async with route(url_map, "127.0.0.1", 0, logger=_quiet) as server:
                 port = server.sockets[0].getsockname()[1]
                 return await script(lambda room: connect(f"ws://127.0.0.1:{port}/chat/{room}",
                                                          open_timeout=3 * TIMEOUT))
 
         with _LoopThread() as loop:
-            return loop.run(scenario(), 10)
+            try:
+                return loop.run(scenario(), 10)
+            except (Fail, ConnectionClosed, TimeoutError):
+                if raised:  # the client only saw code 1011: say what the handler raised
+                    raise raised[0] from None
+                raise
 
     async def exchange(websocket: Any, text: str) -> str:
         await websocket.send(text)

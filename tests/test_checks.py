@@ -125,3 +125,32 @@ def test_checks_leave_the_registry_as_they_found_it():
 def test_check_prints_the_report(capsys):
     checks.check(Room)
     assert capsys.readouterr().out.rstrip().endswith("All 7 checks pass.")
+
+
+def test_an_unfinished_route_is_not_done_yet_not_a_closed_connection():
+    report = checks.run_route(broken.route_not_done)
+    assert report.summary() == "0 of 5 checks pass; 5 not done yet.", str(report)
+    assert "not done yet: route_not_done still raises NotImplementedError" in str(report)
+
+
+def test_a_route_that_raises_is_reported_with_its_error_not_the_close_code():
+    report = checks.run_route(broken.route_raises)
+    assert "your code raised AttributeError: 'str' object has no attribute 'uper'" in str(report)
+    assert "in route_raises, line" in str(report)
+    assert "1011" not in str(report)
+
+
+def test_reference_shows_the_source_and_diffs_a_class_method_by_method(capsys):
+    from chatkit import reference
+
+    reference.show("Room.broadcast")
+    shown = capsys.readouterr().out
+    assert shown.startswith("# the reference: Room.broadcast\ndef broadcast(self")
+    assert "json.dumps(data)" in shown
+    text = reference.diff_text(broken.SkipsSender, against="ChatUser")
+    assert "--- yours: ChatUser.handle_chat" in text
+    assert "-        if member is not self:" in text
+    assert "+    self.room.broadcast(chat(self.name, text))" in text
+    assert reference.diff_text(broken.render_reference, against="chat").startswith("--- yours: chat")
+    with pytest.raises(LookupError, match="no reference called 'Rooom.get'"):
+        reference.source("Rooom.get")

@@ -285,3 +285,12 @@ def render_escapes_only_text(message):
 
 def render_escapes_twice(message):
     return render_reference({k: html.escape(v) for k, v in message.items()})
+
+
+async def route_not_done(websocket, room):
+    raise NotImplementedError()
+
+
+async def route_raises(websocket, room):
+    async for message in websocket:
+        await websocket.send(f"{room}: {message.uper()}")

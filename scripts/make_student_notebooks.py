@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Make the students' notebooks from the instructor's: the one command that regenerates them.
+
+    python scripts/make_student_notebooks.py            # writes notebooks/NN-*.ipynb
+    python scripts/make_student_notebooks.py --check    # exit 1 if notebooks/ has drifted
+
+Every ``instructor/*.ipynb`` becomes ``notebooks/<same name>``: each solution,
+between the nbgrader markers ``### BEGIN SOLUTION`` and ``### END SOLUTION``,
+becomes ``raise NotImplementedError()`` at the marker's indentation (the ``def``
+line stays, so the stub is valid Python), and every output and execution count
+is dropped. Notebooks with no instructor source (e.g. 06-how-many-students) are
+left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+STUB = "raise NotImplementedError()"
+
+
+def strip_solutions(source: str) -> str:
+    """Replace each marked solution with a stub at the marker's indentation."""
+    out, inside = [], False
+    for line in source.splitlines():
+        marker = line.strip()
+        if marker == BEGIN:
+            if inside:
+                raise ValueError(f"{BEGIN} inside a solution")
+            inside = True
+            out.append(line[: len(line) - len(line.lstrip())] + STUB)
+        elif marker == END:
+            if not inside:
+                raise ValueError(f"{END} without {BEGIN}")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise ValueError(f"{BEGIN} without {END}")
+    return "\n".join(out)
+
+
+def clean(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Drop outputs, execution counts and run-time metadata (in place)."""
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("scrolled", None)
+    notebook.metadata.pop("widgets", None)
+    return notebook
+
+
+def student_version(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The students' version of an instructor notebook (a new notebook)."""
+    student = nbformat.from_dict(clean(nbformat.from_dict(notebook)))
+    for cell in student.cells:
+        if cell.cell_type == "code":
+            cell.source = strip_solutions(cell.source)
+    return student
+
+
+def render(notebook: nbformat.NotebookNode) -> str:
+    return nbformat.writes(notebook) + "\n"
+
+
+def build(instructor: Path, out: Path) -> dict[Path, str]:
+    """Student notebook path -> its text, for every instructor notebook."""
+    return {
+        out / source.name: render(student_version(nbformat.read(source, as_version=4)))
+        for source in sorted(instructor.glob("*.ipynb"))
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--instructor", type=Path, default=ROOT / "instructor")
+    parser.add_argument("--out", type=Path, default=ROOT / "notebooks")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 if a student notebook differs")
+    args = parser.parse_args(argv)
+    built = build(args.instructor, args.out)
+    if not built:
+        print(f"no notebooks in {args.instructor}", file=sys.stderr)
+        return 1
+    stale = [path for path, text in built.items()
+             if not path.exists() or path.read_text() != text]
+    if args.check:
+        for path in stale:
+            print(f"out of date: {path} (run scripts/make_student_notebooks.py)", file=sys.stderr)
+        return 1 if stale else 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    for path in stale:
+        path.write_text(built[path])
+        print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    print(f"{len(built)} student notebooks up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""The course notebooks: generated, committed clean, and run top to bottom in real kernels.
+
+Every instructor notebook (solutions in) must run with every check passing; every
+student notebook (solutions stubbed out) must run too, its checks saying "not done
+yet" -- never an error, never a traceback. All ten run at once, each in its own
+kernel, with servers on free ports of 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTRUCTOR = sorted((ROOT / "instructor").glob("*.ipynb"))
+STUDENT = [ROOT / "notebooks" / path.name for path in INSTRUCTOR]
+CHECK_CALL = re.compile(r"^checks\.check_\w+\(", re.M)
+
+
+def load_generator():
+    spec = importlib.util.spec_from_file_location(
+        "make_student_notebooks", ROOT / "scripts" / "make_student_notebooks.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_course_has_five_steps_each_in_both_versions():
+    assert [p.name[:3] for p in INSTRUCTOR] == ["01-", "02-", "03-", "04-", "05-"]
+    assert all(path.exists() for path in STUDENT)
+
+
+def test_student_notebooks_are_what_the_generator_makes_from_the_instructors(tmp_path):
+    generator = load_generator()
+    assert generator.main(["--out", str(tmp_path)]) == 0
+    for path in STUDENT:
+        assert (tmp_path / path.name).read_text() == path.read_text(), (
+            f"{path.name} drifted from instructor/: run scripts/make_student_notebooks.py"
+        )
+    assert generator.main(["--check"]) == 0
+
+
+def test_the_generator_stubs_each_solution_and_keeps_the_signature():
+    generator = load_generator()
+    source = (
+        "def f(x):\n"
+        "    \"\"\"Doc.\"\"\"\n"
+        "    ### BEGIN SOLUTION\n"
+        "    return x\n"
+        "    ### END SOLUTION\n"
+        "\n"
+        "y = 1"
+    )
+    assert generator.strip_solutions(source) == (
+        'def f(x):\n    """Doc."""\n    raise NotImplementedError()\n\ny = 1'
+    )
+    with pytest.raises(ValueError, match="without"):
+        generator.strip_solutions("    ### BEGIN SOLUTION\n    return x")
+
+
+@pytest.mark.parametrize("path", INSTRUCTOR + STUDENT, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_notebooks_are_committed_without_outputs(path):
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
+
+
+def test_every_exercise_has_a_solution_and_a_check():
+    for instructor, student in zip(INSTRUCTOR, STUDENT):
+        solutions = sum(
+            cell.source.count("### BEGIN SOLUTION")
+            for cell in nbformat.read(instructor, as_version=4).cells
+        )
+        student_text = "\n".join(cell.source for cell in nbformat.read(student, as_version=4).cells)
+        assert solutions >= 1, instructor.name
+        assert student_text.count("raise NotImplementedError()") == solutions, student.name
+        assert "SOLUTION" not in student_text, student.name
+        assert CHECK_CALL.search(student_text), f"{student.name} has no check cell"
+
+
+# -- running them ------------------------------------------------------------------
+
+
+async def _execute(path: Path) -> nbformat.NotebookNode:
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        notebook, timeout=60, kernel_name="python3", allow_errors=True,
+        resources={"metadata": {"path": str(ROOT / "notebooks")}},
+    )
+    await client.async_execute()
+    return notebook
+
+
+@pytest.fixture(scope="session")
+def executed() -> dict[Path, nbformat.NotebookNode]:
+    """All ten notebooks, executed at once, each in a kernel of its own."""
+    paths = INSTRUCTOR + STUDENT
+
+    async def run_all():
+        return await asyncio.gather(*(_execute(path) for path in paths))
+
+    return dict(zip(paths, asyncio.run(run_all())))
+
+
+def outputs(cell) -> str:
+    """A code cell's printed text (stdout, stderr, plain-text results)."""
+    parts = []
+    for output in cell.get("outputs", []):
+        if output.output_type == "stream":
+            parts.append(output.text)
+        elif output.output_type in ("execute_result", "display_data"):
+            parts.append(output.data.get("text/plain", ""))
+        elif output.output_type == "error":
+            parts.append(f"ERROR {output.ename}: {output.evalue}")
+    return "".join(parts)
+
+
+def errors(notebook) -> list[str]:
+    return [
+        f"{output.ename}: {output.evalue} in {cell.source[:60]!r}"
+        for cell in notebook.cells if cell.cell_type == "code"
+        for output in cell.outputs if output.output_type == "error"
+    ]
+
+
+def check_cells(notebook) -> list[str]:
+    return [outputs(cell) for cell in notebook.cells
+            if cell.cell_type == "code" and CHECK_CALL.search(cell.source)]
+
+
+def all_text(notebook) -> str:
+    return "\n".join(outputs(cell) for cell in notebook.cells if cell.cell_type == "code")
+
+
+@pytest.mark.parametrize("path", INSTRUCTOR, ids=lambda p: p.name)
+def test_instructor_notebook_runs_with_every_check_passing(executed, path):
+    notebook = executed[path]
+    assert errors(notebook) == []
+    reports = check_cells(notebook)
+    assert reports, "no check cell ran"
+    for report in reports:
+        assert re.search(r"^All \d+ checks pass\.$", report, re.M), report
+        assert "✗" not in report, report
+    text = all_text(notebook)
+    assert "Traceback" not in text and "not pass every check" not in text
+
+
+@pytest.mark.parametrize("path", STUDENT, ids=lambda p: p.name)
+def test_student_notebook_runs_with_its_checks_saying_not_done_yet(executed, path):
+    notebook = executed[path]
+    assert errors(notebook) == []
+    reports = check_cells(notebook)
+    assert reports, "no check cell ran"
+    for report in reports:
+        assert "not done yet" in report, report
+        assert not re.search(r"^All \d+ checks pass", report, re.M), report
+    assert "Traceback" not in all_text(notebook)
+
+
+# What each step shows, in both versions (a stuck student still sees the flow, run by the reference).
+SHOWS = {
+    "01": ["open\n", "close 1000 sent 3 numbers, bye", "error: ConnectionRefusedError", "close 1006",
+           "InvalidStateError: still connecting", "echo says: hello, echo"],
+    "02": ["address already in use", "got: people: hello",
+           "RuntimeError: asyncio.run() cannot be called from a running event loop",
+           "'hello from a coroutine'", "server on the kernel's loop: ['no answer (TimeoutError)']",
+           "server on its own thread: ['answered']", "stopped"],
+    "03": ['Juanita got {"type": "note", "text": "Colt joined \\"people\\"."}',
+           'Colt got {"type": "chat", "name": "Colt", "text": "hi all"}',
+           'Juanita got {"type": "note", "text": "Colt left people."}'],
+    "04": ['(note) Jenny joined "people".', "Colt: hi all", "Jenny: hi Colt!",
+           "(note) Colt left people.", "Bob: hi Ann, I am a panel too"],
+    "05": ['"text": "In room: jeff"', '"name": "Server"', "jeff is now known as Jeffrey.",
+           "unknown command /dance", '<img src=x onerror="alert(document.cookie)">',
+           "&lt;img src=x onerror=&quot;alert(document.cookie)&quot;&gt;"],
+}
+
+
+@pytest.mark.parametrize("path", INSTRUCTOR + STUDENT, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_each_notebook_shows_its_step_live(executed, path):
+    text = all_text(executed[path])
+    for expected in SHOWS[path.name[:2]]:
+        assert expected in text, f"{path.name}: {expected!r} not in the outputs"
+    if path.parent.name == "notebooks" and path.name[:2] in ("03", "04", "05"):
+        assert "does not pass every check yet: the server runs the reference's" in text
