@@ -156,7 +156,7 @@ class Line:
         else:
             parts += [text_html(self.text, "status")]
         style = "padding: 1px 6px; white-space: pre-wrap; overflow-wrap: anywhere;"
-        return f'<div class="chatkit-line chatkit-{self.kind}" style="{style} {LINE_STYLES[self.kind]}">' \
+        return f'<div class="chatkit-line chatkit-line-{self.kind}" style="{style} {LINE_STYLES[self.kind]}">' \
                f'{"".join(parts)}</div>'
 
 
@@ -247,7 +247,9 @@ class ChatPanel:
         )
         self.status = widgets.HTML(layout=widgets.Layout(flex="1 1 auto", margin="0 0 0 0.8em"))
         self.log = widgets.HTML(layout=widgets.Layout(flex="1 1 auto", width="auto"))
-        self.member_list = widgets.HTML(layout=widgets.Layout(width="11em", margin="0 0 0 6px"))
+        self.member_list = widgets.HTML(
+            layout=widgets.Layout(flex="0 0 12em", width="12em", margin="0 0 0 6px"),
+        )
         self.message_box = widgets.Text(
             placeholder="Say something, or try /joke, /members, /priv NAME TEXT, /name NEW",
             layout=widgets.Layout(flex="1 1 auto", width="auto"),
@@ -275,6 +277,12 @@ class ChatPanel:
             ),
         )
         self.widget.add_class("chatkit-panel")
+        for widget, css_class in [
+            (self.name_box, "name"), (self.room_box, "room"), (self.connect_button, "connect"),
+            (self.status, "status"), (self.log, "messages"), (self.member_list, "members"),
+            (self.message_box, "message"), (self.send_button, "send"),
+        ]:
+            widget.add_class(f"chatkit-{css_class}")  # for your CSS, and for tests
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
@@ -508,20 +516,24 @@ class ChatPanel:
         # column-reverse: the box opens scrolled to its end, at the newest line.
         self.log.value = (
             '<div class="chatkit-log" style="height: 16em; overflow-y: auto; display: flex;'
+            " box-sizing: border-box;"
             " flex-direction: column-reverse; border: 1px solid var(--jp-border-color2, #ddd);"
             ' background: var(--jp-layout-color0, #fff); line-height: 1.45;">'
             f'<div>{"".join(line.html() for line in self.lines)}</div></div>'
         )
         names = "".join(
-            f'<div class="chatkit-member">{text_html(name, "name" if name == self._joined_as else "text")}'
-            f'{text_html(" (you)", "you") if name == self._joined_as else ""}</div>'
+            f'<div class="chatkit-member">{text_html(name, "name")}{text_html(" (you)", "you")}</div>'
+            if name == self._joined_as
+            else f'<div class="chatkit-member">{text_html(name)}</div>'
             for name in self.members
         )
         self.member_list.value = (
-            '<div class="chatkit-members" style="height: 16em; overflow-y: auto;'
+            '<div class="chatkit-member-list" style="height: 16em; overflow-y: auto;'
+            " box-sizing: border-box; line-height: 1.6; overflow-wrap: anywhere;"
             " border: 1px solid var(--jp-border-color2, #ddd); padding: 2px 6px;"
             ' background: var(--jp-layout-color1, #fafafa);">'
-            f'{text_html(f"In the room ({len(self.members)})", "heading")}{names}</div>'
+            '<div style="margin: 2px 0 4px;">'
+            f'{text_html(f"In the room ({len(self.members)})", "heading")}</div>{names}</div>'
         )
 
 

@@ -110,8 +110,8 @@ def test_log_shows_notes_in_italics_chats_with_bold_names_private_and_errors_mar
         assert "font-style: italic" in text_html("", "note")
         assert text_html("Bob", "name") + text_html(": ") + text_html("hi Ann") in ann.log.value
         assert "font-weight: bold" in text_html("", "name")
-        assert "chatkit-private" in ann.log.value and "(private): " in ann.log.value
-        assert "chatkit-error" in ann.log.value and ">error: </span>" in ann.log.value
+        assert "chatkit-line-private" in ann.log.value and "(private): " in ann.log.value
+        assert "chatkit-line-error" in ann.log.value and ">error: </span>" in ann.log.value
         assert re.fullmatch(r"\d\d:\d\d:\d\d", chat.clock)
         assert f">{chat.clock}</span>" in ann.log.value
         await closed(ann)
@@ -153,7 +153,7 @@ def test_log_keeps_only_the_newest_lines():
             await ann.wait_for(lambda p: p.lines[-1].text == last)
             await recv_until(bob, lambda m: m.get("text") == last)  # read Bob's echoes
             assert len(ann.lines) == LOG_LINES
-            assert ann.log.value.count("chatkit-line") == LOG_LINES
+            assert ann.log.value.count("class=\"chatkit-line ") == LOG_LINES
             assert ann.lines[0].text == "message 50"  # the 200 newest: 50..249
             assert "flex-direction: column-reverse" in ann.log.value  # opens at the newest
             await closed(ann)
