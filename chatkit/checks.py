@@ -181,6 +181,20 @@ def _report(title: str, checks: list[tuple[str, Callable[[], None]]]) -> Report:
     return Report(title, [_run_one(behaviour, test) for behaviour, test in checks])
 
 
+def _step(title: str, make_checks: Callable[[Any], list], run_doc: str, check_doc: str):
+    """The pair ``run_x`` (returns the :class:`Report`) and ``check_x`` (prints it) for one step."""
+
+    def run(subject: Any) -> Report:
+        name = getattr(subject, "__name__", type(subject).__name__)
+        return _report(f"Checking {name} ({title})", make_checks(subject))
+
+    def check(subject: Any) -> None:
+        print(run(subject))
+
+    run.__doc__, check.__doc__ = run_doc, check_doc
+    return run, check
+
+
 # -- fakes: members and users that record what they are sent --------------------
 
 
@@ -392,15 +406,11 @@ def _chat_user_checks(chat_user: type) -> list[tuple[str, Callable[[], None]]]:
     return [(b, _isolated(lambda: _room_class(chat_user), t)) for b, t in checks]
 
 
-def run_chat_user(chat_user: type) -> Report:
-    """Step 3: join, chat and close, with ``sent.append`` for a socket."""
-    return _report(f"Checking {chat_user.__name__} (step 3: join, chat, close)",
-                   _chat_user_checks(chat_user))
-
-
-def check_chat_user(chat_user: type) -> None:
-    """Print the step 3 checks for your ``ChatUser`` (join, chat, close)."""
-    print(run_chat_user(chat_user))
+run_chat_user, check_chat_user = _step(
+    "step 3: join, chat, close", _chat_user_checks,
+    "Step 3: join, chat and close, with ``sent.append`` for a socket.",
+    "Print the step 3 checks for your ``ChatUser`` (join, chat, close).",
+)
 
 
 # -- step 4: Room ----------------------------------------------------------------
@@ -512,15 +522,11 @@ def _room_checks(room_class: type) -> list[tuple[str, Callable[[], None]]]:
     return [(b, _isolated(lambda: room_class, t)) for b, t in checks]
 
 
-def run_room(room_class: type) -> Report:
-    """Step 4: the registry, join, leave and broadcast."""
-    return _report(f"Checking {room_class.__name__} (step 4: get, join, leave, broadcast)",
-                   _room_checks(room_class))
-
-
-def check_room(room_class: type) -> None:
-    """Print the step 4 checks for your ``Room``."""
-    print(run_room(room_class))
+run_room, check_room = _step(
+    "step 4: get, join, leave, broadcast", _room_checks,
+    "Step 4: the registry, join, leave and broadcast.",
+    "Print the step 4 checks for your ``Room``.",
+)
 
 
 # -- step 5: bad input and commands ---------------------------------------------
@@ -584,15 +590,11 @@ def _error_checks(chat_user: type) -> list[tuple[str, Callable[[], None]]]:
     return [(b, _isolated(lambda: _room_class(chat_user), t)) for b, t in checks]
 
 
-def run_errors(chat_user: type) -> Report:
-    """Step 5: what the server answers to bad input."""
-    return _report(f"Checking {chat_user.__name__} (step 5: bad input gets an error)",
-                   _error_checks(chat_user))
-
-
-def check_errors(chat_user: type) -> None:
-    """Print the step 5 checks for bad input."""
-    print(run_errors(chat_user))
+run_errors, check_errors = _step(
+    "step 5: bad input gets an error", _error_checks,
+    "Step 5: what the server answers to bad input.",
+    "Print the step 5 checks for bad input.",
+)
 
 
 def _command_checks(chat_user: type) -> list[tuple[str, Callable[[], None]]]:
@@ -660,15 +662,11 @@ def _command_checks(chat_user: type) -> list[tuple[str, Callable[[], None]]]:
     return [(b, _isolated(lambda: _room_class(chat_user), t)) for b, t in checks]
 
 
-def run_commands(chat_user: type) -> Report:
-    """Step 5: the further-study commands."""
-    return _report(f"Checking {chat_user.__name__} (step 5: /joke /members /priv /name)",
-                   _command_checks(chat_user))
-
-
-def check_commands(chat_user: type) -> None:
-    """Print the step 5 checks for the commands."""
-    print(run_commands(chat_user))
+run_commands, check_commands = _step(
+    "step 5: /joke /members /priv /name", _command_checks,
+    "Step 5: the further-study commands.",
+    "Print the step 5 checks for the commands.",
+)
 
 
 class _Markup(html.parser.HTMLParser):
@@ -732,15 +730,11 @@ def _render_checks(render: Callable[[dict], str]) -> list[tuple[str, Callable[[]
     ]
 
 
-def run_render(render: Callable[[dict], str]) -> Report:
-    """Step 5: rendering a chat line safely."""
-    return _report(f"Checking {getattr(render, '__name__', 'render')} (step 5: user text is text)",
-                   _render_checks(render))
-
-
-def check_render(render: Callable[[dict], str]) -> None:
-    """Print the step 5 checks for rendering user text safely."""
-    print(run_render(render))
+run_render, check_render = _step(
+    "step 5: user text is text", _render_checks,
+    "Step 5: rendering a chat line safely.",
+    "Print the step 5 checks for rendering user text safely.",
+)
 
 
 # -- steps 1 and 2: a client, a route (real sockets on 127.0.0.1) --------------
@@ -852,15 +846,11 @@ def _client_checks(connect: Callable[[str, list], Any]) -> list[tuple[str, Calla
     ]
 
 
-def run_client(connect: Callable[[str, list], Any]) -> Report:
-    """Step 1: the four callbacks, against a real server on 127.0.0.1."""
-    return _report(f"Checking {getattr(connect, '__name__', 'connect')} (step 1: the four callbacks)",
-                   _client_checks(connect))
-
-
-def check_client(connect: Callable[[str, list], Any]) -> None:
-    """Print the step 1 checks: ``connect(url, log)`` logs open, messages, error, close."""
-    print(run_client(connect))
+run_client, check_client = _step(
+    "step 1: the four callbacks", _client_checks,
+    "Step 1: the four callbacks, against a real server on 127.0.0.1.",
+    "Print the step 1 checks: ``connect(url, log)`` logs open, messages, error, close.",
+)
 
 
 def _route_checks(handler: Callable[..., Any]) -> list[tuple[str, Callable[[], None]]]:
@@ -971,15 +961,11 @@ def _route_checks(handler: Callable[..., Any]) -> list[tuple[str, Callable[[], N
     ]
 
 
-def run_route(handler: Callable[..., Any]) -> Report:
-    """Step 2: the route handler, served for real on 127.0.0.1."""
-    return _report(f"Checking {getattr(handler, '__name__', 'handler')} (step 2: the route)",
-                   _route_checks(handler))
-
-
-def check_route(handler: Callable[..., Any]) -> None:
-    """Print the step 2 checks: ``async def chat(websocket, room)`` on ``/chat/<room>``."""
-    print(run_route(handler))
+run_route, check_route = _step(
+    "step 2: the route", _route_checks,
+    "Step 2: the route handler, served for real on 127.0.0.1.",
+    "Print the step 2 checks: ``async def chat(websocket, room)`` on ``/chat/<room>``.",
+)
 
 
 def check(subject: Any) -> None:

@@ -69,6 +69,8 @@ BROKEN = [
      "got:      people: is the kettle on?"),
     (checks.run_route, broken.route_never_closes, {"bye"}, "the connection is still open"),
     (checks.run_route, broken.route_not_async, None, "async def chat(websocket, room):"),
+    (checks.run_route, broken.route_answers_late, {"hi ->", "kitchen", "in order", "two clients"},
+     "no answer to 'hi' within 0.3 s"),
     (checks.run_client, broken.client_without_onerror, {"bad address"}, '["close: 1006"]'),
     (checks.run_client, broken.client_logs_reason_not_code, {"event.code", "bad address"},
      "close: bye"),

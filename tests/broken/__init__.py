@@ -151,36 +151,30 @@ class SetMembers(Room):
     """Members in a set: the order of /members is lost."""
 
     rooms = {}
+    members_type = set
 
     def __init__(self, name):
         self.name = name
-        self.members = set()
+        self.members = self.members_type()
 
     def join(self, member):
         self.members.add(member)
 
     def leave(self, member):
-        self.members.discard(member)
+        if member in self.members:
+            self.members.remove(member)
         if not self.members:
             del type(self).rooms[self.name]
 
 
-class ListMembersTwice(Room):
+class ListMembersTwice(SetMembers):
     """Members in a list, appended without a look: a double join sends twice."""
 
     rooms = {}
-
-    def __init__(self, name):
-        self.name = name
-        self.members = []
+    members_type = list
 
     def join(self, member):
         self.members.append(member)
-
-    def leave(self, member):
-        self.members.remove(member)
-        if not self.members:
-            del type(self).rooms[self.name]
 
 
 class GetMakesANewRoomEachTime(Room):
@@ -201,35 +195,26 @@ PythonTextNotJSON = _room("PythonTextNotJSON", broadcast=_broadcast_python_text)
 # -- step 2: route handlers -------------------------------------------------------
 
 
-async def route_reference(websocket, room):
-    async for message in websocket:
-        if message == "bye":
-            await websocket.close()
-            return
-        await websocket.send(f"{room}: {message}")
+def _route(name: str, *, room_in_answer=True, closes_on_bye=True, delay=0.0):
+    """The step 2 handler (echo with the room's name, close on "bye"), with one thing changed."""
+
+    async def handler(websocket, room):
+        async for message in websocket:
+            if message == "bye" and closes_on_bye:
+                await websocket.close()
+                return
+            if message != "bye":
+                await asyncio.sleep(delay)
+                await websocket.send(f"{room if room_in_answer else 'people'}: {message}")
+
+    handler.__name__ = handler.__qualname__ = name
+    return handler
 
 
-async def route_ignores_room(websocket, room):
-    async for message in websocket:
-        if message == "bye":
-            await websocket.close()
-            return
-        await websocket.send(f"people: {message}")
-
-
-async def route_never_closes(websocket, room):
-    async for message in websocket:
-        if message != "bye":
-            await websocket.send(f"{room}: {message}")
-
-
-async def route_answers_late(websocket, room):
-    async for message in websocket:
-        if message == "bye":
-            await websocket.close()
-            return
-        await asyncio.sleep(3)  # longer than the check waits
-        await websocket.send(f"{room}: {message}")
+route_reference = _route("route_reference")
+route_ignores_room = _route("route_ignores_room", room_in_answer=False)
+route_never_closes = _route("route_never_closes", closes_on_bye=False)
+route_answers_late = _route("route_answers_late", delay=3)  # longer than the check waits
 
 
 def route_not_async(websocket, room):
