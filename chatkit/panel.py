@@ -53,6 +53,8 @@ import time
 import urllib.parse
 from typing import Any, Callable, Hashable
 
+from websockets.frames import CloseCode
+
 from .client import CLOSED, CONNECTING, OPEN, CloseEvent, Event, WebSocket, _background_loop
 
 __all__ = ["ChatPanel", "Line", "text_html", "live_panels", "close_all", "LOG_LINES"]
@@ -208,6 +210,7 @@ class ChatPanel:
             self._loop = _background_loop()  # a script: a loop thread of chatkit's
         self.lines: collections.deque[Line] = collections.deque(maxlen=log_lines)
         self.members: list[str] = []
+        self.members_known = False  # the server sends member lists (it knows the extension)
         self.connection_state = "idle"
         self.status_text = "not connected"
         self._ws: WebSocket | None = None
@@ -263,6 +266,7 @@ class ChatPanel:
         # Enter in a Text widget: its front end sends {"event": "submit"}, after the value.
         self.message_box.on_msg(_on_enter(self._send_box))
         self.name_box.on_msg(_on_enter(self.connect))
+        self.room_box.on_msg(_on_enter(self.connect))
         row = {"align_items": "center", "width": "100%"}
         self.widget = widgets.VBox(
             [
@@ -326,7 +330,7 @@ class ChatPanel:
 
     def log_text(self) -> str:
         """The message log as plain text, one line each: ``12:00:01 Ann: hi``."""
-        return "\n".join(map(str, self.lines))
+        return "\n".join(map(str, list(self.lines)))  # list(): a copy, safe from any thread
 
     async def wait_closed(self, timeout: float = 5) -> None:
         """Wait until the panel's connection (if any) is closed: ``panel.close(); await panel.wait_closed()``."""
@@ -380,7 +384,7 @@ class ChatPanel:
         ws.onmessage = lambda event: self._received(ws, event.data)
         ws.onerror = lambda event: self._failed(ws, event)
         ws.onclose = lambda event: self._closed_by(ws, event)
-        self.members = []
+        self.members, self.members_known = [], False
         self._set_state("connecting", f"connecting to {url}")
 
     async def _connect_when_closed(self, previous: WebSocket) -> None:
@@ -446,6 +450,7 @@ class ChatPanel:
         elif kind == "members":
             names = message.get("names")
             self.members = [str(n) for n in names] if isinstance(names, list) else []
+            self.members_known = True
             self._schedule_redraw()
         elif kind == "note":
             self._add(Line("note", text))
@@ -472,7 +477,8 @@ class ChatPanel:
             return
         self._joined_as = None
         self.members = []
-        text = f"disconnected (code {event.code}{': ' + event.reason if event.reason else ''})"
+        text = f"disconnected (code {event.code} {_meaning(event.code)}"
+        text += f": {event.reason})" if event.reason else ")"
         if self._error_text:
             text += f" after {self._error_text}"
         self._set_state("closed", text + (" -- Connect to reconnect" if not self._closed else ""))
@@ -521,20 +527,35 @@ class ChatPanel:
             ' background: var(--jp-layout-color0, #fff); line-height: 1.45;">'
             f'<div>{"".join(line.html() for line in self.lines)}</div></div>'
         )
-        names = "".join(
-            f'<div class="chatkit-member">{text_html(name, "name")}{text_html(" (you)", "you")}</div>'
-            if name == self._joined_as
-            else f'<div class="chatkit-member">{text_html(name)}</div>'
-            for name in self.members
-        )
+        if self.connection_state == "open" and not self.members_known:
+            heading = "In the room"
+            names = text_html("no member list from this server (yet): type /members", "note")
+        else:
+            heading = f"In the room ({len(self.members)})"
+            names = self._member_html()
         self.member_list.value = (
             '<div class="chatkit-member-list" style="height: 16em; overflow-y: auto;'
             " box-sizing: border-box; line-height: 1.6; overflow-wrap: anywhere;"
             " border: 1px solid var(--jp-border-color2, #ddd); padding: 2px 6px;"
             ' background: var(--jp-layout-color1, #fafafa);">'
-            '<div style="margin: 2px 0 4px;">'
-            f'{text_html(f"In the room ({len(self.members)})", "heading")}</div>{names}</div>'
+            f'<div style="margin: 2px 0 4px;">{text_html(heading, "heading")}</div>{names}</div>'
         )
+
+    def _member_html(self) -> str:
+        return "".join(
+            f'<div class="chatkit-member">{text_html(name, "name")}{text_html(" (you)", "you")}</div>'
+            if name == self._joined_as
+            else f'<div class="chatkit-member">{text_html(name)}</div>'
+            for name in self.members
+        )
+
+
+def _meaning(code: int) -> str:
+    """``1001`` -> ``"going away"``: what a close code means, in words."""
+    try:
+        return CloseCode(code).name.lower().replace("_", " ")
+    except ValueError:
+        return "set by the application" if 4000 <= code < 5000 else "unknown"
 
 
 def _on_enter(callback: Callable[[], Any]) -> Callable[..., None]:

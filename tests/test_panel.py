@@ -173,7 +173,7 @@ def test_status_follows_the_callbacks_when_the_server_goes_and_one_click_reconne
         ]
         server.stop()
         await ann.wait_for(lambda p: p.connection_state == "closed")
-        assert ann.status_text.startswith("disconnected (code 1001")
+        assert ann.status_text.startswith("disconnected (code 1001 going away)")
         assert ann.connect_button.description == "Connect"
         assert ann.message_box.disabled and not ann.name_box.disabled
         ann.send("anyone?")
@@ -185,7 +185,7 @@ def test_status_follows_the_callbacks_when_the_server_goes_and_one_click_reconne
             assert ann.connect_button.description == "Disconnect"
             ann.connect_button.click()
             await ann.wait_for(lambda p: p.connection_state == "closed")
-            assert ann.status_text.startswith("disconnected (code 1000: left)")
+            assert ann.status_text.startswith("disconnected (code 1000 normal closure: left)")
             assert again.server.connections == 0
         await closed(ann)
 
@@ -199,7 +199,7 @@ def test_an_unreachable_server_shows_the_error_then_closed_1006():
         states = [line.text.split(":")[0].split(" (")[0] for line in ann.lines]
         assert states[0] == "connecting to ws"
         assert states[1] == "error"
-        assert ann.status_text.startswith("disconnected (code 1006) after error: ")
+        assert ann.status_text.startswith("disconnected (code 1006 abnormal closure) after error: ")
         await closed(ann)
 
     run(body)
@@ -211,7 +211,7 @@ def test_a_taken_name_is_explained_and_the_connection_closed(live_server):
         ann = ChatPanel(live_server, room="people", name="Ann")
         await ann.wait_for(lambda p: p.connection_state == "closed")
         assert '"Ann" is already taken' in ann.status_text
-        assert ann.status_text.startswith("disconnected (code 1000: could not join)")
+        assert ann.status_text.startswith("disconnected (code 1000 normal closure: could not join)")
         await closed(ann)
         await bob.close()
 
@@ -271,6 +271,32 @@ def test_renaming_with_the_name_command_updates_the_name_box_and_member_list(liv
         assert ann.name_box.value == "Annie"
         assert 'font-weight: bold;">Annie</span>' in ann.member_list.value  # that is you
         await closed(ann)
+
+    run(body)
+
+
+class ChatUserWithoutExtensions(chatkit.ChatUser):
+    """A student's ChatUser that never heard of ``"want"``."""
+
+    def handle_join(self, name, want=None):
+        super().handle_join(name)
+
+
+def test_with_a_server_running_a_students_classes_without_member_lists_it_still_chats():
+    async def body():
+        with chatkit.start(port=0, show=False, chat_user=ChatUserWithoutExtensions) as server:
+            ann = ChatPanel(server, name="Ann")
+            await ann.wait_for(lambda p: 'Ann joined "people".' in p.log_text())
+            bob = await joined(server.ws_url("people"), "Bob")
+            await ann.wait_for(lambda p: "Bob joined" in p.log_text())
+            assert not ann.members_known and ann.connection_state == "open"
+            assert "no member list from this server (yet): type /members" in ann.member_list.value
+            ann.send("/members")
+            await ann.wait_for(lambda p: "In room: Ann, Bob" in p.log_text())
+            await say(bob, "hi")
+            await ann.wait_for(lambda p: "Bob: hi" in p.log_text())
+            await closed(ann)
+            await bob.close()
 
     run(body)
 
