@@ -191,7 +191,10 @@ def _step(title: str, make_checks: Callable[[Any], list], run_doc: str, check_do
     def check(subject: Any) -> None:
         print(run(subject))
 
-    run.__doc__, check.__doc__ = run_doc, check_doc
+    key = make_checks.__name__.strip("_").removesuffix("_checks")
+    for function, name, doc in ((run, f"run_{key}", run_doc), (check, f"check_{key}", check_doc)):
+        function.__name__ = function.__qualname__ = name
+        function.__doc__ = doc
     return run, check
 
 
@@ -876,10 +879,18 @@ def _route_checks(handler: Callable[..., Any]) -> list[tuple[str, Callable[[], N
 
         async def scenario() -> Any:
             url_map = Map([Rule("/chat/<room>", endpoint=watched)])
-            async with route(url_map, "127.0.0.1", 0, logger=_quiet) as server:
-                port = server.sockets[0].getsockname()[1]
+            server = await route(url_map, "127.0.0.1", 0, logger=_quiet)
+            port = server.sockets[0].getsockname()[1]
+            try:
                 return await script(lambda room: connect(f"ws://127.0.0.1:{port}/chat/{room}",
                                                          open_timeout=3 * TIMEOUT))
+            finally:
+                server.close()
+                try:  # a handler still busy is cancelled when the loop thread ends
+                    async with asyncio.timeout(TIMEOUT):
+                        await server.wait_closed()
+                except TimeoutError:
+                    pass
 
         with _LoopThread() as loop:
             try:
