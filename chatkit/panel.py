@@ -157,8 +157,9 @@ class Line:
             parts += [text_html(self.text, "note")]
         else:
             parts += [text_html(self.text, "status")]
-        style = "padding: 1px 6px; white-space: pre-wrap; overflow-wrap: anywhere;"
-        return f'<div class="chatkit-line chatkit-line-{self.kind}" style="{style} {LINE_STYLES[self.kind]}">' \
+        style = "padding: 1px 6px; white-space: pre-wrap; overflow-wrap: anywhere; "
+        style += LINE_STYLES[self.kind]
+        return f'<div class="chatkit-line chatkit-line-{self.kind}" style="{style}">' \
                f'{"".join(parts)}</div>'
 
 
@@ -204,10 +205,8 @@ class ChatPanel:
     ) -> None:
         self._server, self._base, url_room = _target(url_or_server)
         room = room or url_room or getattr(self._server, "room", None) or "people"
-        try:
-            self._loop = asyncio.get_running_loop()  # in a notebook: the kernel's loop
-        except RuntimeError:
-            self._loop = _background_loop()  # a script: a loop thread of chatkit's
+        # In a notebook, the kernel's loop; in a script, a loop thread of chatkit's.
+        self._loop = _running_loop() or _background_loop()
         self.lines: collections.deque[Line] = collections.deque(maxlen=log_lines)
         self.members: list[str] = []
         self.members_known = False  # the server sends member lists (it knows the extension)
@@ -333,7 +332,10 @@ class ChatPanel:
         return "\n".join(map(str, list(self.lines)))  # list(): a copy, safe from any thread
 
     async def wait_closed(self, timeout: float = 5) -> None:
-        """Wait until the panel's connection (if any) is closed: ``panel.close(); await panel.wait_closed()``."""
+        """Wait until the panel's connection (if any) is closed.
+
+        ``panel.close(); await panel.wait_closed()``
+        """
         await self.wait_for(lambda p: p._ws is None or p._ws.ready_state == CLOSED, timeout)
 
     async def wait_for(self, predicate: Callable[[ChatPanel], bool], timeout: float = 5) -> None:
@@ -346,11 +348,7 @@ class ChatPanel:
 
     def _on_loop(self, callback: Callable[[], Any]) -> None:
         """Run ``callback`` on the panel's loop: now if we are on it, else soon."""
-        try:
-            current = asyncio.get_running_loop()
-        except RuntimeError:
-            current = None
-        if current is self._loop:
+        if _running_loop() is self._loop:
             callback()
         elif not self._loop.is_closed():
             self._loop.call_soon_threadsafe(callback)
@@ -438,7 +436,7 @@ class ChatPanel:
         except ValueError:
             message = None
         if not isinstance(message, dict):
-            self._add(Line("error", f"the server sent something that is not a message: {data!r:.200}"))
+            self._add(Line("error", f"the server sent something not a message: {data!r:.200}"))
             return
         kind, text = message.get("type"), str(message.get("text", ""))
         answered_join, self._join_answered = self._join_answered, True
@@ -542,12 +540,20 @@ class ChatPanel:
         )
 
     def _member_html(self) -> str:
+        you = text_html(" (you)", "you")
         return "".join(
-            f'<div class="chatkit-member">{text_html(name, "name")}{text_html(" (you)", "you")}</div>'
+            f'<div class="chatkit-member">{text_html(name, "name")}{you}</div>'
             if name == self._joined_as
             else f'<div class="chatkit-member">{text_html(name)}</div>'
             for name in self.members
         )
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _meaning(code: int) -> str:

@@ -75,7 +75,8 @@ def test_two_panels_and_the_browser_page_chat_with_each_other(lab, chromium):
         chat.fill("#m", "hello panels, from the page")
         chat.press("#m", "Enter")
         for panel in (ann(page), bob(page)):
-            panel.locator(".chatkit-messages", has_text="Dee: hello panels, from the page").wait_for()
+            shown = panel.locator(".chatkit-messages", has_text="Dee: hello panels, from the page")
+            shown.wait_for()
         say_in(bob(page), "hello page, from Bob's panel")
         chat.locator("#messages li", has_text="hello page, from Bob's panel").wait_for()
     finally:
@@ -97,7 +98,8 @@ def test_html_from_the_page_shows_as_text_in_the_panels_and_runs_nothing(
         chat.fill("#m", PAYLOAD_TEXT)
         chat.press("#m", "Enter")
         for panel in (ann(page), bob(page)):
-            panel.locator(".chatkit-messages", has_text=f"{PAYLOAD_NAME}: {PAYLOAD_TEXT}").wait_for()
+            shown = panel.locator(".chatkit-messages", has_text=f"{PAYLOAD_NAME}: {PAYLOAD_TEXT}")
+            shown.wait_for()
             assert PAYLOAD_NAME in panel.locator(".chatkit-members").inner_text()
         say_in(ann(page), f"/priv {PAYLOAD_NAME} {PAYLOAD_TEXT}")
         bob_private = ann(page).locator(".chatkit-line-private", has_text=PAYLOAD_TEXT)
