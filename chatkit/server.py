@@ -114,15 +114,15 @@ def make_sender(
     busy = operator.attrgetter(
         "send_in_progress" if hasattr(websocket, "send_in_progress") else "fragmented_send_waiter"
     )
-    dropped = False  # set by abort(): the state stays OPEN until the loop runs connection_lost
 
     def send(text: str) -> None:
-        nonlocal dropped
         global _last_encoded
-        if dropped or protocol.state is not State.OPEN:
+        # The state stays OPEN until the loop runs connection_lost; meanwhile a transport
+        # that was aborted or failed is closing, and each write to it is logged by asyncio
+        # ("socket.send() raised exception."): thousands when a whole class leaves at once.
+        if protocol.state is not State.OPEN or transport.is_closing():
             raise ConnectionError("connection is not open")
         if transport.get_write_buffer_size() > max_buffer:
-            dropped = True  # no more writes: asyncio would log "socket.send() raised exception."
             transport.abort()  # the close frame would wait behind the backlog
             raise ConnectionError("client stopped reading: dropped")
         if busy(websocket) is not None:
