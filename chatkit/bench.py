@@ -35,6 +35,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 from typing import Any, Callable
@@ -146,15 +147,16 @@ class ServerProcess:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )
         self.pid = self.process.pid
-        deadline = time.monotonic() + timeout
+        watchdog = threading.Timer(timeout, self.process.kill)  # readline() has no timeout
+        watchdog.start()
         self.port = 0
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                break
-            if line.startswith("port "):
-                self.port = int(line.split()[1])
-                break
+        try:
+            for line in self.process.stdout:
+                if line.startswith("port "):
+                    self.port = int(line.split()[1])
+                    break
+        finally:
+            watchdog.cancel()
         if not self.port:
             self.stop()
             raise RuntimeError(f"the {kind} server did not start")
@@ -211,7 +213,8 @@ def _clients(config: dict[str, Any], label: str, progress: Progress | None,
         [sys.executable, "-m", "chatkit.bench_clients", json.dumps(config)],
         stdout=subprocess.PIPE, text=True,
     )
-    deadline = time.monotonic() + timeout
+    watchdog = threading.Timer(timeout, process.kill)  # the clients bound their waits too
+    watchdog.start()
     result = None
     try:
         for line in process.stdout:
@@ -220,14 +223,9 @@ def _clients(config: dict[str, Any], label: str, progress: Progress | None,
                 progress(label, message["progress"], message["total"])
             elif "result" in message:
                 result = message["result"]
-            if time.monotonic() > deadline:
-                break
     finally:
-        try:
-            process.wait(max(1.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        process.wait()
+        watchdog.cancel()
         process.stdout.close()
     if result is None:
         raise RuntimeError(f"the clients failed ({label}): exit code {process.returncode}")
@@ -269,7 +267,7 @@ def run_size(size: int, *, messages: int | None = None, window: int = 10, rounds
             "targets": [{"kind": s.kind, "port": s.port, "pid": s.pid} for s in servers],
         }
         label = f"{size} members" + (" + 1 stalled" if stall else "")
-        raw = _clients(config, label, progress, timeout * (2 + rounds * len(kinds)))
+        raw = _clients(config, label, progress, timeout * (4 + rounds * len(kinds)))
     finally:
         for server in servers:
             server.stop()

@@ -387,7 +387,7 @@ async def run_clients(config: dict[str, Any]) -> dict[str, Any]:
     timeout = config.get("timeout", 60.0)
     stall = config.get("stall", False)
     targets = [Target(t["kind"], t["port"], t["pid"], size) for t in config["targets"]]
-    progress = Progress(messages * len(targets) * rounds * (2 if stall else 1))
+    progress = Progress(messages * len(targets) * (rounds + (1 if stall else 0)))
     for target in targets:
         await connect_room(target, timeout)
     result: dict[str, Any] = {"size": size, "messages": messages, "window": window, "pad": pad,
@@ -422,7 +422,9 @@ async def run_clients(config: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     config = json.loads(argv[0])
-    result = asyncio.run(run_clients(config))
+    # Every wait inside has its own deadline; this one bounds the whole run besides.
+    limit = config.get("timeout", 60.0) * (3 + config.get("rounds", 1) * len(config["targets"]))
+    result = asyncio.run(asyncio.wait_for(run_clients(config), limit))
     print(json.dumps({"result": result}), flush=True)
     return 0
 
