@@ -3,7 +3,7 @@
 Helpers kept here so no test file grows its own copy:
 
 - ``live_server``: the reference chat server, live on a free port, stopped after.
-- ``chromium``: a headless Debian Chromium driven by Playwright (session-wide).
+- ``chromium``: a headless Debian Chromium driven by Playwright (one per test module).
 - ``page``: a fresh browser page (its own context) per test.
 """
 
@@ -48,9 +48,14 @@ def live_server():
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """A headless Chromium for the whole session."""
+    """A headless Chromium, for one test module.
+
+    Not session-wide: while a sync Playwright runs, the main thread looks as if
+    an event loop were running in it, and ``asyncio.run`` in any later module
+    fails ("cannot be called from a running event loop").
+    """
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

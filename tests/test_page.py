@@ -17,28 +17,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 import chatkit
-from conftest import CHROMIUM_ARGS, chromium_path
 from kernel_support import Outside
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    """conftest's browser, but stopped when this module ends (conftest's ``page`` uses it).
-
-    While a sync Playwright runs, the main thread looks as if an event loop were
-    running in it: ``asyncio.run`` in any later test module fails ("cannot be
-    called from a running event loop"). A session-wide browser would leak that.
-    """
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 def join(page: Page, url: str, name: str) -> None:
