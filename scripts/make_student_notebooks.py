@@ -6,7 +6,8 @@
 
 Every ``instructor/*.ipynb`` becomes ``notebooks/<same name>``: each solution,
 between the nbgrader markers ``### BEGIN SOLUTION`` and ``### END SOLUTION``,
-becomes ``raise NotImplementedError()`` at the marker's indentation (the ``def``
+becomes nbgrader's stub (``# YOUR CODE HERE`` / ``raise NotImplementedError()``)
+at the marker's indentation (the ``def``
 line stays, so the stub is valid Python), and every output and execution count
 is dropped. Notebooks with no instructor source (e.g. 06-how-many-students) are
 left alone.
@@ -22,7 +23,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
-STUB = "raise NotImplementedError()"
+STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")  # nbgrader's own code stub
 
 
 def strip_solutions(source: str) -> str:
@@ -34,7 +35,8 @@ def strip_solutions(source: str) -> str:
             if inside:
                 raise ValueError(f"{BEGIN} inside a solution")
             inside = True
-            out.append(line[: len(line) - len(line.lstrip())] + STUB)
+            indent = line[: len(line) - len(line.lstrip())]
+            out.extend(indent + stub_line for stub_line in STUB)
         elif marker == END:
             if not inside:
                 raise ValueError(f"{END} without {BEGIN}")

@@ -59,7 +59,7 @@ def test_the_generator_stubs_each_solution_and_keeps_the_signature():
         "y = 1"
     )
     assert generator.strip_solutions(source) == (
-        'def f(x):\n    """Doc."""\n    raise NotImplementedError()\n\ny = 1'
+        'def f(x):\n    """Doc."""\n    # YOUR CODE HERE\n    raise NotImplementedError()\n\ny = 1'
     )
     with pytest.raises(ValueError, match="without"):
         generator.strip_solutions("    ### BEGIN SOLUTION\n    return x")
