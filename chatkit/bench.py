@@ -40,7 +40,10 @@ import time
 import urllib.parse
 from typing import Any, Callable
 
-__all__ = ["run", "run_size", "compare_broadcast", "plot", "table", "main", "KINDS", "ALL_KINDS"]
+__all__ = [
+    "run", "run_size", "compare_broadcast", "python_overhead", "plot", "table", "main",
+    "KINDS", "ALL_KINDS",
+]
 
 #: The servers a run can measure: the floor, chatkit by ``serve``, chatkit by ``start``
 #: in a process mimicking a kernel, and in a real Jupyter kernel (``"kernel"``, not by default).
@@ -333,6 +336,7 @@ def run(sizes=DEFAULT_SIZES, *, messages: int | None = None, window: int = 10, r
         results["stall"] = run_size(stall_size, messages=stall_messages, window=window, rounds=1,
                                     kinds=stall_kinds, pad=stall_pad, stall=True,
                                     progress=progress, timeout=timeout)
+    results["python_overhead"] = python_overhead(sizes=[s for s in sizes if s <= 1000][:4] or [10])
     results["lost"] = _lost(results)
     results["load_after"] = os.getloadavg()[0]
     if progress is not None and hasattr(progress, "close"):
@@ -465,6 +469,86 @@ def compare_broadcast(room_class: type, sizes=(10, 100, 1000), messages: int = 2
     return rows
 
 
+# -- Python's share: the same fan-out with writes that cost nothing ---------------
+
+
+class _NullTransport(asyncio.Transport):
+    """A transport whose writes go nowhere: what is left is the Python work per delivery."""
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        pass
+
+    def can_write_eof(self) -> bool:
+        return True
+
+
+async def _python_overhead(size: int, messages: int, repeat: int) -> dict[str, float]:
+    from websockets.asyncio.connection import Connection
+    from websockets.asyncio.server import ServerConnection, broadcast
+    from websockets.protocol import State
+    from websockets.server import ServerProtocol
+
+    from .server import make_sender
+    from .user import ChatUser
+
+    connections = []
+    for _ in range(size):
+        protocol = ServerProtocol()
+        protocol.state = State.OPEN
+        connection = ServerConnection(protocol, server=None)  # type: ignore[arg-type]
+        Connection.connection_made(connection, _NullTransport())  # no handler task
+        connections.append(connection)
+    members = dict.fromkeys(connections)
+    users_class = ChatUser.with_new_rooms()
+    users = [users_class(make_sender(c), "bench") for c in connections]
+    for index, user in enumerate(users):
+        user.handle_message(json.dumps({"type": "join", "name": f"m{index}"}))
+    best = {"floor": float("inf"), "chatkit": float("inf")}
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for seq in range(messages):  # what the floor's handler does per chat
+            data = json.loads(f'{{"type": "chat", "text": "{seq} 1"}}')
+            broadcast(members, json.dumps({"type": "chat", "name": "m0", "text": data["text"]}))
+        best["floor"] = min(best["floor"], time.perf_counter() - start)
+        start = time.perf_counter()
+        for seq in range(messages):
+            users[0].handle_message(f'{{"type": "chat", "text": "{seq} 1"}}')
+        best["chatkit"] = min(best["chatkit"], time.perf_counter() - start)
+    per = {k: v * 1e6 / (size * messages) for k, v in best.items()}
+    return {"size": size, "floor_us": per["floor"], "chatkit_us": per["chatkit"],
+            "extra_us": per["chatkit"] - per["floor"]}
+
+
+def python_overhead(sizes=(10, 100, 500), messages: int = 200, repeat: int = 5) -> list[dict[str, float]]:
+    """Python work per delivery, floor and chatkit, with writes that cost nothing.
+
+    Real writes (a frame and a ``send()`` system call) are the same for both, so
+    ``extra_us`` is all chatkit adds; it is the steady part of the CPU ratio, as it
+    barely moves when other programs load the machine (the best of ``repeat`` runs).
+    """
+    rows: list[dict[str, float]] = []
+
+    def measure() -> None:  # a thread of its own: a notebook's loop is already running here
+        rows.extend(asyncio.run(_python_overhead(size, messages, repeat)) for size in sizes)
+
+    thread = threading.Thread(target=measure, name="chatkit-bench-overhead")
+    thread.start()
+    thread.join(60 + 10 * len(sizes))
+    return rows
+
+
 # -- reporting ------------------------------------------------------------------------
 
 
@@ -500,6 +584,19 @@ def table(results: dict[str, Any]) -> str:
             if f"{kind}_vs_serve" in entry.get("ratio", {}):
                 lines.append(f"{'':>5} {kind} server vs `serve`:"
                              f" {entry['ratio'][kind + '_vs_serve']:.2f}x deliveries per second")
+    overhead = results.get("python_overhead")
+    if overhead:
+        lines.append("")
+        lines.append("Python work per delivery, writes costing nothing (best of 5; steady under load):")
+        for row in overhead:
+            floor = next((e["floor"] for e in results["sizes"]
+                          if e["size"] == row["size"] and "floor" in e), None)
+            estimate = ""
+            if floor is not None:
+                real = floor["server_cpu_ms_per_1000"]  # us per delivery, writes included
+                estimate = f"; on the floor's {real:.1f} us of real CPU: {(real + row['extra_us']) / real:.3f}x"
+            lines.append(f"  {row['size']:>5} members: floor {row['floor_us']:.2f} us, chatkit"
+                         f" {row['chatkit_us']:.2f} us, chatkit adds {row['extra_us']:.2f} us{estimate}")
     stall = results.get("stall")
     if stall:
         lines.append("")
@@ -530,9 +627,12 @@ def plot(results: dict[str, Any], path: str | None = None) -> Any:
     fig, (rate, latency) = plt.subplots(1, 2, figsize=(10, 4))
     for kind in results["kinds"]:
         rows = [entry[kind] for entry in results["sizes"]]
-        rate.plot(sizes, [r["deliveries_per_s"] for r in rows], "o-", label=kind)
-        latency.plot(sizes, [r["latency_ms"]["p50"] for r in rows], "o-", label=f"{kind} p50")
-        latency.plot(sizes, [r["latency_ms"]["p99"] for r in rows], "x--", label=f"{kind} p99")
+        (line,) = rate.plot(sizes, [r["deliveries_per_s"] for r in rows], "o-", label=kind)
+        color = line.get_color()
+        latency.plot(sizes, [r["latency_ms"]["p50"] for r in rows], "o-", color=color,
+                     label=f"{kind} p50")
+        latency.plot(sizes, [r["latency_ms"]["p99"] for r in rows], "x--", color=color,
+                     label=f"{kind} p99")
     for axes, title, unit in ((rate, "Deliveries per second", "deliveries / s"),
                               (latency, "Send to arrival", "ms")):
         axes.set_xscale("log")
@@ -542,6 +642,7 @@ def plot(results: dict[str, Any], path: str | None = None) -> Any:
         axes.grid(True, alpha=0.3)
         axes.legend(fontsize="small")
     rate.set_ylim(bottom=0)
+    latency.set_yscale("log")
     fig.tight_layout()
     if path is not None:
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)

@@ -53,6 +53,8 @@ def test_cli_prints_a_table_and_a_json_line_and_exits_0_when_nothing_is_lost(tmp
         assert entry["floor"]["rounds"] == entry["chatkit"]["rounds"] == 2
         assert entry["chatkit"]["received"] == 2 * 20 * entry["size"]
         assert {"deliveries_per_s", "server_cpu_per_delivery"} <= entry["ratio"].keys()
+    assert [row["size"] for row in report["python_overhead"]] == [3, 6]
+    assert all(row["chatkit_us"] > 0 and row["floor_us"] > 0 for row in report["python_overhead"])
     assert plot.stat().st_size > 10_000
 
 
