@@ -180,3 +180,7 @@ def test_each_notebook_shows_its_step_live(executed, path):
     text = all_text(executed[path])
     for expected in SHOWS[path.name[:2]]:
         assert expected in text, f"{path.name}: {expected!r} not in the outputs"
+    if path.name.startswith("04"):  # the message flow is drawn
+        assert "<Figure size" in text
+        assert any("image/png" in output.get("data", {})
+                   for cell in executed[path].cells for output in cell.get("outputs", []))
