@@ -190,7 +190,8 @@ class ChatPanel:
         name: your name; given, the panel connects at once.
         key: panels with equal keys replace each other. Default: the cell that
             made the panel (re-running it replaces its panels), or, outside
-            JupyterLab, the address, room and name.
+            JupyterLab, the address, room and name (a panel without a name
+            replaces none).
         log_lines: how many lines the message log keeps.
     """
 
@@ -221,7 +222,9 @@ class ChatPanel:
         self._redraw_scheduled = False
         self._closed = False
         self._build(room, name or "")
-        self.key = key if key is not None else _cell_key() or (self._base_name(), room, name)
+        if key is None:  # the cell's n-th panel; else the same person in the same room
+            key = _cell_key() or ((self._base_name(), room, name) if name else id(self))
+        self.key = key
         replaced = _panels.pop(self.key, None)
         if replaced is not None:
             self._previous = replaced._ws

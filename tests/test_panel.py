@@ -33,6 +33,13 @@ def html_values(panel: ChatPanel) -> list[str]:
     return [panel.status.value, panel.log.value, panel.member_list.value]
 
 
+async def eventually(condition, timeout: float = 2) -> None:
+    """Wait for ``condition()``: the server counts connections on a thread of its own."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.005)
+
+
 async def closed(panel: ChatPanel) -> None:
     panel.close()
     await panel.wait_closed()
@@ -186,7 +193,7 @@ def test_status_follows_the_callbacks_when_the_server_goes_and_one_click_reconne
             ann.connect_button.click()
             await ann.wait_for(lambda p: p.connection_state == "closed")
             assert ann.status_text.startswith("disconnected (code 1000 normal closure: left)")
-            assert again.server.connections == 0
+            await eventually(lambda: again.server.connections == 0)
         await closed(ann)
 
     run(body)
@@ -244,7 +251,7 @@ def test_a_new_panel_with_the_same_key_closes_the_old_connection_and_reuses_the_
         new = await joined_panel(live_server, key="cell-1")
         assert new.members == ["Ann"] and new.connection_state == "open"
         assert old.connection_state == "closed" and old.widget.comm is None
-        assert live_server.server.connections == 1
+        await eventually(lambda: live_server.server.connections == 1)
         await closed(new)
 
     run(body)
@@ -255,9 +262,8 @@ def test_close_leaves_no_connection_and_no_task_behind(live_server):
         ann = await joined_panel(live_server)
         await closed(ann)
         await ann.wait_for(lambda p: p.connection_state == "closed")
-        await asyncio.sleep(0.05)
+        await eventually(lambda: live_server.server.connections == 0)  # the server's thread
         assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
-        assert live_server.server.connections == 0
         assert ann.widget.comm is None and ann not in chatkit.panel.live_panels()
 
     run(body)
@@ -312,6 +318,17 @@ def test_addresses_a_panel_accepts(address, room, expected):
     panel = ChatPanel(address, room=room)  # no name: no connection
     assert (panel.ws_url, panel.connection_state) == (expected, "idle")
     panel.close()
+
+
+def test_outside_jupyterlab_only_a_panel_for_the_same_person_and_room_replaces_another():
+    url = f"ws://127.0.0.1:{closed_port()}"
+    first, second = ChatPanel(url), ChatPanel(url)  # no names: two people to be
+    ann, ann_again, bob = ChatPanel(url, name="Ann"), ChatPanel(url, name="Ann"), ChatPanel(
+        url, name="Bob")
+    live = chatkit.panel.live_panels()
+    assert {first, second, ann_again, bob} <= set(live) and ann not in live
+    for panel in (first, second, ann_again, bob):
+        panel.close()
 
 
 def test_an_address_that_is_not_a_chat_server_is_refused_with_a_hint():
