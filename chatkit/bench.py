@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import signal
 import statistics
@@ -99,6 +100,10 @@ async def _serve_until_stdin_closes(kind: str) -> None:
     from .server import serve
 
     if kind == "floor":
+        # When a whole room disconnects at once, broadcast keeps writing to transports
+        # already lost until their connection_lost runs, and asyncio logs each such write
+        # (thousands of "socket.send() raised exception."). Quiet: that is the floor's way.
+        logging.getLogger("asyncio").setLevel(logging.ERROR)
         server = await ws_serve(_floor_chat, "127.0.0.1", 0, max_size=MAX_MESSAGE_BYTES)
     else:
         server = await serve("127.0.0.1", 0, rate_limit=None)
