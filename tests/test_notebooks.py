@@ -89,8 +89,26 @@ def test_every_exercise_has_a_solution_and_a_check():
 # -- running them ------------------------------------------------------------------
 
 
-async def _execute(path: Path) -> nbformat.NotebookNode:
+def with_my_chat_user(path: Path) -> nbformat.NotebookNode:
+    """Notebook ``path`` as a student who switches in their ChatUser from notebook 3 would run it."""
+    notebook_3 = nbformat.read(ROOT / "instructor" / "03-chat-user.ipynb", as_version=4)
+    mine = next(c.source for c in notebook_3.cells if c.source.startswith("class ChatUser"))
+    mine = "\n".join(line for line in mine.splitlines() if "SOLUTION" not in line)
     notebook = nbformat.read(path, as_version=4)
+    cell = next(c for c in notebook.cells if "paste your ChatUser" in c.source)
+    cell.source = cell.source.replace("\nPORT = ", f"\n\n{mine}\n\n\nPORT = ", 1)
+    assert mine in cell.source
+    return notebook
+
+
+PASTED = [Path("pasted") / p.name for p in INSTRUCTOR if p.name[:2] in ("04", "05")]
+
+
+async def _execute(path: Path) -> nbformat.NotebookNode:
+    if path.parts[0] == "pasted":
+        notebook = with_my_chat_user(ROOT / "instructor" / path.name)
+    else:
+        notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
         notebook, timeout=60, kernel_name="python3", allow_errors=True,
         resources={"metadata": {"path": str(ROOT / "notebooks")}},
@@ -101,8 +119,8 @@ async def _execute(path: Path) -> nbformat.NotebookNode:
 
 @pytest.fixture(scope="session")
 def executed() -> dict[Path, nbformat.NotebookNode]:
-    """All ten notebooks, executed at once, each in a kernel of its own."""
-    paths = INSTRUCTOR + STUDENT
+    """All ten notebooks (and two with a student's ChatUser), at once, each in its own kernel."""
+    paths = INSTRUCTOR + STUDENT + PASTED
 
     async def run_all():
         return await asyncio.gather(*(_execute(path) for path in paths))
@@ -184,3 +202,15 @@ def test_each_notebook_shows_its_step_live(executed, path):
         assert "<Figure size" in text
         assert any("image/png" in output.get("data", {})
                    for cell in executed[path].cells for output in cell.get("outputs", []))
+
+
+@pytest.mark.parametrize("path", PASTED, ids=lambda p: p.name)
+def test_a_students_own_chat_user_switched_in_runs_the_later_notebooks(executed, path):
+    notebook = executed[path]
+    assert errors(notebook) == []
+    for report in check_cells(notebook):
+        assert re.search(r"^All \d+ checks pass\.$", report, re.M), report
+    text = all_text(notebook)
+    assert "Traceback" not in text and "does not pass every check yet" not in text
+    for expected in SHOWS[path.name[:2]]:
+        assert expected in text
