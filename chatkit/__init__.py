@@ -6,7 +6,8 @@ The finished, reference version of everything the course builds:
 - :func:`serve`, the server (``/chat/<room>`` and the chat page on one port);
 - :func:`start`, the same server live inside a notebook, in one cell;
 - :class:`WebSocket`, a browser-style client with ``onopen``, ``onmessage``,
-  ``onerror`` and ``onclose``.
+  ``onerror`` and ``onclose``;
+- :class:`ChatPanel`, a chat client made of ipywidgets, for notebooks.
 
 Quick start in a notebook::
 
@@ -20,7 +21,16 @@ from .messages import ProtocolError
 from .room import Room
 from .user import ChatUser
 
-__all__ = ["ChatUser", "Room", "ProtocolError", "serve", "start", "WebSocket", "LiveServer"]
+__all__ = [
+    "ChatUser",
+    "Room",
+    "ProtocolError",
+    "serve",
+    "start",
+    "WebSocket",
+    "LiveServer",
+    "ChatPanel",
+]
 
 __version__ = "0.1.0"
 
@@ -39,4 +49,8 @@ def __getattr__(name):
         from .client import WebSocket
 
         return WebSocket
+    if name == "ChatPanel":
+        from .panel import ChatPanel
+
+        return ChatPanel
     raise AttributeError(f"module 'chatkit' has no attribute {name!r}")

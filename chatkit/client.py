@@ -113,12 +113,7 @@ class WebSocket:
         self._close_request: tuple[int, str] | None = None
         self._opened = threading.Event()
         self._closed = threading.Event()
-        if loop is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                loop = _background_loop()
-        self._loop = loop
+        self._loop = loop = loop or running_loop() or _background_loop()
         self._on_loop(lambda: setattr(self, "_task", loop.create_task(self._run())))
 
     def __repr__(self) -> str:
@@ -184,15 +179,7 @@ class WebSocket:
     # -- on the loop ---------------------------------------------------------
 
     def _on_loop(self, callback: Callable[[], Any]) -> None:
-        """Run ``callback`` on this socket's loop: now if we are on it, else soon."""
-        try:
-            current = asyncio.get_running_loop()
-        except RuntimeError:
-            current = None
-        if current is self._loop:
-            callback()
-        else:
-            self._loop.call_soon_threadsafe(callback)
+        call_on_loop(self._loop, callback)
 
     def _send_now(self, data: str | bytes) -> None:
         if self.ready_state == OPEN and self._connection is not None:
@@ -275,6 +262,22 @@ async def _report_failure(awaitable: Any, name: str) -> None:
     except Exception:
         print(f"Exception in {name} callback:")
         traceback.print_exc()
+
+
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop running in this thread, or None (a plain script, another thread)."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def call_on_loop(loop: asyncio.AbstractEventLoop, callback: Callable[[], Any]) -> None:
+    """Run ``callback`` on ``loop``: now if we are on it, else soon (from any thread)."""
+    if running_loop() is loop:
+        callback()
+    elif not loop.is_closed():
+        loop.call_soon_threadsafe(callback)
 
 
 _background: asyncio.AbstractEventLoop | None = None

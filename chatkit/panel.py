@@ -55,7 +55,17 @@ from typing import Any, Callable, Hashable
 
 from websockets.frames import CloseCode
 
-from .client import CLOSED, CONNECTING, OPEN, CloseEvent, Event, WebSocket, _background_loop
+from .client import (
+    CLOSED,
+    CONNECTING,
+    OPEN,
+    CloseEvent,
+    Event,
+    WebSocket,
+    _background_loop,
+    call_on_loop,
+    running_loop,
+)
 
 __all__ = ["ChatPanel", "Line", "text_html", "live_panels", "close_all", "LOG_LINES"]
 
@@ -207,7 +217,7 @@ class ChatPanel:
         self._server, self._base, url_room = _target(url_or_server)
         room = room or url_room or getattr(self._server, "room", None) or "people"
         # In a notebook, the kernel's loop; in a script, a loop thread of chatkit's.
-        self._loop = _running_loop() or _background_loop()
+        self._loop = running_loop() or _background_loop()
         self.lines: collections.deque[Line] = collections.deque(maxlen=log_lines)
         self.members: list[str] = []
         self.members_known = False  # the server sends member lists (it knows the extension)
@@ -350,11 +360,7 @@ class ChatPanel:
     # -- on the loop -------------------------------------------------------------
 
     def _on_loop(self, callback: Callable[[], Any]) -> None:
-        """Run ``callback`` on the panel's loop: now if we are on it, else soon."""
-        if _running_loop() is self._loop:
-            callback()
-        elif not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(callback)
+        call_on_loop(self._loop, callback)
 
     def _toggle(self) -> None:
         ws = self._ws
@@ -550,13 +556,6 @@ class ChatPanel:
             else f'<div class="chatkit-member">{text_html(name)}</div>'
             for name in self.members
         )
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 def _meaning(code: int) -> str:

@@ -12,7 +12,7 @@ import statistics
 from pathlib import Path
 
 import pytest
-from jupyterlab import JupyterLab
+from lab_harness import JupyterLab
 
 NOTEBOOK = Path(__file__).parent / "notebooks" / "panel_demo.ipynb"
 PAYLOAD_NAME = "<img src=x onerror=window.pwned=1>"
