@@ -47,6 +47,16 @@ def test_student_notebooks_are_what_the_generator_makes_from_the_instructors(tmp
     assert generator.main(["--check"]) == 0
 
 
+def test_the_generator_leaves_notebooks_without_an_instructor_source_alone(tmp_path):
+    other = tmp_path / "06-how-many-students.ipynb"
+    other.write_text("not ours")
+    assert load_generator().main(["--out", str(tmp_path)]) == 0
+    assert other.read_text() == "not ours"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [other.name] + [p.name for p in INSTRUCTOR]
+    )
+
+
 def test_the_generator_stubs_each_solution_and_keeps_the_signature():
     generator = load_generator()
     source = (
