@@ -13,7 +13,7 @@ from chatkit import ChatUser, Room, checks
 @pytest.fixture(autouse=True)
 def short_timeout(monkeypatch):
     """The reference answers in milliseconds; a broken route need not make us wait a second."""
-    monkeypatch.setattr(checks, "TIMEOUT", 0.3)
+    monkeypatch.setattr(checks.sockets, "TIMEOUT", 0.3)
 
 
 def failing(report: checks.Report) -> dict[str, str]:
