@@ -10,7 +10,6 @@ from .report import Fail, _step
 __all__ = ["run_room", "check_room"]
 
 
-
 def _members(room: Any) -> list[Any]:
     members = getattr(room, "members", None)
     if members is None:
@@ -19,6 +18,13 @@ def _members(room: Any) -> list[Any]:
 
 
 def _room_checks(room_class: type) -> list[tuple[str, Callable[[], None]]]:
+    def people_with(*members: Member) -> Any:
+        """Room.get("people"), with members joined in this order."""
+        room = room_class.get("people")
+        for member in members:
+            room.join(member)
+        return room
+
     def get() -> None:
         room = room_class.get("people")
         if getattr(room, "name", None) != "people":
@@ -34,38 +40,29 @@ def _room_checks(room_class: type) -> list[tuple[str, Callable[[], None]]]:
                        "Room.rooms['people'] is the room", room_class.rooms)
 
     def broadcast_all() -> None:
-        room = room_class.get("people")
         juanita, jenny = Member("juanita"), Member("jenny")
-        room.join(juanita)
-        room.join(jenny)
-        room.broadcast({"type": "note", "text": "hello"})
+        people_with(juanita, jenny).broadcast({"type": "note", "text": "hello"})
         for member in (juanita, jenny):
             _expect_sent(member.name, member.sent, [_note("hello")],
                          "send json.dumps(data) to every member")
 
     def join_twice() -> None:
-        room = room_class.get("people")
         jeff = Member("jeff")
-        room.join(jeff)
-        room.join(jeff)
-        room.broadcast(_note("once"))
+        people_with(jeff, jeff).broadcast(_note("once"))
         _expect_sent("jeff, who joined twice,", jeff.sent, [_note("once")],
                      "a member is in a room once: keep members in a dict (or check before adding)")
 
     def leave() -> None:
-        room = room_class.get("people")
         juanita, jenny = Member("juanita"), Member("jenny")
-        room.join(juanita)
-        room.join(jenny)
+        room = people_with(juanita, jenny)
         room.leave(juanita)
         room.broadcast(_note("after"))
         _expect_sent("juanita, who left,", juanita.sent, [], "leave must remove the member")
         _expect_sent("jenny", jenny.sent, [_note("after")], "only the one who leaves goes")
 
     def forget_empty() -> None:
-        room = room_class.get("people")
         jeff = Member("jeff")
-        room.join(jeff)
+        room = people_with(jeff)
         room.leave(jeff)
         if "people" in room_class.rooms:
             raise Fail("an empty room should be forgotten", "'people' not in Room.rooms",
@@ -77,10 +74,8 @@ def _room_checks(room_class: type) -> list[tuple[str, Callable[[], None]]]:
                        "the old one")
 
     def failing_member() -> None:
-        room = room_class.get("people")
         gone, jenny = FailingMember("gone"), Member("jenny")
-        room.join(gone)
-        room.join(jenny)
+        room = people_with(gone, jenny)
         try:
             room.broadcast(_note("still there?"))
         except Exception as exc:
@@ -93,12 +88,9 @@ def _room_checks(room_class: type) -> list[tuple[str, Callable[[], None]]]:
                      "skip the failing member and go on with the others")
 
     def join_order() -> None:
-        room = room_class.get("people")
         # Hashes chosen so that a set would list these members backwards.
         names = ["juanita", "jenny", "jeff", "jose"]
-        members = [Member(name, hash_value=7 - 2 * i) for i, name in enumerate(names)]
-        for member in members:
-            room.join(member)
+        room = people_with(*(Member(name, hash_value=7 - 2 * i) for i, name in enumerate(names)))
         got = [getattr(m, "name", m) for m in _members(room)]
         if got != names:
             raise Fail("room.members should list members in the order they joined",
