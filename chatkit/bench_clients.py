@@ -39,7 +39,7 @@ STALLED = "stalled"
 CHAT_PREFIX = b'{"type": "chat", "name": "' + SENDER.encode() + b'", "text": "'
 NOTE_PREFIX = b'{"type": "note", "text": "'
 LEFT_NOTE = json.dumps({"type": "note", "text": f"{STALLED} left {ROOM}."}).encode()
-BUFFER_BYTES = 64 * 1024  # each member's read buffer
+BUFFER_BYTES = 16 * 1024  # each member's read buffer: 200 short frames, 5 padded ones
 CONNECT_BATCH = 50  # connections opened at once (the server's listen backlog is 100)
 
 
