@@ -9,8 +9,9 @@ between the nbgrader markers ``### BEGIN SOLUTION`` and ``### END SOLUTION``,
 becomes nbgrader's stub (``# YOUR CODE HERE`` / ``raise NotImplementedError()``)
 at the marker's indentation (the ``def``
 line stays, so the stub is valid Python), and every output and execution count
-is dropped. Notebooks with no instructor source (e.g. 06-how-many-students) are
-left alone.
+is dropped. The instructor's notebooks lose their outputs too (in place), so a
+notebook saved after a run in JupyterLab is fit to commit. Notebooks with no
+instructor source (e.g. 06-how-many-students) are left alone.
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ def clean(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
         cell.metadata.pop("execution", None)
         cell.metadata.pop("scrolled", None)
     notebook.metadata.pop("widgets", None)
+    # A run fills in the kernel's version details: keep only the language's name.
+    language = notebook.metadata.get("language_info")
+    if language:
+        notebook.metadata["language_info"] = {"name": language.get("name", "python")}
     return notebook
 
 
@@ -94,10 +99,19 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     stale = [path for path, text in built.items()
              if not path.exists() or path.read_text() != text]
+    # The instructor's notebooks are committed without outputs too: clean them in place.
+    unclean = {path: render(clean(nbformat.read(path, as_version=4)))
+               for path in sorted(args.instructor.glob("*.ipynb"))}
+    unclean = {path: text for path, text in unclean.items() if path.read_text() != text}
     if args.check:
         for path in stale:
             print(f"out of date: {path} (run scripts/make_student_notebooks.py)", file=sys.stderr)
-        return 1 if stale else 0
+        for path in unclean:
+            print(f"has outputs: {path} (run scripts/make_student_notebooks.py)", file=sys.stderr)
+        return 1 if stale or unclean else 0
+    for path, text in unclean.items():
+        path.write_text(text)
+        print(f"cleaned {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     args.out.mkdir(parents=True, exist_ok=True)
     for path in stale:
         path.write_text(built[path])

@@ -57,6 +57,23 @@ def test_the_generator_leaves_notebooks_without_an_instructor_source_alone(tmp_p
     )
 
 
+def test_the_generator_cleans_an_instructor_notebook_saved_after_a_run(tmp_path):
+    instructor, out = tmp_path / "instructor", tmp_path / "notebooks"
+    instructor.mkdir()
+    source = INSTRUCTOR[0]
+    notebook = nbformat.read(source, as_version=4)
+    code = next(cell for cell in notebook.cells if cell.cell_type == "code")
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="hi\n")]
+    code.execution_count = 7
+    notebook.metadata.language_info.update(version="3.11.7", file_extension=".py")
+    nbformat.write(notebook, instructor / source.name)
+    generator = load_generator()
+    assert generator.main(["--instructor", str(instructor), "--out", str(out), "--check"]) == 1
+    assert generator.main(["--instructor", str(instructor), "--out", str(out)]) == 0
+    assert (instructor / source.name).read_text() == source.read_text()
+    assert (out / source.name).read_text() == (ROOT / "notebooks" / source.name).read_text()
+
+
 def test_the_generator_stubs_each_solution_and_keeps_the_signature():
     generator = load_generator()
     source = (
