@@ -32,6 +32,11 @@ $(VENV)/.test-installed: requirements-test.txt
 chromium:
 	@scripts/install-chromium
 
+# After editing a notebook in instructor/: regenerate the students' notebooks/
+# (solutions replaced by stubs) and strip outputs from both versions.
+students: setup
+	$(BIN)/python scripts/make_student_notebooks.py
+
 serve: setup
 	$(BIN)/python -m chatkit serve
 

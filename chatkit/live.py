@@ -22,6 +22,7 @@ import asyncio
 import atexit
 import errno
 import html
+import logging
 import threading
 import urllib.parse
 from typing import Any
@@ -84,6 +85,9 @@ def start(
     if show:
         from IPython.display import display
 
+        # The panel shows the server's activity, tracebacks included; without a
+        # handler of its own, the logger would print them into whichever cell runs.
+        _quiet_logger()
         display(live)
     else:
         print(f"chatkit server running: open {live.page_url()}")
@@ -290,6 +294,13 @@ class LiveServer:
             text = f"{event}\n" + (event.detail if event.kind == "exception" else "")
             outputs.append({"output_type": "stream", "name": stream, "text": text})
         log.outputs = tuple(outputs)
+
+
+def _quiet_logger() -> None:
+    """Give the "chatkit" logger a NullHandler (once): logging's last resort stays silent."""
+    chatkit_logger = logging.getLogger("chatkit")
+    if not any(isinstance(h, logging.NullHandler) for h in chatkit_logger.handlers):
+        chatkit_logger.addHandler(logging.NullHandler())
 
 
 def _in_notebook() -> bool:

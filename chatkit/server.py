@@ -192,7 +192,13 @@ class ChatServer:
         max_buffer: int = MAX_BUFFER_BYTES,
         on_event: Callable[[Event], Any] | None = None,
     ) -> None:
-        if new_rooms and hasattr(chat_user, "with_new_rooms"):
+        # A registry of its own needs both halves: the reference's ChatUser, or a
+        # subclass, whose Room can make one (a student's own Room may not).
+        if (
+            new_rooms
+            and hasattr(chat_user, "with_new_rooms")
+            and hasattr(getattr(chat_user, "Room", None), "new_registry")
+        ):
             chat_user = chat_user.with_new_rooms()
         self.chat_user = chat_user
         self.random_every = random_every

@@ -183,6 +183,32 @@ def test_an_exception_in_a_students_chat_user_is_shown_and_the_server_keeps_serv
         bob.expect(type="error")
 
 
+def test_a_students_exception_goes_to_the_panel_not_into_the_cell_that_happens_to_run(kernel):
+    port = free_port()
+    kernel.run(
+        textwrap.dedent(
+            f"""
+            class Broken(chatkit.ChatUser):
+                def handle_message(self, message):
+                    raise ValueError("forgot to parse the JSON")
+
+            server = chatkit.start(port={port}, chat_user=Broken)
+            """
+        )
+    )
+    working = kernel.run_in_background(
+        'print("working", flush=True)\ntime.sleep(1.5)\nprint("done")', timeout=15
+    )
+    assert working.seen.wait(10), "the working cell never started"
+    with Outside(f"ws://127.0.0.1:{port}/chat/people") as ann:
+        ann.send({"type": "join", "name": "Ann"})
+        assert "forgot to parse the JSON" in ann.expect(type="error")["text"]
+    cell = working.wait(15)
+    assert cell.status == "ok", cell.describe()
+    assert "Traceback" not in cell.stderr + cell.stdout, cell.describe()
+    assert kernel.value("sum(e.kind == 'exception' for e in server.events)") == 1
+
+
 def test_stop_in_a_cell_frees_the_port(kernel):
     port = free_port()
     kernel.run(start_cell(port, ", show=False"))
