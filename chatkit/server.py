@@ -107,7 +107,6 @@ def make_sender(
     """
     protocol = websocket.protocol
     transport = websocket.transport
-    send_text, send_data = protocol.send_text, websocket.send_data
     OPEN = State.OPEN  # a local: State.OPEN is an enum lookup, ten times slower
 
     def send(text: str) -> None:
@@ -129,8 +128,8 @@ def make_sender(
             data = text.encode()
             _last_encoded = (text, data)
         try:
-            send_text(data)  # refuses (ProtocolError) in the middle of a fragmented send
-            send_data()
+            protocol.send_text(data)  # refuses (ProtocolError) in the middle of a fragmented send
+            websocket.send_data()
         except Exception as exc:  # skipped with a warning, as broadcast does
             websocket.logger.warning(
                 "skipped broadcast: failed to write message: %s",
