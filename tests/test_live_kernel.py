@@ -45,6 +45,19 @@ def start_cell(port: int, extra: str = "") -> str:
     return f"server = chatkit.start(port={port}{extra})"
 
 
+def start_broken_cell(port: int) -> str:
+    """A student's ChatUser that raises on every message, started live."""
+    return textwrap.dedent(
+        f"""
+        class Broken(chatkit.ChatUser):
+            def handle_message(self, message):
+                raise ValueError("forgot to parse the JSON")
+
+        server = chatkit.start(port={port}, chat_user=Broken)
+        """
+    )
+
+
 def test_rerunning_the_start_cell_replaces_the_server_instead_of_failing(kernel):
     port = free_port()
     cell = start_cell(port)
@@ -139,17 +152,7 @@ def test_the_server_keeps_serving_while_a_cell_blocks_in_time_sleep(kernel):
 
 def test_an_exception_in_a_students_chat_user_is_shown_and_the_server_keeps_serving(kernel):
     port = free_port()
-    kernel.run(
-        textwrap.dedent(
-            f"""
-            class Broken(chatkit.ChatUser):
-                def handle_message(self, message):
-                    raise ValueError("forgot to parse the JSON")
-
-            server = chatkit.start(port={port}, chat_user=Broken)
-            """
-        )
-    )
+    kernel.run(start_broken_cell(port))
     url = f"ws://127.0.0.1:{port}/chat/people"
     with Outside(url) as ann:
         ann.send({"type": "join", "name": "Ann"})
@@ -185,17 +188,7 @@ def test_an_exception_in_a_students_chat_user_is_shown_and_the_server_keeps_serv
 
 def test_a_students_exception_goes_to_the_panel_not_into_the_cell_that_happens_to_run(kernel):
     port = free_port()
-    kernel.run(
-        textwrap.dedent(
-            f"""
-            class Broken(chatkit.ChatUser):
-                def handle_message(self, message):
-                    raise ValueError("forgot to parse the JSON")
-
-            server = chatkit.start(port={port}, chat_user=Broken)
-            """
-        )
-    )
+    kernel.run(start_broken_cell(port))
     working = kernel.run_in_background(
         'print("working", flush=True)\ntime.sleep(1.5)\nprint("done")', timeout=15
     )
