@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -335,3 +339,39 @@ def test_a_refused_join_shows_the_error_and_lets_the_person_pick_another_name(
         say(page, "second try")
         bob.expect(type="chat", name="Bobby", text="second try")
     assert page.locator("#messages li.note", has_text="disconnected").count() == 0
+
+
+@contextlib.contextmanager
+def cli_server() -> Iterator[str]:
+    """``python -m chatkit serve --port 0`` as a real process; yields the room page it prints."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chatkit", "serve", "--port", "0", "--room", "people"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        page_url = None
+        deadline = time.monotonic() + 15
+        while page_url is None and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            assert line, "the CLI exited before printing its address"
+            if line.startswith("chatkit: open "):
+                page_url = line.split()[2]
+        assert page_url, "the CLI never printed the page's address"
+        yield page_url
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+
+
+def test_the_command_line_server_serves_a_room_a_browser_and_a_python_client_chat_in(page):
+    with cli_server() as page_url:
+        assert page_url.startswith("http://127.0.0.1:") and page_url.endswith("/people")
+        join(page, page_url, "Ann")
+        ws_url = page_url.replace("http://", "ws://").replace("/people", "/chat/people")
+        with Outside(ws_url, "Colt") as colt:
+            expect(page.locator("#messages li.note").last).to_have_text('Colt joined "people".')
+            say(page, "hello from the browser")
+            colt.expect(type="chat", name="Ann", text="hello from the browser")
+            colt.say("hello from Python")
+            expect(page.locator("#messages li.chat").last).to_have_text("Colt: hello from Python")
+        expect(page.locator("#messages li.note").last).to_have_text("Colt left people.")
