@@ -7,7 +7,7 @@
   the server's close handshake waiting for its timeout).
 - ``joined(url, name)``: a client connected to a room that has joined and read its own note.
 - ``recv_json``, ``recv_until``: read with a deadline, so nothing hangs.
-- ``closed_port()``: a free port of 127.0.0.1 where nothing listens.
+- ``free_port()``: a free port of 127.0.0.1 where nothing listens.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 import chatkit
 
 __all__ = ["run", "chat_server", "ChatServerUnderTest", "joined", "recv_json",
-           "recv_until", "say", "closed_port", "DEADLINE"]
+           "recv_until", "say", "free_port", "DEADLINE"]
 
 #: Seconds any single wait may take before the test fails instead of hanging.
 DEADLINE = 5.0
@@ -110,8 +110,8 @@ async def say(ws: ClientConnection, text: str) -> None:
     await ws.send(json.dumps({"type": "chat", "text": text}))
 
 
-def closed_port() -> int:
-    """A port of 127.0.0.1 that was free a moment ago and has nothing listening."""
+def free_port() -> int:
+    """A port of 127.0.0.1 that was free a moment ago (nothing listens there)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

@@ -28,6 +28,8 @@ from typing import Any, Callable
 
 from websockets.sync.client import ClientConnection, connect
 
+from chat_helpers import free_port
+
 __all__ = ["Kernel", "Cell", "RunningCell", "free_port", "port_is_free", "Outside"]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -186,13 +188,6 @@ class Kernel:
 
 
 # -- ports ----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that the OS reports free right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def port_is_free(port: int) -> bool:

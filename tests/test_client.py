@@ -15,7 +15,7 @@ import pytest
 
 import chatkit
 from chatkit.client import CloseEvent, InvalidStateError, MessageEvent, WebSocket
-from chat_helpers import DEADLINE, closed_port, run
+from chat_helpers import DEADLINE, free_port, run
 
 
 class Recorder:
@@ -135,7 +135,7 @@ def test_a_room_name_too_long_closes_1008_with_a_reason(live_server):
 
 def test_a_refused_address_fires_error_then_close_1006(live_server):
     async def body():
-        ws = WebSocket(f"ws://127.0.0.1:{closed_port()}/chat/people")
+        ws = WebSocket(f"ws://127.0.0.1:{free_port()}/chat/people")
         recorder = Recorder(ws)
         assert await ws.wait_open(DEADLINE) is False
         await ws.wait_closed(DEADLINE)
@@ -361,7 +361,7 @@ def test_callbacks_given_to_the_constructor_hear_an_immediate_failure_in_plain_c
     heard = []
     done = threading.Event()
     ws = WebSocket(
-        f"ws://127.0.0.1:{closed_port()}/chat/people",
+        f"ws://127.0.0.1:{free_port()}/chat/people",
         onerror=lambda event: heard.append("error"),
         onclose=lambda event: (heard.append(("close", event.code)), done.set()),
     )

@@ -15,7 +15,7 @@ import json
 import re
 
 import pytest
-from chat_helpers import closed_port, joined, recv_json, recv_until, run, say
+from chat_helpers import free_port, joined, recv_json, recv_until, run, say
 from kernel_support import Kernel, Outside
 
 import chatkit
@@ -201,7 +201,7 @@ def test_status_follows_the_callbacks_when_the_server_goes_and_one_click_reconne
 
 def test_an_unreachable_server_shows_the_error_then_closed_1006():
     async def body():
-        ann = ChatPanel(f"ws://127.0.0.1:{closed_port()}", name="Ann")
+        ann = ChatPanel(f"ws://127.0.0.1:{free_port()}", name="Ann")
         await ann.wait_for(lambda p: p.connection_state == "closed")
         states = [line.text.split(":")[0].split(" (")[0] for line in ann.lines]
         assert states[0] == "connecting to ws"
@@ -321,7 +321,7 @@ def test_addresses_a_panel_accepts(address, room, expected):
 
 
 def test_outside_jupyterlab_only_a_panel_for_the_same_person_and_room_replaces_another():
-    url = f"ws://127.0.0.1:{closed_port()}"
+    url = f"ws://127.0.0.1:{free_port()}"
     first, second = ChatPanel(url), ChatPanel(url)  # no names: two people to be
     ann, ann_again, bob = ChatPanel(url, name="Ann"), ChatPanel(url, name="Ann"), ChatPanel(
         url, name="Bob")
