@@ -239,8 +239,9 @@ class ChatServer:
                 f"room name too long (limit {MAX_ROOM_NAME_LENGTH})",
             )
             return
+        send = make_sender(websocket, self.max_buffer)
         try:
-            user = self.chat_user(make_sender(websocket, self.max_buffer), room)
+            user = self.chat_user(send, room)
         except Exception as exc:
             self._report_exception(f"{self.chat_user.__name__}(send, {room!r})", exc)
             await websocket.close(CloseCode.INTERNAL_ERROR, _reason(exc))
@@ -252,12 +253,12 @@ class ChatServer:
             async for message in websocket:
                 if allow is not None and not allow():
                     limit = self.rate_limit
-                    await websocket.send(json.dumps(error(
+                    send(json.dumps(error(
                         f"slow down: at most {limit.per_second:g} messages a second;"
                         " that message was not sent"
                     )))
                     continue
-                self._handle(user, room, message)
+                self._handle(user, room, message, send)
         except ConnectionClosed:
             pass
         finally:
@@ -274,15 +275,21 @@ class ChatServer:
                 f" (code {code if code is not None else 1006}; {self.connections} open)",
             )
 
-    def _handle(self, user: Any, room: str, message: str | bytes) -> None:
-        """Give one frame to ``user.handle_message``; report what happened."""
+    def _handle(
+        self, user: Any, room: str, message: str | bytes, send: Callable[[str], None]
+    ) -> None:
+        """Give one frame to ``user.handle_message``; report what happened.
+
+        If the user's code raises, the client hears of it through the
+        connection's own ``send`` -- not ``user.send``, which may be what broke.
+        """
         name_before = getattr(user, "name", None)
         try:
             user.handle_message(message)
         except Exception as exc:
             self._report_exception(f"{_who(user)}.handle_message({_short(message)})", exc)
             try:
-                user.send(json.dumps(error(
+                send(json.dumps(error(
                     f"the server could not handle that message: {_reason(exc)}"
                 )))
             except Exception:

@@ -226,6 +226,33 @@ def test_a_handler_exception_is_reported_with_its_traceback_and_the_server_goes_
     run(body)
 
 
+def test_a_student_class_without_send_that_raises_still_gets_its_client_an_error():
+    class Bare:
+        """A student's first draft: keeps send, has no send method, and throws."""
+
+        def __init__(self, send, room_name):
+            self._send = send
+
+        def handle_message(self, raw):
+            raise ValueError("not written yet")
+
+        def handle_close(self):
+            pass
+
+    async def body():
+        async with chat_server(chat_user=Bare) as server:
+            ws = await server.connect("/chat/people")
+            await ws.send('{"type": "join", "name": "Ann"}')
+            reply = await recv_json(ws)
+            assert reply == {
+                "type": "error",
+                "text": "the server could not handle that message: ValueError: not written yet",
+            }
+            assert [e.kind for e in server.events].count("exception") == 1
+
+    run(body)
+
+
 def test_a_chat_user_that_cannot_even_start_closes_with_1011_and_is_reported():
     class NoInit(ChatUser):
         def __init__(self, send, room_name):
