@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from .fakes import _chat, _decode, _expect_sent, _isolated, _lines, _note
+from ..messages import chat, note
+from .fakes import _decode, _expect_sent, _isolated, _lines
 from .report import Fail, _step
 
 __all__ = ["run_chat_user", "check_chat_user", "run_errors", "check_errors",
@@ -69,7 +70,7 @@ def _chat_user_checks(chat_user: type) -> list[tuple[str, Callable[[], None]]]:
     def join_note() -> None:
         people = _People(chat_user)
         people.join("Colt")
-        people.expect("Colt", [_note('Colt joined "people".')],
+        people.expect("Colt", [note('Colt joined "people".')],
                       'the room name in quotes, then a full stop: f\'{self.name} joined "{self.room.name}".\'')
 
     def join_tells_everyone() -> None:
@@ -77,7 +78,7 @@ def _chat_user_checks(chat_user: type) -> list[tuple[str, Callable[[], None]]]:
         people.join("Juanita")
         people.clear()
         people.join("Colt")
-        people.expect("Juanita", [_note('Colt joined "people".')],
+        people.expect("Juanita", [note('Colt joined "people".')],
                       "join the room first, then broadcast the note to the whole room")
 
     def chat_to_all() -> None:
@@ -86,7 +87,7 @@ def _chat_user_checks(chat_user: type) -> list[tuple[str, Callable[[], None]]]:
         people.join("Colt")
         people.clear()
         people.say("Colt", "hi all")
-        message = [_chat("Colt", "hi all")]
+        message = [chat("Colt", "hi all")]
         people.expect("Juanita", message, "broadcast {type, name, text} to the room")
         people.expect("Colt", message, "the sender is a member too: broadcast reaches them")
 
@@ -104,7 +105,7 @@ def _chat_user_checks(chat_user: type) -> list[tuple[str, Callable[[], None]]]:
         people.join("Colt")
         people.clear()
         people.users["Colt"].handle_close()
-        people.expect("Juanita", [_note("Colt left people.")],
+        people.expect("Juanita", [note("Colt left people.")],
                       "leave the room, then broadcast f\"{self.name} left {self.room.name}.\" (no quotes)")
         people.clear()
         people.say("Juanita", "still here?")
@@ -162,7 +163,7 @@ def _error_checks(chat_user: type) -> list[tuple[str, Callable[[], None]]]:
                 people.expect("Juanita", [], "an error goes to the sender only")
             people.clear()
             people.say("Colt", "still here")
-            people.expect("Juanita", [_chat("Colt", "still here")],
+            people.expect("Juanita", [chat("Colt", "still here")],
                           "after an error the connection goes on as before")
         return test
 
@@ -224,14 +225,14 @@ def _command_checks(chat_user: type) -> list[tuple[str, Callable[[], None]]]:
     def members() -> None:
         people = trio()
         people.say("jenny", "/members")
-        people.expect("jenny", [_note("In room: juanita, jenny, jeff")],
+        people.expect("jenny", [note("In room: juanita, jenny, jeff")],
                       "the names of self.room.members, in join order, joined with ', '")
         people.expect("juanita", [], "/members answers the sender only")
 
     def priv() -> None:
         people = trio()
         people.say("juanita", "/priv jenny see you at 5")
-        message = {**_chat("juanita", "see you at 5"), "private": True, "to": "jenny"}
+        message = {**chat("juanita", "see you at 5"), "private": True, "to": "jenny"}
         people.expect("jenny", [message], "find the member whose name follows /priv")
         people.expect("juanita", [message], "the sender gets a copy")
         people.expect("jeff", [], "a private message goes to two people only")
@@ -244,12 +245,12 @@ def _command_checks(chat_user: type) -> list[tuple[str, Callable[[], None]]]:
     def rename() -> None:
         people = trio()
         people.say("jeff", "/name Jeffrey")
-        note = [_note("jeff is now known as Jeffrey.")]
-        people.expect("juanita", note, "broadcast the note to the room")
-        people.expect("jeff", note, "the renamed member gets the note too")
+        renamed = [note("jeff is now known as Jeffrey.")]
+        people.expect("juanita", renamed, "broadcast the note to the room")
+        people.expect("jeff", renamed, "the renamed member gets the note too")
         people.clear()
         people.say("jeff", "hi")
-        people.expect("jenny", [_chat("Jeffrey", "hi")], "set self.name to the new name")
+        people.expect("jenny", [chat("Jeffrey", "hi")], "set self.name to the new name")
 
     def unknown() -> None:
         people = trio()

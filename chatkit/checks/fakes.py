@@ -9,7 +9,6 @@ from typing import Any, Callable, Iterator
 from .report import Fail
 
 
-
 class Member:
     """A room member that keeps what it is sent: ``member.sent`` is a list of texts."""
 
@@ -63,14 +62,6 @@ def _lines(messages: list[Any]) -> str:
     if not messages:
         return "nothing"
     return "\n              ".join(json.dumps(m, ensure_ascii=False) for m in messages)
-
-
-def _note(text: str) -> dict:
-    return {"type": "note", "text": text}
-
-
-def _chat(name: str, text: str) -> dict:
-    return {"type": "chat", "name": name, "text": text}
 
 
 @contextlib.contextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html.parser
 from typing import Any, Callable
 
-from .fakes import _chat
+from ..messages import chat
 from .report import Fail, _step
 
 __all__ = ["run_render", "check_render", "PAYLOAD"]
@@ -36,15 +36,15 @@ def _render_checks(render: Callable[[dict], str]) -> list[tuple[str, Callable[[]
         return _Markup(markup)
 
     def plain() -> None:
-        markup = rendered(_chat("Colt", "hi all"))
+        markup = rendered(chat("Colt", "hi all"))
         text = "".join(markup.text)
         if "Colt" not in text or "hi all" not in text:
             raise Fail("the line should show the name and the text", "Colt ... hi all", text)
 
     def safe(field: str) -> Callable[[], None]:
         def test() -> None:
-            baseline = rendered(_chat("Colt", "hi"))
-            message = _chat("Colt", "hi")
+            baseline = rendered(chat("Colt", "hi"))
+            message = chat("Colt", "hi")
             message[field] = PAYLOAD
             markup = rendered(message)
             if markup.tags != baseline.tags:
@@ -57,7 +57,7 @@ def _render_checks(render: Callable[[dict], str]) -> list[tuple[str, Callable[[]
         return test
 
     def ampersand() -> None:
-        markup = rendered(_chat("Tom & Jerry", "1 < 2 && \"quotes\" 'too'"))
+        markup = rendered(chat("Tom & Jerry", "1 < 2 && \"quotes\" 'too'"))
         text = "".join(markup.text)
         if "Tom & Jerry" not in text or "1 < 2 && \"quotes\" 'too'" not in text:
             raise Fail("& < > and quotes should show as typed", "Tom & Jerry ... 1 < 2 && \"quotes\" 'too'",

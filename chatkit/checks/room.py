@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .fakes import FailingMember, Member, _expect_sent, _isolated, _note
+from ..messages import note
+from .fakes import FailingMember, Member, _expect_sent, _isolated
 from .report import Fail, _step
 
 __all__ = ["run_room", "check_room"]
@@ -43,22 +44,22 @@ def _room_checks(room_class: type) -> list[tuple[str, Callable[[], None]]]:
         juanita, jenny = Member("juanita"), Member("jenny")
         people_with(juanita, jenny).broadcast({"type": "note", "text": "hello"})
         for member in (juanita, jenny):
-            _expect_sent(member.name, member.sent, [_note("hello")],
+            _expect_sent(member.name, member.sent, [note("hello")],
                          "send json.dumps(data) to every member")
 
     def join_twice() -> None:
         jeff = Member("jeff")
-        people_with(jeff, jeff).broadcast(_note("once"))
-        _expect_sent("jeff, who joined twice,", jeff.sent, [_note("once")],
+        people_with(jeff, jeff).broadcast(note("once"))
+        _expect_sent("jeff, who joined twice,", jeff.sent, [note("once")],
                      "a member is in a room once: keep members in a dict (or check before adding)")
 
     def leave() -> None:
         juanita, jenny = Member("juanita"), Member("jenny")
         room = people_with(juanita, jenny)
         room.leave(juanita)
-        room.broadcast(_note("after"))
+        room.broadcast(note("after"))
         _expect_sent("juanita, who left,", juanita.sent, [], "leave must remove the member")
-        _expect_sent("jenny", jenny.sent, [_note("after")], "only the one who leaves goes")
+        _expect_sent("jenny", jenny.sent, [note("after")], "only the one who leaves goes")
 
     def forget_empty() -> None:
         jeff = Member("jeff")
@@ -77,14 +78,14 @@ def _room_checks(room_class: type) -> list[tuple[str, Callable[[], None]]]:
         gone, jenny = FailingMember("gone"), Member("jenny")
         room = people_with(gone, jenny)
         try:
-            room.broadcast(_note("still there?"))
+            room.broadcast(note("still there?"))
         except Exception as exc:
             raise Fail("broadcast stopped at a member whose send failed",
                        "jenny still gets the message; broadcast raises nothing",
                        f"{type(exc).__name__}: {exc}",
                        "wrap each member.send(...) in try/except: one broken connection"
                        " must not silence the room") from None
-        _expect_sent("jenny", jenny.sent, [_note("still there?")],
+        _expect_sent("jenny", jenny.sent, [note("still there?")],
                      "skip the failing member and go on with the others")
 
     def join_order() -> None:
