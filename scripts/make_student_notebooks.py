@@ -22,8 +22,10 @@ from pathlib import Path
 
 import nbformat
 
+from chatkit.reference import SOLUTION_MARKERS
+
 ROOT = Path(__file__).resolve().parent.parent
-BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN, END = SOLUTION_MARKERS  # nbgrader's markers; chatkit.reference strips them too
 STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")  # nbgrader's own code stub
 
 

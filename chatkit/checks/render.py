@@ -10,6 +10,7 @@ from .report import Fail, _step
 
 __all__ = ["run_render", "check_render", "PAYLOAD"]
 
+
 class _Markup(html.parser.HTMLParser):
     def __init__(self, markup: str):
         super().__init__(convert_charrefs=True)
