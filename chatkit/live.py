@@ -27,6 +27,7 @@ import threading
 import urllib.parse
 from typing import Any
 
+from .client import running_loop
 from .server import ChatServer, Event
 from .user import ChatUser
 
@@ -167,10 +168,7 @@ class LiveServer:
     # -- starting and stopping ----------------------------------------------
 
     def _start(self, timeout: float = 10) -> None:
-        try:
-            self._kernel_loop = asyncio.get_running_loop()  # in a notebook: the kernel's
-        except RuntimeError:
-            self._kernel_loop = None
+        self._kernel_loop = running_loop()  # in a notebook: the kernel's
         ready = threading.Event()
         failure: list[BaseException] = []
         self._thread = threading.Thread(
