@@ -321,7 +321,8 @@ def run(sizes=DEFAULT_SIZES, *, messages: int | None = None, window: int = 10, r
         messages: chats per measured phase (default: about 60,000 deliveries' worth).
         window: chats sent but not yet delivered to everyone, at most.
         rounds: measured phases per server; the servers take turns, medians are kept.
-        kinds: which servers: ``"floor"``, ``"chatkit"``, ``"live"``.
+        kinds: which servers: ``"floor"``, ``"chatkit"``, ``"live"``, and
+            ``"kernel"`` (``chatkit.start()`` in a real Jupyter kernel; not by default).
         stall_size: room size for the stalled-member scenario (0: skip it); it
             sends ``stall_messages`` chats of ``stall_pad`` bytes, enough to fill the
             kernel's socket buffers and the server's 1 MiB allowance for the stalled one.
