@@ -33,8 +33,8 @@ from .user import ChatUser
 
 __all__ = ["start", "LiveServer", "running_servers", "stop_all"]
 
-#: Live servers of this process, by (host, port): ``start`` replaces the one on its port.
-_live: dict[tuple[str, int], LiveServer] = {}
+#: Live servers of this process, by port: ``start`` replaces the one on its port.
+_live: dict[int, LiveServer] = {}
 
 LOG_LINES = 100  # lines the activity log keeps on screen
 CLOSE_GRACE = 1.0  # seconds stop() waits for each client's closing handshake
@@ -71,16 +71,16 @@ def start(
     False
 
     """
-    # Whatever host it listens on (you may have just edited host= in the cell):
-    # "0.0.0.0" and "127.0.0.1" on one port would collide.
-    replaced = [_live.pop(key) for key in list(_live) if port and key[1] == port]
-    for old in replaced:
-        old.stop()
+    # By port, whatever host it listens on (you may have just edited host= in the
+    # cell): "0.0.0.0" and "127.0.0.1" on one port would collide.
+    replaced = _live.pop(port, None) if port else None
+    if replaced is not None:
+        replaced.stop()
     live = LiveServer(ChatServer(chat_user, **options), host, port, room=room)
     live._start()
-    if replaced:
+    if replaced is not None:
         live.server.report("listen", f"replaced the server that was running on port {port}")
-    _live[(host, live.port)] = live
+    _live[live.port] = live
     if show is None:
         show = _in_notebook()
     if show:
@@ -237,8 +237,8 @@ class LiveServer:
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout)
-            if _live.get((self.host, self.port)) is self:
-                del _live[(self.host, self.port)]
+            if _live.get(self.port) is self:
+                del _live[self.port]
         self.server.report("stop", "stopped; the port is free")
 
     # -- the panel in a notebook --------------------------------------------
