@@ -259,7 +259,7 @@ class ChatServer:
                     )))
                     continue
                 self._handle(user, room, message, send)
-        except ConnectionClosed:
+        except (ConnectionClosed, ConnectionError):  # ConnectionError: from send, closed
             pass
         finally:
             self.connections -= 1

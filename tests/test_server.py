@@ -7,6 +7,7 @@ deadline (``chat_helpers.run``), and talks to it with ``websockets`` clients.
 from __future__ import annotations
 
 import asyncio
+import logging
 import http.client
 import json
 
@@ -193,6 +194,26 @@ def test_the_rate_limit_answers_with_an_error_and_keeps_the_connection():
             assert fast.state is State.OPEN
 
     run(body)
+
+
+def test_a_client_that_floods_and_vanishes_ends_its_handler_cleanly(caplog):
+    # Over the limit, the server answers with an error; if the client is gone by
+    # then, that answer fails, and the handler must end as for any closed
+    # connection -- not with "connection handler failed".
+    async def body():
+        async with chat_server(rate_limit=RateLimit(burst=1, per_second=0.001)) as server:
+            for _ in range(5):
+                ws = await server.connect("/chat/people")
+                for text in ("one", "two, over the limit", "three, over the limit"):
+                    await ws.send(f'{{"type": "chat", "text": "{text}"}}')
+                ws.transport.abort()
+            async with asyncio.timeout(DEADLINE):
+                while server.kinds().count("close") < 5:
+                    await asyncio.sleep(0.01)
+
+    with caplog.at_level(logging.ERROR, logger="websockets"):
+        run(body)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
 
 
 # -- a student's broken ChatUser ---------------------------------------------
