@@ -27,6 +27,7 @@ import threading
 import urllib.parse
 from typing import Any
 
+from . import hosting
 from .client import running_loop
 from .server import ChatServer, Event
 from .user import ChatUser
@@ -92,6 +93,8 @@ def start(
         display(live)
     else:
         print(f"chatkit server running: open {live.page_url()}")
+        if live.page_note():
+            print(live.page_note())
     return live
 
 
@@ -139,8 +142,23 @@ class LiveServer:
         return f"http://{host}:{self.port}"
 
     def page_url(self, room: str | None = None) -> str:
-        """The chat page of a room: ``http://127.0.0.1:3000/people``."""
-        return f"{self.url}/{urllib.parse.quote(room or self.room, safe='')}"
+        """The chat page of a room, as this notebook's browser opens it.
+
+        ``http://127.0.0.1:3000/people`` on your own machine; on JupyterHub or
+        Binder ``/user/ann/proxy/3000/people``, beside the notebook (see
+        :mod:`chatkit.hosting`).
+        """
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+        return hosting.page_link(self.port, room or self.room, host=host)
+
+    def page_note(self) -> str:
+        """What to tell the person about that link where it cannot work, or ""."""
+        place = hosting.where()
+        if place == "colab":
+            return hosting.COLAB_NOTE
+        if place == "hub" and not hosting.proxy_installed():
+            return hosting.NO_PROXY_NOTE
+        return ""
 
     def ws_url(self, room: str | None = None) -> str:
         """The WebSocket address of a room: ``ws://127.0.0.1:3000/chat/people``."""
@@ -284,6 +302,8 @@ class LiveServer:
                 f" open <a href=\"{link}\" target=\"_blank\">{link}</a>"
                 f" &middot; {self.server.connections} open connections"
             )
+            if self.page_note():
+                header.value += f"<br>{html.escape(self.page_note())}"
         else:
             header.value = f"<b>chatkit server</b> at <code>{html.escape(self.url)}</code> stopped"
         outputs = []

@@ -385,7 +385,8 @@ class ChatPanel:
             return
         self._previous = None
         url = self.ws_url
-        ws = self._ws = WebSocket(url, loop=self._loop)
+        ws = self._ws = WebSocket(url, loop=self._loop,
+                                  headers=getattr(self._server, "headers", None))
         self._joined_as, self._join_answered, self._error_text = None, False, ""
         ws.onopen = lambda event: self._opened(ws, name, room)
         ws.onmessage = lambda event: self._received(ws, event.data)
