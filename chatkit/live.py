@@ -149,7 +149,12 @@ class LiveServer:
         :mod:`chatkit.hosting`).
         """
         host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
-        return hosting.page_link(self.port, room or self.room, host=host)
+        return hosting.page_link(self.port, room or self.room, host=host) + self._code_query()
+
+    def _code_query(self) -> str:
+        """``?code=k7f3-q9x2`` when the server asks for a class code (:mod:`chatkit.class_code`)."""
+        code = getattr(self.server.gate, "code", None)
+        return f"?code={urllib.parse.quote(code, safe='')}" if code else ""
 
     def page_note(self) -> str:
         """What to tell the person about that link where it cannot work, or ""."""
@@ -162,7 +167,8 @@ class LiveServer:
 
     def ws_url(self, room: str | None = None) -> str:
         """The WebSocket address of a room: ``ws://127.0.0.1:3000/chat/people``."""
-        return f"ws{self.url[4:]}/chat/{urllib.parse.quote(room or self.room, safe='')}"
+        return (f"ws{self.url[4:]}{self.server.prefix}/chat/"
+                f"{urllib.parse.quote(room or self.room, safe='')}{self._code_query()}")
 
     @property
     def running(self) -> bool:
