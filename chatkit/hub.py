@@ -145,8 +145,9 @@ class HubLogin:
             {"state": state, "code_challenge": challenge, "code_challenge_method": method}
         )
         response = _redirect(connection, f"{self.auth.login_url}&{query}")
+        # A cookie per login under way: two tabs logging in at once do not clash.
         response.headers["Set-Cookie"] = (
-            f"{self.state_cookie}={state}; Path={self.prefix}/; HttpOnly; Max-Age=600;"
+            f"{self.state_cookie}-{state}=1; Path={self.prefix}/; HttpOnly; Max-Age=600;"
             " SameSite=Lax" + _secure(request.headers)
         )
         return response
@@ -159,8 +160,7 @@ class HubLogin:
         code, state = query.get("code", [""])[0], query.get("state", [""])[0]
         cookies = _cookies(request)
         verifier = self.auth.get_code_verifier(state) if state else None
-        if (not code or self.state_cookie not in cookies
-                or cookies[self.state_cookie].value != state or verifier is None):
+        if not code or f"{self.state_cookie}-{state}" not in cookies or verifier is None:
             return connection.respond(
                 http.HTTPStatus.BAD_REQUEST, "login expired or not started here: open the room again\n"
             )
@@ -179,7 +179,7 @@ class HubLogin:
             f"{self.cookie}={token}; Path={self.prefix}/; HttpOnly; SameSite=Lax{secure}"
         )
         response.headers["Set-Cookie"] = (
-            f"{self.state_cookie}=; Path={self.prefix}/; Max-Age=0{secure}"
+            f"{self.state_cookie}-{state}=; Path={self.prefix}/; Max-Age=0{secure}"
         )
         return response
 
@@ -252,16 +252,6 @@ def _redirect(connection: ServerConnection, location: str) -> Response:
     return response
 
 
-def close_after_reply(connection: ServerConnection, request: Request, response: Response) -> None:
-    """``Connection: close`` on every plain HTTP reply (not on the WebSocket's 101).
-
-    Behind the hub's proxy, replies kept alive were intermittently answered
-    503 "socket hang up" by the proxy.
-    """
-    if response.status_code != http.HTTPStatus.SWITCHING_PROTOCOLS:
-        response.headers["Connection"] = "close"
-
-
 def make_server(auth: Any, prefix: str, **options: Any) -> ChatServer:
     """The class's chat server behind the hub: its prefix, the hub's login, ``options``.
 
@@ -284,7 +274,9 @@ async def serve_service(environ: Any = os.environ) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):  # the hub stops services with SIGINT
         loop.add_signal_handler(sig, stop.set)
     host = where.hostname or "127.0.0.1"
-    async with server.serve(host, where.port or 80, process_response=close_after_reply):
+    # Every plain HTTP reply says "Connection: close" (websockets' respond() does):
+    # behind the hub's proxy, replies kept alive were answered 503 "socket hang up".
+    async with server.serve(host, where.port or 80):
         print(f"chatkit hub service: serving {prefix}<room> on {host}:{where.port}", flush=True)
         await stop.wait()
     print("chatkit hub service: stopped", flush=True)
@@ -292,9 +284,12 @@ async def serve_service(environ: Any = os.environ) -> None:
 
 def main() -> int:
     """``python -m chatkit.hub``: what the hub's ``services`` entry runs."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s chatkit %(message)s",
-                        datefmt="%H:%M:%S", stream=sys.stdout)
-    logging.getLogger("websockets").setLevel(logging.WARNING)
+    # The chat server's activity, in the hub's log; not every library's chatter.
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s chatkit %(message)s", "%H:%M:%S"))
+    chatkit_logger = logging.getLogger("chatkit")
+    chatkit_logger.addHandler(handler)
+    chatkit_logger.setLevel(logging.INFO)
     asyncio.run(serve_service())
     return 0
 

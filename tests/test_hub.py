@@ -185,3 +185,86 @@ def test_class_room_from_a_notebook_needs_the_hub_environment(monkeypatch):
     assert room.ws_url() == "ws://127.0.0.1:10101/services/chatkit/chat/people"
     assert room.page_url("a b") == "/services/chatkit/a%20b"
     assert room.headers == {"Authorization": "token t0ken"}
+
+
+def test_the_service_alone_sends_browsers_to_the_hub_login_refuses_websockets_and_stops_on_sigint():
+    """``python -m chatkit.hub`` as the hub starts it (its environment), with no hub there."""
+    import http.client
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from kernel_support import free_port
+
+    port, hub_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "JUPYTERHUB_SERVICE_PREFIX": "/services/chatkit/",
+        "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{port}",
+        "JUPYTERHUB_API_TOKEN": "service-token",
+        "JUPYTERHUB_CLIENT_ID": "service-chatkit",
+        "JUPYTERHUB_API_URL": f"http://127.0.0.1:{hub_port}/hub/api",
+        "JUPYTERHUB_OAUTH_ACCESS_SCOPES": '["access:services!service=chatkit"]',
+    }
+    process = subprocess.Popen([sys.executable, "-m", "chatkit.hub"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        first = process.stdout.readline()  # the test's timeout bounds it
+        assert "serving /services/chatkit/<room>" in first, first
+
+        def get(path: str, headers: dict[str, str] | None = None):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", path, headers=headers or {})
+            response = connection.getresponse()
+            response.read()
+            connection.close()
+            return response
+
+        style = get("/services/chatkit/_static/chat.css")
+        assert style.status == 200 and style.getheader("Connection") == "close"
+        login = get("/services/chatkit/people")
+        assert login.status == 302 and login.getheader("Connection") == "close"
+        assert login.getheader("Location").startswith(  # the hub's page, on the same host
+            "/hub/api/oauth2/authorize?client_id=service-chatkit&redirect_uri="
+            "%2Fservices%2Fchatkit%2Foauth_callback"
+        )
+        assert "code_challenge=" in login.getheader("Location")
+        assert "HttpOnly" in login.getheader("Set-Cookie")
+        # A callback that this service did not start is refused.
+        assert get("/services/chatkit/oauth_callback?code=x&state=y").status == 400
+        ws_room = f"ws://127.0.0.1:{port}/services/chatkit/chat/people"
+        assert handshake_status(ws_room) == 403
+        # A token, but no hub to vouch for it: the service says so, and goes on.
+        assert handshake_status(ws_room, {"Authorization": "token abc"}) == 503
+        process.send_signal(signal.SIGINT)  # as the hub stops its services
+        assert process.wait(timeout=5) == 0
+        assert "stopped" in process.stdout.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_the_link_chatkit_prints_fits_where_the_notebook_runs(monkeypatch, capsys):
+    import chatkit
+
+    for variable in ("JUPYTERHUB_SERVICE_PREFIX", "JUPYTERHUB_PUBLIC_URL", "COLAB_RELEASE_TAG"):
+        monkeypatch.delenv(variable, raising=False)
+    with chatkit.start(port=0, show=False) as server:  # on your own machine
+        assert server.page_url("a b") == f"http://127.0.0.1:{server.port}/a%20b"
+        assert server.page_note() == ""
+        # JupyterHub or Binder: beside the notebook, through jupyter-server-proxy
+        monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/ann/")
+        assert server.page_url() == f"/user/ann/proxy/{server.port}/people"
+        assert server.page_note() == ""  # jupyter-server-proxy is installed here
+        monkeypatch.setenv("JUPYTERHUB_PUBLIC_URL", "https://hub.example.org/user/ann/")
+        assert server.page_url() == f"https://hub.example.org/user/ann/proxy/{server.port}/people"
+        # The kernel's own clients still go straight to 127.0.0.1.
+        assert server.ws_url() == f"ws://127.0.0.1:{server.port}/chat/people"
+    capsys.readouterr()
+    monkeypatch.delenv("JUPYTERHUB_SERVICE_PREFIX")
+    monkeypatch.setenv("COLAB_RELEASE_TAG", "release-colab")
+    with chatkit.start(port=0, show=False):
+        printed = capsys.readouterr().out
+    assert "cannot be opened from your browser" in printed and "ChatPanel" in printed
