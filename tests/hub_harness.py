@@ -10,8 +10,8 @@ Everything listens on free ports of 127.0.0.1: the proxy (public and API), the
 hub, the chatkit service. DummyAuthenticator (one password for all),
 SimpleLocalProcessSpawner (each user's home under the temporary folder, holding
 copies of the given notebooks and a JupyterLab setting that stops the news
-toast), sqlite and the cookie secret in the temporary folder. The service runs
-``python -m chatkit.hub`` from this venv, as README's config snippet says.
+toast), sqlite and the cookie secret in the temporary folder. The chatkit service
+is README's snippet itself, docs/jupyterhub_config.py, moved to a free port.
 
 ``stop()`` ends the hub and everything it started (its proxy, the service, the
 users' servers and their kernels, each in a session of its own): their PIDs are
@@ -73,17 +73,9 @@ c.Spawner.default_url = "/lab"
 c.Spawner.start_timeout = 60
 c.Spawner.http_timeout = 60
 
-# -- the chatkit service, as README says ------------------------------------------
-c.JupyterHub.services = [{{
-    "name": "chatkit",
-    "url": "http://127.0.0.1:{service}",
-    "command": [{python!r}, "-m", "chatkit.hub"],
-    "oauth_no_confirm": True,
-}}]
-c.JupyterHub.extra_user_scopes = ["access:services!service=chatkit"]
-c.Spawner.server_token_scopes = [
-    "users:activity!user", "access:servers!server", "access:services!service=chatkit",
-]
+# -- the chatkit service: docs/jupyterhub_config.py, as README says, on a free port --
+exec(open({snippet!r}).read())
+c.JupyterHub.services[0]["url"] = "http://127.0.0.1:{service}"
 c.Spawner.environment = {{"CHATKIT_CLASS_URL": "http://127.0.0.1:{service}/services/chatkit/"}}
 """
 
@@ -117,6 +109,7 @@ class Hub:
         config = folder / "jupyterhub_config.py"
         config.write_text(CONFIG.format(
             folder=folder, proxy=proxy_command(), password=PASSWORD, python=sys.executable,
+            snippet=str(ROOT / "docs" / "jupyterhub_config.py"),
             spawner_args=["--allow-root"] if os.getuid() == 0 else [], **ports,
         ))
         env = {**os.environ, "HOME": str(folder)}
