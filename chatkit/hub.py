@@ -52,7 +52,7 @@ from websockets.http11 import Request, Response
 
 from .server import ChatServer
 
-__all__ = ["HubLogin", "ClassRoom", "class_room", "client_key", "main"]
+__all__ = ["HubLogin", "make_server", "ClassRoom", "class_room", "client_key", "main"]
 
 logger = logging.getLogger("chatkit.hub")
 
@@ -78,7 +78,10 @@ class HubLogin:
     ``/services/chatkit``. A request gets in with a hub token: the cookie this
     gate sets after the hub's OAuth login, or ``Authorization: token <token>``
     (a notebook's ``JUPYTERHUB_API_TOKEN``). The user's name is put on the
-    connection as ``connection.hub_user``.
+    connection as ``connection.hub_user``. What ``python -m chatkit.hub`` runs::
+
+        auth = HubOAuth(api_token=os.environ["JUPYTERHUB_API_TOKEN"])
+        server = ChatServer(prefix="/services/chatkit", gate=HubLogin(auth, "/services/chatkit"))
     """
 
     def __init__(self, auth: Any, prefix: str) -> None:

@@ -59,9 +59,14 @@ def hub(tmp_path_factory):
     ann = notebook_up_to_its_start_cell(folder / "ann", CLASS_PANEL_CELL)
     bob = notebook_up_to_its_start_cell(folder / "bob")
     started = time.monotonic()
-    with Hub.start(folder / "hub", users={"ann": [ann], "bob": [bob]}) as hub:
-        print(f"hub up in {time.monotonic() - started:.1f} s")
+    hub = Hub.start(folder / "hub", users={"ann": [ann], "bob": [bob]})
+    print(f"hub up in {time.monotonic() - started:.1f} s")
+    try:
         yield hub
+    finally:
+        stopping = time.monotonic()
+        hub.stop()
+        print(f"hub, proxy, service and user servers stopped in {time.monotonic() - stopping:.1f} s")
 
 
 def join(page: Page, name: str) -> None:
@@ -115,6 +120,10 @@ def test_hub_students_chat_on_their_own_page_and_the_class_shares_a_room_on_the_
     # Each student's room is their own: Ann's page never heard Bob.
     expect(own_pages["ann"].locator("#messages")).not_to_contain_text("Bob")
 
+    # The panel in Ann's notebook is in the class's room already, from her kernel.
+    expect(pages["ann"].locator(".chatkit-panel .chatkit-status")).to_contain_text(
+        'connected to room "people" as Ann\'s notebook', timeout=30_000
+    )
     # The class's room, on the hub's chatkit service: both log in through the hub's OAuth.
     class_pages = {}
     for user, page in pages.items():
@@ -129,7 +138,7 @@ def test_hub_students_chat_on_their_own_page_and_the_class_shares_a_room_on_the_
     expect(bob.locator("#messages li.chat").last).to_have_text("Ann: hello class")
     say(bob, "hi Ann")
     expect(ann.locator("#messages li.chat").last).to_have_text("Bob: hi Ann")
-    # The panel in Ann's notebook joined the same room from her kernel, with her token.
+    # With the panel in Ann's notebook, that joined from her kernel with her server's token.
     say(bob, "/members")
     expect(bob.locator("#messages li.note").last).to_have_text(
         "In room: Ann's notebook, Ann, Bob"
