@@ -92,9 +92,9 @@ def start(
         _quiet_logger()
         display(live)
     else:
-        print(f"chatkit server running: open {live.page_url()}")
-        if live.page_note():
-            print(live.page_note())
+        note = live.page_note()  # where no link can work (Colab), it says so instead
+        print(f"chatkit server running at {live.url}. {note}" if note
+              else f"chatkit server running: open {live.page_url()}")
     return live
 
 
@@ -300,16 +300,14 @@ class LiveServer:
             return
         header, log = self._panel.children
         # Every piece of text goes through html.escape: the HTML widget renders markup.
-        link = html.escape(self.page_url())
+        link, note = html.escape(self.page_url()), html.escape(self.page_note())
         if self.running:
             header.value = (
                 f"<b>chatkit server</b> running at <code>{html.escape(self.url)}</code>"
                 f" &middot; room <code>{html.escape(self.room)}</code>:"
-                f" open <a href=\"{link}\" target=\"_blank\">{link}</a>"
-                f" &middot; {self.server.connections} open connections"
+                + (f" {note}" if note else f" open <a href=\"{link}\" target=\"_blank\">{link}</a>")
+                + f" &middot; {self.server.connections} open connections"
             )
-            if self.page_note():
-                header.value += f"<br>{html.escape(self.page_note())}"
         else:
             header.value = f"<b>chatkit server</b> at <code>{html.escape(self.url)}</code> stopped"
         outputs = []

@@ -277,3 +277,21 @@ def test_the_link_chatkit_prints_fits_where_the_notebook_runs(monkeypatch, capsy
     with chatkit.start(port=0, show=False):
         printed = capsys.readouterr().out
     assert "cannot be opened from your browser" in printed and "ChatPanel" in printed
+
+
+def test_a_live_server_with_a_class_code_gives_links_and_panels_that_carry_it():
+    import chatkit
+    from chatkit.class_code import ClassCode
+    from chatkit.panel import ChatPanel
+    from kernel_support import Outside
+
+    with chatkit.start(port=0, show=False, gate=ClassCode("abcd-efgh")) as server:
+        assert server.page_url() == f"http://127.0.0.1:{server.port}/people?code=abcd-efgh"
+        assert server.ws_url() == f"ws://127.0.0.1:{server.port}/chat/people?code=abcd-efgh"
+        with Outside(server.ws_url(), "Ann") as ann:
+            ann.say("with the code")
+            ann.expect(type="chat", name="Ann", text="with the code")
+        assert handshake_status(server.ws_url().split("?")[0]) == 403
+        panel = ChatPanel(f"ws://127.0.0.1:{server.port}/?code=abcd-efgh", room="lab")
+        assert panel.ws_url == f"ws://127.0.0.1:{server.port}/chat/lab?code=abcd-efgh"
+        panel.close()
