@@ -42,8 +42,10 @@ import http
 import http.cookies
 import logging
 import os
+import secrets
 import signal
 import sys
+import time
 import urllib.parse
 from typing import Any
 
@@ -89,6 +91,7 @@ class HubLogin:
         self.prefix = prefix.rstrip("/")
         self.cookie = "chatkit-hub-token"
         self.state_cookie = "chatkit-oauth-state"
+        self._logins = _Logins()
 
     async def __call__(self, connection: ServerConnection, request: Request) -> Response | None:
         url = urllib.parse.urlsplit(request.path)
@@ -142,11 +145,14 @@ class HubLogin:
 
     def _to_login(self, connection: ServerConnection, request: Request) -> Response:
         """Send the browser to the hub's login, to come back to the page it asked for."""
-        verifier, challenge, method = self.auth.generate_pkce_code_challenge()
-        state = self.auth.generate_state(request.path, code_verifier=verifier)
-        query = urllib.parse.urlencode(
-            {"state": state, "code_challenge": challenge, "code_challenge_method": method}
-        )
+        state, params = secrets.token_urlsafe(16), {}
+        verifier = None
+        if hasattr(self.auth, "generate_pkce_code_challenge"):  # JupyterHub 6+: PKCE
+            verifier, challenge, method = self.auth.generate_pkce_code_challenge()
+            params = {"code_challenge": challenge, "code_challenge_method": method}
+        self._logins.purge(time.monotonic())
+        self._logins.add(state, request.path, verifier)
+        query = urllib.parse.urlencode({"state": state, **params})
         response = _redirect(connection, f"{self.auth.login_url}&{query}")
         # A cookie per login under way: two tabs logging in at once do not clash.
         response.headers["Set-Cookie"] = (
@@ -162,15 +168,15 @@ class HubLogin:
         query = urllib.parse.parse_qs(url.query)
         code, state = query.get("code", [""])[0], query.get("state", [""])[0]
         cookies = _cookies(request)
-        verifier = self.auth.get_code_verifier(state) if state else None
-        if not code or f"{self.state_cookie}-{state}" not in cookies or verifier is None:
+        login = self._logins.take(state, time.monotonic())
+        if not code or f"{self.state_cookie}-{state}" not in cookies or login is None:
             return connection.respond(
                 http.HTTPStatus.BAD_REQUEST, "login expired or not started here: open the room again\n"
             )
-        next_url = self.auth.get_next_url(state)
-        self.auth.clear_oauth_state(state)
+        next_url, verifier = login
         try:
-            token = await self.auth.token_for_code(code, code_verifier=verifier, sync=False)
+            extra = {"code_verifier": verifier} if verifier else {}
+            token = await self.auth.token_for_code(code, sync=False, **extra)
         except Exception as exc:
             logger.warning("the hub refused the login code: %s", exc)
             return connection.respond(http.HTTPStatus.FORBIDDEN, "the hub refused this login\n")
@@ -185,6 +191,33 @@ class HubLogin:
             f"{self.state_cookie}-{state}=; Path={self.prefix}/; Max-Age=0{secure}"
         )
         return response
+
+
+class _Logins:
+    """Logins under way (OAuth state -> the page to return to, PKCE verifier), for 10 minutes.
+
+    Bounded: a flood of unfinished logins forgets the oldest, never grows past ``limit``.
+    """
+
+    def __init__(self, max_age: float = 600, limit: int = 10_000) -> None:
+        self.max_age, self.limit = max_age, limit
+        self._pending: dict[str, tuple[float, str, str | None]] = {}
+
+    def add(self, state: str, next_url: str, verifier: str | None) -> None:
+        while len(self._pending) >= self.limit:
+            del self._pending[next(iter(self._pending))]  # the oldest
+        self._pending[state] = (time.monotonic(), next_url, verifier)
+
+    def take(self, state: str, now: float) -> tuple[str, str | None] | None:
+        """The login started with ``state`` (once), if it has not expired."""
+        if state not in self._pending:
+            return None
+        started, next_url, verifier = self._pending.pop(state)
+        return (next_url, verifier) if now - started < self.max_age else None
+
+    def purge(self, now: float) -> None:
+        for state in [s for s, (t, _, _) in self._pending.items() if now - t >= self.max_age]:
+            del self._pending[state]
 
 
 class ClassRoom:
