@@ -23,10 +23,15 @@ $(VENV)/.course-installed: requirements.txt pyproject.toml
 test: test-setup
 	$(BIN)/python -m pytest
 
-test-setup: setup $(VENV)/.test-installed chromium
+test-setup: setup $(VENV)/.test-installed $(VENV)/.hub-test-installed chromium
 
 $(VENV)/.test-installed: requirements-test.txt
 	$(BIN)/python -m pip install -q -r requirements-test.txt
+	touch $@
+
+# JupyterHub and its proxy (npm), for tests/test_hub.py.
+$(VENV)/.hub-test-installed: requirements-hub-test.txt scripts/install-hub-test
+	scripts/install-hub-test $(VENV)
 	touch $@
 
 chromium:

@@ -30,6 +30,7 @@ __all__ = [
     "WebSocket",
     "LiveServer",
     "ChatPanel",
+    "class_room",
 ]
 
 __version__ = "0.1.0"
@@ -49,6 +50,10 @@ def __getattr__(name):
         from .client import WebSocket
 
         return WebSocket
+    if name == "class_room":
+        from .hub import class_room
+
+        return class_room
     if name == "ChatPanel":
         from .panel import ChatPanel
 

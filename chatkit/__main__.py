@@ -43,6 +43,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     run.add_argument("--room", default="people", help="room whose page address is printed")
     run.add_argument("--random-every", type=float, default=3.0,
                      help="seconds between numbers on the /random demo route")
+    run.add_argument("--class-code", nargs="?", const="", default=None, metavar="CODE",
+                     help="let in only those who know this code (none given: make one up);"
+                     " for a class on a shared network")
     run.add_argument("--quiet", action="store_true", help="print only errors")
     return parser.parse_args(argv)
 
@@ -52,12 +55,20 @@ async def run_server(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with serve(args.host, args.port, random_every=args.random_every) as server:
+    gate = None
+    if args.class_code is not None:
+        from .class_code import ClassCode
+
+        gate = ClassCode(args.class_code or None)
+    async with serve(args.host, args.port, random_every=args.random_every, gate=gate) as server:
         host, port = server.sockets[0].getsockname()[:2]
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         print(f"chatkit: serving on {host}:{port}", flush=True)
         room = urllib.parse.quote(args.room, safe="")
-        print(f"chatkit: open http://{shown}:{port}/{room}  (Ctrl-C to stop)", flush=True)
+        code = f"?code={gate.code}" if gate is not None else ""
+        print(f"chatkit: open http://{shown}:{port}/{room}{code}  (Ctrl-C to stop)", flush=True)
+        if gate is not None:
+            print(f"chatkit: class code {gate.code}: only those who know it get in", flush=True)
         if args.host not in ("127.0.0.1", "localhost", "::1"):
             print(f"chatkit: listening on {args.host}: other machines can connect", flush=True)
         await stop.wait()
@@ -66,6 +77,14 @@ async def run_server(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.class_code:
+        from .class_code import ClassCode
+
+        try:
+            ClassCode(args.class_code)
+        except ValueError as exc:
+            print(f"chatkit: {exc}", file=sys.stderr)
+            return 2
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(asctime)s %(message)s",

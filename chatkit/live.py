@@ -27,6 +27,7 @@ import threading
 import urllib.parse
 from typing import Any
 
+from . import hosting
 from .client import running_loop
 from .server import ChatServer, Event
 from .user import ChatUser
@@ -91,7 +92,9 @@ def start(
         _quiet_logger()
         display(live)
     else:
-        print(f"chatkit server running: open {live.page_url()}")
+        note = live.page_note()  # where no link can work (Colab), it says so instead
+        print(f"chatkit server running at {live.url}. {note}" if note
+              else f"chatkit server running: open {live.page_url()}")
     return live
 
 
@@ -139,12 +142,33 @@ class LiveServer:
         return f"http://{host}:{self.port}"
 
     def page_url(self, room: str | None = None) -> str:
-        """The chat page of a room: ``http://127.0.0.1:3000/people``."""
-        return f"{self.url}/{urllib.parse.quote(room or self.room, safe='')}"
+        """The chat page of a room, as this notebook's browser opens it.
+
+        ``http://127.0.0.1:3000/people`` on your own machine; on JupyterHub or
+        Binder ``/user/ann/proxy/3000/people``, beside the notebook (see
+        :mod:`chatkit.hosting`).
+        """
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+        return hosting.page_link(self.port, room or self.room, host=host) + self._code_query()
+
+    def _code_query(self) -> str:
+        """``?code=k7f3-q9x2`` when the server asks for a class code (:mod:`chatkit.class_code`)."""
+        code = getattr(self.server.gate, "code", None)
+        return f"?code={urllib.parse.quote(code, safe='')}" if code else ""
+
+    def page_note(self) -> str:
+        """What to tell the person about that link where it cannot work, or ""."""
+        place = hosting.where()
+        if place == "colab":
+            return hosting.COLAB_NOTE
+        if place == "hub" and not hosting.proxy_installed():
+            return hosting.NO_PROXY_NOTE
+        return ""
 
     def ws_url(self, room: str | None = None) -> str:
         """The WebSocket address of a room: ``ws://127.0.0.1:3000/chat/people``."""
-        return f"ws{self.url[4:]}/chat/{urllib.parse.quote(room or self.room, safe='')}"
+        return (f"ws{self.url[4:]}{self.server.prefix}/chat/"
+                f"{urllib.parse.quote(room or self.room, safe='')}{self._code_query()}")
 
     @property
     def running(self) -> bool:
@@ -276,13 +300,13 @@ class LiveServer:
             return
         header, log = self._panel.children
         # Every piece of text goes through html.escape: the HTML widget renders markup.
-        link = html.escape(self.page_url())
+        link, note = html.escape(self.page_url()), html.escape(self.page_note())
         if self.running:
             header.value = (
                 f"<b>chatkit server</b> running at <code>{html.escape(self.url)}</code>"
                 f" &middot; room <code>{html.escape(self.room)}</code>:"
-                f" open <a href=\"{link}\" target=\"_blank\">{link}</a>"
-                f" &middot; {self.server.connections} open connections"
+                + (f" {note}" if note else f" open <a href=\"{link}\" target=\"_blank\">{link}</a>")
+                + f" &middot; {self.server.connections} open connections"
             )
         else:
             header.value = f"<b>chatkit server</b> at <code>{html.escape(self.url)}</code> stopped"

@@ -215,6 +215,9 @@ class ChatPanel:
         log_lines: int = LOG_LINES,
     ) -> None:
         self._server, self._base, url_room = _target(url_or_server)
+        # A class code (?code=...) in the address goes with every connection.
+        query = "" if self._server is not None else urllib.parse.urlsplit(url_or_server).query
+        self._query = f"?{query}" if query else ""
         room = room or url_room or getattr(self._server, "room", None) or "people"
         # In a notebook, the kernel's loop; in a script, a loop thread of chatkit's.
         self._loop = running_loop() or _background_loop()
@@ -317,7 +320,7 @@ class ChatPanel:
         room = self.room_box.value.strip()
         if self._server is not None:
             return self._server.ws_url(room)
-        return f"{self._base}/chat/{urllib.parse.quote(room, safe='')}"
+        return f"{self._base}/chat/{urllib.parse.quote(room, safe='')}{self._query}"
 
     # -- what you can do (from any thread) ---------------------------------------
 
@@ -385,7 +388,8 @@ class ChatPanel:
             return
         self._previous = None
         url = self.ws_url
-        ws = self._ws = WebSocket(url, loop=self._loop)
+        ws = self._ws = WebSocket(url, loop=self._loop,
+                                  headers=getattr(self._server, "headers", None))
         self._joined_as, self._join_answered, self._error_text = None, False, ""
         ws.onopen = lambda event: self._opened(ws, name, room)
         ws.onmessage = lambda event: self._received(ws, event.data)
@@ -590,11 +594,16 @@ def _target(url_or_server: Any) -> tuple[Any, str, str | None]:
         raise ValueError(
             f"not a chat server address: {url_or_server!r}; try ws://127.0.0.1:3000"
         )
+    # Under a path prefix too (a hub service: .../services/chatkit/chat/people):
+    # a room's page is <prefix>/<room>, its WebSocket <prefix>/chat/<room>.
     segments = [s for s in parts.path.split("/") if s]
     room = None
-    if len(segments) == 2 and segments[0] == "chat" or len(segments) == 1:
-        room = urllib.parse.unquote(segments[-1])
-    return None, f"{schemes[parts.scheme]}://{parts.netloc}", room
+    if segments and not parts.path.endswith("/"):
+        room = urllib.parse.unquote(segments.pop())
+        if segments and segments[-1] == "chat":
+            segments.pop()
+    prefix = "".join(f"/{segment}" for segment in segments)
+    return None, f"{schemes[parts.scheme]}://{parts.netloc}{prefix}", room
 
 
 _cell_runs: dict[str, Any] = {"msg_id": None, "count": 0}

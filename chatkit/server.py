@@ -179,6 +179,12 @@ class ChatServer:
         rate_limit: per-connection message rate, or None for no limit.
         max_buffer: bytes of unsent data after which a stalled client is dropped.
         on_event: called with each :class:`Event` (from the server's loop).
+        prefix: a path the server lives under, e.g. ``"/services/chatkit"`` behind
+            JupyterHub's proxy, which keeps it: the page is then at
+            ``<prefix>/<room>`` and its room at ``<prefix>/chat/<room>``.
+        gate: who may come in, asked first on every request (page and WebSocket):
+            ``await gate(connection, request)`` returns None to let it through or a
+            response to answer instead (see :mod:`chatkit.hub`, :mod:`chatkit.class_code`).
     """
 
     def __init__(
@@ -190,6 +196,8 @@ class ChatServer:
         rate_limit: RateLimit | None = RateLimit(),
         max_buffer: int = MAX_BUFFER_BYTES,
         on_event: Callable[[Event], Any] | None = None,
+        prefix: str = "",
+        gate: Callable[[ServerConnection, Request], Any] | None = None,
     ) -> None:
         # A registry of its own needs both halves: the reference's ChatUser, or a
         # subclass, whose Room can make one (a student's own Room may not).
@@ -206,11 +214,13 @@ class ChatServer:
         self.on_event = on_event
         self.events: deque[Event] = deque(maxlen=200)
         self.connections = 0  # open chat connections, now
+        self.prefix = prefix = prefix.rstrip("/")
+        self.gate = gate
         self.url_map = Map(
             [
-                Rule("/chat/<room>", endpoint=self.chat),
-                Rule("/random", endpoint=self.random_numbers),
-                Rule("/echo", endpoint=self.echo),
+                Rule(f"{prefix}/chat/<room>", endpoint=self.chat),
+                Rule(f"{prefix}/random", endpoint=self.random_numbers),
+                Rule(f"{prefix}/echo", endpoint=self.echo),
             ]
         )
 
@@ -350,6 +360,14 @@ class ChatServer:
         if "websocket" in request.headers.get("Upgrade", "").lower():
             return None  # the router matches /chat/<room>, /random, /echo
         path = urllib.parse.urlparse(request.path).path
+        if self.prefix:  # the page's own links are relative: they keep the prefix
+            if path == self.prefix:
+                response = connection.respond(http.HTTPStatus.FOUND, "")
+                response.headers["Location"] = f"{self.prefix}/"
+                return response
+            if not path.startswith(f"{self.prefix}/"):
+                return connection.respond(http.HTTPStatus.NOT_FOUND, "Not Found\n")
+            path = path[len(self.prefix):]
         segments = path.split("/")[1:]
         if path == "/":
             return self._respond(connection, _page("index.html"), "text/html; charset=utf-8")
@@ -378,9 +396,15 @@ class ChatServer:
     def serve(self, host: str = "127.0.0.1", port: int = 3000, **kwargs: Any) -> Any:
         """Create the server listening on ``host:port``: ``async with`` or ``await`` it."""
         kwargs.setdefault("max_size", MAX_MESSAGE_BYTES)
-        return route(
-            self.url_map, host, port, process_request=self.process_request, **kwargs
-        )
+        process_request = self.process_request if self.gate is None else self._gated
+        return route(self.url_map, host, port, process_request=process_request, **kwargs)
+
+    async def _gated(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Ask the gate first; through it, on to the page or the WebSocket routes."""
+        response = await self.gate(connection, request)
+        if response is not None:
+            return response
+        return self.process_request(connection, request)
 
 
 def serve(
@@ -402,7 +426,8 @@ def serve(
     """
     server_options = {
         key: options.pop(key)
-        for key in ("new_rooms", "random_every", "rate_limit", "max_buffer", "on_event")
+        for key in ("new_rooms", "random_every", "rate_limit", "max_buffer", "on_event",
+                    "prefix", "gate")
         if key in options
     }
     return ChatServer(chat_user, **server_options).serve(host, port, **options)

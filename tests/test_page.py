@@ -342,10 +342,10 @@ def test_a_refused_join_shows_the_error_and_lets_the_person_pick_another_name(
 
 
 @contextlib.contextmanager
-def cli_server() -> Iterator[str]:
+def cli_server(*options: str) -> Iterator[str]:
     """``python -m chatkit serve --port 0`` as a real process; yields the room page it prints."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "chatkit", "serve", "--port", "0", "--room", "people"],
+        [sys.executable, "-m", "chatkit", "serve", "--port", "0", "--room", "people", *options],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
@@ -375,3 +375,81 @@ def test_the_command_line_server_serves_a_room_a_browser_and_a_python_client_cha
             colt.say("hello from Python")
             expect(page.locator("#messages li.chat").last).to_have_text("Colt: hello from Python")
         expect(page.locator("#messages li.note").last).to_have_text("Colt left people.")
+
+
+# -- under a path prefix: JupyterHub, Binder, a hub service ---------------------------
+
+
+def test_the_page_works_behind_jupyter_server_proxy_at_the_link_chatkit_gives(
+    page, tmp_path, monkeypatch, artifacts
+):
+    """The real jupyter-server-proxy, in a local Jupyter server: /proxy/<port>/ is stripped."""
+    from lab_harness import JupyterLab
+
+    seen = []
+
+    async def record(connection, request):  # what reaches the server through the proxy
+        seen.append((request.path, request.headers.get("Host"), request.headers.get("Origin")))
+
+    # As on a hub whose user prefix is this server's base URL, "/".
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/")
+    with JupyterLab.start(tmp_path) as lab, \
+            chatkit.start(port=0, show=False, gate=record) as server:
+        link = server.page_url("people")
+        assert link == f"/proxy/{server.port}/people"
+        join(page, f"{lab.url}{link}", "Ann")
+        assert page.evaluate("address") == f"ws://127.0.0.1:{lab.port}/proxy/{server.port}/chat/people"
+        with Outside(server.ws_url("people"), "Bob") as bob:
+            say(page, "through the proxy")
+            bob.expect(type="chat", name="Ann", text="through the proxy")
+            bob.say("and back")
+            expect(last(page, "li.chat")).to_have_text("Bob: and back")
+        page.screenshot(path=artifacts / "page-behind-jupyter-server-proxy.png")
+    print("through jupyter-server-proxy, the server saw (path, Host, Origin):", seen)
+    handshake = next(entry for entry in seen if entry[0] == "/chat/people")
+    # The browser's Host and Origin pass unchanged: an Origin check (Origin host == Host) holds.
+    assert handshake[1:] == (f"127.0.0.1:{lab.port}", lab.url)
+    assert not [line for line in page.console_lines if line.startswith(("error", "pageerror"))]
+
+
+def test_a_server_under_a_prefix_serves_the_page_and_its_room_there_only(page):
+    """As the hub service runs: /services/chatkit/<room> and /services/chatkit/chat/<room>."""
+    with chatkit.start(port=0, show=False, prefix="/services/chatkit/") as server:
+        base = f"{server.url}/services/chatkit"
+        assert server.ws_url("people") == f"ws://127.0.0.1:{server.port}/services/chatkit/chat/people"
+        join(page, f"{base}/people", "Ann")
+        with Outside(server.ws_url("people"), "Bob") as bob:
+            say(page, "under a prefix")
+            bob.expect(type="chat", name="Ann", text="under a prefix")
+        assert page.goto(f"{server.url}/people").status == 404
+        assert page.goto(base).url == f"{base}/"
+        expect(page.locator("a", has_text="people")).to_have_attribute("href", "people")
+
+
+# -- a class code, off a hub ------------------------------------------------------------
+
+
+def test_a_class_code_keeps_out_whoever_lacks_it_and_lets_in_whoever_has_the_link(page):
+    from websockets.exceptions import InvalidStatus
+
+    with cli_server("--class-code", "k7f3-q9x2") as page_url:
+        assert page_url.endswith("/people?code=k7f3-q9x2")
+        bare = page_url.split("?")[0]
+        ws_url = bare.replace("http://", "ws://").replace("/people", "/chat/people")
+        # Without the code: a form that asks for it, and no WebSocket.
+        assert page.goto(bare).status == 401
+        page.fill("#code", "a-guess")
+        page.click("#enter")
+        expect(page.locator("#code")).to_be_visible()
+        with pytest.raises(InvalidStatus, match="403"):
+            Outside(ws_url, "Mallory")
+        # With it: typed into the form, the page opens (the code leaves the address bar).
+        page.fill("#code", "k7f3-q9x2")
+        page.click("#enter")
+        page.wait_for_url(bare)
+        join(page, bare, "Ann")
+        with Outside(f"{ws_url}?code=k7f3-q9x2", "Colt") as colt:
+            say(page, "only the class hears this")
+            colt.expect(type="chat", name="Ann", text="only the class hears this")
+    with cli_server() as page_url:  # and without a class code, the original's way still works
+        assert "?" not in page_url

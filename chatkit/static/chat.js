@@ -10,9 +10,14 @@ function decodeLeniently(segment) {
   });
 }
 
-const roomName = decodeLeniently(location.pathname.split("/").pop());
+// The page may live under a path prefix (JupyterHub's /user/ann/proxy/8000/people,
+// a hub service's /services/chatkit/people): its room's WebSocket is beside it,
+// .../chat/<room>, on the same host, and wss: when the page came over https.
+const pathname = location.pathname;
+const roomName = decodeLeniently(pathname.slice(pathname.lastIndexOf("/") + 1));
+const base = pathname.slice(0, pathname.lastIndexOf("/") + 1);
 const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-const address = `${scheme}//${location.host}/chat/${encodeURIComponent(roomName)}`;
+const address = `${scheme}//${location.host}${base}chat/${encodeURIComponent(roomName)}`;
 
 const $ = (id) => document.getElementById(id);
 $("room").textContent = roomName;

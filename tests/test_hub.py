@@ -1,0 +1,297 @@
+"""A class on a real JupyterHub: each student's own room, and the class's room on the hub.
+
+One hub for the module (its proxy is the npm configurable-http-proxy; DummyAuthenticator;
+SimpleLocalProcessSpawner), driven by Playwright in Debian's Chromium. Ann and Bob log
+in, run notebook 4 up to its start cell in their own servers, click the link the
+server's panel shows (``/user/<name>/proxy/<port>/people``, through jupyter-server-proxy)
+and chat on their page. Then both open the class's room on the chatkit service
+(``/services/chatkit/people``, logged in through the hub's OAuth) and see each other,
+and a panel in Ann's notebook joins it too with her server's token. A browser that is
+not logged in is sent to the hub's login; a WebSocket without a login is refused.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from playwright.sync_api import Page, expect
+from websockets.sync.client import connect
+from websockets.exceptions import InvalidStatus
+
+from hub_harness import Hub
+from lab_harness import KERNEL_IDLE
+
+pytestmark = pytest.mark.timeout(150)
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = "04-room-and-broadcast.ipynb"
+
+#: Ann's notebook ends with this cell: a panel in the class's room, from her kernel.
+CLASS_PANEL_CELL = (
+    "from chatkit.panel import ChatPanel\n"
+    "class_panel = ChatPanel(chatkit.class_room('people'), name=\"Ann's notebook\")\n"
+    "class_panel"
+)
+
+
+def notebook_up_to_its_start_cell(folder: Path, extra_cell: str | None = None) -> Path:
+    """Notebook 4 as students get it, up to its cell that calls chatkit.start()."""
+    notebook = nbformat.read(ROOT / "notebooks" / NOTEBOOK, as_version=4)
+    start = next(i for i, cell in enumerate(notebook.cells)
+                 if cell.cell_type == "code" and "chatkit.start(" in cell.source)
+    notebook.cells = notebook.cells[: start + 1]
+    if extra_cell:
+        notebook.cells.append(nbformat.v4.new_code_cell(extra_cell))
+    path = folder / NOTEBOOK
+    nbformat.write(notebook, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hub")
+    for user in ("ann", "bob"):
+        (folder / user).mkdir()
+    ann = notebook_up_to_its_start_cell(folder / "ann", CLASS_PANEL_CELL)
+    bob = notebook_up_to_its_start_cell(folder / "bob")
+    started = time.monotonic()
+    hub = Hub.start(folder / "hub", users={"ann": [ann], "bob": [bob]})
+    print(f"hub up in {time.monotonic() - started:.1f} s")
+    try:
+        yield hub
+    finally:
+        stopping = time.monotonic()
+        hub.stop()
+        print(f"hub, proxy, service and user servers stopped in {time.monotonic() - stopping:.1f} s")
+
+
+def join(page: Page, name: str) -> None:
+    page.fill("#name", name)
+    page.click("#join")
+    expect(page.locator("#status")).to_have_text("connected", timeout=15_000)
+    expect(page.locator("#messages li.note").first).to_contain_text(f"{name} joined")
+
+
+def say(page: Page, text: str) -> None:
+    page.fill("#m", text)
+    page.click("#send")
+
+
+def test_hub_students_chat_on_their_own_page_and_the_class_shares_a_room_on_the_service(
+    hub, chromium, artifacts
+):
+    started = time.monotonic()
+    people = {"ann": "Ann", "bob": "Bob"}
+    pages: dict[str, Page] = {}
+    for user in people:  # both log in: their servers spawn side by side
+        pages[user] = chromium.new_context(viewport={"width": 1200, "height": 900}).new_page()
+        hub.log_in(pages[user], user)
+    for user, page in pages.items():
+        page.wait_for_url(f"**/user/{user}/lab**", timeout=60_000)
+        page.goto(f"{hub.url}/user/{user}/lab/tree/{NOTEBOOK}")
+        page.get_by_text(KERNEL_IDLE).wait_for(timeout=60_000)
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    print(f"both notebooks running after {time.monotonic() - started:.1f} s")
+
+    # The start cell's panel links to the room page through jupyter-server-proxy.
+    own_pages: dict[str, Page] = {}
+    for user, page in pages.items():
+        link = page.locator(".jp-OutputArea a", has_text="/proxy/").first
+        expect(link).to_be_visible(timeout=60_000)
+        href = link.get_attribute("href")
+        assert re.fullmatch(rf"/user/{user}/proxy/\d+/people", href), href
+        with page.context.expect_page() as opened:
+            link.click()
+        own = own_pages[user] = opened.value
+        own.wait_for_load_state()
+        assert own.url == f"{hub.url}{href}"
+        expect(own.locator("#room")).to_have_text("people")
+        join(own, people[user])
+        say(own, f"{people[user]} here, in my own kernel's room")
+        expect(own.locator("#messages li.chat").last).to_have_text(
+            f"{people[user]}: {people[user]} here, in my own kernel's room"
+        )
+    own_pages["ann"].screenshot(path=artifacts / "hub-own-room.png")
+    # Each student's room is their own: Ann's page never heard Bob.
+    expect(own_pages["ann"].locator("#messages")).not_to_contain_text("Bob")
+
+    # The panel in Ann's notebook is in the class's room already, from her kernel.
+    expect(pages["ann"].locator(".chatkit-panel .chatkit-status")).to_contain_text(
+        'connected to room "people" as Ann\'s notebook', timeout=30_000
+    )
+    # The class's room, on the hub's chatkit service: both log in through the hub's OAuth.
+    class_pages = {}
+    for user, page in pages.items():
+        class_page = class_pages[user] = page.context.new_page()
+        class_page.goto(f"{hub.url}/services/chatkit/people")
+        expect(class_page.locator("#room")).to_have_text("people", timeout=15_000)
+        assert class_page.url == f"{hub.url}/services/chatkit/people"
+        join(class_page, people[user])
+    ann, bob = class_pages["ann"], class_pages["bob"]
+    expect(ann.locator("#messages")).to_contain_text('Bob joined "people".')
+    say(ann, "hello class")
+    expect(bob.locator("#messages li.chat").last).to_have_text("Ann: hello class")
+    say(bob, "hi Ann")
+    expect(ann.locator("#messages li.chat").last).to_have_text("Bob: hi Ann")
+    # With the panel in Ann's notebook, that joined from her kernel with her server's token.
+    say(bob, "/members")
+    expect(bob.locator("#messages li.note").last).to_have_text(
+        "In room: Ann's notebook, Ann, Bob"
+    )
+    expect(pages["ann"].locator(".chatkit-panel .chatkit-messages")).to_contain_text(
+        "Bob: hi Ann"
+    )
+    bob.screenshot(path=artifacts / "hub-class-room.png")
+
+    # What the service saw of each handshake, through the hub's proxy (for the origin check).
+    seen = re.findall(r"joins /services/chatkit/chat/people \(Host: (.*?), Origin: (.*?)\)",
+                      hub.log.read_text())
+    print("service saw Host, Origin:", seen)
+    assert (f"127.0.0.1:{hub.ports['public']}", hub.url) in seen
+
+    # Nobody gets in without logging in to the hub.
+    stranger = chromium.new_context().new_page()
+    stranger.goto(f"{hub.url}/services/chatkit/people")
+    expect(stranger.locator("#username_input")).to_be_visible()
+    assert "/hub/login" in stranger.url
+    stranger.goto(f"{hub.url}{own_pages['ann'].url[len(hub.url):]}")
+    assert "/hub/login" in stranger.url
+    stranger.context.close()
+
+    ws_room = f"ws{hub.url[4:]}/services/chatkit/chat/people"
+    assert handshake_status(ws_room) == 403
+    assert handshake_status(ws_room, {"Cookie": "chatkit-hub-token=not-a-token"}) == 403
+    assert handshake_status(ws_room, {"Authorization": "token not-a-token"}) == 403
+    for page in pages.values():
+        page.context.close()
+    print(f"test body took {time.monotonic() - started:.1f} s")
+
+
+def handshake_status(url: str, headers: dict[str, str] | None = None) -> int:
+    """101 if a WebSocket handshake to ``url`` succeeds, else the HTTP status of the refusal."""
+    try:
+        with connect(url, open_timeout=10, additional_headers=headers):
+            return 101
+    except InvalidStatus as refused:
+        return refused.response.status_code
+
+
+def test_class_room_from_a_notebook_needs_the_hub_environment(monkeypatch):
+    import chatkit
+
+    monkeypatch.delenv("CHATKIT_CLASS_URL", raising=False)
+    monkeypatch.delenv("JUPYTERHUB_API_TOKEN", raising=False)
+    with pytest.raises(RuntimeError, match="CHATKIT_CLASS_URL"):
+        chatkit.class_room("people")
+    monkeypatch.setenv("CHATKIT_CLASS_URL", "http://127.0.0.1:10101/services/chatkit/")
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "t0ken")
+    room = chatkit.class_room("people")
+    assert room.ws_url() == "ws://127.0.0.1:10101/services/chatkit/chat/people"
+    assert room.page_url("a b") == "/services/chatkit/a%20b"
+    assert room.headers == {"Authorization": "token t0ken"}
+
+
+def test_the_service_alone_sends_browsers_to_the_hub_login_refuses_websockets_and_stops_on_sigint():
+    """``python -m chatkit.hub`` as the hub starts it (its environment), with no hub there."""
+    import http.client
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from kernel_support import free_port
+
+    port, hub_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "JUPYTERHUB_SERVICE_PREFIX": "/services/chatkit/",
+        "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{port}",
+        "JUPYTERHUB_API_TOKEN": "service-token",
+        "JUPYTERHUB_CLIENT_ID": "service-chatkit",
+        "JUPYTERHUB_API_URL": f"http://127.0.0.1:{hub_port}/hub/api",
+        "JUPYTERHUB_OAUTH_ACCESS_SCOPES": '["access:services!service=chatkit"]',
+    }
+    process = subprocess.Popen([sys.executable, "-m", "chatkit.hub"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        first = process.stdout.readline()  # the test's timeout bounds it
+        assert "serving /services/chatkit/<room>" in first, first
+
+        def get(path: str, headers: dict[str, str] | None = None):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", path, headers=headers or {})
+            response = connection.getresponse()
+            response.read()
+            connection.close()
+            return response
+
+        style = get("/services/chatkit/_static/chat.css")
+        assert style.status == 200 and style.getheader("Connection") == "close"
+        login = get("/services/chatkit/people")
+        assert login.status == 302 and login.getheader("Connection") == "close"
+        assert login.getheader("Location").startswith(  # the hub's page, on the same host
+            "/hub/api/oauth2/authorize?client_id=service-chatkit&redirect_uri="
+            "%2Fservices%2Fchatkit%2Foauth_callback"
+        )
+        assert "code_challenge=" in login.getheader("Location")
+        assert "HttpOnly" in login.getheader("Set-Cookie")
+        # A callback that this service did not start is refused.
+        assert get("/services/chatkit/oauth_callback?code=x&state=y").status == 400
+        ws_room = f"ws://127.0.0.1:{port}/services/chatkit/chat/people"
+        assert handshake_status(ws_room) == 403
+        # A token, but no hub to vouch for it: the service says so, and goes on.
+        assert handshake_status(ws_room, {"Authorization": "token abc"}) == 503
+        process.send_signal(signal.SIGINT)  # as the hub stops its services
+        assert process.wait(timeout=5) == 0
+        assert "stopped" in process.stdout.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_the_link_chatkit_prints_fits_where_the_notebook_runs(monkeypatch, capsys):
+    import chatkit
+
+    for variable in ("JUPYTERHUB_SERVICE_PREFIX", "JUPYTERHUB_PUBLIC_URL", "COLAB_RELEASE_TAG"):
+        monkeypatch.delenv(variable, raising=False)
+    with chatkit.start(port=0, show=False) as server:  # on your own machine
+        assert server.page_url("a b") == f"http://127.0.0.1:{server.port}/a%20b"
+        assert server.page_note() == ""
+        # JupyterHub or Binder: beside the notebook, through jupyter-server-proxy
+        monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/ann/")
+        assert server.page_url() == f"/user/ann/proxy/{server.port}/people"
+        assert server.page_note() == ""  # jupyter-server-proxy is installed here
+        monkeypatch.setenv("JUPYTERHUB_PUBLIC_URL", "https://hub.example.org/user/ann/")
+        assert server.page_url() == f"https://hub.example.org/user/ann/proxy/{server.port}/people"
+        # The kernel's own clients still go straight to 127.0.0.1.
+        assert server.ws_url() == f"ws://127.0.0.1:{server.port}/chat/people"
+    capsys.readouterr()
+    monkeypatch.delenv("JUPYTERHUB_SERVICE_PREFIX")
+    monkeypatch.setenv("COLAB_RELEASE_TAG", "release-colab")
+    with chatkit.start(port=0, show=False):
+        printed = capsys.readouterr().out
+    assert "cannot be opened from your browser" in printed and "ChatPanel" in printed
+
+
+def test_a_live_server_with_a_class_code_gives_links_and_panels_that_carry_it():
+    import chatkit
+    from chatkit.class_code import ClassCode
+    from chatkit.panel import ChatPanel
+    from kernel_support import Outside
+
+    with chatkit.start(port=0, show=False, gate=ClassCode("abcd-efgh")) as server:
+        assert server.page_url() == f"http://127.0.0.1:{server.port}/people?code=abcd-efgh"
+        assert server.ws_url() == f"ws://127.0.0.1:{server.port}/chat/people?code=abcd-efgh"
+        with Outside(server.ws_url(), "Ann") as ann:
+            ann.say("with the code")
+            ann.expect(type="chat", name="Ann", text="with the code")
+        assert handshake_status(server.ws_url().split("?")[0]) == 403
+        panel = ChatPanel(f"ws://127.0.0.1:{server.port}/?code=abcd-efgh", room="lab")
+        assert panel.ws_url == f"ws://127.0.0.1:{server.port}/chat/lab?code=abcd-efgh"
+        panel.close()
