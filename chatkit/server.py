@@ -28,7 +28,7 @@ import traceback
 import urllib.parse
 from collections import deque
 from importlib import resources
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable, Sequence
 
 from websockets.asyncio.router import route
 from websockets.asyncio.server import Server, ServerConnection
@@ -39,15 +39,38 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 from werkzeug.routing import Map, Rule
 
-from .messages import MAX_MESSAGE_BYTES, MAX_ROOM_NAME_LENGTH, error
+from .guard import (
+    Admission,
+    ClientLimit,
+    GuardedConnection,
+    default_max_connections,
+    host_allowed,
+    origin_allowed,
+    peer_address,
+    quiet_accept_errors,
+    raise_file_limit,
+)
+from .messages import MAX_MESSAGE_BYTES, ProtocolError, check_room_name, error
 from .user import ChatUser
 
-__all__ = ["serve", "ChatServer", "Event", "RateLimit", "make_sender"]
+__all__ = ["serve", "ChatServer", "Event", "RateLimit", "ClientLimit", "make_sender"]
 
 logger = logging.getLogger("chatkit")
 
 #: A member whose unsent data passes this many bytes has stopped reading: drop it.
 MAX_BUFFER_BYTES = 1024 * 1024
+#: Open connections one client (by default: one address) may have at once.
+MAX_PER_CLIENT = 64
+#: Seconds a chat connection has to send its join before it is closed.
+JOIN_TIMEOUT = 60.0
+#: Refused connections waiting for their polite answer (a 503 or a 1013), at most.
+MAX_REFUSING = 64
+#: Seconds a refused connection may take to send its request before it is cut.
+REFUSAL_GRACE = 2.0
+#: The ``Server`` header: no versions for an attacker to look up.
+SERVER_HEADER = "chatkit"
+#: ``client_limit``'s default: a budget per client, unless ``rate_limit=None`` turns all limits off.
+_DEFAULT = object()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,8 +179,10 @@ SECURITY_HEADERS = {
     # but ours could run, and the page can only talk to its own origin.
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; "
-        "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'"
+        "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
     ),
+    "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
@@ -176,9 +201,26 @@ class ChatServer:
         new_rooms: give this server a room registry of its own (if ``chat_user``
             supports it, as the reference does with ``with_new_rooms``).
         random_every: seconds between numbers on the ``/random`` demo route.
-        rate_limit: per-connection message rate, or None for no limit.
-        max_buffer: bytes of unsent data after which a stalled client is dropped.
+        rate_limit: per-connection message rate, or None for no limit (and then,
+            unless ``client_limit`` is given, no per-client budget either).
+        max_buffer: bytes of unsent data after which a client is dropped, whatever
+            filled them (chats it does not read, pongs to its pings).
         on_event: called with each :class:`Event` (from the server's loop).
+        client_limit: a budget of messages and bytes shared by all the connections
+            of one client (:class:`ClientLimit`), or None.
+        max_connections: open connections at most; None: from the file limit.
+        max_per_client: open connections per client at most, or None for no cap.
+        client_key: ``client_key(connection) -> str | None``: who a connection
+            belongs to, for ``max_per_client`` and ``client_limit``. Default: the
+            peer's IP address, counted as soon as the socket is accepted. Behind a
+            proxy every connection comes from the proxy's address: key by what the
+            proxy vouches for instead (a hub service: the user's name). Called in
+            the handshake (``connection.request`` is set); None exempts the connection.
+        join_timeout: seconds a chat connection may stay without joining, or None.
+        origins: web origins allowed besides the server's own
+            (``["https://hub.example.org"]``).
+        hosts: host names this server answers to besides loopback names, when it
+            is bound to loopback (the DNS-rebinding check).
     """
 
     def __init__(
@@ -190,6 +232,13 @@ class ChatServer:
         rate_limit: RateLimit | None = RateLimit(),
         max_buffer: int = MAX_BUFFER_BYTES,
         on_event: Callable[[Event], Any] | None = None,
+        client_limit: Any = _DEFAULT,
+        max_connections: int | None = None,
+        max_per_client: int | None = MAX_PER_CLIENT,
+        client_key: Callable[[ServerConnection], str | None] | None = None,
+        join_timeout: float | None = JOIN_TIMEOUT,
+        origins: Sequence[str] = (),
+        hosts: Sequence[str] = (),
     ) -> None:
         # A registry of its own needs both halves: the reference's ChatUser, or a
         # subclass, whose Room can make one (a student's own Room may not).
@@ -206,6 +255,18 @@ class ChatServer:
         self.on_event = on_event
         self.events: deque[Event] = deque(maxlen=200)
         self.connections = 0  # open chat connections, now
+        if client_limit is _DEFAULT:
+            client_limit = ClientLimit() if rate_limit is not None else None
+        self.client_limit: ClientLimit | None = client_limit
+        self.admission = Admission(max_connections, max_per_client)
+        self.client_key = client_key
+        self.join_timeout = join_timeout
+        self.origins = tuple(origins)
+        self.hosts = tuple(hosts)
+        self.bound_host: str | None = None  # set by serve()
+        self._budgets: dict[str, Callable[..., bool]] = {}
+        self._refusing = 0  # refused connections waiting for their answer
+        self._quiet: dict[str, float] = {}  # kind -> when it was last reported
         self.url_map = Map(
             [
                 Rule("/chat/<room>", endpoint=self.chat),
@@ -233,11 +294,10 @@ class ChatServer:
     async def chat(self, websocket: ServerConnection, room: str) -> None:
         """``/chat/<room>``: one ChatUser for this connection, fed every frame."""
         room = urllib.parse.unquote(room)
-        if len(room) > MAX_ROOM_NAME_LENGTH:
-            await websocket.close(
-                CloseCode.POLICY_VIOLATION,
-                f"room name too long (limit {MAX_ROOM_NAME_LENGTH})",
-            )
+        try:
+            check_room_name(room)  # no NUL, CR LF, right-to-left override; not too long
+        except ProtocolError as exc:
+            await websocket.close(CloseCode.POLICY_VIOLATION, str(exc))
             return
         send = make_sender(websocket, self.max_buffer)
         try:
@@ -249,6 +309,8 @@ class ChatServer:
         self.connections += 1
         self.report("connect", f"connection to room {room!r} ({self.connections} open)")
         allow = self.rate_limit.bucket() if self.rate_limit else None
+        spend = self._budget(websocket)  # shared by all this client's connections
+        deadline = self._join_deadline(websocket, user)
         try:
             async for message in websocket:
                 if allow is not None and not allow():
@@ -258,10 +320,18 @@ class ChatServer:
                         " that message was not sent"
                     )))
                     continue
+                if spend is not None and not spend(_size(message)):
+                    send(json.dumps(error(
+                        f"slow down: your connections together may send at most"
+                        f" {self.client_limit.describe()}; that message was not sent"
+                    )))
+                    continue
                 self._handle(user, room, message, send)
         except (ConnectionClosed, ConnectionError):  # ConnectionError: from send, closed
             pass
         finally:
+            if deadline is not None:
+                deadline.cancel()
             self.connections -= 1
             name = getattr(user, "name", None)
             try:
@@ -305,6 +375,145 @@ class ChatServer:
     def _report_exception(self, where: str, exc: BaseException) -> None:
         detail = "".join(traceback.format_exception(exc))
         self.report("exception", f"{where} raised {_reason(exc)}", detail)
+
+    # -- guards: admission, budgets, deadlines (see guard.py) ---------------------
+
+    def _budget(self, websocket: ServerConnection) -> Callable[..., bool] | None:
+        """The message budget of this connection's client (one per client key)."""
+        key = getattr(websocket, "client_key", None)
+        if self.client_limit is None or key is None:
+            return None
+        if key not in self._budgets:
+            self._budgets[key] = self.client_limit.spender()
+        return self._budgets[key]
+
+    def _join_deadline(self, websocket: ServerConnection, user: Any) -> Any:
+        """Close this chat connection if it has not joined within ``join_timeout``."""
+        if self.join_timeout is None or not hasattr(user, "name"):
+            return None  # a student's class without .name: we cannot tell
+
+        def check() -> None:
+            if getattr(user, "name", None) is None and websocket.state is State.OPEN:
+                reason = (f"no join within {self.join_timeout:g} s: send"
+                          ' {"type": "join", "name": ...} first')
+                task = asyncio.ensure_future(
+                    websocket.close(CloseCode.POLICY_VIOLATION, reason))
+                task.add_done_callback(lambda t: t.exception())  # closed: nothing to say
+
+        return asyncio.get_running_loop().call_later(self.join_timeout, check)
+
+    def _quietly(self, kind: str, text: str, every: float = 10.0) -> None:
+        """Report ``text`` at most once every ``every`` seconds per ``kind``: an attack
+        must not flood the activity log."""
+        now = time.monotonic()
+        if now - self._quiet.get(kind, -every) >= every:
+            self._quiet[kind] = now
+            self.report("refuse" if kind.startswith("refuse") else "error", text)
+
+    def _connection_made(self, connection: Any) -> None:
+        """A socket was accepted (GuardedConnection): count it in, or mark it refused."""
+        key = peer_address(connection) if self.client_key is None else None
+        refusal = self.admission.admit(key)
+        if refusal is None:
+            connection.admitted, connection.client_key = True, key
+            return
+        self._refuse(connection, refusal)
+
+    def _refuse(self, connection: Any, refusal: str) -> None:
+        """Answer politely (503, or 1013 after the handshake) -- unless too many wait."""
+        connection.refusal = refusal
+        self._quietly("refuse", f"refused connections: {refusal}")
+        if self._refusing >= MAX_REFUSING:
+            connection.transport.abort()  # no fd for politeness under a flood
+            return
+        self._refusing += 1
+        connection.refusing = True
+        loop = asyncio.get_running_loop()
+        connection.refusal_timer = loop.call_later(
+            REFUSAL_GRACE, lambda: connection.request is None and connection.transport.abort())
+
+    def _connection_lost(self, connection: Any) -> None:
+        if getattr(connection, "refusing", False):
+            connection.refusing = False
+            self._refusing -= 1
+            connection.refusal_timer.cancel()
+        if connection.admitted:
+            connection.admitted = False
+            key = connection.client_key
+            self.admission.release(key)
+            if key is not None and key not in self.admission.per_client:
+                self._budgets.pop(key, None)  # its last connection closed
+
+    def _drop(self, connection: Any, why: str) -> None:
+        """Abort a connection that hoards memory; the room goes on."""
+        if connection.transport.is_closing():
+            return
+        unsent = connection.transport.get_write_buffer_size()
+        connection.transport.abort()  # a close frame would wait behind the backlog
+        self.report("drop", f"dropped a client ({peer_address(connection)}): {why}"
+                            f" ({unsent:,} bytes unsent)")
+
+    def _screen(self, connection: Any, request: Request) -> Response | None:
+        """Before any route: bad requests, other hosts and origins, the caps."""
+        if "Host" not in request.headers:
+            return connection.respond(http.HTTPStatus.BAD_REQUEST, "Bad Request: no Host header\n")
+        if request.method not in ("GET", "HEAD"):
+            response = connection.respond(http.HTTPStatus.METHOD_NOT_ALLOWED,
+                                          "Method Not Allowed\n")
+            response.headers["Allow"] = "GET, HEAD"
+            return response
+        if not host_allowed(request, self.bound_host, self.hosts):
+            self._quietly("refuse-host", f"refused a request for host {request.headers['Host']!r}"
+                          " (not this server's name: DNS rebinding?)")
+            return connection.respond(http.HTTPStatus.FORBIDDEN, "Forbidden: unknown host\n")
+        upgrade = "websocket" in request.headers.get("Upgrade", "").lower()
+        if upgrade and not origin_allowed(request, self.origins):
+            self._quietly("refuse-origin", f"refused a WebSocket from the web page at"
+                          f" {request.headers.get('Origin')!r} (another site)")
+            return connection.respond(http.HTTPStatus.FORBIDDEN,
+                                      "Forbidden: this page's origin may not connect\n")
+        if self.client_key is not None and connection.refusal is None and connection.admitted:
+            key = self.client_key(connection)
+            refusal = self.admission.admit_client(key)
+            if refusal is None:
+                connection.client_key = key
+            else:
+                connection.refusal = refusal
+                self._quietly("refuse", f"refused connections: {refusal}")
+        if connection.refusal is not None and not upgrade:
+            response = connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE,
+                                          f"Service Unavailable: {connection.refusal}\n")
+            response.headers["Retry-After"] = "5"
+            return response
+        return None  # an upgrade over a cap is closed with 1013 (see process_response)
+
+    async def _answer(self, connection: Any, request: Request) -> Response | None:
+        """``process_request`` as served: screened first, HEAD without a body."""
+        response = self._screen(connection, request)
+        if response is None:
+            response = self.process_request(connection, request)
+            if isinstance(response, Awaitable):
+                response = await response
+        if response is not None:
+            for key, value in SECURITY_HEADERS.items():
+                if key not in response.headers:
+                    response.headers[key] = value
+            if request.method == "HEAD":
+                response = dataclasses.replace(response, body=b"")  # Content-Length stays
+        return response
+
+    def process_response(
+        self, connection: Any, request: Request, response: Response
+    ) -> Response | None:
+        """An upgrade over a cap completes its handshake, then closes with 1013."""
+        refusal = getattr(connection, "refusal", None)
+        if refusal is not None and response.status_code == http.HTTPStatus.SWITCHING_PROTOCOLS:
+
+            async def try_again_later(websocket: ServerConnection) -> None:
+                await websocket.close(CloseCode.TRY_AGAIN_LATER, refusal[:120])
+
+            connection.handler, connection.handler_kwargs = try_again_later, {}
+        return None
 
     async def random_numbers(self, websocket: ServerConnection) -> None:
         """``/random``: the original's first demo, a random number every few seconds.
@@ -376,11 +585,32 @@ class ChatServer:
     # -- listening -----------------------------------------------------------
 
     def serve(self, host: str = "127.0.0.1", port: int = 3000, **kwargs: Any) -> Any:
-        """Create the server listening on ``host:port``: ``async with`` or ``await`` it."""
+        """Create the server listening on ``host:port``: ``async with`` or ``await`` it.
+
+        Raises this process's soft limit of open files to its hard limit first.
+        """
         kwargs.setdefault("max_size", MAX_MESSAGE_BYTES)
+        self._guard(host, kwargs)
         return route(
-            self.url_map, host, port, process_request=self.process_request, **kwargs
+            self.url_map, host, port, process_request=self._answer, **kwargs
         )
+
+    def _guard(self, host: str | None, kwargs: dict[str, Any]) -> None:
+        """Wire the guards of guard.py into ``serve``'s options."""
+        file_limit = raise_file_limit()
+        if self.admission.max_connections is None:
+            self.admission.max_connections = default_max_connections(file_limit)
+        self.bound_host = host
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is not None:
+            quiet_accept_errors(loop, lambda text: self._quietly("accept", text))
+        kwargs.setdefault("create_connection", type(
+            "ChatConnection", (GuardedConnection,), {"guard": self}))
+        kwargs.setdefault("process_response", self.process_response)
+        kwargs.setdefault("server_header", SERVER_HEADER)
 
 
 def serve(
@@ -402,10 +632,17 @@ def serve(
     """
     server_options = {
         key: options.pop(key)
-        for key in ("new_rooms", "random_every", "rate_limit", "max_buffer", "on_event")
+        for key in ("new_rooms", "random_every", "rate_limit", "max_buffer", "on_event",
+                    "client_limit", "max_connections", "max_per_client", "client_key",
+                    "join_timeout", "origins", "hosts")
         if key in options
     }
     return ChatServer(chat_user, **server_options).serve(host, port, **options)
+
+
+def _size(message: str | bytes) -> int:
+    """A frame's size in bytes, as it came over the wire."""
+    return len(message.encode()) if isinstance(message, str) else len(message)
 
 
 def _who(user: Any) -> str:

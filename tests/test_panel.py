@@ -58,7 +58,7 @@ def test_panel_joins_asking_for_members_and_lists_the_room_in_join_order(live_se
         await ann.wait_for(lambda p: p.members == ["Bob", "Ann"])
         assert ann.connection_state == "open"
         assert ann.status_text == 'connected to room "people" as Ann'
-        assert "In the room (2)" in ann.member_list.value
+        await ann.wait_for(lambda p: "In the room (2)" in p.member_list.value)  # redrawn
         await bob.close()
         await ann.wait_for(lambda p: p.members == ["Ann"])
         assert "Bob left people." in [line.text for line in ann.lines]

@@ -1,0 +1,324 @@
+"""What keeps one client from taking the class server down, and other web pages out.
+
+The chat server (``server.py``) asks this module four questions:
+
+- **May this connection in?** :class:`Admission` counts open connections in total and
+  per *client* (by default a client is a peer address; a hub service keys by user
+  name), and says no politely past the caps.
+- **How much may this client say?** :class:`ClientLimit` is a budget in messages and
+  bytes shared by all the connections of one client.
+- **Is this the server's own page asking?** :func:`origin_allowed` and
+  :func:`host_allowed` refuse WebSocket upgrades from other web sites and from
+  DNS-rebinding pages.
+- **Is a connection hoarding memory?** :class:`GuardedConnection` drops a client whose
+  unsent data passes the cap, whatever filled it (pongs to a ping flood included).
+
+::
+
+    >>> admission = Admission(max_connections=2, max_per_client=1)
+    >>> admission.admit("10.0.0.7"), admission.admit("10.0.0.7")
+    (None, 'too many connections from you (limit 1): try again later')
+    >>> admission.release("10.0.0.7")
+
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import ipaddress
+import logging
+import resource
+import time
+import urllib.parse
+from collections import Counter
+from typing import Any, Callable, Iterable
+
+from websockets.asyncio.server import ServerConnection
+from websockets.http11 import Request
+
+__all__ = [
+    "Admission",
+    "ClientLimit",
+    "GuardedConnection",
+    "peer_address",
+    "origin_allowed",
+    "host_allowed",
+    "raise_file_limit",
+    "default_max_connections",
+    "quiet_accept_errors",
+    "LOOPBACK_NAMES",
+]
+
+logger = logging.getLogger("chatkit")
+
+#: Host names that always mean "this machine".
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+#: Headers a proxy adds and a browser's WebSocket handshake cannot carry.
+PROXY_HEADERS = ("X-Forwarded-For", "X-Forwarded-Host", "Forwarded")
+
+
+def peer_address(connection: ServerConnection) -> str:
+    """The default client key: the peer's IP address (``"127.0.0.1"``)."""
+    peer = connection.transport.get_extra_info("peername") if connection.transport else None
+    return str(peer[0]) if peer else "unknown"
+
+
+@dataclasses.dataclass
+class Admission:
+    """Open connections, in total and per client key; refusals past the caps.
+
+    ``admit(key)`` returns None (come in: counted) or the reason for a refusal
+    (nothing counted). Each admitted connection is ``release``-d exactly once.
+    ``key=None`` counts a connection in the total only (its client is not known yet,
+    or is exempt); ``admit_client`` / ``release_client`` count it to a client later.
+    """
+
+    max_connections: int | None = None
+    max_per_client: int | None = None
+    total: int = 0
+    per_client: Counter = dataclasses.field(default_factory=Counter)
+
+    def admit(self, key: str | None) -> str | None:
+        """Count a connection of client ``key`` in, or say why not."""
+        if self.max_connections is not None and self.total >= self.max_connections:
+            return f"the server is full ({self.max_connections} connections): try again later"
+        refusal = self.admit_client(key)
+        if refusal is None:
+            self.total += 1
+        return refusal
+
+    def admit_client(self, key: str | None) -> str | None:
+        """Count an already admitted connection to client ``key``, or say why not."""
+        if key is None:
+            return None
+        if self.max_per_client is not None and self.per_client[key] >= self.max_per_client:
+            return (f"too many connections from you (limit {self.max_per_client}):"
+                    " try again later")
+        self.per_client[key] += 1
+        return None
+
+    def release(self, key: str | None) -> None:
+        """A counted connection closed."""
+        self.total -= 1
+        self.release_client(key)
+
+    def release_client(self, key: str | None) -> None:
+        if key is not None:
+            self.per_client[key] -= 1
+            if self.per_client[key] <= 0:
+                del self.per_client[key]
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientLimit:
+    """A budget shared by all the connections of one client: messages and bytes.
+
+    Ten connections from one script get what one connection gets, not ten times it.
+    A token bucket each: ``burst`` at once, refilled at ``per_second``.
+
+    >>> budget = ClientLimit(burst=2, per_second=1.0, bytes_burst=100, bytes_per_second=10)
+    >>> spend = budget.spender()
+    >>> [spend(60, now=0.0), spend(60, now=0.0), spend(40, now=0.0), spend(1, now=0.0)]
+    [True, False, True, False]
+
+    """
+
+    burst: int = 60
+    per_second: float = 30.0
+    bytes_burst: int = 256 * 1024
+    bytes_per_second: float = 64 * 1024
+
+    def spender(self) -> Callable[..., bool]:
+        """A fresh budget for one client: call it with each message's size in bytes."""
+        messages, size, last = float(self.burst), float(self.bytes_burst), None
+
+        def spend(nbytes: int, now: float | None = None) -> bool:
+            nonlocal messages, size, last
+            now = time.monotonic() if now is None else now
+            if last is not None:
+                elapsed = now - last
+                messages = min(self.burst, messages + elapsed * self.per_second)
+                size = min(self.bytes_burst, size + elapsed * self.bytes_per_second)
+            last = now
+            if messages >= 1 and size >= nbytes:
+                messages -= 1
+                size -= nbytes
+                return True
+            return False
+
+        return spend
+
+    def describe(self) -> str:
+        return (f"{self.per_second:g} messages and {self.bytes_per_second / 1024:g} KiB"
+                " a second")
+
+
+# -- who may connect: Origin and Host -------------------------------------------------
+
+
+def _authority(value: str) -> tuple[str, int | None]:
+    """``"Example.org:80"`` -> ``("example.org", 80)``; IPv6 brackets dropped."""
+    parts = urllib.parse.urlsplit("//" + value.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1  # matches nothing
+    return (parts.hostname or "").lower(), port
+
+
+def origin_allowed(request: Request, origins: Iterable[str] = ()) -> bool:
+    """May the page that opened this WebSocket talk to us?
+
+    Allowed: no ``Origin`` at all (Python's client, curl: not a browser page), an
+    origin listed in ``origins`` (``"https://hub.example.org"``), or the server's own
+    origin -- the one whose host and port are the request's ``Host`` (so it also holds
+    behind a proxy that keeps ``Host``, as jupyter-server-proxy and JupyterHub's do).
+    """
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    if origin.rstrip("/").lower() in {o.rstrip("/").lower() for o in origins}:
+        return True
+    parts = urllib.parse.urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return False  # "null" (a sandboxed frame, a file), or garbage
+    host = request.headers.get("Host")
+    if host is None:
+        return False
+    default = 443 if parts.scheme == "https" else 80
+    origin_host, origin_port = _authority(parts.netloc)
+    host_name, host_port = _authority(host)
+    return origin_host == host_name and (origin_port or default) == (host_port or default)
+
+
+def _is_loopback_name(hostname: str) -> bool:
+    if hostname in LOOPBACK_NAMES or hostname.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def host_allowed(request: Request, bound_host: str | None, hosts: Iterable[str] = ()) -> bool:
+    """Is the ``Host`` header a name of this server? (The DNS-rebinding check.)
+
+    Only for a server bound to loopback (``127.0.0.1``, the default): there every
+    honest browser says ``Host: 127.0.0.1:3000`` or ``localhost:3000``, while a
+    rebinding page says its own host name. Also allowed: the hosts in ``hosts``,
+    and requests that came through a proxy (they carry ``X-Forwarded-For`` or
+    ``Forwarded``, which a browser's WebSocket cannot add). A server bound to a
+    network address is reachable by name from the whole network: not checked.
+    """
+    if bound_host is None or not _is_loopback_name(bound_host.lower().strip("[]")):
+        return True
+    host = request.headers.get("Host")
+    if host is None:
+        return False
+    hostname, _ = _authority(host)
+    if _is_loopback_name(hostname):
+        return True
+    if hostname in {_authority(h)[0] for h in hosts}:
+        return True
+    return any(header in request.headers for header in PROXY_HEADERS)
+
+
+# -- file descriptors and the accept loop ----------------------------------------------
+
+
+def raise_file_limit() -> int:
+    """Raise this process's soft limit of open files to its hard limit; return the limit.
+
+    Desktops often start programs with a soft limit of 1,024 and a hard one far above:
+    a class server should use what it is allowed.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return soft if soft != resource.RLIM_INFINITY else target
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        return target
+    except (ValueError, OSError):
+        return soft
+
+
+def default_max_connections(file_limit: int) -> int:
+    """Connections to accept at most, leaving room for the rest of the process."""
+    return max(16, min(file_limit - max(64, file_limit // 8), 100_000))
+
+
+#: asyncio's message when accept() fails for want of file descriptors.
+ACCEPT_ERROR = "socket.accept() out of system resource"
+
+
+def quiet_accept_errors(
+    loop: asyncio.AbstractEventLoop, report: Callable[[str], Any], every: float = 10.0
+) -> None:
+    """Turn asyncio's traceback per failed accept (out of file descriptors) into one line
+    every ``every`` seconds; asyncio itself pauses accepting for a second each time.
+
+    Other errors go to the loop's previous handler, unchanged.
+    """
+    previous = loop.get_exception_handler()
+    if getattr(previous, "_chatkit_quiet_accept", False):
+        return  # one filter per loop is enough
+    state = {"last": -every, "count": 0}
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if context.get("message") == ACCEPT_ERROR:
+            state["count"] += 1
+            now = time.monotonic()
+            if now - state["last"] >= every:
+                state["last"] = now
+                exc = context.get("exception")
+                report(f"cannot accept connections ({exc}): {state['count']} refused so far;"
+                       " retrying every second")
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    handler._chatkit_quiet_accept = True  # type: ignore[attr-defined]
+    loop.set_exception_handler(handler)
+
+
+# -- a connection that watches its own backlog -------------------------------------------
+
+
+class GuardedConnection(ServerConnection):
+    """A ``ServerConnection`` that is dropped once its unsent data passes ``max_buffer``.
+
+    The server answers every ping with a pong written straight to the socket, outside
+    any send function of ours: a client that pings and never reads would grow the
+    server's memory without end. After each read (where pongs are written) the backlog
+    is checked; past the cap the connection is aborted.
+
+    With the default client key (the peer address) it is also counted in as soon as
+    it is accepted, before it sends a byte: one address cannot hoard file descriptors.
+    """
+
+    guard: Any = None  # the ChatServer; set by ChatServer.serve on a subclass
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.client_key: str | None = None
+        self.admitted = False
+        self.refusal: str | None = None
+        guard = self.guard
+        if guard is not None:
+            guard._connection_made(self)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        guard = self.guard
+        if guard is not None and self.transport.get_write_buffer_size() > guard.max_buffer:
+            guard._drop(self, "it sent data but stopped reading what it was sent")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        guard = self.guard
+        if guard is not None:
+            guard._connection_lost(self)
