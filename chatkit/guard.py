@@ -28,6 +28,7 @@ import asyncio
 import dataclasses
 import ipaddress
 import logging
+import re
 import resource
 import time
 import urllib.parse
@@ -285,6 +286,11 @@ def quiet_accept_errors(
     loop.set_exception_handler(handler)
 
 
+#: Bytes of a request head we look at, at most (websockets refuses longer ones).
+HEAD_LIMIT = 64 * 1024
+_UPGRADE = re.compile(rb"(?im)^upgrade:[ \t]*websocket")
+
+
 # -- a connection that watches its own backlog -------------------------------------------
 
 
@@ -304,6 +310,8 @@ class GuardedConnection(ServerConnection):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
+        self._head: bytes | None = b""  # the request's head, until its blank line
+        self._ignoring = False  # what follows a plain HTTP request: pipelined, unanswered
         self.client_key: str | None = None
         self.admitted = False
         self.refusal: str | None = None
@@ -312,10 +320,35 @@ class GuardedConnection(ServerConnection):
             guard._connection_made(self)
 
     def data_received(self, data: bytes) -> None:
+        if self._ignoring:
+            return
+        if self._head is not None:
+            data = self._cut_after_head(data)
         super().data_received(data)
         guard = self.guard
         if guard is not None and self.transport.get_write_buffer_size() > guard.max_buffer:
             guard._drop(self, "it sent data but stopped reading what it was sent")
+
+    def _cut_after_head(self, data: bytes) -> bytes:
+        """Pipelined requests after a plain HTTP one: not parsed as frames, ignored.
+
+        websockets answers one request per connection (with ``Connection: close``);
+        fed a second request, it read it as WebSocket frames and failed an assertion.
+        After an upgrade request, bytes that follow at once are frames: kept.
+        """
+        assert self._head is not None
+        start = max(0, len(self._head) - 3)
+        self._head += data
+        end = self._head.find(b"\r\n\r\n", start)
+        if end >= 0:
+            head, extra = self._head[: end + 4], len(self._head) - (end + 4)
+            self._head = None
+            if extra and not _UPGRADE.search(head):
+                self._ignoring = True
+                return data[: len(data) - extra]
+        elif len(self._head) > HEAD_LIMIT:
+            self._head = None  # websockets refuses heads this long by itself
+        return data
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
