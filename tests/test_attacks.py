@@ -474,3 +474,41 @@ def test_the_you_extension_reaches_only_a_client_that_asked_and_follows_renames(
             assert {m["type"] for m in got} <= {"note", "chat"}
 
     run(body)
+
+
+# -- Low: the teacher's activity log ----------------------------------------------------------
+
+
+class UncheckedChatUser(chatkit.ChatUser):
+    """A student's ChatUser that takes any name, and breaks with a huge message on "boom"."""
+
+    def handle_join(self, name, want=None):
+        self.name = name
+        self.room.join(self)
+
+    def handle_chat(self, text):
+        if text == "boom":
+            raise ValueError("x" * 60_000)
+        super().handle_chat(text)
+
+
+def test_the_activity_log_shows_user_text_inert_and_bounds_what_it_redraws():
+    with chatkit.start(port=0, show=False, chat_user=UncheckedChatUser) as server:
+        panel = server.panel()
+        with Outside(server.ws_url("people")) as link, Outside(server.ws_url("people")) as fake:
+            link.send({"type": "join", "name": "http://evil.example"})
+            fake.send({"type": "join", "name": "\x1b[31mserver stopped\r"})
+            fake.say("boom")
+            fake.expect(type="error")
+            for _ in range(30):  # a student's loop hitting the same bug, again and again
+                fake.say("boom")
+            for _ in range(30):
+                fake.expect(type="error")
+        server._refresh()
+        [output] = panel.children[1].outputs
+        html_text = output["data"]["text/html"]
+        assert output["output_type"] == "display_data"  # not a stream: nothing autolinked
+        assert "http://evil.example" in html_text and "<a " not in html_text
+        assert "\x1b" not in html_text and "\r" not in html_text
+        assert "\\x1b[31mserver stopped\\r" in html_text  # shown, as escapes
+        assert len(html_text) < 40_000, len(html_text)  # 31 tracebacks of 60 KB each
