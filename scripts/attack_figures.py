@@ -1,0 +1,370 @@
+"""Measure the class server under the attacks of issue #10 (all traffic to 127.0.0.1, bounded).
+
+    .venv/bin/python scripts/attack_figures.py                 # every scenario, this checkout
+    .venv/bin/python scripts/attack_figures.py --only flood    # one: pings, flood, idle, origin
+    PYTHONPATH=/path/to/old/checkout .venv/bin/python scripts/attack_figures.py   # "before"
+
+Each scenario starts ``python -m chatkit serve --port 0`` in a process of its own (so its
+memory and its file limit are its own), attacks it, measures what an honest member sees,
+and stops it. Attackers connect from 127.0.0.2 (another loopback address: "another
+machine") unless said otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+
+from websockets.asyncio.client import connect
+
+ATTACKER = "127.0.0.2"
+
+
+# -- the server under test --------------------------------------------------------------------
+
+
+class Server:
+    """``python -m chatkit serve --port 0`` in a process of its own, its output counted."""
+
+    def __init__(self, nofile: tuple[int, int] | None = None, args: tuple[str, ...] = ()):
+        def limit() -> None:
+            if nofile is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, nofile)
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "chatkit", "serve", "--port", "0", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=limit,
+        )
+        line = self.process.stdout.readline().decode()
+        assert "serving on" in line, line
+        self.port = int(line.rsplit(":", 1)[1])
+        self.log_bytes = 0
+        self.log_lines = 0
+        self.tracebacks = 0
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        for line in self.process.stdout:
+            self.log_bytes += len(line)
+            self.log_lines += 1
+            self.tracebacks += line.startswith(b"Traceback")
+
+    def rss_mib(self) -> float:
+        with open(f"/proc/{self.process.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        return 0.0
+
+    def stop(self) -> None:
+        self.process.send_signal(2)
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@contextmanager
+def server(**kwargs):
+    s = Server(**kwargs)
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def upgrade(port: int, path: str = "/chat/people") -> bytes:
+    key = base64.b64encode(os.urandom(16)).decode()
+    return (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n").encode()
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+# -- 1. memory under a ping flood ---------------------------------------------------------------
+
+
+def ping_flood(seconds: float = 15.0) -> dict:
+    """Clients that send pings and never read, one after another, for ``seconds``."""
+    ping = b"\x89\xfd" + b"\0\0\0\0" + b"p" * 125
+    batch = ping * 500
+    with server() as s:
+        time.sleep(0.5)
+        before = s.rss_mib()
+        peak, flooders, dropped, sent_total = before, 0, 0, 0
+        started = time.monotonic()
+        while time.monotonic() - started < seconds:
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.bind((ATTACKER, 0))
+            sock.settimeout(2)
+            sock.connect(("127.0.0.1", s.port))
+            sock.sendall(upgrade(s.port))
+            sock.recv(1024)  # the 101, and then never read again
+            flooders += 1
+            while time.monotonic() - started < seconds:
+                try:
+                    sock.sendall(batch)
+                    sent_total += len(batch)
+                except TimeoutError:
+                    break
+                except OSError:
+                    dropped += 1
+                    break
+                peak = max(peak, s.rss_mib())
+            sock.close()
+        time.sleep(0.5)
+        return {"rss_before_mib": round(before, 1), "rss_peak_mib": round(peak, 1),
+                "growth_mib": round(peak - before, 1), "flooders": flooders,
+                "dropped": dropped, "pings_sent_mib": round(sent_total / 2**20),
+                "seconds": seconds, "log_bytes": s.log_bytes}
+
+
+# -- 2. honest latency under a 10-connection flood -------------------------------------------------
+
+
+async def flooder(port: int, index: int, stop: float, counts: dict) -> None:
+    text = "😀" * 4000  # 4-byte characters: 16,000 bytes of UTF-8, 48,000 of escaped JSON
+    async with connect(f"ws://127.0.0.1:{port}/chat/people", local_addr=(ATTACKER, 0),
+                       max_size=None) as ws:
+        await ws.send(json.dumps({"type": "join", "name": f"flood{index}"}))
+
+        async def read() -> None:  # read everything, so that it is never dropped for stalling
+            async for message in ws:
+                counts["received_bytes"] += len(message)
+
+        reader = asyncio.create_task(read())
+        frame = json.dumps({"type": "chat", "text": text}, ensure_ascii=False)
+        while time.monotonic() < stop:
+            await ws.send(frame)
+            counts["sent"] += 1
+            await asyncio.sleep(0)
+        reader.cancel()
+
+
+async def honest_round(port: int, seconds: float, flood: bool) -> dict:
+    """Three members; one says a numbered line every 50 ms; all time its arrival."""
+    sender = await connect(f"ws://127.0.0.1:{port}/chat/people", max_size=None)
+    listeners = [await connect(f"ws://127.0.0.1:{port}/chat/people", max_size=None)
+                 for _ in range(2)]
+    for i, ws in enumerate([sender, *listeners]):
+        await ws.send(json.dumps({"type": "join", "name": f"honest{i}"}))
+    await asyncio.sleep(0.3)
+    sent_at: dict[str, float] = {}
+    latencies: list[float] = []
+    got: list[set] = [set() for _ in listeners]
+
+    async def listen(k: int, ws) -> None:
+        async for message in ws:
+            data = json.loads(message)
+            if data.get("type") == "chat" and data["text"] in sent_at:
+                latencies.append(time.monotonic() - sent_at[data["text"]])
+                got[k].add(data["text"])
+
+    tasks = [asyncio.create_task(listen(k, ws)) for k, ws in enumerate(listeners)]
+    counts = {"sent": 0, "received_bytes": 0}
+    stop = time.monotonic() + seconds
+    floods = [asyncio.create_task(flooder(port, i, stop, counts)) for i in range(10)] if flood else []
+    n = 0
+    while time.monotonic() < stop:
+        text = f"honest line {n}"
+        sent_at[text] = time.monotonic()
+        await sender.send(json.dumps({"type": "chat", "text": text}))
+        n += 1
+        await asyncio.sleep(0.05)
+    await asyncio.gather(*floods, return_exceptions=True)
+    await asyncio.sleep(2)  # let the last lines arrive
+    for task in tasks:
+        task.cancel()
+    lost = sum(n - len(g) for g in got)
+    for ws in [sender, *listeners]:
+        await ws.close()
+    return {"honest_lines": n, "lost": lost, "p50_ms": round(pct(latencies, 0.5) * 1000, 1),
+            "p99_ms": round(pct(latencies, 0.99) * 1000, 1),
+            "flood_frames_sent": counts["sent"],
+            "flood_mib_received_by_flooders": round(counts["received_bytes"] / 2**20, 1)}
+
+
+def flood_latency(seconds: float = 10.0) -> dict:
+    with server() as s:
+        baseline = asyncio.run(honest_round(s.port, seconds, flood=False))
+        under = asyncio.run(honest_round(s.port, seconds, flood=True))
+        return {"baseline": baseline, "under_flood": under, "log_bytes": s.log_bytes}
+
+
+# -- 3. page and join latency with 1,100 idle sockets under ulimit -n 1024 ----------------------------
+
+
+def page_time(port: int) -> float | None:
+    started = time.monotonic()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(f"GET /people HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+            head = sock.recv(64)
+    except OSError:
+        return None
+    return time.monotonic() - started if head.startswith(b"HTTP/1.1 200") else None
+
+
+async def join_time(port: int, name: str) -> float | None:
+    started = time.monotonic()
+    try:
+        async with asyncio.timeout(5):
+            async with connect(f"ws://127.0.0.1:{port}/chat/people") as ws:
+                await ws.send(json.dumps({"type": "join", "name": name}))
+                while True:
+                    message = json.loads(await ws.recv())
+                    if message.get("text", "").startswith(f"{name} joined"):
+                        return time.monotonic() - started
+    except Exception:
+        return None
+
+
+def idle_sockets(count: int = 1100, seconds: float = 12.0, source: str = ATTACKER,
+                 nofile: tuple[int, int] = (1024, 1024)) -> dict:
+    """``count`` upgraded sockets that never join, re-opened as the server closes them."""
+    with server(nofile=nofile) as s:
+        stop = time.monotonic() + seconds
+        socks: list[socket.socket] = []
+        opened = refused_fast = 0
+
+        def attacker() -> None:
+            nonlocal opened, refused_fast
+            while time.monotonic() < stop:
+                socks[:] = [x for x in socks if x.fileno() != -1]
+                while len(socks) < count and time.monotonic() < stop:
+                    sock = socket.socket()
+                    sock.bind((source, 0))
+                    sock.settimeout(0.5)
+                    try:
+                        sock.connect(("127.0.0.1", s.port))
+                        sock.sendall(upgrade(s.port))
+                        opened += 1
+                    except OSError:
+                        refused_fast += 1
+                        sock.close()
+                        continue
+                    socks.append(sock)
+                for sock in list(socks):  # drop the ones the server closed
+                    sock.setblocking(False)
+                    try:
+                        if sock.recv(65536) == b"":
+                            sock.close()
+                    except BlockingIOError:
+                        pass
+                    except OSError:
+                        sock.close()
+                time.sleep(0.2)
+
+        thread = threading.Thread(target=attacker, daemon=True)
+        log_before = s.log_bytes
+        thread.start()
+        time.sleep(3)  # let it reach its count
+        pages, joins = [], []
+        n = 0
+        while time.monotonic() < stop - 1:
+            pages.append(page_time(s.port))
+            joins.append(asyncio.run(join_time(s.port, f"honest{n}")))
+            n += 1
+            time.sleep(0.3)
+        thread.join()
+        for sock in socks:
+            sock.close()
+        ok_pages = [p for p in pages if p is not None]
+        ok_joins = [j for j in joins if j is not None]
+        return {"attacker_source": source, "nofile": nofile, "attacker_sockets_opened": opened,
+                "page_ok": f"{len(ok_pages)}/{len(pages)}",
+                "page_p50_ms": round(pct(ok_pages, 0.5) * 1000, 1),
+                "page_max_ms": round(max(ok_pages, default=float('nan')) * 1000, 1),
+                "join_ok": f"{len(ok_joins)}/{len(joins)}",
+                "join_p50_ms": round(pct(ok_joins, 0.5) * 1000, 1),
+                "join_max_ms": round(max(ok_joins, default=float('nan')) * 1000, 1),
+                "log_bytes_during": s.log_bytes - log_before, "tracebacks": s.tracebacks}
+
+
+# -- 4. what a cross-origin page sees ------------------------------------------------------------------
+
+
+def cross_origin() -> dict:
+    import http.server
+
+    from playwright.sync_api import sync_playwright
+
+    with server() as s:
+        page_html = (
+            "<script>window.result='pending';"
+            f"const ws=new WebSocket('ws://127.0.0.1:{s.port}/chat/people');"
+            "ws.onopen=()=>{window.result='open';ws.send(JSON.stringify({type:'join',name:'Mallory'}))};"
+            "ws.onmessage=(e)=>{window.result='heard: '+e.data};"
+            "ws.onclose=(e)=>{if(!window.result.startsWith('heard'))window.result='closed '+e.code};"
+            "</script>")
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = page_html.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=site.serve_forever, daemon=True).start()
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path="/usr/lib/chromium/chromium", headless=True,
+                    args=["--no-sandbox", "--disable-gpu", "--disable-quic"])
+                page = browser.new_page()
+                page.goto(f"http://127.0.0.1:{site.server_address[1]}/cats")
+                page.wait_for_function("window.result !== 'pending'", timeout=10_000)
+                result = page.evaluate("window.result")
+                browser.close()
+        finally:
+            site.shutdown()
+        return {"cross_origin_page_sees": result}
+
+
+SCENARIOS = {"pings": ping_flood, "flood": flood_latency, "idle": None, "origin": cross_origin}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=list(SCENARIOS), action="append")
+    args = parser.parse_args()
+    import chatkit
+
+    print(f"# chatkit from {os.path.dirname(chatkit.__file__)}", flush=True)
+    for name in args.only or list(SCENARIOS):
+        if name == "idle":
+            for source, nofile in ((ATTACKER, (1024, 1024)), ("127.0.0.1", (1024, 1024)),
+                                   (ATTACKER, (1024, 4096))):
+                print(json.dumps({"idle_1100": idle_sockets(source=source, nofile=nofile)}),
+                      flush=True)
+        else:
+            print(json.dumps({name: SCENARIOS[name]()}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
