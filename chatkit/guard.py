@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import http
 import ipaddress
 import logging
 import re
@@ -36,7 +37,9 @@ from collections import Counter
 from typing import Any, Callable, Iterable
 
 from websockets.asyncio.server import ServerConnection
-from websockets.http11 import Request
+from websockets.frames import CloseCode
+from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 __all__ = [
     "Admission",
@@ -48,11 +51,22 @@ __all__ = [
     "raise_file_limit",
     "default_max_connections",
     "quiet_accept_errors",
+    "Guard",
     "LOOPBACK_NAMES",
 ]
 
 logger = logging.getLogger("chatkit")
 
+#: Open connections one client (by default: one address) may have at once.
+MAX_PER_CLIENT = 64
+#: Seconds a chat connection has to send its join before it is closed.
+JOIN_TIMEOUT = 60.0
+#: Refused connections waiting for their polite answer (a 503 or a 1013), at most.
+MAX_REFUSING = 64
+#: Seconds a refused connection may take to send its request before it is cut.
+REFUSAL_GRACE = 2.0
+#: The ``Server`` header: no versions for an attacker to look up.
+SERVER_HEADER = "chatkit"
 #: Host names that always mean "this machine".
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 #: Headers a proxy adds and a browser's WebSocket handshake cannot carry.
@@ -306,7 +320,7 @@ class GuardedConnection(ServerConnection):
     it is accepted, before it sends a byte: one address cannot hoard file descriptors.
     """
 
-    guard: Any = None  # the ChatServer; set by ChatServer.serve on a subclass
+    guard: Any = None  # the server's Guard; set by Guard.listen on a subclass
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -317,7 +331,7 @@ class GuardedConnection(ServerConnection):
         self.refusal: str | None = None
         guard = self.guard
         if guard is not None:
-            guard._connection_made(self)
+            guard.connection_made(self)
 
     def data_received(self, data: bytes) -> None:
         if self._ignoring:
@@ -327,7 +341,7 @@ class GuardedConnection(ServerConnection):
         super().data_received(data)
         guard = self.guard
         if guard is not None and self.transport.get_write_buffer_size() > guard.max_buffer:
-            guard._drop(self, "it sent data but stopped reading what it was sent")
+            guard.drop(self, "it sent data but stopped reading what it was sent")
 
     def _cut_after_head(self, data: bytes) -> bytes:
         """Pipelined requests after a plain HTTP one: not parsed as frames, ignored.
@@ -354,4 +368,187 @@ class GuardedConnection(ServerConnection):
         super().connection_lost(exc)
         guard = self.guard
         if guard is not None:
-            guard._connection_lost(self)
+            guard.connection_lost(self)
+
+
+# -- the guards of one server --------------------------------------------------------------
+
+
+class Guard:
+    """The guards of one chat server, and the state they keep.
+
+    Made by :class:`chatkit.server.ChatServer` with its options (see there);
+    ``report(kind, text)`` goes to the server's activity log. ``listen`` wires the
+    guards into ``serve()``'s options; the chat route asks ``budget`` and
+    ``join_deadline``; every request passes ``screen`` before any route.
+    """
+
+    def __init__(
+        self,
+        report: Callable[[str, str], Any],
+        *,
+        max_buffer: int,
+        client_limit: ClientLimit | None,
+        max_connections: int | None,
+        max_per_client: int | None,
+        client_key: Callable[[ServerConnection], str | None] | None,
+        join_timeout: float | None,
+        origins: Iterable[str] = (),
+        hosts: Iterable[str] = (),
+    ) -> None:
+        self.report = report
+        self.max_buffer = max_buffer
+        self.client_limit = client_limit
+        self.admission = Admission(max_connections, max_per_client)
+        self.client_key = client_key
+        self.join_timeout = join_timeout
+        self.origins = tuple(origins)
+        self.hosts = tuple(hosts)
+        self.bound_host: str | None = None  # set by listen()
+        self._budgets: dict[str, Callable[..., bool]] = {}
+        self._refusing = 0  # refused connections waiting for their answer
+        self._quiet: dict[str, float] = {}  # kind -> when it was last reported
+
+    def listen(self, host: str | None, kwargs: dict[str, Any]) -> None:
+        """Wire the guards into ``serve``'s options, for a server about to bind ``host``.
+
+        Raises the soft file limit to the hard one, sizes ``max_connections`` from it,
+        quiets asyncio's accept errors on the running loop, and sets
+        ``create_connection``, ``process_response`` and ``server_header``.
+        """
+        file_limit = raise_file_limit()
+        if self.admission.max_connections is None:
+            self.admission.max_connections = default_max_connections(file_limit)
+        self.bound_host = host
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is not None:
+            quiet_accept_errors(loop, lambda text: self.quietly("accept", text))
+        kwargs.setdefault("create_connection", type(
+            "ChatConnection", (GuardedConnection,), {"guard": self}))
+        kwargs.setdefault("process_response", self.process_response)
+        kwargs.setdefault("server_header", SERVER_HEADER)
+
+    def budget(self, websocket: ServerConnection) -> Callable[..., bool] | None:
+        """The message budget of this connection's client (one per client key)."""
+        key = getattr(websocket, "client_key", None)
+        if self.client_limit is None or key is None:
+            return None
+        if key not in self._budgets:
+            self._budgets[key] = self.client_limit.spender()
+        return self._budgets[key]
+
+    def join_deadline(self, websocket: ServerConnection, user: Any) -> Any:
+        """Close this chat connection if it has not joined within ``join_timeout``."""
+        if self.join_timeout is None or not hasattr(user, "name"):
+            return None  # a student's class without .name: we cannot tell
+
+        def check() -> None:
+            if getattr(user, "name", None) is None and websocket.state is State.OPEN:
+                reason = (f"no join within {self.join_timeout:g} s: send"
+                          ' {"type": "join", "name": ...} first')
+                task = asyncio.ensure_future(
+                    websocket.close(CloseCode.POLICY_VIOLATION, reason))
+                task.add_done_callback(lambda t: t.exception())  # closed: nothing to say
+
+        return asyncio.get_running_loop().call_later(self.join_timeout, check)
+
+    def quietly(self, kind: str, text: str, every: float = 10.0) -> None:
+        """Report ``text`` at most once every ``every`` seconds per ``kind``: an attack
+        must not flood the activity log."""
+        now = time.monotonic()
+        if now - self._quiet.get(kind, -every) >= every:
+            self._quiet[kind] = now
+            self.report("refuse" if kind.startswith("refuse") else "error", text)
+
+    def connection_made(self, connection: Any) -> None:
+        """A socket was accepted (GuardedConnection): count it in, or mark it refused."""
+        key = peer_address(connection) if self.client_key is None else None
+        refusal = self.admission.admit(key)
+        if refusal is None:
+            connection.admitted, connection.client_key = True, key
+            return
+        self.refuse(connection, refusal)
+
+    def refuse(self, connection: Any, refusal: str) -> None:
+        """Answer politely (503, or 1013 after the handshake) -- unless too many wait."""
+        connection.refusal = refusal
+        self.quietly("refuse", f"refused connections: {refusal}")
+        if self._refusing >= MAX_REFUSING:
+            connection.transport.abort()  # no fd for politeness under a flood
+            return
+        self._refusing += 1
+        connection.refusing = True
+        loop = asyncio.get_running_loop()
+        connection.refusal_timer = loop.call_later(
+            REFUSAL_GRACE, lambda: connection.request is None and connection.transport.abort())
+
+    def connection_lost(self, connection: Any) -> None:
+        if getattr(connection, "refusing", False):
+            connection.refusing = False
+            self._refusing -= 1
+            connection.refusal_timer.cancel()
+        if connection.admitted:
+            connection.admitted = False
+            key = connection.client_key
+            self.admission.release(key)
+            if key is not None and key not in self.admission.per_client:
+                self._budgets.pop(key, None)  # its last connection closed
+
+    def drop(self, connection: Any, why: str) -> None:
+        """Abort a connection that hoards memory; the room goes on."""
+        if connection.transport.is_closing():
+            return
+        unsent = connection.transport.get_write_buffer_size()
+        connection.transport.abort()  # a close frame would wait behind the backlog
+        self.report("drop", f"dropped a client ({peer_address(connection)}): {why}"
+                            f" ({unsent:,} bytes unsent)")
+
+    def screen(self, connection: Any, request: Request) -> Response | None:
+        """Before any route: bad requests, other hosts and origins, the caps."""
+        if "Host" not in request.headers:
+            return connection.respond(http.HTTPStatus.BAD_REQUEST, "Bad Request: no Host header\n")
+        if request.method not in ("GET", "HEAD"):
+            response = connection.respond(http.HTTPStatus.METHOD_NOT_ALLOWED,
+                                          "Method Not Allowed\n")
+            response.headers["Allow"] = "GET, HEAD"
+            return response
+        if not host_allowed(request, self.bound_host, self.hosts):
+            self.quietly("refuse-host", f"refused a request for host {request.headers['Host']!r}"
+                          " (not this server's name: DNS rebinding?)")
+            return connection.respond(http.HTTPStatus.FORBIDDEN, "Forbidden: unknown host\n")
+        upgrade = "websocket" in request.headers.get("Upgrade", "").lower()
+        if upgrade and not origin_allowed(request, self.origins):
+            self.quietly("refuse-origin", f"refused a WebSocket from the web page at"
+                          f" {request.headers.get('Origin')!r} (another site)")
+            return connection.respond(http.HTTPStatus.FORBIDDEN,
+                                      "Forbidden: this page's origin may not connect\n")
+        if self.client_key is not None and connection.refusal is None and connection.admitted:
+            key = self.client_key(connection)
+            refusal = self.admission.admit_client(key)
+            if refusal is None:
+                connection.client_key = key
+            else:
+                connection.refusal = refusal
+                self.quietly("refuse", f"refused connections: {refusal}")
+        if connection.refusal is not None and not upgrade:
+            response = connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE,
+                                          f"Service Unavailable: {connection.refusal}\n")
+            response.headers["Retry-After"] = "5"
+            return response
+        return None  # an upgrade over a cap is closed with 1013 (see process_response)
+
+    def process_response(
+        self, connection: Any, request: Request, response: Response
+    ) -> Response | None:
+        """An upgrade over a cap completes its handshake, then closes with 1013."""
+        refusal = getattr(connection, "refusal", None)
+        if refusal is not None and response.status_code == http.HTTPStatus.SWITCHING_PROTOCOLS:
+
+            async def try_again_later(websocket: ServerConnection) -> None:
+                await websocket.close(CloseCode.TRY_AGAIN_LATER, refusal[:120])
+
+            connection.handler, connection.handler_kwargs = try_again_later, {}
+        return None

@@ -39,17 +39,7 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 from werkzeug.routing import Map, Rule
 
-from .guard import (
-    Admission,
-    ClientLimit,
-    GuardedConnection,
-    default_max_connections,
-    host_allowed,
-    origin_allowed,
-    peer_address,
-    quiet_accept_errors,
-    raise_file_limit,
-)
+from .guard import JOIN_TIMEOUT, MAX_PER_CLIENT, ClientLimit, Guard
 from .messages import MAX_MESSAGE_BYTES, ProtocolError, check_room_name, error
 from .user import ChatUser
 
@@ -59,16 +49,6 @@ logger = logging.getLogger("chatkit")
 
 #: A member whose unsent data passes this many bytes has stopped reading: drop it.
 MAX_BUFFER_BYTES = 1024 * 1024
-#: Open connections one client (by default: one address) may have at once.
-MAX_PER_CLIENT = 64
-#: Seconds a chat connection has to send its join before it is closed.
-JOIN_TIMEOUT = 60.0
-#: Refused connections waiting for their polite answer (a 503 or a 1013), at most.
-MAX_REFUSING = 64
-#: Seconds a refused connection may take to send its request before it is cut.
-REFUSAL_GRACE = 2.0
-#: The ``Server`` header: no versions for an attacker to look up.
-SERVER_HEADER = "chatkit"
 #: ``client_limit``'s default: a budget per client, unless ``rate_limit=None`` turns all limits off.
 _DEFAULT = object()
 
@@ -257,16 +237,11 @@ class ChatServer:
         self.connections = 0  # open chat connections, now
         if client_limit is _DEFAULT:
             client_limit = ClientLimit() if rate_limit is not None else None
-        self.client_limit: ClientLimit | None = client_limit
-        self.admission = Admission(max_connections, max_per_client)
-        self.client_key = client_key
-        self.join_timeout = join_timeout
-        self.origins = tuple(origins)
-        self.hosts = tuple(hosts)
-        self.bound_host: str | None = None  # set by serve()
-        self._budgets: dict[str, Callable[..., bool]] = {}
-        self._refusing = 0  # refused connections waiting for their answer
-        self._quiet: dict[str, float] = {}  # kind -> when it was last reported
+        self.guard = Guard(
+            self.report, max_buffer=max_buffer, client_limit=client_limit,
+            max_connections=max_connections, max_per_client=max_per_client,
+            client_key=client_key, join_timeout=join_timeout, origins=origins, hosts=hosts,
+        )
         self.url_map = Map(
             [
                 Rule("/chat/<room>", endpoint=self.chat),
@@ -309,8 +284,8 @@ class ChatServer:
         self.connections += 1
         self.report("connect", f"connection to room {room!r} ({self.connections} open)")
         allow = self.rate_limit.bucket() if self.rate_limit else None
-        spend = self._budget(websocket)  # shared by all this client's connections
-        deadline = self._join_deadline(websocket, user)
+        spend = self.guard.budget(websocket)  # shared by all this client's connections
+        deadline = self.guard.join_deadline(websocket, user)
         try:
             async for message in websocket:
                 if allow is not None and not allow():
@@ -323,7 +298,7 @@ class ChatServer:
                 if spend is not None and not spend(_size(message)):
                     send(json.dumps(error(
                         f"slow down: your connections together may send at most"
-                        f" {self.client_limit.describe()}; that message was not sent"
+                        f" {self.guard.client_limit.describe()}; that message was not sent"
                     )))
                     continue
                 self._handle(user, room, message, send)
@@ -376,120 +351,9 @@ class ChatServer:
         detail = "".join(traceback.format_exception(exc))
         self.report("exception", f"{where} raised {_reason(exc)}", detail)
 
-    # -- guards: admission, budgets, deadlines (see guard.py) ---------------------
-
-    def _budget(self, websocket: ServerConnection) -> Callable[..., bool] | None:
-        """The message budget of this connection's client (one per client key)."""
-        key = getattr(websocket, "client_key", None)
-        if self.client_limit is None or key is None:
-            return None
-        if key not in self._budgets:
-            self._budgets[key] = self.client_limit.spender()
-        return self._budgets[key]
-
-    def _join_deadline(self, websocket: ServerConnection, user: Any) -> Any:
-        """Close this chat connection if it has not joined within ``join_timeout``."""
-        if self.join_timeout is None or not hasattr(user, "name"):
-            return None  # a student's class without .name: we cannot tell
-
-        def check() -> None:
-            if getattr(user, "name", None) is None and websocket.state is State.OPEN:
-                reason = (f"no join within {self.join_timeout:g} s: send"
-                          ' {"type": "join", "name": ...} first')
-                task = asyncio.ensure_future(
-                    websocket.close(CloseCode.POLICY_VIOLATION, reason))
-                task.add_done_callback(lambda t: t.exception())  # closed: nothing to say
-
-        return asyncio.get_running_loop().call_later(self.join_timeout, check)
-
-    def _quietly(self, kind: str, text: str, every: float = 10.0) -> None:
-        """Report ``text`` at most once every ``every`` seconds per ``kind``: an attack
-        must not flood the activity log."""
-        now = time.monotonic()
-        if now - self._quiet.get(kind, -every) >= every:
-            self._quiet[kind] = now
-            self.report("refuse" if kind.startswith("refuse") else "error", text)
-
-    def _connection_made(self, connection: Any) -> None:
-        """A socket was accepted (GuardedConnection): count it in, or mark it refused."""
-        key = peer_address(connection) if self.client_key is None else None
-        refusal = self.admission.admit(key)
-        if refusal is None:
-            connection.admitted, connection.client_key = True, key
-            return
-        self._refuse(connection, refusal)
-
-    def _refuse(self, connection: Any, refusal: str) -> None:
-        """Answer politely (503, or 1013 after the handshake) -- unless too many wait."""
-        connection.refusal = refusal
-        self._quietly("refuse", f"refused connections: {refusal}")
-        if self._refusing >= MAX_REFUSING:
-            connection.transport.abort()  # no fd for politeness under a flood
-            return
-        self._refusing += 1
-        connection.refusing = True
-        loop = asyncio.get_running_loop()
-        connection.refusal_timer = loop.call_later(
-            REFUSAL_GRACE, lambda: connection.request is None and connection.transport.abort())
-
-    def _connection_lost(self, connection: Any) -> None:
-        if getattr(connection, "refusing", False):
-            connection.refusing = False
-            self._refusing -= 1
-            connection.refusal_timer.cancel()
-        if connection.admitted:
-            connection.admitted = False
-            key = connection.client_key
-            self.admission.release(key)
-            if key is not None and key not in self.admission.per_client:
-                self._budgets.pop(key, None)  # its last connection closed
-
-    def _drop(self, connection: Any, why: str) -> None:
-        """Abort a connection that hoards memory; the room goes on."""
-        if connection.transport.is_closing():
-            return
-        unsent = connection.transport.get_write_buffer_size()
-        connection.transport.abort()  # a close frame would wait behind the backlog
-        self.report("drop", f"dropped a client ({peer_address(connection)}): {why}"
-                            f" ({unsent:,} bytes unsent)")
-
-    def _screen(self, connection: Any, request: Request) -> Response | None:
-        """Before any route: bad requests, other hosts and origins, the caps."""
-        if "Host" not in request.headers:
-            return connection.respond(http.HTTPStatus.BAD_REQUEST, "Bad Request: no Host header\n")
-        if request.method not in ("GET", "HEAD"):
-            response = connection.respond(http.HTTPStatus.METHOD_NOT_ALLOWED,
-                                          "Method Not Allowed\n")
-            response.headers["Allow"] = "GET, HEAD"
-            return response
-        if not host_allowed(request, self.bound_host, self.hosts):
-            self._quietly("refuse-host", f"refused a request for host {request.headers['Host']!r}"
-                          " (not this server's name: DNS rebinding?)")
-            return connection.respond(http.HTTPStatus.FORBIDDEN, "Forbidden: unknown host\n")
-        upgrade = "websocket" in request.headers.get("Upgrade", "").lower()
-        if upgrade and not origin_allowed(request, self.origins):
-            self._quietly("refuse-origin", f"refused a WebSocket from the web page at"
-                          f" {request.headers.get('Origin')!r} (another site)")
-            return connection.respond(http.HTTPStatus.FORBIDDEN,
-                                      "Forbidden: this page's origin may not connect\n")
-        if self.client_key is not None and connection.refusal is None and connection.admitted:
-            key = self.client_key(connection)
-            refusal = self.admission.admit_client(key)
-            if refusal is None:
-                connection.client_key = key
-            else:
-                connection.refusal = refusal
-                self._quietly("refuse", f"refused connections: {refusal}")
-        if connection.refusal is not None and not upgrade:
-            response = connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE,
-                                          f"Service Unavailable: {connection.refusal}\n")
-            response.headers["Retry-After"] = "5"
-            return response
-        return None  # an upgrade over a cap is closed with 1013 (see process_response)
-
     async def _answer(self, connection: Any, request: Request) -> Response | None:
         """``process_request`` as served: screened first, HEAD without a body."""
-        response = self._screen(connection, request)
+        response = self.guard.screen(connection, request)
         if response is None:
             response = self.process_request(connection, request)
             if isinstance(response, Awaitable):
@@ -501,19 +365,6 @@ class ChatServer:
             if request.method == "HEAD":
                 response = dataclasses.replace(response, body=b"")  # Content-Length stays
         return response
-
-    def process_response(
-        self, connection: Any, request: Request, response: Response
-    ) -> Response | None:
-        """An upgrade over a cap completes its handshake, then closes with 1013."""
-        refusal = getattr(connection, "refusal", None)
-        if refusal is not None and response.status_code == http.HTTPStatus.SWITCHING_PROTOCOLS:
-
-            async def try_again_later(websocket: ServerConnection) -> None:
-                await websocket.close(CloseCode.TRY_AGAIN_LATER, refusal[:120])
-
-            connection.handler, connection.handler_kwargs = try_again_later, {}
-        return None
 
     async def random_numbers(self, websocket: ServerConnection) -> None:
         """``/random``: the original's first demo, a random number every few seconds.
@@ -590,27 +441,10 @@ class ChatServer:
         Raises this process's soft limit of open files to its hard limit first.
         """
         kwargs.setdefault("max_size", MAX_MESSAGE_BYTES)
-        self._guard(host, kwargs)
+        self.guard.listen(host, kwargs)
         return route(
             self.url_map, host, port, process_request=self._answer, **kwargs
         )
-
-    def _guard(self, host: str | None, kwargs: dict[str, Any]) -> None:
-        """Wire the guards of guard.py into ``serve``'s options."""
-        file_limit = raise_file_limit()
-        if self.admission.max_connections is None:
-            self.admission.max_connections = default_max_connections(file_limit)
-        self.bound_host = host
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        if loop is not None:
-            quiet_accept_errors(loop, lambda text: self._quietly("accept", text))
-        kwargs.setdefault("create_connection", type(
-            "ChatConnection", (GuardedConnection,), {"guard": self}))
-        kwargs.setdefault("process_response", self.process_response)
-        kwargs.setdefault("server_header", SERVER_HEADER)
 
 
 def serve(
