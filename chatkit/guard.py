@@ -343,6 +343,29 @@ class GuardedConnection(ServerConnection):
         if guard is not None and self.transport.get_write_buffer_size() > guard.max_buffer:
             guard.drop(self, "it sent data but stopped reading what it was sent")
 
+    def send_data(self) -> None:
+        """Write what the protocol has to send -- unless the peer is gone.
+
+        A read can queue hundreds of pongs at once; once one write fails, asyncio
+        logs every later write to that socket ("socket.send() raised exception."):
+        thousands of lines when a ping flooder hangs up. Nothing is left to say.
+        """
+        if self.transport.is_closing():
+            self.protocol.data_to_send()  # discarded
+            return
+        for data in self.protocol.data_to_send():
+            if self.transport.is_closing():
+                continue
+            if data:
+                self.transport.write(data)
+            elif self.transport.can_write_eof():  # as websockets does: half-close
+                try:
+                    self.transport.write_eof()
+                except Exception:
+                    pass
+            else:
+                self.transport.close()
+
     def _cut_after_head(self, data: bytes) -> bytes:
         """Pipelined requests after a plain HTTP one: not parsed as frames, ignored.
 

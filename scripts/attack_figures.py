@@ -45,6 +45,7 @@ class Server:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "chatkit", "serve", "--port", "0", *args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=limit,
+            cwd="/",  # not this checkout's folder: PYTHONPATH (or the install) decides which chatkit
         )
         line = self.process.stdout.readline().decode()
         assert "serving on" in line, line
@@ -52,6 +53,7 @@ class Server:
         self.log_bytes = 0
         self.log_lines = 0
         self.tracebacks = 0
+        self.sample: list[bytes] = []  # the first lines of its log
         threading.Thread(target=self._drain, daemon=True).start()
 
     def _drain(self) -> None:
@@ -59,6 +61,8 @@ class Server:
             self.log_bytes += len(line)
             self.log_lines += 1
             self.tracebacks += line.startswith(b"Traceback")
+            if len(self.sample) < 40 or not line.startswith(self.sample[-1][:9]):
+                self.sample.append(line)  # the first lines, and a line of each later second
 
     def rss_mib(self) -> float:
         with open(f"/proc/{self.process.pid}/status") as status:

@@ -87,9 +87,11 @@ async def close_code(ws) -> tuple[int | None, str | None]:
 # -- High 1: memory ------------------------------------------------------------------
 
 
+PING = b"\x89\xfd" + b"\0\0\0\0" + b"p" * 125  # a masked (with zeros) ping, 125 bytes
+
+
 def test_a_client_that_pings_and_never_reads_is_dropped_and_the_room_goes_on():
-    ping = b"\x89\xfd" + b"\0\0\0\0" + b"p" * 125  # masked (with zeros) ping, 125 bytes
-    batch = ping * 500
+    batch = PING * 500
     with chatkit.start(port=0, show=False) as server:
         sock = raw_connect(server.port, rcvbuf=4096)  # reads nothing, and holds little
         sock.sendall(upgrade_request(server.port))
@@ -113,6 +115,20 @@ def test_a_client_that_pings_and_never_reads_is_dropped_and_the_room_goes_on():
         with Outside(server.ws_url("people"), "Ann") as ann:
             ann.say("still here")
             ann.expect(type="chat", name="Ann", text="still here")
+
+
+def test_a_ping_flooder_that_hangs_up_leaves_no_line_per_pong_in_the_log(caplog):
+    with caplog.at_level(logging.WARNING), chatkit.start(port=0, show=False) as server:
+        for _ in range(3):
+            sock = raw_connect(server.port, rcvbuf=4096)
+            sock.sendall(upgrade_request(server.port))
+            assert read_head(sock).startswith(b"HTTP/1.1 101")
+            sock.sendall(PING * 3000)  # 400 KB: under the cap, more than the sockets hold
+            sock.close()  # unread pongs: the kernel resets the connection
+        async def settled():
+            await wait_for(lambda: sum(e.kind == "close" for e in server.events) == 3)
+        asyncio.run(settled())
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text[:2000]
 
 
 # -- High 2: file descriptors, caps, deadlines, a quiet log ------------------------------------
