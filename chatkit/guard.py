@@ -164,6 +164,12 @@ class ClientLimit:
 
         return spend
 
+    def pause(self, nbytes: int) -> float:
+        """Seconds to stop reading a client that overspent: what its message costs in
+        time, at most a second. Unread, its frames wait in TCP (it must slow down)
+        instead of costing the server a read, a decode and a refusal each."""
+        return min(1.0, max(1 / self.per_second, nbytes / self.bytes_per_second))
+
     def describe(self) -> str:
         return (f"{self.per_second:g} messages and {self.bytes_per_second / 1024:g} KiB"
                 " a second")

@@ -294,12 +294,14 @@ class ChatServer:
                         f"slow down: at most {limit.per_second:g} messages a second;"
                         " that message was not sent"
                     )))
+                    await asyncio.sleep(min(1.0, 1 / limit.per_second))  # stop reading it
                     continue
-                if spend is not None and not spend(_size(message)):
+                if spend is not None and not spend(size := _size(message)):
                     send(json.dumps(error(
                         f"slow down: your connections together may send at most"
                         f" {self.guard.client_limit.describe()}; that message was not sent"
                     )))
+                    await asyncio.sleep(self.guard.client_limit.pause(size))  # stop reading it
                     continue
                 self._handle(user, room, message, send)
         except (ConnectionClosed, ConnectionError):  # ConnectionError: from send, closed
