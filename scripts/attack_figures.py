@@ -245,29 +245,47 @@ def flood_latency(seconds: float = 10.0) -> dict:
 # -- 3. page and join latency with 1,100 idle sockets under ulimit -n 1024 ----------------------------
 
 
-def page_time(port: int) -> float | None:
+def page_time(port: int) -> tuple[str, float]:
+    """(what the page request got: "200", "503", "timeout", ...; seconds)."""
     started = time.monotonic()
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
             sock.sendall(f"GET /people HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
             head = sock.recv(64)
-    except OSError:
-        return None
-    return time.monotonic() - started if head.startswith(b"HTTP/1.1 200") else None
+    except TimeoutError:
+        return "timeout", time.monotonic() - started
+    except OSError as exc:
+        return type(exc).__name__, time.monotonic() - started
+    return head[9:12].decode() or "closed", time.monotonic() - started
 
 
-async def join_time(port: int, name: str) -> float | None:
+async def join_time(port: int, name: str) -> tuple[str, float]:
+    """(what a join got: "joined", "close 1013", "timeout", ...; seconds)."""
     started = time.monotonic()
     try:
         async with asyncio.timeout(5):
             async with connect(f"ws://127.0.0.1:{port}/chat/people") as ws:
                 await ws.send(json.dumps({"type": "join", "name": name}))
                 while True:
-                    message = json.loads(await ws.recv())
+                    try:
+                        message = json.loads(await ws.recv())
+                    except Exception:
+                        return f"close {ws.close_code}", time.monotonic() - started
                     if message.get("text", "").startswith(f"{name} joined"):
-                        return time.monotonic() - started
-    except Exception:
-        return None
+                        return "joined", time.monotonic() - started
+    except TimeoutError:
+        return "timeout", time.monotonic() - started
+    except Exception as exc:
+        return type(exc).__name__, time.monotonic() - started
+
+
+def outcomes(samples: list[tuple[str, float]]) -> dict:
+    """{"200": "24 x, p50 3.1 ms, max 50.2 ms", ...}"""
+    by: dict[str, list[float]] = {}
+    for what, seconds in samples:
+        by.setdefault(what, []).append(seconds)
+    return {what: f"{len(times)} x, p50 {pct(times, 0.5) * 1000:.1f} ms,"
+                  f" max {max(times) * 1000:.1f} ms" for what, times in by.items()}
 
 
 def idle_sockets(count: int = 1100, seconds: float = 12.0, source: str = ATTACKER,
@@ -320,15 +338,8 @@ def idle_sockets(count: int = 1100, seconds: float = 12.0, source: str = ATTACKE
         thread.join()
         for sock in socks:
             sock.close()
-        ok_pages = [p for p in pages if p is not None]
-        ok_joins = [j for j in joins if j is not None]
         return {"attacker_source": source, "nofile": nofile, "attacker_sockets_opened": opened,
-                "page_ok": f"{len(ok_pages)}/{len(pages)}",
-                "page_p50_ms": round(pct(ok_pages, 0.5) * 1000, 1),
-                "page_max_ms": round(max(ok_pages, default=float('nan')) * 1000, 1),
-                "join_ok": f"{len(ok_joins)}/{len(joins)}",
-                "join_p50_ms": round(pct(ok_joins, 0.5) * 1000, 1),
-                "join_max_ms": round(max(ok_joins, default=float('nan')) * 1000, 1),
+                "page": outcomes(pages), "join": outcomes(joins),
                 "log_bytes_during": s.log_bytes - log_before, "tracebacks": s.tracebacks}
 
 
