@@ -65,6 +65,8 @@ JOIN_TIMEOUT = 60.0
 MAX_REFUSING = 64
 #: Seconds a refused connection may take to send its request before it is cut.
 REFUSAL_GRACE = 2.0
+#: Seconds a refused or timed-out connection has to answer our close frame.
+CLOSE_GRACE = 1.0
 #: The ``Server`` header: no versions for an attacker to look up.
 SERVER_HEADER = "chatkit"
 #: Host names that always mean "this machine".
@@ -479,8 +481,8 @@ class Guard:
                 reason = (f"no join within {self.join_timeout:g} s: send"
                           ' {"type": "join", "name": ...} first')
                 task = asyncio.ensure_future(
-                    websocket.close(CloseCode.POLICY_VIOLATION, reason))
-                task.add_done_callback(lambda t: t.exception())  # closed: nothing to say
+                    _close_soon(websocket, CloseCode.POLICY_VIOLATION, reason))
+                task.add_done_callback(lambda t: t.cancelled() or t.exception())  # no "never retrieved"
 
         return asyncio.get_running_loop().call_later(self.join_timeout, check)
 
@@ -577,7 +579,14 @@ class Guard:
         if refusal is not None and response.status_code == http.HTTPStatus.SWITCHING_PROTOCOLS:
 
             async def try_again_later(websocket: ServerConnection) -> None:
+                websocket.close_timeout = CLOSE_GRACE  # a hoarder will not answer the close
                 await websocket.close(CloseCode.TRY_AGAIN_LATER, refusal[:120])
 
             connection.handler, connection.handler_kwargs = try_again_later, {}
         return None
+
+
+async def _close_soon(websocket: ServerConnection, code: int, reason: str) -> None:
+    """Close with ``code``; a peer that does not answer is cut after ``CLOSE_GRACE``."""
+    websocket.close_timeout = CLOSE_GRACE
+    await websocket.close(code, reason)
