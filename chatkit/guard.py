@@ -482,7 +482,8 @@ class Guard:
                           ' {"type": "join", "name": ...} first')
                 task = asyncio.ensure_future(
                     _close_soon(websocket, CloseCode.POLICY_VIOLATION, reason))
-                task.add_done_callback(lambda t: t.cancelled() or t.exception())  # no "never retrieved"
+                # Retrieve its outcome: a close that failed has nothing left to say.
+                task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
         return asyncio.get_running_loop().call_later(self.join_timeout, check)
 

@@ -216,7 +216,9 @@ def check_name(name: str) -> str:
     if key in {name_key(reserved) for reserved in RESERVED_NAMES}:
         raise ProtocolError(f'"{name}" is reserved for the server: pick another name')
     if any(piece in key for piece in DECORATIONS):
-        raise ProtocolError('a name cannot contain "→" or "(private)": it would look like a private message')
+        raise ProtocolError(
+            'a name cannot contain "→" or "(private)": it would look like a private message'
+        )
     return name
 
 

@@ -57,7 +57,8 @@ _DEFAULT = object()
 class Event:
     """Something the server did, for the activity log: ``Event("join", "Colt joined people")``."""
 
-    kind: str  # "listen", "connect", "join", "error", "exception", "close", "drop", "stop"
+    # "listen", "connect", "join", "error", "exception", "close", "drop", "refuse", "stop"
+    kind: str
     text: str
     detail: str = ""  # a traceback, for "exception"
     time: float = dataclasses.field(default_factory=time.time)

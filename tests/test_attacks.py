@@ -366,7 +366,8 @@ def test_a_dns_rebinding_host_is_refused_when_bound_to_loopback_and_a_proxy_is_l
         sock.close()
         for host in (f"localhost:{server.port}", f"127.0.0.1:{server.port}"):
             sock = raw_connect(server.port)
-            sock.sendall(upgrade_request(server.port, host=host, extra=f"Origin: http://{host}\r\n"))
+            origin = f"Origin: http://{host}\r\n"
+            sock.sendall(upgrade_request(server.port, host=host, extra=origin))
             assert read_head(sock).startswith(b"HTTP/1.1 101"), host
             sock.close()
         # Behind jupyter-server-proxy on a hub, Host is the hub's, and the proxy says so.

@@ -24,12 +24,19 @@ from kernel_support import Outside
 pytestmark = pytest.mark.timeout(60)
 
 ATTACK = """<!doctype html><title>cute cats</title><script>
-const ws = new WebSocket(%r);
 window.result = "pending";
-ws.onopen = () => { window.result = "open";
-                    ws.send(JSON.stringify({type: "join", name: "Mallory"})); };
-ws.onmessage = (event) => { window.result = "heard: " + event.data; };
-ws.onclose = (event) => { if (!window.result.startsWith("heard")) window.result = "closed " + event.code; };
+window.tryJoin = (url) => {  // what the attacker's page does with the student's browser
+  const ws = new WebSocket(url);
+  ws.onopen = () => {
+    window.result = "open";
+    ws.send(JSON.stringify({type: "join", name: "Mallory"}));
+  };
+  ws.onmessage = (event) => { window.result = "heard: " + event.data; };
+  ws.onclose = (event) => {
+    if (!window.result.startsWith("heard")) window.result = "closed " + event.code;
+  };
+};
+%s
 </script>"""
 
 
@@ -88,7 +95,7 @@ def outcome(page: Page) -> str:
 def test_a_page_from_another_origin_cannot_join_a_room(page):
     with chatkit.start(port=0, show=False) as server, \
             Outside(server.ws_url("people"), "Ann") as ann, \
-            attacker_site(ATTACK % server.ws_url("people")) as port:
+            attacker_site(ATTACK % f"tryJoin({server.ws_url('people')!r});") as port:
         page.goto(f"http://127.0.0.1:{port}/cats")
         assert outcome(page) == "closed 1006"  # refused in the handshake: the page learns nothing
         ann.say("sentinel")
@@ -102,17 +109,10 @@ def test_a_page_from_another_origin_cannot_join_a_room(page):
         ann.expect(type="note", text='Ada joined "people".')
 
 
-REBINDING = """<!doctype html><title>cute cats</title><script>
-window.result = "pending";
-// Called once the attacker's DNS points attacker.test at the student's 127.0.0.1.
-window.tryJoin = () => {
-  const ws = new WebSocket(`ws://${location.host}/chat/people`);  // same origin, as it thinks
-  ws.onopen = () => { window.result = "open";
-                      ws.send(JSON.stringify({type: "join", name: "Mallory"})); };
-  ws.onmessage = (event) => { window.result = "heard: " + event.data; };
-  ws.onclose = (event) => { if (!window.result.startsWith("heard")) window.result = "closed " + event.code; };
-};
-</script>"""
+# Called once the attacker's DNS points attacker.test at the student's 127.0.0.1:
+# the same origin, as far as the browser can tell.
+REBINDING = ATTACK % ""
+SAME_ORIGIN_JOIN = "tryJoin(`ws://${location.host}/chat/people`)"
 
 
 def test_a_dns_rebinding_page_cannot_join_a_room(page):
@@ -122,7 +122,7 @@ def test_a_dns_rebinding_page_cannot_join_a_room(page):
     # ... then rebinds: attacker.test:PORT is now the student's chat server.
     with chatkit.start(port=port, show=False) as server, \
             Outside(server.ws_url("people"), "Ann") as ann:
-        page.evaluate("tryJoin()")
+        page.evaluate(SAME_ORIGIN_JOIN)
         assert outcome(page) == "closed 1006"
         ann.say("sentinel")
         ann.expect(type="chat", name="Ann", text="sentinel")  # no "Mallory joined" before it
