@@ -580,14 +580,14 @@ class Guard:
         if refusal is not None and response.status_code == http.HTTPStatus.SWITCHING_PROTOCOLS:
 
             async def try_again_later(websocket: ServerConnection) -> None:
-                websocket.close_timeout = CLOSE_GRACE  # a hoarder will not answer the close
-                await websocket.close(CloseCode.TRY_AGAIN_LATER, refusal[:120])
+                await _close_soon(websocket, CloseCode.TRY_AGAIN_LATER, refusal[:120])
 
             connection.handler, connection.handler_kwargs = try_again_later, {}
         return None
 
 
 async def _close_soon(websocket: ServerConnection, code: int, reason: str) -> None:
-    """Close with ``code``; a peer that does not answer is cut after ``CLOSE_GRACE``."""
+    """Close with ``code``; a peer that does not answer (a hoarder) is cut after
+    ``CLOSE_GRACE`` seconds, not websockets' 10."""
     websocket.close_timeout = CLOSE_GRACE
     await websocket.close(code, reason)

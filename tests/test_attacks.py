@@ -528,3 +528,30 @@ def test_the_activity_log_shows_user_text_inert_and_bounds_what_it_redraws():
         assert "\x1b" not in html_text and "\r" not in html_text
         assert "\\x1b[31mserver stopped\\r" in html_text  # shown, as escapes
         assert len(html_text) < 40_000, len(html_text)  # 31 tracebacks of 60 KB each
+
+
+# -- behind a proxy: clients keyed by what the proxy vouches for ---------------------------------
+
+
+def test_a_client_key_lets_a_class_behind_one_proxy_address_in_and_caps_each_user():
+    """On JupyterHub every connection comes from the proxy's 127.0.0.1: key by user."""
+
+    def user(connection):
+        return connection.request.headers.get("X-Test-User")  # a hub service: the hub's user
+
+    async def body():
+        async with chat_server(client_key=user, max_per_client=1) as server:
+            class_ = []
+            for name in ("ann", "bob", "cy"):  # one address, three users: all in
+                ws = await connect(server.room(), additional_headers={"X-Test-User": name})
+                await ws.send(json.dumps({"type": "join", "name": name}))
+                class_.append(ws)
+            for ws, name in zip(class_, ("ann", "bob", "cy")):
+                await recv_until(ws, lambda m, n=name: m.get("text", "").startswith(f"{n} joined"))
+            second = await connect(server.room(), additional_headers={"X-Test-User": "ann"})
+            code, reason = await close_code(second)
+            assert code == CloseCode.TRY_AGAIN_LATER and "too many connections" in reason
+            status, _, _ = await asyncio.to_thread(http_get, server.port, "/people")
+            assert status == 200  # no user header: exempt (client_key returned None)
+
+    run(body)
