@@ -555,3 +555,28 @@ def test_a_client_key_lets_a_class_behind_one_proxy_address_in_and_caps_each_use
             assert status == 200  # no user header: exempt (client_key returned None)
 
     run(body)
+
+
+def test_the_command_line_flags_set_the_limits_and_the_allowed_origins():
+    from test_cli import start_cli, stop_cli
+
+    async def body():
+        process, _, port, _ = await start_cli(
+            "--origin", "https://hub.example.org", "--max-per-client", "2",
+            "--join-timeout", "0.5")
+        try:
+            url = f"ws://127.0.0.1:{port}/chat/people"
+            hub = await connect(url, origin="https://hub.example.org", open_timeout=DEADLINE)
+            with pytest.raises(InvalidStatus):
+                await connect(url, origin="https://evil.example", open_timeout=DEADLINE)
+            lurker = await connect(url, open_timeout=DEADLINE)  # the second of two
+            third = await connect(url, open_timeout=DEADLINE)
+            assert (await close_code(third))[0] == CloseCode.TRY_AGAIN_LATER
+            code, reason = await close_code(lurker)
+            assert code == CloseCode.POLICY_VIOLATION and "no join within 0.5 s" in reason
+            await hub.close()
+        finally:
+            code, _ = await stop_cli(process)
+        assert code == 0
+
+    run(body)
