@@ -170,16 +170,27 @@ def _check_visible_text(text: str, what: str) -> None:
         raise ProtocolError(f"{what} cannot contain blank characters")
 
 
+#: Cyrillic and Greek letters drawn like Latin ones (a small part of Unicode's
+#: confusables, TR39): a name in one script must not pass for a name in another.
+LOOK_ALIKES = str.maketrans(
+    "АВЕКМНОРСТХУаеорсухіјѕһԁΑΒΕΖΗΙΚΜΝΟΡΤΥΧοντ",
+    "ABEKMHOPCTXYaeopcyxijshdABEZHIKMNOPTYXovt",
+)
+
+
 def name_key(name: str) -> str:
-    """What two names must not share to be told apart: NFKC, case-folded, no joiners.
+    """What two names must not share to be told apart: NFKC, no joiners, Cyrillic and
+    Greek look-alikes drawn as Latin, case-folded.
 
     >>> name_key("ＡＮＮ") == name_key("ann") == name_key("Ann\u200c")
+    True
+    >>> name_key("\u0410\u0441\u0435") == name_key("Ace")   # Cyrillic А, с, е
     True
 
     """
     for joiner in JOINERS:
         name = name.replace(joiner, "")
-    return unicodedata.normalize("NFKC", name).casefold()
+    return unicodedata.normalize("NFKC", name).translate(LOOK_ALIKES).casefold()
 
 
 def check_name(name: str) -> str:

@@ -448,11 +448,13 @@ def test_the_page_cannot_be_framed_head_has_no_body_and_other_methods_get_405():
     ("Ann → Bob (private)", "private message"),
     ("ＡＮＮ", "already taken"),
     ("ann", "already taken"),
+    ("\u0410\u0441\u0435", "already taken"),  # all Cyrillic, drawn as "Ace"
 ])
 def test_look_alike_names_are_refused_over_sockets(name, says):
     async def body():
         async with chat_server() as server:
             await server.join("Ann")
+            await server.join("Ace")
             ws = await server.connect("/chat/people")
             await ws.send(json.dumps({"type": "join", "name": name}))
             reply = await recv_json(ws)
