@@ -47,7 +47,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                      help="let in only those who know this code (none given: make one up);"
                      " for a class on a shared network")
     run.add_argument("--quiet", action="store_true", help="print only errors")
+    guard = run.add_argument_group("limits and who may connect")
+    guard.add_argument("--origin", action="append", default=[], metavar="URL",
+                       help="a web origin allowed to open chats besides the server's own,"
+                       " e.g. https://hub.example.org (repeatable)")
+    guard.add_argument("--host-name", action="append", default=[], metavar="NAME",
+                       help="a host name this server answers to when bound to 127.0.0.1"
+                       " besides localhost (repeatable)")
+    guard.add_argument("--max-connections", type=int, default=None, metavar="N",
+                       help="open connections at most (default: from the file limit)")
+    guard.add_argument("--max-per-client", type=int, default=64, metavar="N",
+                       help="open connections per client address at most (default 64;"
+                       " 0: no cap)")
+    guard.add_argument("--join-timeout", type=float, default=60.0, metavar="SECONDS",
+                       help="close a chat connection that has not joined by then"
+                       " (default 60; 0: never)")
     return parser.parse_args(argv)
+
+
+def guard_options(args: argparse.Namespace) -> dict:
+    """The ChatServer options the limit flags stand for."""
+    return {
+        "origins": args.origin,
+        "hosts": args.host_name,
+        "max_connections": args.max_connections,
+        "max_per_client": args.max_per_client or None,
+        "join_timeout": args.join_timeout or None,
+    }
 
 
 async def run_server(args: argparse.Namespace) -> None:
@@ -60,7 +86,8 @@ async def run_server(args: argparse.Namespace) -> None:
         from .class_code import ClassCode
 
         gate = ClassCode(args.class_code or None)
-    async with serve(args.host, args.port, random_every=args.random_every, gate=gate) as server:
+    async with serve(args.host, args.port, random_every=args.random_every, gate=gate,
+                     **guard_options(args)) as server:
         host, port = server.sockets[0].getsockname()[:2]
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         print(f"chatkit: serving on {host}:{port}", flush=True)

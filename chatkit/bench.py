@@ -106,7 +106,7 @@ async def _serve_until_stdin_closes(kind: str) -> None:
         logging.getLogger("asyncio").setLevel(logging.ERROR)
         server = await ws_serve(_floor_chat, "127.0.0.1", 0, max_size=MAX_MESSAGE_BYTES)
     else:
-        server = await serve("127.0.0.1", 0, rate_limit=None)
+        server = await serve("127.0.0.1", 0, rate_limit=None, max_per_client=None)
     print(f"port {server.sockets[0].getsockname()[1]}", flush=True)
     await _stdin_closed()
     server.close()
@@ -129,7 +129,7 @@ def _serve_live() -> None:
     """Like a kernel: ``chatkit.start()`` from a process whose main loop goes on running."""
     from .live import start
 
-    live = start(port=0, show=False, rate_limit=None)
+    live = start(port=0, show=False, rate_limit=None, max_per_client=None)
     print(f"port {live.port}", flush=True)
     asyncio.run(_stdin_closed())  # the "kernel's" own loop, idle, as between cells
     live.stop()
@@ -196,7 +196,7 @@ class KernelServer:
                 lines.append(message["content"]["text"])
 
         code = ("import os, chatkit\n"
-                "_bench_server = chatkit.start(port=0, show=False, rate_limit=None)\n"
+                "_bench_server = chatkit.start(port=0, show=False, rate_limit=None, max_per_client=None)\n"
                 "print('bench-server', os.getpid(), _bench_server.port)\n")
         self.client.execute_interactive(code, timeout=timeout, output_hook=output)
         found = [line.split() for line in "".join(lines).splitlines()

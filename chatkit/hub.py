@@ -294,6 +294,9 @@ def make_server(auth: Any, prefix: str, **options: Any) -> ChatServer:
     The one place to wire options for this service, e.g. per-client limits
     keyed by :func:`client_key`.
     """
+    # Behind the hub's proxy every connection comes from 127.0.0.1: caps and budgets
+    # count per hub user, or the whole class would share one address's 64 connections.
+    options.setdefault("client_key", client_key)
     return ChatServer(prefix=prefix.rstrip("/"), gate=HubLogin(auth, prefix), **options)
 
 

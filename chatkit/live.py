@@ -23,6 +23,7 @@ import atexit
 import errno
 import html
 import logging
+import re
 import threading
 import urllib.parse
 from typing import Any
@@ -38,6 +39,9 @@ __all__ = ["start", "LiveServer", "running_servers", "stop_all"]
 _live: dict[int, LiveServer] = {}
 
 LOG_LINES = 100  # lines the activity log keeps on screen
+LOG_TEXT_CHARS = 300  # characters of one event's line shown, at most
+LOG_DETAIL_CHARS = 3000  # characters of one traceback shown (its end: where it broke)
+LOG_DETAILS = 3  # tracebacks shown in full: the newest ones
 CLOSE_GRACE = 1.0  # seconds stop() waits for each client's closing handshake
 
 
@@ -310,12 +314,49 @@ class LiveServer:
             )
         else:
             header.value = f"<b>chatkit server</b> at <code>{html.escape(self.url)}</code> stopped"
-        outputs = []
-        for event in list(self.server.events)[-LOG_LINES:]:
-            stream = "stderr" if event.kind == "exception" else "stdout"
-            text = f"{event}\n" + (event.detail if event.kind == "exception" else "")
-            outputs.append({"output_type": "stream", "name": stream, "text": text})
-        log.outputs = tuple(outputs)
+        log.outputs = ({
+            "output_type": "display_data", "metadata": {},
+            "data": {"text/html": activity_html(list(self.server.events)[-LOG_LINES:])},
+        },)
+
+
+#: Control characters (terminal escapes, CR, NUL, bidi overrides ...) shown as escapes.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def inert(text: str, limit: int) -> str:
+    """User text made inert for the activity log: controls as ``\\x1b``, bounded.
+
+    >>> inert("fake\\rserver stopped\\x1b[31m", 100)
+    'fake\\\\rserver stopped\\\\x1b[31m'
+
+    """
+    if len(text) > limit:
+        text = "..." + text[-limit:]
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def activity_html(events: list[Event]) -> str:
+    """The activity log as one ``<pre>``: every piece escaped, nothing autolinked.
+
+    A stream output would be friendlier to copy, but JupyterLab turns URLs in
+    streams into links and interprets terminal colour codes and carriage
+    returns -- all of which a student's name or chat text can hold. Only the
+    newest ``LOG_DETAILS`` tracebacks are shown, each cut to its end: a 60 KB
+    traceback does not make every redraw megabytes.
+    """
+    with_detail = {id(e) for e in [e for e in events if e.kind == "exception"][-LOG_DETAILS:]}
+    lines = []
+    for event in events:
+        line = html.escape(inert(str(event), LOG_TEXT_CHARS))
+        if event.kind == "exception":
+            line = f'<span style="color: #c62828;">{line}</span>'
+            if id(event) in with_detail and event.detail:
+                detail = inert(event.detail, LOG_DETAIL_CHARS)
+                line += f'\n<span style="color: #c62828;">{html.escape(detail.rstrip())}</span>'
+        lines.append(line)
+    return ('<pre class="chatkit-activity" style="margin: 0; white-space: pre-wrap;'
+            f' overflow-wrap: anywhere;">{chr(10).join(lines)}</pre>')
 
 
 def _quiet_logger() -> None:

@@ -17,12 +17,15 @@ The wire format is the classic express-ws exercise's (see PROTOCOL.md)::
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import Any
 
 __all__ = [
     "ProtocolError",
     "parse",
     "check_name",
+    "check_room_name",
+    "name_key",
     "note",
     "chat",
     "error",
@@ -104,6 +107,92 @@ def _string_field(message: dict[str, Any], field: str, limit: int | None) -> str
     return value
 
 
+#: Names no member may take: the server's own (``/joke`` answers as "Server").
+RESERVED_NAMES = ("Server",)
+#: Pieces of the page's own decorations (``Ann → Bob (private): hi``): a name holding one
+#: could pass for a private message, so it is refused.
+DECORATIONS = ("\u2192", "(private)")
+#: Letters that render as nothing at all, though Unicode calls them letters or symbols.
+BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+#: Scripts whose letters look alike (Latin ``A``, Cyrillic ``А``, Greek ``Α``): a name
+#: mixes at most one of them.
+LOOK_ALIKE_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")
+
+
+def _is_emoji(char: str) -> bool:
+    """A character an emoji sequence is made of (a symbol, a skin tone, a variation selector)."""
+    return unicodedata.category(char) in ("So", "Sk") or char in "\ufe0f\u20e3"
+
+
+def _misplaced_joiner(text: str) -> str | None:
+    """The first joiner that glues nothing together, or None.
+
+    A zero-width joiner belongs inside an emoji sequence (👩\u200d💻); a zero-width
+    non-joiner between two letters (Persian ``می\u200cخواهم``). Anywhere else they are
+    invisible padding that makes ``Ann`` and ``Ann\u200d`` two different names.
+    """
+    for i, char in enumerate(text):
+        if char not in JOINERS:
+            continue
+        before, after = text[i - 1 : i], text[i + 1 : i + 2]
+        if not before or not after:
+            return char
+        if char == "\u200d" and not (_is_emoji(before) and _is_emoji(after)):
+            return char
+        if char == "\u200c" and not all(
+            unicodedata.category(c)[0] in "LM" for c in (before, after)
+        ):
+            return char
+    return None
+
+
+def _scripts(text: str) -> set[str]:
+    """Which of the look-alike scripts the letters of ``text`` come from."""
+    found = set()
+    for char in text:
+        if char.isalpha():
+            script = unicodedata.name(char, "").split(" ", 1)[0]
+            if script in LOOK_ALIKE_SCRIPTS:
+                found.add(script)
+    return found
+
+
+def _check_visible_text(text: str, what: str) -> None:
+    """Refuse control characters, bidi overrides, stray joiners and blank letters."""
+    visible = text.replace(JOINERS[0], "").replace(JOINERS[1], "")
+    if not visible.isprintable():  # NUL, CR, LF, right-to-left overrides, U+200B ...
+        raise ProtocolError(f"{what} cannot contain control characters")
+    if _misplaced_joiner(text):
+        raise ProtocolError(
+            f"{what} cannot contain an invisible joiner outside an emoji or a word"
+        )
+    if BLANKS.intersection(text):
+        raise ProtocolError(f"{what} cannot contain blank characters")
+
+
+#: Cyrillic and Greek letters drawn like Latin ones (a small part of Unicode's
+#: confusables, TR39): a name in one script must not pass for a name in another.
+LOOK_ALIKES = str.maketrans(
+    "АВЕКМНОРСТХУаеорсухіјѕһԁΑΒΕΖΗΙΚΜΝΟΡΤΥΧοντ",
+    "ABEKMHOPCTXYaeopcyxijshdABEZHIKMNOPTYXovt",
+)
+
+
+def name_key(name: str) -> str:
+    """What two names must not share to be told apart: NFKC, no joiners, Cyrillic and
+    Greek look-alikes drawn as Latin, case-folded.
+
+    >>> name_key("ＡＮＮ") == name_key("ann") == name_key("Ann\u200c")
+    True
+    >>> name_key("\u0410\u0441\u0435") == name_key("Ace")   # Cyrillic А, с, е
+    True
+
+    """
+    for joiner in JOINERS:
+        name = name.replace(joiner, "")
+    return unicodedata.normalize("NFKC", name).translate(LOOK_ALIKES).casefold()
+
+
 def check_name(name: str) -> str:
     """Return ``name`` without surrounding spaces, or raise if it cannot be a name.
 
@@ -114,6 +203,10 @@ def check_name(name: str) -> str:
       ...
     chatkit.messages.ProtocolError: a name cannot be empty
 
+    A name must look like no other: no invisible characters (joiners only inside
+    an emoji or between two letters), no mix of Latin, Cyrillic and Greek letters
+    (``Аnn`` with a Cyrillic ``А``), not ``Server`` in any case or width, nothing
+    that imitates the page's ``Ann → Bob (private)``.
     """
     name = name.strip()
     visible = name.replace(JOINERS[0], "").replace(JOINERS[1], "")
@@ -123,11 +216,43 @@ def check_name(name: str) -> str:
         raise ProtocolError(
             f"a name is at most {MAX_NAME_LENGTH} characters, got {len(name)}"
         )
-    if not visible.isprintable():
-        raise ProtocolError("a name cannot contain control characters")
+    _check_visible_text(name, "a name")
     if name.startswith("/"):
         raise ProtocolError('a name cannot start with "/"')
+    if len(_scripts(name)) > 1:
+        raise ProtocolError(
+            "a name cannot mix Latin, Cyrillic and Greek letters (they look alike)"
+        )
+    key = name_key(name)
+    if key in {name_key(reserved) for reserved in RESERVED_NAMES}:
+        raise ProtocolError(f'"{name}" is reserved for the server: pick another name')
+    if any(piece in key for piece in DECORATIONS):
+        raise ProtocolError(
+            'a name cannot contain "→" or "(private)": it would look like a private message'
+        )
     return name
+
+
+def check_room_name(room: str) -> str:
+    """Return ``room`` if it can be a room's name (the URL's segment, decoded), or raise.
+
+    >>> check_room_name("people")
+    'people'
+    >>> check_room_name("a\\r\\nb")
+    Traceback (most recent call last):
+      ...
+    chatkit.messages.ProtocolError: a room name cannot contain control characters
+
+    Room names follow the rules of names where they can: at most
+    ``MAX_ROOM_NAME_LENGTH`` characters, no control characters (NUL, CR, LF),
+    no right-to-left overrides, joiners only inside an emoji or a word.
+    """
+    if len(room) > MAX_ROOM_NAME_LENGTH:
+        raise ProtocolError(f"room name too long (limit {MAX_ROOM_NAME_LENGTH})")
+    if not room.strip():
+        raise ProtocolError("a room name cannot be empty")
+    _check_visible_text(room, "a room name")
+    return room
 
 
 def parse(raw: str | bytes) -> dict[str, Any]:

@@ -15,7 +15,12 @@ with its time), who is in the room, and a box that sends on Enter or on Send.
 
 It is a client like the browser page: a :class:`chatkit.WebSocket` with the
 four callbacks. Its join asks for the member list extension
-(``"want": ["members"]``), so the server keeps it told who is in the room.
+(``"want": ["members", "you"]``), so the server keeps it told who is in the room,
+and which of them is this panel: after a ``/name``, the Name box follows what the
+server says (``{"type": "you", ...}``), never the text of a note -- a classmate
+who joins as ``Ann is now known as Mallory`` renames nobody. With a server that
+does not know ``"you"`` (a student's own class), the box follows only the rename
+note this panel's own ``/name`` asked for, matched exactly.
 
 **Where the code runs.** The panel's WebSocket runs on the kernel's event loop:
 its callbacks, and so every change to the widgets, happen on the kernel's own
@@ -228,6 +233,8 @@ class ChatPanel:
         self.status_text = "not connected"
         self._ws: WebSocket | None = None
         self._joined_as: str | None = None  # the name the server knows us by
+        self._you_known = False  # the server tells us our name ("want": ["you"])
+        self._renaming_to: str | None = None  # the /name we sent, while unanswered
         self._join_answered = False
         self._error_text = ""
         self._previous: WebSocket | None = None  # a replaced panel's socket, still closing
@@ -430,6 +437,9 @@ class ChatPanel:
             self._add(Line("error", "not connected: click Connect first"))
             return False
         ws.send(json.dumps({"type": "chat", "text": text}))
+        command, _, rest = text.partition(" ")
+        if command == "/name" and rest.strip():
+            self._renaming_to = rest.strip()
         return True
 
     # -- the four callbacks --------------------------------------------------------
@@ -437,8 +447,8 @@ class ChatPanel:
     def _opened(self, ws: WebSocket, name: str, room: str) -> None:
         if ws is not self._ws:
             return
-        ws.send(json.dumps({"type": "join", "name": name, "want": ["members"]}))
-        self._joined_as = name
+        ws.send(json.dumps({"type": "join", "name": name, "want": ["members", "you"]}))
+        self._joined_as, self._you_known, self._renaming_to = name, False, None
         self._set_state("open", f'connected to room "{room}" as {name}')
 
     def _received(self, ws: WebSocket, data: str | bytes) -> None:
@@ -458,6 +468,9 @@ class ChatPanel:
             self._set_state("error", f"could not join: {text}")
             self._error_text = f"could not join: {text}"
             ws.close(1000, "could not join")
+        elif kind == "you":
+            self._you_known = True
+            self._follow_name(str(message.get("name", "")))
         elif kind == "members":
             names = message.get("names")
             self.members = [str(n) for n in names] if isinstance(names, list) else []
@@ -465,13 +478,14 @@ class ChatPanel:
             self._schedule_redraw()
         elif kind == "note":
             self._add(Line("note", text))
-            self._follow_rename(text)
+            self._follow_rename_note(text)
         elif kind == "chat" and message.get("private"):
             self._add(Line("private", text, str(message.get("name")), str(message.get("to"))))
         elif kind == "chat":
             self._add(Line("chat", text, str(message.get("name"))))
         elif kind == "error":
             self._add(Line("error", text))
+            self._renaming_to = None  # (if we were renaming, that was refused)
         else:
             self._add(Line("error", f"a message of unknown type: {data!r:.200}"))
 
@@ -496,12 +510,20 @@ class ChatPanel:
 
     # -- state and drawing -----------------------------------------------------
 
-    def _follow_rename(self, text: str) -> None:
-        """``Ann is now known as Annie.`` about us: the Name box follows."""
-        prefix = f"{self._joined_as} is now known as "
-        if self._joined_as is not None and text.startswith(prefix) and text.endswith("."):
-            self._joined_as = text[len(prefix):-1]
-            self.name_box.value = self._joined_as
+    def _follow_name(self, name: str) -> None:
+        """The server says what we are called now: the Name box follows."""
+        self._renaming_to = None
+        if name and name != self._joined_as:
+            self._joined_as = name
+            self.name_box.value = name
+            self._schedule_redraw()
+
+    def _follow_rename_note(self, text: str) -> None:
+        """Without ``"you"``: only the exact note our own ``/name`` asked for renames us."""
+        if self._you_known or self._joined_as is None or self._renaming_to is None:
+            return
+        if text == f"{self._joined_as} is now known as {self._renaming_to}.":
+            self._follow_name(self._renaming_to)
 
     def _set_state(self, state: str, text: str) -> None:
         self.connection_state, self.status_text = state, text

@@ -28,7 +28,7 @@ import traceback
 import urllib.parse
 from collections import deque
 from importlib import resources
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable, Sequence
 
 from websockets.asyncio.router import route
 from websockets.asyncio.server import Server, ServerConnection
@@ -39,22 +39,26 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 from werkzeug.routing import Map, Rule
 
-from .messages import MAX_MESSAGE_BYTES, MAX_ROOM_NAME_LENGTH, error
+from .guard import JOIN_TIMEOUT, MAX_PER_CLIENT, ClientLimit, Guard
+from .messages import MAX_MESSAGE_BYTES, ProtocolError, check_room_name, error
 from .user import ChatUser
 
-__all__ = ["serve", "ChatServer", "Event", "RateLimit", "make_sender"]
+__all__ = ["serve", "ChatServer", "Event", "RateLimit", "ClientLimit", "make_sender"]
 
 logger = logging.getLogger("chatkit")
 
 #: A member whose unsent data passes this many bytes has stopped reading: drop it.
 MAX_BUFFER_BYTES = 1024 * 1024
+#: ``client_limit``'s default: a budget per client, unless ``rate_limit=None`` turns all limits off.
+_DEFAULT = object()
 
 
 @dataclasses.dataclass(frozen=True)
 class Event:
     """Something the server did, for the activity log: ``Event("join", "Colt joined people")``."""
 
-    kind: str  # "listen", "connect", "join", "error", "exception", "close", "drop", "stop"
+    # "listen", "connect", "join", "error", "exception", "close", "drop", "refuse", "stop"
+    kind: str
     text: str
     detail: str = ""  # a traceback, for "exception"
     time: float = dataclasses.field(default_factory=time.time)
@@ -156,8 +160,10 @@ SECURITY_HEADERS = {
     # but ours could run, and the page can only talk to its own origin.
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; "
-        "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'"
+        "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
     ),
+    "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
@@ -176,9 +182,26 @@ class ChatServer:
         new_rooms: give this server a room registry of its own (if ``chat_user``
             supports it, as the reference does with ``with_new_rooms``).
         random_every: seconds between numbers on the ``/random`` demo route.
-        rate_limit: per-connection message rate, or None for no limit.
-        max_buffer: bytes of unsent data after which a stalled client is dropped.
+        rate_limit: per-connection message rate, or None for no limit (and then,
+            unless ``client_limit`` is given, no per-client budget either).
+        max_buffer: bytes of unsent data after which a client is dropped, whatever
+            filled them (chats it does not read, pongs to its pings).
         on_event: called with each :class:`Event` (from the server's loop).
+        client_limit: a budget of messages and bytes shared by all the connections
+            of one client (:class:`ClientLimit`), or None.
+        max_connections: open connections at most; None: from the file limit.
+        max_per_client: open connections per client at most, or None for no cap.
+        client_key: ``client_key(connection) -> str | None``: who a connection
+            belongs to, for ``max_per_client`` and ``client_limit``. Default: the
+            peer's IP address, counted as soon as the socket is accepted. Behind a
+            proxy every connection comes from the proxy's address: key by what the
+            proxy vouches for instead (a hub service: the user's name). Called in
+            the handshake (``connection.request`` is set); None exempts the connection.
+        join_timeout: seconds a chat connection may stay without joining, or None.
+        origins: web origins allowed besides the server's own
+            (``["https://hub.example.org"]``).
+        hosts: host names this server answers to besides loopback names, when it
+            is bound to loopback (the DNS-rebinding check).
         prefix: a path the server lives under, e.g. ``"/services/chatkit"`` behind
             JupyterHub's proxy, which keeps it: the page is then at
             ``<prefix>/<room>`` and its room at ``<prefix>/chat/<room>``.
@@ -198,6 +221,13 @@ class ChatServer:
         on_event: Callable[[Event], Any] | None = None,
         prefix: str = "",
         gate: Callable[[ServerConnection, Request], Any] | None = None,
+        client_limit: Any = _DEFAULT,
+        max_connections: int | None = None,
+        max_per_client: int | None = MAX_PER_CLIENT,
+        client_key: Callable[[ServerConnection], str | None] | None = None,
+        join_timeout: float | None = JOIN_TIMEOUT,
+        origins: Sequence[str] = (),
+        hosts: Sequence[str] = (),
     ) -> None:
         # A registry of its own needs both halves: the reference's ChatUser, or a
         # subclass, whose Room can make one (a student's own Room may not).
@@ -216,6 +246,13 @@ class ChatServer:
         self.connections = 0  # open chat connections, now
         self.prefix = prefix = prefix.rstrip("/")
         self.gate = gate
+        if client_limit is _DEFAULT:
+            client_limit = ClientLimit() if rate_limit is not None else None
+        self.guard = Guard(
+            self.report, max_buffer=max_buffer, client_limit=client_limit,
+            max_connections=max_connections, max_per_client=max_per_client,
+            client_key=client_key, join_timeout=join_timeout, origins=origins, hosts=hosts,
+        )
         self.url_map = Map(
             [
                 Rule(f"{prefix}/chat/<room>", endpoint=self.chat),
@@ -243,11 +280,10 @@ class ChatServer:
     async def chat(self, websocket: ServerConnection, room: str) -> None:
         """``/chat/<room>``: one ChatUser for this connection, fed every frame."""
         room = urllib.parse.unquote(room)
-        if len(room) > MAX_ROOM_NAME_LENGTH:
-            await websocket.close(
-                CloseCode.POLICY_VIOLATION,
-                f"room name too long (limit {MAX_ROOM_NAME_LENGTH})",
-            )
+        try:
+            check_room_name(room)  # no NUL, CR LF, right-to-left override; not too long
+        except ProtocolError as exc:
+            await websocket.close(CloseCode.POLICY_VIOLATION, str(exc))
             return
         send = make_sender(websocket, self.max_buffer)
         try:
@@ -259,6 +295,8 @@ class ChatServer:
         self.connections += 1
         self.report("connect", f"connection to room {room!r} ({self.connections} open)")
         allow = self.rate_limit.bucket() if self.rate_limit else None
+        spend = self.guard.budget(websocket)  # shared by all this client's connections
+        deadline = self.guard.join_deadline(websocket, user)
         try:
             async for message in websocket:
                 if allow is not None and not allow():
@@ -267,11 +305,21 @@ class ChatServer:
                         f"slow down: at most {limit.per_second:g} messages a second;"
                         " that message was not sent"
                     )))
+                    await asyncio.sleep(min(1.0, 1 / limit.per_second))  # stop reading it
+                    continue
+                if spend is not None and not spend(size := _size(message)):
+                    send(json.dumps(error(
+                        f"slow down: your connections together may send at most"
+                        f" {self.guard.client_limit.describe()}; that message was not sent"
+                    )))
+                    await asyncio.sleep(self.guard.client_limit.pause(size))  # stop reading it
                     continue
                 self._handle(user, room, message, send)
         except (ConnectionClosed, ConnectionError):  # ConnectionError: from send, closed
             pass
         finally:
+            if deadline is not None:
+                deadline.cancel()
             self.connections -= 1
             name = getattr(user, "name", None)
             try:
@@ -315,6 +363,27 @@ class ChatServer:
     def _report_exception(self, where: str, exc: BaseException) -> None:
         detail = "".join(traceback.format_exception(exc))
         self.report("exception", f"{where} raised {_reason(exc)}", detail)
+
+    async def _answer(self, connection: Any, request: Request) -> Response | None:
+        """``process_request`` as served: the gate (who may come in) first, then the
+        guard's screen (hosts, origins, caps: keyed by what the gate vouched for),
+        then the page or the WebSocket routes; HEAD without a body."""
+        response = None
+        if self.gate is not None:
+            response = await self.gate(connection, request)
+        if response is None:
+            response = self.guard.screen(connection, request)
+        if response is None:
+            response = self.process_request(connection, request)
+            if isinstance(response, Awaitable):
+                response = await response
+        if response is not None:
+            for key, value in SECURITY_HEADERS.items():
+                if key not in response.headers:
+                    response.headers[key] = value
+            if request.method == "HEAD":
+                response = dataclasses.replace(response, body=b"")  # Content-Length stays
+        return response
 
     async def random_numbers(self, websocket: ServerConnection) -> None:
         """``/random``: the original's first demo, a random number every few seconds.
@@ -394,17 +463,15 @@ class ChatServer:
     # -- listening -----------------------------------------------------------
 
     def serve(self, host: str = "127.0.0.1", port: int = 3000, **kwargs: Any) -> Any:
-        """Create the server listening on ``host:port``: ``async with`` or ``await`` it."""
-        kwargs.setdefault("max_size", MAX_MESSAGE_BYTES)
-        process_request = self.process_request if self.gate is None else self._gated
-        return route(self.url_map, host, port, process_request=process_request, **kwargs)
+        """Create the server listening on ``host:port``: ``async with`` or ``await`` it.
 
-    async def _gated(self, connection: ServerConnection, request: Request) -> Response | None:
-        """Ask the gate first; through it, on to the page or the WebSocket routes."""
-        response = await self.gate(connection, request)
-        if response is not None:
-            return response
-        return self.process_request(connection, request)
+        Raises this process's soft limit of open files to its hard limit first.
+        """
+        kwargs.setdefault("max_size", MAX_MESSAGE_BYTES)
+        self.guard.listen(host, kwargs)
+        return route(
+            self.url_map, host, port, process_request=self._answer, **kwargs
+        )
 
 
 def serve(
@@ -427,10 +494,16 @@ def serve(
     server_options = {
         key: options.pop(key)
         for key in ("new_rooms", "random_every", "rate_limit", "max_buffer", "on_event",
-                    "prefix", "gate")
+                    "prefix", "gate", "client_limit", "max_connections", "max_per_client",
+                    "client_key", "join_timeout", "origins", "hosts")
         if key in options
     }
     return ChatServer(chat_user, **server_options).serve(host, port, **options)
+
+
+def _size(message: str | bytes) -> int:
+    """A frame's size in bytes, as it came over the wire."""
+    return len(message.encode()) if isinstance(message, str) else len(message)
 
 
 def _who(user: Any) -> str:

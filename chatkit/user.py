@@ -25,7 +25,7 @@ import random
 from typing import Any, Callable, ClassVar
 
 from .jokes import JOKES
-from .messages import ProtocolError, chat, check_name, error, note, parse
+from .messages import ProtocolError, chat, check_name, error, name_key, note, parse
 from .room import Room
 
 __all__ = ["ChatUser"]
@@ -33,7 +33,9 @@ __all__ = ["ChatUser"]
 logger = logging.getLogger("chatkit")
 
 #: Extensions a client may ask for in its join message: ``"want": ["members"]``.
-FEATURES = frozenset({"members"})
+#: ``"you"``: after joining and after each ``/name``, ``{"type": "you", "name": ...}``
+#: tells that client the name the server knows it by (a panel follows it, not note text).
+FEATURES = frozenset({"members", "you"})
 
 
 class ChatUser:
@@ -113,6 +115,7 @@ class ChatUser:
         self.room = self.Room.get(self.room.name)
         self.room.join(self)
         self.room.broadcast(note(f'{self.name} joined "{self.room.name}".'))
+        self._send_your_name()
         self._send_member_lists()
 
     def handle_chat(self, text: str) -> None:
@@ -183,6 +186,7 @@ class ChatUser:
         self._check_name_is_free(new_name)
         old_name, self.name = self.name, new_name
         self.room.broadcast(note(f"{old_name} is now known as {new_name}."))
+        self._send_your_name()
         self._send_member_lists()
 
     # -- helpers -------------------------------------------------------------
@@ -192,7 +196,9 @@ class ChatUser:
         return [member.name for member in self.room.members]
 
     def _check_name_is_free(self, name: str) -> None:
-        if name in self.member_names():
+        # "ann", "ＡＮＮ" and "Ann" are one name to the eye: compare them as one.
+        taken = {name_key(member) for member in self.member_names() if member != self.name}
+        if name_key(name) in taken:
             raise ProtocolError(
                 f'"{name}" is already taken in "{self.room.name}": pick another name'
             )
@@ -210,6 +216,11 @@ class ChatUser:
                 raise ProtocolError("usage: /priv <name> <message>")
             raise ProtocolError(f'no one called "{who}" in "{self.room.name}"')
         return max(candidates, key=lambda member: len(member.name))
+
+    def _send_your_name(self) -> None:
+        """Tell this client its name, if it asked (``"want": ["you"]``)."""
+        if "you" in self.wants:
+            self.send_json({"type": "you", "name": self.name})
 
     def _send_member_lists(self) -> None:
         """Send the member list to members that asked for it (``"want": ["members"]``)."""

@@ -170,12 +170,12 @@ def test_an_exception_in_a_students_chat_user_is_shown_and_the_server_keeps_serv
     assert "Broken.handle_message" in text and "ValueError" in text
     assert detail.startswith("Traceback (most recent call last):")
     assert 'raise ValueError("forgot to parse the JSON")' in detail
-    panel_log = kernel.value_when(
-        "any(o['name'] == 'stderr' for o in server.panel().children[1].outputs)",
-        "list(server.panel().children[1].outputs)",
+    log_html = kernel.value_when(  # one HTML output: user text inert (see live.activity_html)
+        "'Traceback' in ''.join(o['data']['text/html'] for o in server.panel().children[1].outputs)",
+        "server.panel().children[1].outputs[0]['data']['text/html']",
     )
-    errors = [o["text"] for o in panel_log if o["name"] == "stderr"]
-    assert errors and "Traceback" in errors[0] and "forgot to parse the JSON" in errors[0]
+    assert "Traceback" in log_html and "forgot to parse the JSON" in log_html
+    assert 'color: #c62828;">' in log_html  # shown in red
 
     # The kernel is alive and the server still serves the page and new connections.
     assert kernel.is_alive() and kernel.value("1 + 1") == 2

@@ -16,7 +16,9 @@ from chatkit.messages import (
     ProtocolError,
     chat,
     check_name,
+    check_room_name,
     error,
+    name_key,
     note,
     parse,
 )
@@ -95,7 +97,8 @@ def test_check_name_strips_spaces_and_keeps_inner_ones():
     assert check_name("  Colt Steele ") == "Colt Steele"
 
 
-@pytest.mark.parametrize("name", ["👩\u200d💻 Ana", "می\u200cخواهم", "José María", "❤️", "🇫🇷"])
+@pytest.mark.parametrize("name", ["👩\u200d💻 Ana", "می\u200cخواهم", "José María", "❤️", "🇫🇷",
+                                  "Наташа", "Σοφία", "李雷 Li", "Bob :)", "👨\u200d👩\u200d👧"])
 def test_emoji_sequences_and_joiners_make_valid_names(name):
     assert check_name(name) == name
 
@@ -110,8 +113,44 @@ def test_emoji_sequences_and_joiners_make_valid_names(name):
         ("Co\nlt", "control characters"),
         ("a\u202eb", "control characters"),  # right-to-left override: spoofs other names
         ("/joke", 'start with "/"'),
+        ("Ann\u200d", "joiner"),  # invisible: "Ann" twice over
+        ("\u200dAnn", "joiner"),
+        ("A\u200dnn", "joiner"),  # a joiner glues emoji, not letters
+        ("Ann\u200c", "joiner"),
+        ("Ann\u200b", "control characters"),  # zero-width space
+        ("\u0410nn", "mix Latin, Cyrillic"),  # Cyrillic А, Latin nn
+        ("Ρaul", "mix Latin"),  # Greek Rho
+        ("Server", "reserved"),
+        ("ＳＥＲＶＥＲ", "reserved"),  # full width: NFKC makes it "SERVER"
+        ("Ann → Bob (private)", "private message"),
+        ("Ann (PRIVATE)", "private message"),
+        ("\u3164", "blank"),  # Hangul filler: a letter that shows as nothing
     ],
 )
 def test_check_name_refuses_what_cannot_be_a_name(name, says):
     with pytest.raises(ProtocolError, match=says):
         check_name(name)
+
+
+def test_name_key_makes_look_alikes_equal():
+    assert name_key("Ann") == name_key("ANN") == name_key("ａｎｎ") == name_key("An\u200cn")
+    assert name_key("Ann") != name_key("Anne")
+
+
+@pytest.mark.parametrize("room, says", [
+    ("a\x00b", "control characters"),
+    ("a\r\nb", "control characters"),
+    ("a\u202eb", "control characters"),
+    ("\u200b", "control characters"),
+    ("x\u200d", "joiner"),
+    ("   ", "empty"),
+    ("r" * 81, "too long"),
+])
+def test_check_room_name_refuses_what_names_refuse(room, says):
+    with pytest.raises(ProtocolError, match=says):
+        check_room_name(room)
+
+
+@pytest.mark.parametrize("room", ["people", "my room ✓", "👩\u200d💻", "r" * 80, "100%"])
+def test_check_room_name_accepts_ordinary_room_names(room):
+    assert check_room_name(room) == room

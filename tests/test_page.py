@@ -21,7 +21,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 import chatkit
-from kernel_support import Outside
+from kernel_support import Outside, free_port
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -255,7 +255,7 @@ document.getElementById("msg-form").addEventListener("submit", function (evt) {
 
 
 @contextlib.contextmanager
-def serve_page(html: str) -> Iterator[str]:
+def serve_page(html: str, port: int = 0) -> Iterator[str]:
     """A throwaway HTTP server on 127.0.0.1 answering every GET with ``html``; yields its URL."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -270,7 +270,7 @@ def serve_page(html: str) -> Iterator[str]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler) as server:
+    with http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler) as server:
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:
@@ -280,10 +280,18 @@ def serve_page(html: str) -> Iterator[str]:
             thread.join(5)
 
 
-def test_the_original_exercise_client_works_against_our_server_unchanged(live_server, page):
+def test_the_original_exercise_client_works_against_our_server_unchanged(page):
+    # Served by a server of its own here, the original page is another origin: the
+    # server lets it in because it is named in origins=[...], as an instructor would.
+    page_port = free_port()
+    with chatkit.start(port=0, show=False, origins=[f"http://127.0.0.1:{page_port}"]) as server:
+        run_the_original_client(server, page, page_port)
+
+
+def run_the_original_client(live_server, page, page_port):
     html = ORIGINAL_PAGE.replace("localhost:3000", f"127.0.0.1:{live_server.port}")
     page.on("dialog", lambda dialog: dialog.accept("Colt"))
-    with serve_page(html) as url:
+    with serve_page(html, page_port) as url:
         page.goto(f"{url}/people")
     lines = page.locator("#messages li")
     expect(lines.first).to_have_text('Colt joined "people".')

@@ -58,7 +58,7 @@ def test_panel_joins_asking_for_members_and_lists_the_room_in_join_order(live_se
         await ann.wait_for(lambda p: p.members == ["Bob", "Ann"])
         assert ann.connection_state == "open"
         assert ann.status_text == 'connected to room "people" as Ann'
-        assert "In the room (2)" in ann.member_list.value
+        await ann.wait_for(lambda p: "In the room (2)" in p.member_list.value)  # redrawn
         await bob.close()
         await ann.wait_for(lambda p: p.members == ["Ann"])
         assert "Bob left people." in [line.text for line in ann.lines]
@@ -275,8 +275,48 @@ def test_renaming_with_the_name_command_updates_the_name_box_and_member_list(liv
         ann.send("/name Annie")
         await ann.wait_for(lambda p: p.members == ["Annie"])
         assert ann.name_box.value == "Annie"
-        assert 'font-weight: bold;">Annie</span>' in ann.member_list.value  # that is you
+        await ann.wait_for(lambda p: 'font-weight: bold;">Annie</span>' in p.member_list.value)
         await closed(ann)
+
+    run(body)
+
+
+IMPOSTOR = "Ann is now known as Mallory"
+
+
+def test_a_classmate_named_like_a_rename_note_does_not_rename_the_panel(live_server):
+    async def body():
+        ann = await joined_panel(live_server)
+        impostor = await joined(live_server.ws_url("people"), IMPOSTOR)
+        await say(impostor, "/name Ann is now known as Eve")
+        await ann.wait_for(lambda p: p.members == ["Ann", "Ann is now known as Eve"])
+        await ann.wait_for(lambda p: "In the room (2)" in p.member_list.value)
+        assert ann.name_box.value == "Ann"
+        assert ann.status_text == 'connected to room "people" as Ann'
+        you = text_html(" (you)", "you")
+        assert f'{text_html("Ann", "name")}{you}' in ann.member_list.value
+        assert f'{text_html("Ann is now known as Eve", "name")}{you}' not in ann.member_list.value
+        ann.send("/name Annie")  # and a real rename is still followed, by protocol
+        await ann.wait_for(lambda p: p.name_box.value == "Annie")
+        await closed(ann)
+        await impostor.close()
+
+    run(body)
+
+
+def test_without_the_you_extension_only_the_panels_own_rename_moves_its_name_box():
+    async def body():
+        with chatkit.start(port=0, show=False, chat_user=ChatUserWithoutExtensions) as server:
+            ann = ChatPanel(server, name="Ann")
+            await ann.wait_for(lambda p: 'Ann joined "people".' in p.log_text())
+            impostor = await joined(server.ws_url("people"), IMPOSTOR)
+            await say(impostor, "/name Ann is now known as Eve")
+            await ann.wait_for(lambda p: "Ann is now known as Eve." in p.log_text())
+            assert ann.name_box.value == "Ann"
+            ann.send("/name Annie")
+            await ann.wait_for(lambda p: p.name_box.value == "Annie")
+            await closed(ann)
+            await impostor.close()
 
     run(body)
 

@@ -31,7 +31,7 @@ def lab(chromium, tmp_path_factory):
         jupyterlab.run_all(page)
         for panel in (ann(page), bob(page)):
             panel.locator(".chatkit-members", has_text="In the room (2)").wait_for()
-        printed = page.locator(".jp-OutputArea-output", has_text="chatkit server running")
+        printed = page.locator(".jp-OutputArea-output", has_text="chatkit server running").first
         room_page = re.search(r"http://127\.0\.0\.1:\d+/people", printed.inner_text()).group()
         yield page, room_page
         context.close()
@@ -171,3 +171,16 @@ def screenshot(page, path: Path) -> None:
 def toggle_left_sidebar(page) -> None:
     """Click the file browser's tab: it folds away, or comes back."""
     page.locator('.jp-SideBar.jp-mod-left [data-id="filebrowser"]').click()
+
+
+def test_the_servers_activity_log_shows_a_url_as_text_not_a_link(lab):
+    """A name like a URL must not become a link in the teacher's log (streams autolink)."""
+    from kernel_support import Outside
+
+    page, room_page = lab
+    ws_url = room_page.replace("http://", "ws://").replace("/people", "/chat/people")
+    with Outside(ws_url, "http://evil.example"):
+        # The log's line (the panels' note says "people" in double quotes).
+        line = page.locator(".jp-OutputArea-output", has_text="http://evil.example joined 'people'")
+        line.last.wait_for()
+        assert page.locator(".jp-OutputArea a[href*='evil.example']").count() == 0

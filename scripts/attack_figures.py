@@ -1,0 +1,418 @@
+"""Measure the class server under the attacks of issue #10 (all traffic to 127.0.0.1, bounded).
+
+    .venv/bin/python scripts/attack_figures.py                 # every scenario, this checkout
+    .venv/bin/python scripts/attack_figures.py --only flood    # one: pings, flood, idle, origin
+    PYTHONPATH=/path/to/old/checkout .venv/bin/python scripts/attack_figures.py   # "before"
+
+Each scenario starts ``python -m chatkit serve --port 0`` in a process of its own (so its
+memory and its file limit are its own), attacks it, measures what an honest member sees,
+and stops it. Attackers connect from 127.0.0.2 (another loopback address: "another
+machine") unless said otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+
+from websockets.asyncio.client import connect
+
+ATTACKER = "127.0.0.2"
+
+
+# -- the server under test --------------------------------------------------------------------
+
+
+class Server:
+    """``python -m chatkit serve --port 0`` in a process of its own, its output counted."""
+
+    def __init__(self, nofile: tuple[int, int] | None = None, args: tuple[str, ...] = ()):
+        def limit() -> None:
+            if nofile is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, nofile)
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "chatkit", "serve", "--port", "0", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=limit,
+            cwd="/",  # not this checkout's folder: PYTHONPATH (or the install) decides which chatkit
+        )
+        line = self.process.stdout.readline().decode()
+        assert "serving on" in line, line
+        self.port = int(line.rsplit(":", 1)[1])
+        self.log_bytes = 0
+        self.log_lines = 0
+        self.tracebacks = 0
+        self.sample: list[bytes] = []  # the first lines of its log
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        for line in self.process.stdout:
+            self.log_bytes += len(line)
+            self.log_lines += 1
+            self.tracebacks += line.startswith(b"Traceback")
+            if len(self.sample) < 40 or not line.startswith(self.sample[-1][:9]):
+                self.sample.append(line)  # the first lines, and a line of each later second
+
+    def rss_mib(self) -> float:
+        with open(f"/proc/{self.process.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        return 0.0
+
+    def stop(self) -> None:
+        self.process.send_signal(2)
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@contextmanager
+def server(**kwargs):
+    s = Server(**kwargs)
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def upgrade(port: int, path: str = "/chat/people") -> bytes:
+    key = base64.b64encode(os.urandom(16)).decode()
+    return (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n").encode()
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+# -- 1. memory under a ping flood ---------------------------------------------------------------
+
+
+def ping_flood(seconds: float = 15.0) -> dict:
+    """Clients that send pings and never read, one after another, for ``seconds``."""
+    ping = b"\x89\xfd" + b"\0\0\0\0" + b"p" * 125
+    batch = ping * 500
+    with server() as s:
+        time.sleep(0.5)
+        before = s.rss_mib()
+        peak, flooders, dropped, sent_total = before, 0, 0, 0
+        started = time.monotonic()
+        while time.monotonic() - started < seconds:
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.bind((ATTACKER, 0))
+            sock.settimeout(2)
+            sock.connect(("127.0.0.1", s.port))
+            sock.sendall(upgrade(s.port))
+            sock.recv(1024)  # the 101, and then never read again
+            flooders += 1
+            while time.monotonic() - started < seconds:
+                try:
+                    sock.sendall(batch)
+                    sent_total += len(batch)
+                except TimeoutError:
+                    break
+                except OSError:
+                    dropped += 1
+                    break
+                peak = max(peak, s.rss_mib())
+            sock.close()
+        time.sleep(0.5)
+        return {"rss_before_mib": round(before, 1), "rss_peak_mib": round(peak, 1),
+                "growth_mib": round(peak - before, 1), "flooders": flooders,
+                "dropped": dropped, "pings_sent_mib": round(sent_total / 2**20),
+                "seconds": seconds, "log_bytes": s.log_bytes}
+
+
+# -- 2. honest latency under a 10-connection flood -------------------------------------------------
+
+
+async def flooder(port: int, index: int, stop: float, counts: dict, gap: float) -> None:
+    """One of the issue's ten: 4,000 4-byte characters (48,000 bytes of escaped JSON) per
+    chat, about 10 chats a second, uncompressed -- 104 chats/s from ten of them."""
+    text = "😀" * 4000
+    async with connect(f"ws://127.0.0.1:{port}/chat/people", local_addr=(ATTACKER, 0),
+                       max_size=None, compression=None) as ws:
+        await ws.send(json.dumps({"type": "join", "name": f"flood{index}"}))
+
+        async def read() -> None:  # read everything, so that it is never dropped for stalling
+            async for message in ws:
+                counts["received_bytes"] += len(message)
+
+        reader = asyncio.create_task(read())
+        frame = json.dumps({"type": "chat", "text": text})  # \ud83d\ude00: 12 bytes each
+        while time.monotonic() < stop:
+            await ws.send(frame)
+            counts["sent"] += 1
+            await asyncio.sleep(gap)
+        reader.cancel()
+
+
+async def flood(port: int, seconds: float, gap: float) -> None:
+    """The attacker's process: ten connections from one address, for ``seconds``."""
+    counts = {"sent": 0, "received_bytes": 0}
+    stop = time.monotonic() + seconds
+    await asyncio.gather(*(flooder(port, i, stop, counts, gap) for i in range(10)),
+                         return_exceptions=True)
+    print(json.dumps(counts), flush=True)
+
+
+async def honest_round(port: int, seconds: float, flood: bool, gap: float = 0.096) -> dict:
+    """Three members; one says a numbered line every 100 ms; the others time its arrival.
+
+    The flood runs in a process of its own, so that it costs the honest clients'
+    event loop nothing.
+    """
+    sender = await connect(f"ws://127.0.0.1:{port}/chat/people", max_size=None)
+    listeners = [await connect(f"ws://127.0.0.1:{port}/chat/people", max_size=None)
+                 for _ in range(2)]
+    for i, ws in enumerate([sender, *listeners]):
+        await ws.send(json.dumps({"type": "join", "name": f"honest{i}"}))
+    await asyncio.sleep(0.3)
+    sent_at: dict[str, float] = {}
+    latencies: list[float] = []
+    got: list[set] = [set() for _ in listeners]
+    received = [0 for _ in listeners]
+
+    async def listen(k: int, ws) -> None:
+        async for message in ws:
+            received[k] += len(message)
+            data = json.loads(message)
+            if data.get("type") == "chat" and data["text"] in sent_at:
+                latencies.append(time.monotonic() - sent_at[data["text"]])
+                got[k].add(data["text"])
+
+    tasks = [asyncio.create_task(listen(k, ws)) for k, ws in enumerate(listeners)]
+    attacker = None
+    if flood:
+        attacker = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--flood", str(port), str(seconds), str(gap),
+            stdout=asyncio.subprocess.PIPE)
+        await asyncio.sleep(1)  # its ten connections are in and flooding
+    stop = time.monotonic() + seconds - (1 if flood else 0)
+    n = 0
+    while time.monotonic() < stop:
+        text = f"honest line {n}"
+        sent_at[text] = time.monotonic()
+        await sender.send(json.dumps({"type": "chat", "text": text}))
+        n += 1
+        await asyncio.sleep(0.1)  # 10 a second: within the per-connection limit of 15
+    counts = {"sent": 0, "received_bytes": 0}
+    if attacker is not None:
+        out, _ = await attacker.communicate()
+        counts = json.loads(out.decode().strip().splitlines()[-1])
+    await asyncio.sleep(2)  # let the last lines arrive
+    for task in tasks:
+        task.cancel()
+    lost = sum(n - len(g) for g in got)
+    for ws in [sender, *listeners]:
+        await ws.close()
+    return {"honest_lines": n, "lost": lost, "p50_ms": round(pct(latencies, 0.5) * 1000, 1),
+            "p99_ms": round(pct(latencies, 0.99) * 1000, 1),
+            "mib_received_per_honest_member": round(max(received) / 2**20, 1),
+            "flood_frames_sent": counts["sent"],
+            "flood_mib_received_by_flooders": round(counts["received_bytes"] / 2**20, 1)}
+
+
+def flood_latency(seconds: float = 10.0) -> dict:
+    """The issue's flood (about 104 chats/s), then ten connections as fast as they can."""
+    with server() as s:
+        baseline = asyncio.run(honest_round(s.port, seconds, flood=False))
+        under = asyncio.run(honest_round(s.port, seconds, flood=True))
+        flat_out = asyncio.run(honest_round(s.port, seconds, flood=True, gap=0))
+        return {"baseline": baseline, "under_flood_104_per_s": under,
+                "under_flood_flat_out": flat_out, "log_bytes": s.log_bytes}
+
+
+# -- 3. page and join latency with 1,100 idle sockets under ulimit -n 1024 ----------------------------
+
+
+def page_time(port: int) -> tuple[str, float]:
+    """(what the page request got: "200", "503", "timeout", ...; seconds)."""
+    started = time.monotonic()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(f"GET /people HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+            head = sock.recv(64)
+    except TimeoutError:
+        return "timeout", time.monotonic() - started
+    except OSError as exc:
+        return type(exc).__name__, time.monotonic() - started
+    return head[9:12].decode() or "closed", time.monotonic() - started
+
+
+async def join_time(port: int, name: str) -> tuple[str, float]:
+    """(what a join got: "joined", "close 1013", "timeout", ...; seconds)."""
+    started = time.monotonic()
+    try:
+        async with asyncio.timeout(5):
+            async with connect(f"ws://127.0.0.1:{port}/chat/people") as ws:
+                await ws.send(json.dumps({"type": "join", "name": name}))
+                while True:
+                    try:
+                        message = json.loads(await ws.recv())
+                    except Exception:
+                        return f"close {ws.close_code}", time.monotonic() - started
+                    if message.get("text", "").startswith(f"{name} joined"):
+                        return "joined", time.monotonic() - started
+    except TimeoutError:
+        return "timeout", time.monotonic() - started
+    except Exception as exc:
+        return type(exc).__name__, time.monotonic() - started
+
+
+def outcomes(samples: list[tuple[str, float]]) -> dict:
+    """{"200": "24 x, p50 3.1 ms, max 50.2 ms", ...}"""
+    by: dict[str, list[float]] = {}
+    for what, seconds in samples:
+        by.setdefault(what, []).append(seconds)
+    return {what: f"{len(times)} x, p50 {pct(times, 0.5) * 1000:.1f} ms,"
+                  f" max {max(times) * 1000:.1f} ms" for what, times in by.items()}
+
+
+def idle_sockets(count: int = 1100, seconds: float = 12.0, source: str = ATTACKER,
+                 nofile: tuple[int, int] = (1024, 1024)) -> dict:
+    """``count`` upgraded sockets that never join, re-opened as the server closes them."""
+    with server(nofile=nofile) as s:
+        stop = time.monotonic() + seconds
+        socks: list[socket.socket] = []
+        opened = refused_fast = 0
+
+        def attacker() -> None:
+            nonlocal opened, refused_fast
+            while time.monotonic() < stop:
+                socks[:] = [x for x in socks if x.fileno() != -1]
+                while len(socks) < count and time.monotonic() < stop:
+                    sock = socket.socket()
+                    sock.bind((source, 0))
+                    sock.settimeout(0.5)
+                    try:
+                        sock.connect(("127.0.0.1", s.port))
+                        sock.sendall(upgrade(s.port))
+                        opened += 1
+                    except OSError:
+                        refused_fast += 1
+                        sock.close()
+                        continue
+                    socks.append(sock)
+                for sock in list(socks):  # drop the ones the server closed
+                    sock.setblocking(False)
+                    try:
+                        if sock.recv(65536) == b"":
+                            sock.close()
+                    except BlockingIOError:
+                        pass
+                    except OSError:
+                        sock.close()
+                time.sleep(0.2)
+
+        thread = threading.Thread(target=attacker, daemon=True)
+        log_before = s.log_bytes
+        thread.start()
+        time.sleep(3)  # let it reach its count
+        pages, joins = [], []
+        n = 0
+        while time.monotonic() < stop - 1:
+            pages.append(page_time(s.port))
+            joins.append(asyncio.run(join_time(s.port, f"honest{n}")))
+            n += 1
+            time.sleep(0.3)
+        thread.join()
+        for sock in socks:
+            sock.close()
+        return {"attacker_source": source, "nofile": nofile, "attacker_sockets_opened": opened,
+                "page": outcomes(pages), "join": outcomes(joins),
+                "log_bytes_during": s.log_bytes - log_before, "tracebacks": s.tracebacks}
+
+
+# -- 4. what a cross-origin page sees ------------------------------------------------------------------
+
+
+def cross_origin() -> dict:
+    import http.server
+
+    from playwright.sync_api import sync_playwright
+
+    with server() as s:
+        page_html = (
+            "<script>window.result='pending';"
+            f"const ws=new WebSocket('ws://127.0.0.1:{s.port}/chat/people');"
+            "ws.onopen=()=>{window.result='open';ws.send(JSON.stringify({type:'join',name:'Mallory'}))};"
+            "ws.onmessage=(e)=>{window.result='heard: '+e.data};"
+            "ws.onclose=(e)=>{if(!window.result.startsWith('heard'))window.result='closed '+e.code};"
+            "</script>")
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = page_html.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=site.serve_forever, daemon=True).start()
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path="/usr/lib/chromium/chromium", headless=True,
+                    args=["--no-sandbox", "--disable-gpu", "--disable-quic"])
+                page = browser.new_page()
+                page.goto(f"http://127.0.0.1:{site.server_address[1]}/cats")
+                page.wait_for_function("window.result !== 'pending'", timeout=10_000)
+                result = page.evaluate("window.result")
+                browser.close()
+        finally:
+            site.shutdown()
+        return {"cross_origin_page_sees": result}
+
+
+SCENARIOS = {"pings": ping_flood, "flood": flood_latency, "idle": None, "origin": cross_origin}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=list(SCENARIOS), action="append")
+    parser.add_argument("--flood", nargs=3, metavar=("PORT", "SECONDS", "GAP"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.flood:
+        asyncio.run(flood(int(args.flood[0]), float(args.flood[1]), float(args.flood[2])))
+        return
+    import chatkit
+
+    print(f"# chatkit from {os.path.dirname(chatkit.__file__)}", flush=True)
+    for name in args.only or list(SCENARIOS):
+        if name == "idle":
+            for source, nofile in ((ATTACKER, (1024, 1024)), ("127.0.0.1", (1024, 1024)),
+                                   (ATTACKER, (1024, 4096))):
+                print(json.dumps({"idle_1100": idle_sockets(source=source, nofile=nofile)}),
+                      flush=True)
+        else:
+            print(json.dumps({name: SCENARIOS[name]()}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Other web pages cannot join a room: a cross-origin page and a DNS-rebinding page, in Chromium.
+
+The student's browser is the way in for a web attacker: any page it opens can run
+``new WebSocket("ws://127.0.0.1:3000/chat/people")``. The attacker's page here is
+served from another port of 127.0.0.1 (another origin); the rebinding page is
+served, through Playwright, at ``http://attacker.test:<port>/`` while Chromium
+resolves ``attacker.test`` to 127.0.0.1 -- as a rebinding DNS server would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import threading
+from typing import Iterator
+
+import pytest
+from playwright.sync_api import Page
+
+import chatkit
+from conftest import CHROMIUM_ARGS, chromium_path
+from kernel_support import Outside
+
+pytestmark = pytest.mark.timeout(60)
+
+ATTACK = """<!doctype html><title>cute cats</title><script>
+window.result = "pending";
+window.tryJoin = (url) => {  // what the attacker's page does with the student's browser
+  const ws = new WebSocket(url);
+  ws.onopen = () => {
+    window.result = "open";
+    ws.send(JSON.stringify({type: "join", name: "Mallory"}));
+  };
+  ws.onmessage = (event) => { window.result = "heard: " + event.data; };
+  ws.onclose = (event) => {
+    if (!window.result.startsWith("heard")) window.result = "closed " + event.code;
+  };
+};
+%s
+</script>"""
+
+
+@contextlib.contextmanager
+def attacker_site(html: str) -> Iterator[int]:
+    """A web site on another port of 127.0.0.1 that serves ``html`` at every path."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = html.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=site.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield site.server_address[1]
+    finally:
+        site.shutdown()
+        site.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium that resolves ``attacker.test`` to 127.0.0.1, as after a DNS rebinding."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path(), headless=True,
+            args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP attacker.test 127.0.0.1"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    yield context.new_page()
+    context.close()
+
+
+def outcome(page: Page) -> str:
+    page.wait_for_function("window.result && window.result !== 'pending'", timeout=10_000)
+    return page.evaluate("window.result")
+
+
+def test_a_page_from_another_origin_cannot_join_a_room(page):
+    with chatkit.start(port=0, show=False) as server, \
+            Outside(server.ws_url("people"), "Ann") as ann, \
+            attacker_site(ATTACK % f"tryJoin({server.ws_url('people')!r});") as port:
+        page.goto(f"http://127.0.0.1:{port}/cats")
+        assert outcome(page) == "closed 1006"  # refused in the handshake: the page learns nothing
+        ann.say("sentinel")
+        ann.expect(type="chat", name="Ann", text="sentinel")  # no "Mallory joined" before it
+        assert not [e for e in server.events if e.kind == "join" and "Mallory" in e.text]
+        assert any(e.kind == "refuse" and "another site" in e.text for e in server.events)
+        # The server's own page, in the same browser, still chats.
+        page.goto(server.page_url("people"))
+        page.fill("#name", "Ada")
+        page.click("#join")
+        ann.expect(type="note", text='Ada joined "people".')
+
+
+# Called once the attacker's DNS points attacker.test at the student's 127.0.0.1:
+# the same origin, as far as the browser can tell.
+REBINDING = ATTACK % ""
+SAME_ORIGIN_JOIN = "tryJoin(`ws://${location.host}/chat/people`)"
+
+
+def test_a_dns_rebinding_page_cannot_join_a_room(page):
+    # The attacker's site serves its page at attacker.test:PORT ...
+    with attacker_site(REBINDING) as port:
+        page.goto(f"http://attacker.test:{port}/cats")
+    # ... then rebinds: attacker.test:PORT is now the student's chat server.
+    with chatkit.start(port=port, show=False) as server, \
+            Outside(server.ws_url("people"), "Ann") as ann:
+        page.evaluate(SAME_ORIGIN_JOIN)
+        assert outcome(page) == "closed 1006"
+        ann.say("sentinel")
+        ann.expect(type="chat", name="Ann", text="sentinel")  # no "Mallory joined" before it
+        assert not [e for e in server.events if e.kind == "join" and "Mallory" in e.text]
+        assert any(e.kind == "refuse" and "DNS rebinding" in e.text for e in server.events)
+        # And the room page itself, asked for under that name, is refused too.
+        assert page.goto(f"http://attacker.test:{port}/people").status == 403
