@@ -46,6 +46,13 @@ def saved_notebook(page, lab: JupyterLab, name: str) -> dict:
         if path.stat().st_mtime_ns != before:
             break
         time.sleep(0.05)
+    # The mtime changes when the save starts: on a loaded machine the file can still be
+    # half written, so read until it parses (bounded).
+    for _ in range(100):
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError:
+            time.sleep(0.05)
     return json.loads(path.read_text())
 
 
