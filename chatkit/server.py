@@ -179,6 +179,10 @@ class ChatServer:
         rate_limit: per-connection message rate, or None for no limit.
         max_buffer: bytes of unsent data after which a stalled client is dropped.
         on_event: called with each :class:`Event` (from the server's loop).
+        redis: a Redis address (``redis://127.0.0.1:6379``): rooms are shared with every
+            server on that Redis (:mod:`chatkit.redis_hub`). None: rooms live here only.
+        redis_room: the shared room class (default :class:`chatkit.redis_room.RedisRoom`).
+        presence_timeout: seconds after which a silent server's members are announced gone.
     """
 
     def __init__(
@@ -190,7 +194,18 @@ class ChatServer:
         rate_limit: RateLimit | None = RateLimit(),
         max_buffer: int = MAX_BUFFER_BYTES,
         on_event: Callable[[Event], Any] | None = None,
+        redis: str | None = None,
+        redis_room: type | None = None,
+        presence_timeout: float = 5.0,
     ) -> None:
+        #: This server's link to Redis, if its rooms are shared (``redis=``), else None.
+        self.hub: Any = None
+        if redis is not None:
+            from .redis_hub import RedisHub  # only a shared room needs redis-py
+
+            self.hub = RedisHub(redis, presence_timeout=presence_timeout, report=self.report,
+                                **({"room": redis_room} if redis_room is not None else {}))
+            chat_user, new_rooms = self.hub.chat_user(chat_user), False
         # A registry of its own needs both halves: the reference's ChatUser, or a
         # subclass, whose Room can make one (a student's own Room may not).
         if (
@@ -258,6 +273,8 @@ class ChatServer:
                         " that message was not sent"
                     )))
                     continue
+                if self.hub is not None:  # a shared room: claim names in Redis first
+                    await self.hub.prepare(user, message)
                 self._handle(user, room, message, send)
         except (ConnectionClosed, ConnectionError):  # ConnectionError: from send, closed
             pass
@@ -378,9 +395,15 @@ class ChatServer:
     def serve(self, host: str = "127.0.0.1", port: int = 3000, **kwargs: Any) -> Any:
         """Create the server listening on ``host:port``: ``async with`` or ``await`` it."""
         kwargs.setdefault("max_size", MAX_MESSAGE_BYTES)
-        return route(
+        server = route(
             self.url_map, host, port, process_request=self.process_request, **kwargs
         )
+        return server if self.hub is None else self.hub.serving(server)
+
+    async def shutdown(self) -> None:
+        """After the server closed: let go of Redis (if ``redis=`` was given)."""
+        if self.hub is not None:
+            await self.hub.close()
 
 
 def serve(
@@ -402,7 +425,8 @@ def serve(
     """
     server_options = {
         key: options.pop(key)
-        for key in ("new_rooms", "random_every", "rate_limit", "max_buffer", "on_event")
+        for key in ("new_rooms", "random_every", "rate_limit", "max_buffer", "on_event",
+                    "redis", "redis_room", "presence_timeout")
         if key in options
     }
     return ChatServer(chat_user, **server_options).serve(host, port, **options)
