@@ -111,11 +111,12 @@ redis.call('SREM', KEYS[1], sid)
 return out
 """
 # After a reconnection: make Redis hold exactly this server's members of one room.
-# ARGV: server id, room, then member id and name pairs. Returns {version, clashes, roster}.
+# ARGV: server id, room, then (member id, name, join number or 0) triples; a join number
+# kept from before puts the member back in its place. Returns {version, clashes, roster}.
 RESYNC = """
 local names, sid = KEYS[1], ARGV[1]
 local mine = {}
-for i = 3, #ARGV, 2 do mine[ARGV[i]] = ARGV[i + 1] end
+for i = 3, #ARGV, 3 do mine[ARGV[i]] = ARGV[i + 1] end
 local present = {}
 local flat = redis.call('HGETALL', names)
 for i = 1, #flat, 2 do
@@ -125,9 +126,11 @@ for i = 1, #flat, 2 do
   end
 end
 local clashes = {}
-for i = 3, #ARGV, 2 do
+for i = 3, #ARGV, 3 do
   if not present[ARGV[i]] then
-    local seq = redis.call('INCR', KEYS[2])
+    local seq = tonumber(ARGV[i + 2])
+    if seq > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], seq) end
+    if seq == 0 then seq = redis.call('INCR', KEYS[2]) end
     local value = string.format('%015d', seq) .. ' ' .. ARGV[i]
     if redis.call('HSETNX', names, ARGV[i + 1], value) == 0 then table.insert(clashes, ARGV[i + 1]) end
   end
@@ -154,10 +157,19 @@ class Flow:
     count: int = 0
 
 
-def _roster(flat: list[str]) -> list[tuple[str, str]]:
-    """Redis's ``HGETALL`` of a room's names as ``[(name, member id)]`` in join order."""
+def _roster(flat: list[str], seqs: dict[str, int] | None = None) -> list[tuple[str, str]]:
+    """Redis's ``HGETALL`` of a room's names as ``[(name, member id)]`` in join order.
+
+    ``seqs``, if given, is filled with each member id's join number.
+    """
     pairs = sorted((flat[i + 1], flat[i]) for i in range(0, len(flat), 2))
-    return [(name, value.split(" ", 1)[1]) for value, name in pairs]
+    roster = []
+    for value, name in pairs:
+        seq, member_id = value.split(" ", 1)
+        roster.append((name, member_id))
+        if seqs is not None:
+            seqs[member_id] = int(seq)
+    return roster
 
 
 class RedisHub:
@@ -207,6 +219,11 @@ class RedisHub:
         self._outbox: collections.deque[tuple] = collections.deque()
         self._missed: collections.deque[tuple[str, str]] = collections.deque(maxlen=MAX_MISSED_NOTES)
         self._listening: asyncio.Future | None = None  # the room's listen loop, running
+        self._replay: list[tuple[int, str, str]] = []  # notes others missed: number, room, text
+        self._numbers = itertools.count()
+        self._replay_until = 0.0
+        self._replayed: set[tuple[str, str]] = set()  # (server, number) of notes heard
+        self._seqs: dict[str, int] = {}  # member id -> join number, as Redis last said
         self._room_channel = f"{prefix}:room:"
         self._tasks: list[asyncio.Task] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -246,10 +263,11 @@ class RedisHub:
 
         self._loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()
+        self._claiming = asyncio.Lock()
         # No retries of its own (one, for a pooled connection Redis closed): the
         # supervisor below reconnects with backoff and says so in the activity log.
         self.client = aioredis.Redis.from_url(
-            self.url, decode_responses=True, socket_connect_timeout=1.0, socket_timeout=2.0,
+            self.url, decode_responses=True, socket_connect_timeout=2.0, socket_timeout=5.0,
             retry=Retry(NoBackoff(), 1), socket_keepalive=True,
         )
         self._scripts = {name: self.client.register_script(text) for name, text in
@@ -322,6 +340,7 @@ class RedisHub:
         """``member`` left: free its name, then (after the leave note) tell the others."""
         member_id = self._ids.pop(member, None)
         self.members.pop(member_id, None)
+        self._seqs.pop(member_id, None)
         claim = self._claims.pop(member, None)
         if claim is not None and self.connected:
             self._put(("release", claim[0], claim[1], member_id))
@@ -365,13 +384,16 @@ class RedisHub:
     async def _claim(self, room: RedisRoom, user: Any, name: str, old: str | None) -> None:
         member_id = self._ids.get(user) or self._new_id(user)
         self._ids[user] = member_id
-        if old is None:
-            ok, version, flat = await self._scripts["claim"](
-                keys=self._keys(room.name), args=[name, member_id, room.name])
-        else:
-            ok, version, flat = await self._scripts["rename"](
-                keys=self._keys(room.name)[:2], args=[old, name, member_id])
-        room.load_roster(int(version), _roster(flat), self.members)
+        # One claim at a time on this server: its handler (which joins) runs before the
+        # next claim's answer is read, so a name claimed here is never taken twice here.
+        async with self._claiming:
+            if old is None:
+                ok, version, flat = await self._scripts["claim"](
+                    keys=self._keys(room.name), args=[name, member_id, room.name])
+            else:
+                ok, version, flat = await self._scripts["rename"](
+                    keys=self._keys(room.name)[:2], args=[old, name, member_id])
+        room.load_roster(int(version), self._roster(flat), self.members)
         if ok:
             self._claims[user] = (room.name, name)
             self._loop.call_soon(self._settle, user, room.name, name, old)
@@ -394,7 +416,14 @@ class RedisHub:
 
     async def _refresh(self, room: RedisRoom) -> None:
         _, version, flat = await self._scripts["roster"](keys=self._keys(room.name)[:2])
-        room.load_roster(int(version), _roster(flat), self.members)
+        room.load_roster(int(version), self._roster(flat), self.members)
+
+    def _roster(self, flat: list[str]) -> list[tuple[str, str]]:
+        """The roster in ``flat``; remember the join numbers of members here."""
+        seqs: dict[str, int] = {}
+        roster = _roster(flat, seqs)
+        self._seqs.update((k, v) for k, v in seqs.items() if k in self.members)
+        return roster
 
     def _new_id(self, member: Any) -> str:
         member_id = f"{self.sid}:{next(self._next_id)}"
@@ -414,7 +443,23 @@ class RedisHub:
         if room is None:
             return  # no member of this room here
         count = 0
-        if kind == "all" or (kind == "others" and origin != self.sid):
+        if kind == "all":  # most messages: a chat or a note for the whole room
+            count = room.deliver(text)
+        elif kind == "hello":
+            if origin != self.sid and time.monotonic() < self._replay_until:
+                for number, room_name, note_text in self._replay:
+                    if room_name == room.name:
+                        self._put(("publish", room_name,
+                                   f"for {self.sid} {number} {origin}\n{note_text}", None))
+            return
+        if kind in ("others", "for"):  # a note replayed after Redis was away
+            if origin == self.sid or (kind == "for" and rest[1] != self.sid):
+                return
+            if (origin, rest[0]) in self._replayed:
+                return  # heard it already
+            if len(self._replayed) > 10 * MAX_MISSED_NOTES:
+                self._replayed.clear()
+            self._replayed.add((origin, rest[0]))
             count = room.deliver(text)
         elif kind == "to":
             member = self.members.get(rest[0])
@@ -423,7 +468,9 @@ class RedisHub:
                 count = 1
         elif kind == "roster":
             before = [m.name for m in room.members]
-            if room.load_roster(int(rest[0]), [tuple(e) for e in json.loads(text)], self.members):
+            entries = json.loads(text)  # [name, member id, join number], in join order
+            self._seqs.update((e[1], e[2]) for e in entries if e[1] in self.members)
+            if room.load_roster(int(rest[0]), [(e[0], e[1]) for e in entries], self.members):
                 if [m.name for m in room.members] != before:
                     listeners = room.listeners()
                     if listeners:
@@ -495,8 +542,10 @@ class RedisHub:
             await self._publish_roster(room, int(version), flat)
 
     async def _publish_roster(self, room: str, version: int, flat: list[str]) -> None:
+        seqs: dict[str, int] = {}
+        entries = [[name, member_id, seqs[member_id]] for name, member_id in _roster(flat, seqs)]
         await self.client.publish(self.channel(room),
-                                  f"roster {self.sid} {version}\n{json.dumps(_roster(flat))}")
+                                  f"roster {self.sid} {version}\n{json.dumps(entries)}")
 
     # -- Redis away and back: the supervisor --------------------------------------------
 
@@ -506,6 +555,9 @@ class RedisHub:
         while True:
             pubsub = self.client.pubsub()
             try:
+                # Connections pooled before a loss may lead to a Redis that restarted:
+                # close them all, so no command of ours fails on a dead socket later.
+                await self.client.connection_pool.disconnect()
                 await pubsub.psubscribe(self._room_channel + "*")
                 async with asyncio.timeout(5):  # the subscription is live before we publish
                     while (await pubsub.get_message(timeout=1.0) or {}).get("type") != "psubscribe":
@@ -549,22 +601,27 @@ class RedisHub:
                     member_id = self._ids.get(member) or self._new_id(member)
                     self._ids[member] = member_id
                     self._claims[member] = (name, member.name)
-                    pairs += [member_id, member.name]
+                    pairs += [member_id, member.name, str(self._seqs.get(member_id, 0))]
             version, clashes, flat = await self._scripts["resync"](
                 keys=self._keys(name), args=[self.sid, name, *pairs])
             for clash in clashes:
                 self.report("error", f"{clash!r} in {name!r} was taken on another server"
                                      " while Redis was away: two members share that name now")
             if room is not None:
-                room.load_roster(int(version), _roster(flat), self.members)
+                room.load_roster(int(version), self._roster(flat), self.members)
             await self._publish_roster(name, int(version), flat)
-        missed = list(self._missed)
+        # Tell the others who came and went meanwhile -- now, and again to each server
+        # that says hello later (it was still away: what is published now never reaches it).
+        missed = [(next(self._numbers), room_name, text) for room_name, text in self._missed]
         self._missed.clear()
-        if missed:
-            pipe = self.client.pipeline(transaction=False)
-            for room_name, text in missed:  # tell the others who came and went meanwhile
-                pipe.publish(self.channel(room_name), f"others {self.sid}\n{text}")
-            await pipe.execute()
+        self._replay = missed
+        self._replay_until = time.monotonic() + 2 * self.presence_timeout
+        pipe = self.client.pipeline(transaction=False)
+        for number, room_name, text in missed:  # numbered: each server hears it once
+            pipe.publish(self.channel(room_name), f"others {self.sid} {number}\n{text}")
+        for name in sorted(self.Room.rooms):
+            pipe.publish(self.channel(name), f"hello {self.sid}\n")
+        await pipe.execute()
         self.connected = True
         self._connected_since = time.monotonic()
         self.report("listen", f"{'reconnected to' if was_away else 'connected to'} Redis at"
