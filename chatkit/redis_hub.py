@@ -526,10 +526,9 @@ class RedisHub:
             pipe = self.client.pipeline(transaction=False)
             for _, room, payload, text in batch:
                 pipe.publish(self.channel(room), payload)
-            await pipe.execute()
-            for _, room, payload, text in batch:
-                if text is not None:
+                if text is not None:  # recorded first: Redis may deliver it before it answers
                     self._record("publish", room, self.sid, text)
+            await pipe.execute()
             return
         (op,) = batch
         room = op[1]
@@ -580,8 +579,8 @@ class RedisHub:
                 self._lost(exc)
             finally:
                 try:
-                    await asyncio.shield(pubsub.aclose())
-                except BaseException:
+                    await pubsub.aclose()
+                except Exception:  # a cancellation goes through: close() is stopping us
                     pass
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, BACKOFF_MAX)
