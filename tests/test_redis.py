@@ -156,3 +156,14 @@ def test_two_workers_share_one_port_and_one_room(redis_server):
         parent.stop()
     assert "chatkit: stopped" in parent.output
     assert parent.output.count("exited with code 0") == 2
+
+
+def test_the_fan_out_benchmark_across_processes_loses_nothing_at_a_tiny_size():
+    from chatkit import bench_redis
+
+    results = bench_redis.run([2], size=6, messages=20, rounds=1, baseline=False, timeout=30)
+    (two,) = results["runs"]
+    assert results["lost"] == 0 and two["errors"] == []
+    assert two["processes"] == 2 and len(two["server_cpu_ms_per_1000"]) == 2
+    assert two["deliveries_per_s"] > 0 and two["redis_cpu_ms_per_1000"] > 0
+    assert "| 2 |" in bench_redis.table(results)
