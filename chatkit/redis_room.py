@@ -123,11 +123,9 @@ class RedisRoom(Room):
 
     def leave(self, member: Member) -> None:
         """Remove ``member``; forget the room once no member of this server is left."""
-        was_here = member in self.local
         self.local.pop(member, None)
         self.members.pop(member, None)
-        if was_here:
-            self.hub.left(self, member)
+        self.hub.left(self, member)  # frees its name, if it held one
         if not self.local and type(self).rooms.get(self.name) is self:
             del type(self).rooms[self.name]
 

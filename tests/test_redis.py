@@ -8,7 +8,6 @@ server see (the transcript of tests/test_server.py), in one order; ``/priv``,
 from __future__ import annotations
 
 import asyncio
-import json
 
 import pytest
 from websockets.asyncio.client import connect

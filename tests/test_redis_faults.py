@@ -5,7 +5,6 @@ a subscriber that stops reading. Real ``serve --redis`` processes, a real Redis.
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 import time
 
