@@ -192,6 +192,7 @@ def run_one(processes: int, size: int, messages: int, window: int, rounds: int,
     return {
         "processes": processes, "size": size, "messages": messages, "rounds": rounds,
         "deliveries_per_s": median([p["deliveries_per_s"] for p in phases]),
+        "deliveries_per_s_each_round": [round(p["deliveries_per_s"]) for p in phases],
         "latency_ms": {k: median([p["latency_ms"][k] for p in phases])
                        for k in phases[0]["latency_ms"]},
         # CPU per 1,000 deliveries: each server's (its own members' share), all servers', Redis's

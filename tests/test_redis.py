@@ -166,3 +166,22 @@ def test_the_fan_out_benchmark_across_processes_loses_nothing_at_a_tiny_size():
     assert two["processes"] == 2 and len(two["server_cpu_ms_per_1000"]) == 2
     assert two["deliveries_per_s"] > 0 and two["redis_cpu_ms_per_1000"] > 0
     assert "| 2 |" in bench_redis.table(results)
+
+
+def test_a_redis_that_does_not_answer_is_a_clear_error_in_a_notebook_and_on_the_command_line():
+    import subprocess
+    import sys
+
+    import chatkit
+    from chat_helpers import free_port
+
+    nowhere = f"redis://127.0.0.1:{free_port()}"
+    with pytest.raises(ConnectionError, match="cannot reach Redis at .*is redis-server running"):
+        chatkit.start(port=0, show=False, redis=nowhere)
+    done = subprocess.run([sys.executable, "-m", "chatkit", "serve", "--port", "0", "--redis", nowhere],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1
+    assert f"cannot reach Redis at {nowhere}" in done.stderr and "Traceback" not in done.stderr
+    refused = subprocess.run([sys.executable, "-m", "chatkit", "serve", "--workers", "2"],
+                             capture_output=True, text=True, timeout=30)
+    assert refused.returncode == 2 and "--workers needs --redis" in refused.stderr
