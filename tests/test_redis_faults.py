@@ -43,6 +43,9 @@ def test_redis_stopped_and_restarted_mid_chat_each_server_goes_on_then_resumes(r
         await say(jenny, "still here?")  # members of one server keep chatting
         assert await recv_json(colt) == chat("jenny", "still here?")
         assert await recv_json(jenny) == chat("jenny", "still here?")
+        await say(jenny, "/priv ann are you there?")  # a member elsewhere is out of reach
+        assert await recv_json(jenny) == {"type": "error", "text": '"ann" is on another server,'
+                                          " out of reach while Redis is down: try again soon"}
         await colt.close()  # and leave: those here hear it at once
         assert await recv_json(jenny) == note("colt left people.")
 
