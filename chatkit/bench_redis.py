@@ -5,10 +5,12 @@
     python -m chatkit.bench_redis                          # 400 members; 1, 2 and 4 processes
     python -m chatkit.bench_redis --size 200 --processes 1 2 --rounds 1 --plot fanout-redis.png
 
-For each process count P it starts a Redis of its own (persistence off), P server
-processes (``ChatServer(redis=..., rate_limit=None)``), and one client process holding
-the whole room -- ``size`` lean members (:mod:`chatkit.bench_clients`' ``Member``),
-spread evenly over the P servers; member ``m0``, on the first server, sends. Each chat
+For each process count P it starts a Redis of its own (persistence off) and P server
+processes (``ChatServer(redis=..., rate_limit=None)``); one client process holds a room
+of ``size`` lean members (:mod:`chatkit.bench_clients`' ``Member``) for each P, spread
+evenly over its servers; member ``m0``, on the first server, sends. All configurations
+are set up at once and take turns, round after round, so a busy moment on a shared
+machine hits them alike. Each chat
 crosses Redis once and is delivered by every server to its own members. It reports
 deliveries per second, send-to-arrival latency (p50/p99), and the CPU each server and
 Redis spent per 1,000 deliveries, beside the same room on one server without Redis
@@ -99,10 +101,10 @@ async def _wait(targets: list[Target], condition, deadline: float) -> bool:
     return True
 
 
-async def _clients(config: dict[str, Any]) -> dict[str, Any]:
+async def _join_group(group: dict[str, Any], size: int, timeout: float) -> list[Target]:
+    """One room of ``size`` members spread over the group's servers; wait for every join note."""
     loop = asyncio.get_running_loop()
-    size, messages, window = config["size"], config["messages"], config["window"]
-    servers, timeout = config["servers"], config["timeout"]
+    servers = group["servers"]
     shares = [size // len(servers) + (i < size % len(servers)) for i in range(len(servers))]
     targets = [Target("server", s["port"], s["pid"], share) for s, share in zip(servers, shares)]
     deadline = loop.time() + timeout
@@ -122,35 +124,56 @@ async def _clients(config: dict[str, Any]) -> dict[str, Any]:
     expected = size * (size + 1) // 2
     if not await _wait(targets, lambda: sum(t.notes for t in targets) >= expected, deadline):
         raise TimeoutError(f"{sum(t.notes for t in targets)} of {expected} join notes")
+    return targets
+
+
+async def _measure(targets: list[Target], pids: list[int], messages: int, window: int,
+                   timeout: float) -> dict[str, Any]:
+    """``messages`` chats from ``m0`` to the whole room; what it cost each process."""
+    loop = asyncio.get_running_loop()
+    size = sum(t.size for t in targets)
     sender = targets[0].members[0]
+    for target in targets:
+        target.reset(messages)
+    completed = lambda: min(t.completed for t in targets)  # noqa: E731
+    cpu_before = [cpu_seconds(pid) for pid in pids]
+    start = time.monotonic_ns()
+    deadline = loop.time() + timeout
+    for seq in range(messages):
+        if seq - completed() >= window:
+            if not await _wait(targets, lambda: seq - completed() < window, deadline):
+                break
+        sender.send_text(f'{{"type": "chat", "text": "{seq} {time.monotonic_ns()}"}}')
+    await _wait(targets, lambda: completed() >= messages, deadline)
+    elapsed = (time.monotonic_ns() - start) / 1e9
+    cpu = [cpu_seconds(pid) - before for pid, before in zip(pids, cpu_before)]
+    received = sum(t.received for t in targets)
+    return {
+        "seconds": elapsed, "expected": messages * size, "received": received,
+        "errors": [e for t in targets for e in t.errors],
+        "deliveries_per_s": received / elapsed if elapsed else 0.0,
+        "latency_ms": percentiles([lat for t in targets for lat in t.latencies]),
+        "server_cpu_s": cpu[:-1], "redis_cpu_s": cpu[-1],
+    }
+
+
+async def _clients(config: dict[str, Any]) -> dict[str, Any]:
+    """Every group's room at once; then rounds in which the groups take turns."""
+    size, timeout = config["size"], config["timeout"]
+    groups = [await _join_group(group, size, timeout) for group in config["groups"]]
     phases = []
     for round_ in range(config["rounds"]):
+        order = list(range(len(groups)))
+        for number in (order if round_ % 2 == 0 else order[::-1]):  # drift hits all alike
+            group = config["groups"][number]
+            pids = [s["pid"] for s in group["servers"]] + [group["redis_pid"]]
+            phase = await _measure(groups[number], pids, config["messages"], config["window"],
+                                   timeout)
+            phases.append({**phase, "group": number, "round": round_})
+    for targets in groups:
         for target in targets:
-            target.reset(messages)
-        completed = lambda: min(t.completed for t in targets)  # noqa: E731
-        pids = [s["pid"] for s in servers] + [config["redis_pid"]]
-        cpu_before = [cpu_seconds(pid) for pid in pids]
-        start = time.monotonic_ns()
-        deadline = loop.time() + timeout
-        for seq in range(messages):
-            if seq - completed() >= window:
-                if not await _wait(targets, lambda: seq - completed() < window, deadline):
-                    break
-            sender.send_text(f'{{"type": "chat", "text": "{seq} {time.monotonic_ns()}"}}')
-        await _wait(targets, lambda: completed() >= messages, deadline)
-        elapsed = (time.monotonic_ns() - start) / 1e9
-        cpu = [cpu_seconds(pid) - before for pid, before in zip(pids, cpu_before)]
-        received = sum(t.received for t in targets)
-        phases.append({
-            "round": round_, "seconds": elapsed, "expected": messages * size, "received": received,
-            "errors": [e for t in targets for e in t.errors],
-            "deliveries_per_s": received / elapsed if elapsed else 0.0,
-            "latency_ms": percentiles([lat for t in targets for lat in t.latencies]),
-            "server_cpu_s": cpu[:-1], "redis_cpu_s": cpu[-1],
-        })
-    for target in targets:
-        for member in target.members:
-            member.transport.close()
+            for member in target.members:
+                member.transport.close()
     return {"phases": phases}
 
 
@@ -163,39 +186,16 @@ def clients_main(config: str) -> int:
 # -- the run ------------------------------------------------------------------------
 
 
-def run_one(processes: int, size: int, messages: int, window: int, rounds: int,
-            timeout: float) -> dict[str, Any]:
-    """One room of ``size`` over ``processes`` servers on one Redis (0: one server, no Redis)."""
-    from .redis_local import start_redis
-
-    redis = start_redis() if processes else None
-    servers: list[_Server] = []
-    try:
-        servers = [_Server(redis.url if redis else None) for _ in range(max(1, processes))]
-        config = {"size": size, "messages": messages, "window": window, "rounds": rounds,
-                  "timeout": timeout, "redis_pid": redis.pid if redis else servers[0].pid,
-                  "servers": [{"port": s.port, "pid": s.pid} for s in servers]}
-        done = subprocess.run(
-            [sys.executable, "-m", "chatkit.bench_redis", "--clients", json.dumps(config)],
-            capture_output=True, text=True, timeout=timeout * (rounds + 2))
-        lines = [line for line in done.stdout.splitlines() if line.startswith('{"result"')]
-        if not lines:
-            raise RuntimeError(f"the clients failed: {done.stderr[-2000:]}")
-        phases = json.loads(lines[-1])["result"]["phases"]
-    finally:
-        for server in servers:
-            server.stop()
-        if redis is not None:
-            redis.stop()
-    median = lambda values: statistics.median(values)  # noqa: E731
+def _summary(processes: int, size: int, messages: int, phases: list[dict[str, Any]]) -> dict[str, Any]:
+    median = statistics.median
     deliveries = [p["received"] for p in phases]
     return {
-        "processes": processes, "size": size, "messages": messages, "rounds": rounds,
+        "processes": processes, "size": size, "messages": messages, "rounds": len(phases),
         "deliveries_per_s": median([p["deliveries_per_s"] for p in phases]),
         "deliveries_per_s_each_round": [round(p["deliveries_per_s"]) for p in phases],
         "latency_ms": {k: median([p["latency_ms"][k] for p in phases])
                        for k in phases[0]["latency_ms"]},
-        # CPU per 1,000 deliveries: each server's (its own members' share), all servers', Redis's
+        # CPU per 1,000 deliveries: each server's (its own members' share), and Redis's
         "server_cpu_ms_per_1000": [median([1e6 * p["server_cpu_s"][i] / d
                                            for p, d in zip(phases, deliveries)])
                                    for i in range(len(phases[0]["server_cpu_s"]))],
@@ -210,14 +210,44 @@ def run_one(processes: int, size: int, messages: int, window: int, rounds: int,
 def run(processes=DEFAULT_PROCESSES, *, size: int = 400, messages: int | None = None,
         window: int = 10, rounds: int = 3, baseline: bool = True,
         timeout: float = 120) -> dict[str, Any]:
-    """The whole benchmark: a baseline (one server, no Redis), then each process count."""
+    """The whole benchmark: every configuration set up at once, then rounds in which they
+    take turns (a baseline of one server without Redis first, unless ``baseline=False``)."""
+    from .redis_local import start_redis
+
     messages = messages or max(50, 60_000 // size)
     counts = ([0] if baseline else []) + list(processes)
-    results = {"cpus": os.cpu_count(), "load_before": os.getloadavg()[0], "runs": []}
-    for count in counts:
-        print(f"bench_redis: {size} members over {count or 1} process(es)"
-              f"{' and Redis' if count else ', no Redis'}...", file=sys.stderr, flush=True)
-        results["runs"].append(run_one(count, size, messages, window, rounds, timeout))
+    results: dict[str, Any] = {"cpus": os.cpu_count(), "load_before": os.getloadavg()[0],
+                               "runs": []}
+    redises, servers, groups = [], [], []
+    try:
+        for count in counts:  # P = 0: one server, no Redis (its "Redis" CPU is its own: unused)
+            redis = start_redis() if count else None
+            if redis is not None:
+                redises.append(redis)
+            group = [_Server(redis.url if redis else None) for _ in range(max(1, count))]
+            servers += group
+            groups.append({"servers": [{"port": s.port, "pid": s.pid} for s in group],
+                           "redis_pid": redis.pid if redis else group[0].pid})
+        print(f"bench_redis: one room of {size} members over {', '.join(map(str, counts))}"
+              " server processes (0: one, without Redis), taking turns...", file=sys.stderr,
+              flush=True)
+        config = {"size": size, "messages": messages, "window": window, "rounds": rounds,
+                  "timeout": timeout, "groups": groups}
+        done = subprocess.run(
+            [sys.executable, "-m", "chatkit.bench_redis", "--clients", json.dumps(config)],
+            capture_output=True, text=True, timeout=timeout * (rounds * len(counts) + 2))
+        lines = [line for line in done.stdout.splitlines() if line.startswith('{"result"')]
+        if not lines:
+            raise RuntimeError(f"the clients failed: {done.stderr[-2000:]}")
+        phases = json.loads(lines[-1])["result"]["phases"]
+    finally:
+        for server in servers:
+            server.stop()
+        for redis in redises:
+            redis.stop()
+    for number, count in enumerate(counts):
+        results["runs"].append(_summary(count, size, messages,
+                                        [p for p in phases if p["group"] == number]))
     results["load_after"] = os.getloadavg()[0]
     results["lost"] = sum(r["lost"] + len(r["errors"]) for r in results["runs"])
     return results
@@ -252,7 +282,7 @@ def plot(results: dict[str, Any], path: str | None = None) -> Any:
 
     runs = results["runs"]
     labels = ["1\n(no Redis)" if not r["processes"] else str(r["processes"]) for r in runs]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, (left, right, cpu) = plt.subplots(1, 3, figsize=(14, 3.8))
     left.bar(labels, [r["deliveries_per_s"] for r in runs], color="tab:blue")
     left.set_title("deliveries per second")
     left.set_xlabel("server processes")
@@ -266,6 +296,18 @@ def plot(results: dict[str, Any], path: str | None = None) -> Any:
     right.set_title("send to arrival, ms")
     right.set_xlabel("server processes")
     right.legend()
+    for x, r in zip(xs, runs):  # each server's share, stacked, then Redis's on top
+        bottom = 0.0
+        for i, share in enumerate(r["server_cpu_ms_per_1000"]):
+            cpu.bar(x, share, bottom=bottom, color="tab:blue" if i % 2 == 0 else "tab:cyan",
+                    edgecolor="white", label="servers" if x == 0 and i == 0 else None)
+            bottom += share
+        cpu.bar(x, r["redis_cpu_ms_per_1000"], bottom=bottom, color="tab:red",
+                label="Redis" if x == 1 else None)
+    cpu.set_xticks(list(xs), labels)
+    cpu.set_title("CPU ms per 1,000 deliveries")
+    cpu.set_xlabel("server processes (one band each)")
+    cpu.legend()
     fig.suptitle(f"One room of {runs[0]['size']} members spread over server processes"
                  f" on one Redis ({results['cpus']} CPUs)")
     fig.tight_layout()
