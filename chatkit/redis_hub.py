@@ -230,6 +230,7 @@ class RedisHub:
         self._wakeup: asyncio.Event | None = None
         self._connected_since = 0.0
         self._full = False  # the outbox overflowed (reported once per episode)
+        self._sending = False  # a batch is on its way to Redis
         self.client: Any = None
 
     def __repr__(self) -> str:
@@ -295,10 +296,15 @@ class RedisHub:
             return
         try:
             async with asyncio.timeout(timeout):
-                while self._outbox and self.connected:
+                while (self._outbox or self._sending) and self.connected:
                     await asyncio.sleep(0.01)
                 if self.connected:
-                    await self.client.delete(f"{self.prefix}:alive:{self.sid}")
+                    pipe = self.client.pipeline(transaction=False)
+                    pipe.delete(f"{self.prefix}:alive:{self.sid}")
+                    if not self._claims:  # nothing left to sweep: leave no trace
+                        pipe.srem(f"{self.prefix}:servers", self.sid)
+                        pipe.delete(f"{self.prefix}:rooms-of:{self.sid}")
+                    await pipe.execute()
         except Exception:
             pass
         for task in self._tasks:
@@ -507,6 +513,7 @@ class RedisHub:
                 while self._outbox and len(batch) < 500 and (
                         not batch or batch[-1][0] == "publish" == self._outbox[0][0]):
                     batch.append(self._outbox.popleft())
+                self._sending = True
                 try:
                     await self._send(batch)
                 except asyncio.CancelledError:
@@ -519,6 +526,8 @@ class RedisHub:
                             if room is not None:
                                 self._local(room, op[3])
                     self._outbox.clear()
+                finally:
+                    self._sending = False
 
     async def _send(self, batch: list[tuple]) -> None:
         kind = batch[0][0]
