@@ -15,6 +15,7 @@ crosses Redis once and is delivered by every server to its own members. It repor
 deliveries per second, send-to-arrival latency (p50/p99), and the CPU each server and
 Redis spent per 1,000 deliveries, beside the same room on one server without Redis
 (``P = 0`` in the table: the baseline). A lost or out-of-order chat fails the run (exit 1).
+``--publish-cost`` measures Redis alone: its CPU per chat with 1 to 64 subscribed servers.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any
 
 from .bench_clients import Member, Target, cpu_seconds, percentiles
 
-__all__ = ["run", "table", "plot", "main"]
+__all__ = ["run", "table", "plot", "publish_cost", "main"]
 
 DEFAULT_PROCESSES = (1, 2, 4)
 
@@ -253,6 +254,66 @@ def run(processes=DEFAULT_PROCESSES, *, size: int = 400, messages: int | None = 
     return results
 
 
+# -- Redis alone: what a published chat costs it, per subscribed server ----------------
+
+
+async def _publish_cost(subscribers: tuple[int, ...], chats: int) -> list[dict[str, float]]:
+    import redis.asyncio as aioredis
+
+    from .redis_local import start_redis
+
+    payload = "all 0123456789ab\n" + json.dumps(
+        {"type": "chat", "name": "m0", "text": "12 1234567890123456789"})
+    rows = []
+    for count in subscribers:
+        redis = start_redis()
+        received = [0] * count
+
+        async def drain(index: int, ready: asyncio.Event) -> None:
+            reader, writer = await asyncio.open_connection("127.0.0.1", redis.port)
+            writer.write(b"*2\r\n$10\r\nPSUBSCRIBE\r\n$14\r\nchatkit:room:*\r\n")
+            await reader.readuntil(b":1\r\n")
+            ready.set()
+            while data := await reader.read(1 << 16):
+                received[index] += data.count(b"pmessage")
+
+        readies = [asyncio.Event() for _ in range(count)]
+        tasks = [asyncio.create_task(drain(i, ready)) for i, ready in enumerate(readies)]
+        client = aioredis.Redis(port=redis.port)
+        try:
+            async with asyncio.timeout(60):
+                for ready in readies:
+                    await ready.wait()
+                before, start = cpu_seconds(redis.pid), time.monotonic()
+                for first in range(0, chats, 50):  # 50 a round trip, as a busy publisher sends
+                    pipe = client.pipeline(transaction=False)
+                    for i in range(first, min(first + 50, chats)):
+                        pipe.publish(f"chatkit:room:r{i % 10}", payload)
+                    await pipe.execute()
+                while sum(received) < chats * count:
+                    await asyncio.sleep(0.01)
+            cpu = cpu_seconds(redis.pid) - before
+            rows.append({"subscribers": count, "us_per_chat": 1e6 * cpu / chats,
+                         "us_per_copy": 1e6 * cpu / (chats * count),
+                         "chats_per_s": chats / (time.monotonic() - start)})
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await client.aclose()
+            redis.stop()
+    return rows
+
+
+def publish_cost(subscribers: tuple[int, ...] = (1, 4, 16, 64), chats: int = 20_000) -> str:
+    """Redis's CPU per published chat with K pattern subscribers (servers) draining it: a table."""
+    rows = asyncio.run(_publish_cost(subscribers, chats))
+    lines = ["| subscribers (servers) | Redis CPU per chat | per copy |", "| ---: | ---: | ---: |"]
+    lines += [f"| {r['subscribers']} | {r['us_per_chat']:.1f} µs | {r['us_per_copy']:.2f} µs |"
+              for r in rows]
+    return "\n".join(lines)
+
+
 def table(results: dict[str, Any]) -> str:
     lines = [
         "| processes | deliveries/s | p50 ms | p99 ms | CPU ms per 1,000 deliveries:"
@@ -335,7 +396,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip the one-server, no-Redis baseline")
     parser.add_argument("--plot", help="save the plot to this PNG file")
     parser.add_argument("--json", help="save the results to this JSON file")
+    parser.add_argument("--publish-cost", action="store_true",
+                        help="measure Redis alone: CPU per chat with 1, 4, 16, 64 subscribers")
     args = parser.parse_args(argv)
+    if args.publish_cost:
+        print(publish_cost())
+        return 0
     results = run(args.processes, size=args.size, messages=args.messages, window=args.window,
                   rounds=args.rounds, baseline=not args.no_baseline)
     print(table(results))
