@@ -17,6 +17,7 @@ No Redis installed? :data:`INSTALL` says how to get one.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -137,6 +138,7 @@ def start_redis(
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     server = RedisServer(port, process)
+    atexit.register(server.stop)  # a kernel restarted, a script ended: no Redis left behind
     deadline = time.monotonic() + timeout
     while not _ping(port):
         if process.poll() is not None:
