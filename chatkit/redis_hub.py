@@ -599,6 +599,8 @@ class RedisHub:
         was_away = self._connected_since != 0.0
         await self._beat()
         await self.client.sadd(f"{self.prefix}:servers", self.sid)
+        for room in self.Room.rooms.values():
+            room.roster_version = 0  # a Redis that restarted counts from 0 again
         rooms = set(self.Room.rooms) | set(
             await self.client.smembers(f"{self.prefix}:rooms-of:{self.sid}"))
         for name in sorted(rooms):

@@ -153,3 +153,37 @@ def test_a_subscriber_that_stops_reading_is_cut_off_by_redis_and_stalls_no_one()
         stop_servers(servers)
         redis.stop()
     assert "lost Redis" not in a.output + b.output, a.output + b.output  # the servers kept up
+
+
+def test_member_lists_stay_right_when_redis_restarts_empty_after_much_coming_and_going(redis_server):
+    servers = start_servers(redis_server.url, 2)
+    a, b = servers
+    port = redis_server.port
+    restarted = []
+
+    async def body():
+        ann = await joined(b.ws(), "ann", want=["members"])
+        for i in range(8):  # churn: the room's counter in Redis runs up
+            visitor = await joined(a.ws(), f"visitor{i}")
+            await visitor.close()
+        await recv_until(ann, lambda m: m.get("text") == "visitor7 left people.")
+        redis_server.stop()
+        await a.wait_for_line("lost Redis")
+        await b.wait_for_line("lost Redis")
+        restarted.append(start_redis(port=port))  # empty: its counters start from 0 again
+        await a.wait_for_line("reconnected to Redis", timeout=3 * DEADLINE)
+        await b.wait_for_line("reconnected to Redis", timeout=3 * DEADLINE)
+        dora = await joined(a.ws(), "dora")
+        got = await recv_until(ann, lambda m: m.get("type") == "members" and "dora" in m["names"])
+        assert got[-1] == {"type": "members", "names": ["ann", "dora"]}
+        await dora.close()
+        got = await recv_until(ann, lambda m: m.get("type") == "members" and "dora" not in m["names"])
+        assert got[-1] == {"type": "members", "names": ["ann"]}
+        await ann.close()
+
+    try:
+        run(body, timeout=30)
+    finally:
+        stop_servers(servers)
+        for server in restarted:
+            server.stop()
