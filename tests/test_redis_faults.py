@@ -187,3 +187,24 @@ def test_member_lists_stay_right_when_redis_restarts_empty_after_much_coming_and
         stop_servers(servers)
         for server in restarted:
             server.stop()
+
+
+def test_a_server_stopped_with_sigterm_says_its_members_left_at_once(redis_server):
+    servers = start_servers(redis_server.url, 2)
+    a, b = servers
+
+    async def body():
+        jenny = await joined(a.ws(), "jenny")
+        await joined(b.ws(), "colt")
+        await recv_until(jenny, lambda m: m == note('colt joined "people".'))
+        stopping = time.monotonic()
+        await asyncio.get_running_loop().run_in_executor(None, b.stop)  # SIGTERM: a clean stop
+        assert await recv_json(jenny) == note("colt left people.")
+        assert time.monotonic() - stopping < PRESENCE  # not the sweeper: colt's own goodbye
+        await jenny.close()
+
+    try:
+        run(body, timeout=30)
+    finally:
+        stop_servers(servers)
+    assert "stopped answering" not in a.output
