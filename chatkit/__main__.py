@@ -1,6 +1,8 @@
 """The command line: ``python -m chatkit serve [--host 127.0.0.1] [--port 3000]``.
 
 Runs the chat server with its page until Ctrl-C, and prints the address to open.
+``--redis redis://127.0.0.1:6379`` shares its rooms with every server on that Redis;
+``--workers 4`` runs four such servers, as processes sharing the port.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import signal
 import sys
 import urllib.parse
 
-from .server import serve
+from .server import ChatServer
 
 __all__ = ["main"]
 
@@ -62,7 +64,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     guard.add_argument("--join-timeout", type=float, default=60.0, metavar="SECONDS",
                        help="close a chat connection that has not joined by then"
                        " (default 60; 0: never)")
-    return parser.parse_args(argv)
+    run.add_argument("--redis", metavar="URL",
+                     help="share rooms with every server on this Redis"
+                     " (e.g. redis://127.0.0.1:6379; see README, One room, many servers)")
+    run.add_argument("--workers", type=int, default=1, metavar="N",
+                     help="run N server processes sharing the port (needs --redis)")
+    run.add_argument("--presence-timeout", type=float, default=5.0, metavar="SECONDS",
+                     help="with --redis: a server silent this long is taken for dead and"
+                          " its members are announced as gone (default 5)")
+    run.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
+    run.add_argument("--worker", default="", help=argparse.SUPPRESS)  # set by --workers
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers must be 1 or more")
+    if args.workers > 1 and not args.redis:
+        parser.error("--workers needs --redis: without it each process would have rooms of its own")
+    return args
 
 
 def guard_options(args: argparse.Namespace) -> dict:
@@ -86,11 +103,18 @@ async def run_server(args: argparse.Namespace) -> None:
         from .class_code import ClassCode
 
         gate = ClassCode(args.class_code or None)
-    async with serve(args.host, args.port, random_every=args.random_every, gate=gate,
-                     **guard_options(args)) as server:
+    options = {"redis": args.redis, "presence_timeout": args.presence_timeout} if args.redis else {}
+    chat_server = ChatServer(random_every=args.random_every, gate=gate, **guard_options(args),
+                             **options)
+    if args.worker and chat_server.hub is not None:
+        chat_server.hub.name = f"worker {args.worker}"
+    listen = {"reuse_port": True} if args.reuse_port else {}
+    async with chat_server.serve(args.host, args.port, **listen) as server:
         host, port = server.sockets[0].getsockname()[:2]
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         print(f"chatkit: serving on {host}:{port}", flush=True)
+        if args.redis:
+            print(f"chatkit: rooms shared through Redis at {args.redis}", flush=True)
         room = urllib.parse.quote(args.room, safe="")
         code = f"?code={gate.code}" if gate is not None else ""
         print(f"chatkit: open http://{shown}:{port}/{room}{code}  (Ctrl-C to stop)", flush=True)
@@ -120,7 +144,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("websockets").setLevel(logging.WARNING)
     try:
+        if args.workers > 1:
+            from .workers import run_workers
+
+            return run_workers(args)
         asyncio.run(run_server(args))
+    except ConnectionError as exc:  # Redis did not answer
+        print(f"chatkit: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"chatkit: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1

@@ -65,7 +65,8 @@ def start(
         room: the room the shown link opens.
         show: display the server's panel (default: when in a notebook).
         options: passed to :class:`chatkit.server.ChatServer` (``random_every``,
-            ``rate_limit``, ...).
+            ``rate_limit``, ...; ``redis="redis://127.0.0.1:6379"`` shares the rooms
+            with every server on that Redis: notebook 7).
 
     >>> server = start(port=0, show=False)  # doctest: +ELLIPSIS
     chatkit server running: open http://127.0.0.1:.../people
@@ -259,6 +260,7 @@ class LiveServer:
                 connection.close_timeout = CLOSE_GRACE
             self._ws_server.close()
             await self._ws_server.wait_closed()
+            await self.server.shutdown()  # a shared room's link to Redis, if any
 
         try:
             asyncio.run_coroutine_threadsafe(close(), self._loop).result(timeout)

@@ -29,6 +29,7 @@ NAMES = {
     "ChatServer": ("chatkit.server", "ChatServer"),
     "WebSocket": ("chatkit.client", "WebSocket"),
     "chat": ("chatkit.server", "ChatServer.chat"),  # the route, notebook 2
+    "RedisRoom": ("chatkit.redis_room", "RedisRoom"),  # notebook 7
 }
 
 

@@ -208,6 +208,10 @@ class ChatServer:
         gate: who may come in, asked first on every request (page and WebSocket):
             ``await gate(connection, request)`` returns None to let it through or a
             response to answer instead (see :mod:`chatkit.hub`, :mod:`chatkit.class_code`).
+        redis: a Redis address (``redis://127.0.0.1:6379``): rooms are shared with every
+            server on that Redis (:mod:`chatkit.redis_hub`). None: rooms live here only.
+        redis_room: the shared room class (default :class:`chatkit.redis_room.RedisRoom`).
+        presence_timeout: seconds after which a silent server's members are announced gone.
     """
 
     def __init__(
@@ -228,7 +232,18 @@ class ChatServer:
         join_timeout: float | None = JOIN_TIMEOUT,
         origins: Sequence[str] = (),
         hosts: Sequence[str] = (),
+        redis: str | None = None,
+        redis_room: type | None = None,
+        presence_timeout: float = 5.0,
     ) -> None:
+        #: This server's link to Redis, if its rooms are shared (``redis=``), else None.
+        self.hub: Any = None
+        if redis is not None:
+            from .redis_hub import RedisHub  # only a shared room needs redis-py
+
+            self.hub = RedisHub(redis, presence_timeout=presence_timeout, report=self.report,
+                                **({"room": redis_room} if redis_room is not None else {}))
+            chat_user, new_rooms = self.hub.chat_user(chat_user), False
         # A registry of its own needs both halves: the reference's ChatUser, or a
         # subclass, whose Room can make one (a student's own Room may not).
         if (
@@ -314,6 +329,8 @@ class ChatServer:
                     )))
                     await asyncio.sleep(self.guard.client_limit.pause(size))  # stop reading it
                     continue
+                if self.hub is not None:  # a shared room: claim names in Redis first
+                    await self.hub.prepare(user, message)
                 self._handle(user, room, message, send)
         except (ConnectionClosed, ConnectionError):  # ConnectionError: from send, closed
             pass
@@ -469,9 +486,15 @@ class ChatServer:
         """
         kwargs.setdefault("max_size", MAX_MESSAGE_BYTES)
         self.guard.listen(host, kwargs)
-        return route(
+        server = route(
             self.url_map, host, port, process_request=self._answer, **kwargs
         )
+        return server if self.hub is None else self.hub.serving(server)
+
+    async def shutdown(self) -> None:
+        """After the server closed: let go of Redis (if ``redis=`` was given)."""
+        if self.hub is not None:
+            await self.hub.close()
 
 
 def serve(
@@ -495,7 +518,8 @@ def serve(
         key: options.pop(key)
         for key in ("new_rooms", "random_every", "rate_limit", "max_buffer", "on_event",
                     "prefix", "gate", "client_limit", "max_connections", "max_per_client",
-                    "client_key", "join_timeout", "origins", "hosts")
+                    "client_key", "join_timeout", "origins", "hosts",
+                    "redis", "redis_room", "presence_timeout")
         if key in options
     }
     return ChatServer(chat_user, **server_options).serve(host, port, **options)

@@ -33,7 +33,8 @@ def load_generator():
 
 
 def test_the_course_has_five_steps_each_in_both_versions():
-    assert [p.name[:3] for p in INSTRUCTOR] == ["01-", "02-", "03-", "04-", "05-"]
+    # ... and notebook 7, rooms shared through Redis (each run starts a redis-server of its own)
+    assert [p.name[:3] for p in INSTRUCTOR] == ["01-", "02-", "03-", "04-", "05-", "07-"]
     assert all(path.exists() for path in STUDENT)
 
 
@@ -217,6 +218,11 @@ SHOWS = {
     "05": ['"text": "In room: jeff"', '"name": "Server"', "jeff is now known as Jeffrey.",
            "unknown command /dance", '<img src=x onerror="alert(document.cookie)">',
            "&lt;img src=x onerror=&quot;alert(document.cookie)&quot;&gt;"],
+    "07": ["Bob heard Ann: False", "'data': 'hello, subscribers'",
+           " Bob got  Ann: hi Bob, are you there?", " Ann got  Bob: yes! I am on server B",
+           'Ann #2 got  (error) "Ann" is already taken in "people"', "Bob got  (note) In room: Ann, Bob",
+           " Ann got  Bob: psst, only you see this", "Dan: hi Cleo, I am a panel on server B",
+           "stopped"],
 }
 
 
@@ -225,7 +231,7 @@ def test_each_notebook_shows_its_step_live(executed, path):
     text = all_text(executed[path])
     for expected in SHOWS[path.name[:2]]:
         assert expected in text, f"{path.name}: {expected!r} not in the outputs"
-    if path.name.startswith("04"):  # the message flow is drawn
+    if path.name[:2] in ("04", "07"):  # the message flow is drawn
         assert "<Figure size" in text
         assert any("image/png" in output.get("data", {})
                    for cell in executed[path].cells for output in cell.get("outputs", []))

@@ -43,6 +43,7 @@ from .report import FAIL, NOT_DONE, OK, Report, Result
 from .render import check_render, run_render
 from .room import check_room, run_room
 from .sockets import check_client, check_route, run_client, run_route
+from .redis_room import check_redis_room, run_redis_room  # notebook 7 (needs redis-py)
 
 __all__ = [
     "check",

@@ -1,0 +1,739 @@
+"""``RedisHub``: one server's link to Redis -- publishing, the subscriber loop, names, presence.
+
+The I/O shell of :mod:`chatkit.redis_room`, as ``server.py`` is the shell of ``ChatUser``:
+the rooms stay free of I/O, the hub moves their messages to and from Redis. A server
+gets one when it is given a Redis address::
+
+    python -m chatkit serve --redis redis://127.0.0.1:6379
+    server = chatkit.start(port=0, redis="redis://127.0.0.1:6379")
+
+What lives in Redis (``chatkit`` is the key prefix):
+
+``chatkit:room:<room>``       the room's channel: every message for it, published once
+``chatkit:names:<room>``      hash name -> "<join number> <member id>": who is in the room,
+                              across servers; ``HSETNX`` in a Lua script makes a name
+                              unique, with no race between two servers
+``chatkit:seq:<room>``        the room's counter: join numbers and roster versions
+``chatkit:alive:<server>``    set every ``presence_timeout/3`` s, expires after ``presence_timeout``
+``chatkit:servers``           the servers that hold names, and ``chatkit:rooms-of:<server>``
+
+A server whose ``alive`` key expired has died: any other server sweeps its names out
+(one Lua script, so only one sweeper announces each) and publishes "<name> left <room>."
+for each. If Redis goes away, each server keeps its own members chatting (local
+delivery), says so in its activity log, reconnects with backoff, and then puts its
+members back into Redis and tells the other servers who left meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import itertools
+import json
+import logging
+import random
+import time
+import traceback
+import uuid
+from typing import Any, Callable
+
+from .messages import ProtocolError, check_name, note, parse
+from .redis_room import RedisRoom
+
+__all__ = ["RedisHub", "Flow"]
+
+logger = logging.getLogger("chatkit")
+
+#: Seconds between reconnection attempts: doubled after each failure, up to the maximum.
+BACKOFF_START, BACKOFF_MAX = 0.1, 5.0
+#: Operations waiting for Redis, at most; past that a chat is delivered here only.
+MAX_OUTBOX = 10_000
+#: Notes said while Redis was away, kept to tell the other servers when it is back.
+MAX_MISSED_NOTES = 100
+
+# Each script runs atomically in Redis: no other server's command runs in between.
+CLAIM = """
+local seq = redis.call('INCR', KEYS[2])
+local ok = redis.call('HSETNX', KEYS[1], ARGV[1], string.format('%015d', seq) .. ' ' .. ARGV[2])
+if ok == 1 then redis.call('SADD', KEYS[3], ARGV[3]) end
+return {ok, seq, redis.call('HGETALL', KEYS[1])}
+"""
+RENAME = """
+local seq = redis.call('INCR', KEYS[2])
+local value = redis.call('HGET', KEYS[1], ARGV[1])
+local ok = 0
+if value and string.sub(value, -#ARGV[3] - 1) == ' ' .. ARGV[3] then
+  ok = redis.call('HSETNX', KEYS[1], ARGV[2], value)
+  if ok == 1 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+elseif not value then
+  ok = redis.call('HSETNX', KEYS[1], ARGV[2], string.format('%015d', seq) .. ' ' .. ARGV[3])
+end
+return {ok, seq, redis.call('HGETALL', KEYS[1])}
+"""
+RELEASE = """
+local value = redis.call('HGET', KEYS[1], ARGV[1])
+local n = 0
+if value and string.sub(value, -#ARGV[2] - 1) == ' ' .. ARGV[2] then
+  n = redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return {n, redis.call('INCR', KEYS[2]), redis.call('HGETALL', KEYS[1])}
+"""
+ROSTER = """
+return {0, tonumber(redis.call('GET', KEYS[2]) or '0'), redis.call('HGETALL', KEYS[1])}
+"""
+# ARGV: the dead server's id, the key prefix. Returns {room, version, {gone...}, roster}...
+SWEEP = """
+local sid, prefix = ARGV[1], ARGV[2]
+if redis.call('EXISTS', prefix .. ':alive:' .. sid) == 1 then return {} end
+local out = {}
+local rooms_key = prefix .. ':rooms-of:' .. sid
+for _, room in ipairs(redis.call('SMEMBERS', rooms_key)) do
+  local names = prefix .. ':names:' .. room
+  local flat = redis.call('HGETALL', names)
+  local gone = {}
+  for i = 1, #flat, 2 do
+    if string.find(flat[i + 1], ' ' .. sid .. ':', 1, true) then
+      redis.call('HDEL', names, flat[i])
+      table.insert(gone, {flat[i + 1], flat[i]})
+    end
+  end
+  if #gone > 0 then
+    table.sort(gone, function(a, b) return a[1] < b[1] end)
+    local gone_names = {}
+    for _, pair in ipairs(gone) do table.insert(gone_names, pair[2]) end
+    local seq = redis.call('INCR', prefix .. ':seq:' .. room)
+    table.insert(out, {room, seq, gone_names, redis.call('HGETALL', names)})
+  end
+end
+redis.call('DEL', rooms_key)
+redis.call('SREM', KEYS[1], sid)
+return out
+"""
+# After a reconnection: make Redis hold exactly this server's members of one room.
+# ARGV: server id, room, then (member id, name, join number or 0) triples; a join number
+# kept from before puts the member back in its place. Returns {version, clashes, roster}.
+RESYNC = """
+local names, sid = KEYS[1], ARGV[1]
+local mine = {}
+for i = 3, #ARGV, 3 do mine[ARGV[i]] = ARGV[i + 1] end
+local present = {}
+local flat = redis.call('HGETALL', names)
+for i = 1, #flat, 2 do
+  local mid = string.match(flat[i + 1], ' (.*)$')
+  if string.find(mid, sid .. ':', 1, true) == 1 then
+    if mine[mid] == flat[i] then present[mid] = true else redis.call('HDEL', names, flat[i]) end
+  end
+end
+local clashes = {}
+for i = 3, #ARGV, 3 do
+  if not present[ARGV[i]] then
+    local seq = tonumber(ARGV[i + 2])
+    if seq > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], seq) end
+    if seq == 0 then seq = redis.call('INCR', KEYS[2]) end
+    local value = string.format('%015d', seq) .. ' ' .. ARGV[i]
+    if redis.call('HSETNX', names, ARGV[i + 1], value) == 0 then table.insert(clashes, ARGV[i + 1]) end
+  end
+end
+if #ARGV > 2 then redis.call('SADD', KEYS[3], ARGV[2]) else redis.call('SREM', KEYS[3], ARGV[2]) end
+return {redis.call('INCR', KEYS[2]), clashes, redis.call('HGETALL', names)}
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class Flow:
+    """One step of a message's way, for the message-flow picture.
+
+    ``action`` is "publish" (this server sent it to Redis), "deliver" (Redis brought
+    it; ``count`` members here got it) or "local" (Redis was away: delivered here only).
+    """
+
+    time: float
+    server: str  # the id of the hub that recorded it (``RedisHub.sid``)
+    action: str
+    room: str
+    origin: str  # the id of the hub that published it
+    text: str
+    count: int = 0
+
+
+def _roster(flat: list[str], seqs: dict[str, int] | None = None) -> list[tuple[str, str]]:
+    """Redis's ``HGETALL`` of a room's names as ``[(name, member id)]`` in join order.
+
+    ``seqs``, if given, is filled with each member id's join number.
+    """
+    pairs = sorted((flat[i + 1], flat[i]) for i in range(0, len(flat), 2))
+    roster = []
+    for value, name in pairs:
+        seq, member_id = value.split(" ", 1)
+        roster.append((name, member_id))
+        if seqs is not None:
+            seqs[member_id] = int(seq)
+    return roster
+
+
+class RedisHub:
+    """One server's link to Redis: makes its rooms, publishes, runs the subscriber loop.
+
+    >>> hub = RedisHub("redis://127.0.0.1:6379", name="A")   # nothing connects yet
+    >>> people = hub.Room.get("people")
+    >>> people, people.hub is hub
+    (<RedisRoom 'people': 0 members, 0 here>, True)
+
+    Args:
+        url: the Redis server, ``redis://host:port``.
+        room: the room class (``RedisRoom`` or a subclass: its ``broadcast`` and
+            ``listen`` are the two halves a student writes in notebook 7).
+        name: this server's name in the activity log and the flow picture.
+        presence_timeout: seconds after which a server that stopped answering is
+            taken for dead, and its members are announced as gone.
+        prefix: the start of every key and channel.
+        report: called with ``(kind, text)`` or ``(kind, text, detail)`` for the
+            activity log (``ChatServer.report``).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        room: type[RedisRoom] = RedisRoom,
+        name: str | None = None,
+        presence_timeout: float = 5.0,
+        prefix: str = "chatkit",
+        report: Callable[..., Any] | None = None,
+    ) -> None:
+        self.url = url
+        self.sid = uuid.uuid4().hex[:12]  # this server's id in Redis
+        self.name = name or self.sid
+        self.presence_timeout = presence_timeout
+        self.prefix = prefix
+        self.report = report or (lambda kind, text, detail="": logger.info("%s", text))
+        self.Room = room.new_registry()  # this server's rooms
+        self.Room.hub = self
+        self.connected = False
+        self.flow: collections.deque[Flow] = collections.deque(maxlen=1000)
+        self.members: dict[str, Any] = {}  # member id -> member of this server
+        self._ids: dict[Any, str] = {}  # member -> member id
+        self._claims: dict[Any, tuple[str, str]] = {}  # member -> (room, name held in Redis)
+        self._next_id = itertools.count(1)
+        self._outbox: collections.deque[tuple] = collections.deque()
+        self._missed: collections.deque[tuple[str, str]] = collections.deque(maxlen=MAX_MISSED_NOTES)
+        self._listening: asyncio.Future | None = None  # the room's listen loop, running
+        self._replay: list[tuple[int, str, str]] = []  # notes others missed: number, room, text
+        self._numbers = itertools.count()
+        self._replay_until = 0.0
+        self._replayed: set[tuple[str, str]] = set()  # (server, number) of notes heard
+        self._seqs: dict[str, int] = {}  # member id -> join number, as Redis last said
+        self._room_channel = f"{prefix}:room:"
+        self._tasks: list[asyncio.Task] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wakeup: asyncio.Event | None = None
+        self._connected_since = 0.0
+        self._full = False  # the outbox overflowed (reported once per episode)
+        self._sending = False  # a batch is on its way to Redis
+        self.client: Any = None
+
+    def __repr__(self) -> str:
+        state = "connected" if self.connected else "not connected"
+        return f"<RedisHub {self.name!r} {self.url} {state}>"
+
+    def chat_user(self, chat_user: type) -> type:
+        """``chat_user``, with its rooms made by this hub (shared through Redis)."""
+        return type(chat_user.__name__, (chat_user,),
+                    {"Room": self.Room, "__module__": chat_user.__module__})
+
+    # -- keys --------------------------------------------------------------------------
+
+    def channel(self, room: str) -> str:
+        return self._room_channel + room
+
+    def _keys(self, room: str) -> list[str]:
+        p = self.prefix
+        return [f"{p}:names:{room}", f"{p}:seq:{room}", f"{p}:rooms-of:{self.sid}"]
+
+    # -- starting and stopping -------------------------------------------------------
+
+    async def start(self, timeout: float = 5.0) -> None:
+        """Connect, subscribe, and run the subscriber, publisher and heartbeat tasks.
+
+        Raises ``ConnectionError`` if Redis does not answer within ``timeout`` seconds.
+        """
+        import redis.asyncio as aioredis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        self._loop = asyncio.get_running_loop()
+        self._wakeup = asyncio.Event()
+        self._claiming = asyncio.Lock()
+        # No retries of its own (one, for a pooled connection Redis closed): the
+        # supervisor below reconnects with backoff and says so in the activity log.
+        self.client = aioredis.Redis.from_url(
+            self.url, decode_responses=True, socket_connect_timeout=2.0, socket_timeout=5.0,
+            retry=Retry(NoBackoff(), 1), socket_keepalive=True,
+        )
+        self._scripts = {name: self.client.register_script(text) for name, text in
+                         [("claim", CLAIM), ("rename", RENAME), ("release", RELEASE),
+                          ("roster", ROSTER), ("sweep", SWEEP), ("resync", RESYNC)]}
+        try:
+            await asyncio.wait_for(self.client.ping(), timeout)
+        except Exception as exc:
+            await self.client.aclose()
+            raise ConnectionError(
+                f"cannot reach Redis at {self.url} ({_reason(exc)}): is redis-server running?"
+                " (see `make redis`, or chatkit.redis_local.start_redis())") from None
+        ready = asyncio.Event()
+        self._tasks = [self._loop.create_task(coro) for coro in
+                       (self._supervise(ready), self._publisher(), self._heartbeat())]
+        try:
+            await asyncio.wait_for(ready.wait(), timeout)
+        except TimeoutError:
+            await self.close()
+            raise ConnectionError(f"could not subscribe at {self.url} within {timeout} s") from None
+
+    async def close(self, timeout: float = 2.0) -> None:
+        """Send what is waiting, take this server out of Redis, and disconnect."""
+        if self.client is None:
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                while (self._outbox or self._sending) and self.connected:
+                    await asyncio.sleep(0.01)
+                if self.connected:
+                    pipe = self.client.pipeline(transaction=False)
+                    pipe.delete(f"{self.prefix}:alive:{self.sid}")
+                    if not self._claims:  # nothing left to sweep: leave no trace
+                        pipe.srem(f"{self.prefix}:servers", self.sid)
+                        pipe.delete(f"{self.prefix}:rooms-of:{self.sid}")
+                    await pipe.execute()
+        except Exception:
+            pass
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        try:
+            await self.client.aclose()
+        except Exception:
+            pass
+        self.connected = False
+
+    def serving(self, serve: Any) -> Any:
+        """Wrap a websockets ``serve(...)``: the hub starts before it listens, stops after."""
+        return _Serving(self, serve)
+
+    # -- what rooms call (sync, on the server's loop) -------------------------------------
+
+    def publish(self, room: RedisRoom, text: str) -> None:
+        """Publish ``text`` to ``room``'s channel; while Redis is away, deliver it here."""
+        if self.connected and self._put(("publish", room.name, f"all {self.sid}\n{text}", text)):
+            return
+        self._local(room, text)
+
+    def send_to(self, room: RedisRoom, member_id: str, name: str, text: str) -> None:
+        """Send ``text`` to one member on another server (``/priv``)."""
+        if not self.connected or not self._put(
+                ("publish", room.name, f"to {self.sid} {member_id}\n{text}", None)):
+            raise room.unreachable(name)
+
+    def joined(self, room: RedisRoom, member: Any) -> None:
+        """``member`` joined ``room`` here: the other servers hear it after the join note."""
+        if member not in self._ids:
+            self._ids[member] = self._new_id(member)
+        if self.connected and self._loop is not None:
+            self._loop.call_soon(self._put, ("roster", room.name))
+
+    def left(self, room: RedisRoom, member: Any) -> None:
+        """``member`` left: free its name, then (after the leave note) tell the others."""
+        member_id = self._ids.pop(member, None)
+        self.members.pop(member_id, None)
+        self._seqs.pop(member_id, None)
+        claim = self._claims.pop(member, None)
+        if claim is not None and self.connected:
+            self._put(("release", claim[0], claim[1], member_id))
+            self._loop.call_soon(self._put, ("roster", room.name))
+
+    # -- what the server calls before each frame (async: Redis answers first) ----------
+
+    async def prepare(self, user: Any, raw: str | bytes) -> None:
+        """Before ``user.handle_message(raw)``: claim a name in Redis, or refresh the roster.
+
+        A ``join`` or ``/name`` claims the name atomically (``HSETNX``); the room's
+        member list is then Redis's, so ``ChatUser``'s own check ("already taken")
+        gives the answer. ``/members`` and ``/priv`` read the list fresh. Anything
+        else costs nothing. A claim the handler did not use is released after it.
+        """
+        if not self.connected:
+            return  # names are checked against what this server last heard
+        text = raw if isinstance(raw, str) else bytes(raw).decode(errors="replace")
+        if "join" not in text and "/" not in text:
+            return  # a plain chat: most frames stop here
+        try:
+            message = parse(raw)
+            room = self.Room.get(user.room.name)
+            if message["type"] == "join" and user.name is None:
+                await self._claim(room, user, check_name(message["name"]), None)
+            elif message["type"] == "chat" and user.name is not None:
+                command, _, rest = message["text"].partition(" ")
+                if command == "/name":
+                    new_name = check_name(rest)
+                    if new_name != user.name:
+                        await self._claim(room, user, new_name, user.name)
+                elif command in ("/members", "/priv"):
+                    await self._refresh(room)
+        except ProtocolError:
+            return  # the handler itself will say what is wrong
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # Redis went away: go on with what this server knows
+            self._lost(exc)
+
+    async def _claim(self, room: RedisRoom, user: Any, name: str, old: str | None) -> None:
+        member_id = self._ids.get(user) or self._new_id(user)
+        self._ids[user] = member_id
+        # One claim at a time on this server: its handler (which joins) runs before the
+        # next claim's answer is read, so a name claimed here is never taken twice here.
+        async with self._claiming:
+            if old is None:
+                ok, version, flat = await self._scripts["claim"](
+                    keys=self._keys(room.name), args=[name, member_id, room.name])
+            else:
+                ok, version, flat = await self._scripts["rename"](
+                    keys=self._keys(room.name)[:2], args=[old, name, member_id])
+        room.load_roster(int(version), self._roster(flat), self.members)
+        if ok:
+            self._claims[user] = (room.name, name)
+            self._loop.call_soon(self._settle, user, room.name, name, old)
+
+    def _settle(self, user: Any, room: str, name: str, old: str | None) -> None:
+        """After the handler: keep the claim it used, undo the one it did not."""
+        if self._claims.get(user) != (room, name):
+            return  # the member left meanwhile: its name is released already
+        if user.name == name:
+            if old is not None:
+                self._put(("roster", room))  # renamed: after the "is now known as" note
+            return
+        member_id = self._ids[user]
+        if old is None or user.name is None:
+            self._claims.pop(user, None)
+            self._put(("release", room, name, member_id))
+        else:
+            self._claims[user] = (room, user.name)
+            self._put(("rename", room, name, user.name, member_id))
+
+    async def _refresh(self, room: RedisRoom) -> None:
+        _, version, flat = await self._scripts["roster"](keys=self._keys(room.name)[:2])
+        room.load_roster(int(version), self._roster(flat), self.members)
+
+    def _roster(self, flat: list[str]) -> list[tuple[str, str]]:
+        """The roster in ``flat``; remember the join numbers of members here."""
+        seqs: dict[str, int] = {}
+        roster = _roster(flat, seqs)
+        self._seqs.update((k, v) for k, v in seqs.items() if k in self.members)
+        return roster
+
+    def _new_id(self, member: Any) -> str:
+        member_id = f"{self.sid}:{next(self._next_id)}"
+        self.members[member_id] = member
+        return member_id
+
+    # -- receiving: the subscriber loop's deliver -------------------------------------
+
+    def receive(self, message: dict[str, Any]) -> None:
+        """Handle one message from the subscription: deliver it to this server's members."""
+        if message.get("type") not in ("pmessage", "message"):
+            return  # a subscription's confirmation
+        room = self.Room.rooms.get(message["channel"][len(self._room_channel):])
+        data = message["data"]
+        header, _, text = data.partition("\n")
+        kind, origin, *rest = header.split(" ")
+        if room is None:
+            return  # no member of this room here
+        count = 0
+        if kind == "all":  # most messages: a chat or a note for the whole room
+            count = room.deliver(text)
+        elif kind == "hello":
+            if origin != self.sid and time.monotonic() < self._replay_until:
+                for number, room_name, note_text in self._replay:
+                    if room_name == room.name:
+                        self._put(("publish", room_name,
+                                   f"for {self.sid} {number} {origin}\n{note_text}", None))
+            return
+        if kind in ("others", "for"):  # a note replayed after Redis was away
+            if origin == self.sid or (kind == "for" and rest[1] != self.sid):
+                return
+            if (origin, rest[0]) in self._replayed:
+                return  # heard it already
+            if len(self._replayed) > 10 * MAX_MISSED_NOTES:
+                self._replayed.clear()
+            self._replayed.add((origin, rest[0]))
+            count = room.deliver(text)
+        elif kind == "to":
+            member = self.members.get(rest[0])
+            if member is not None and member in room.local:
+                member.send(text)
+                count = 1
+        elif kind == "roster":
+            before = [m.name for m in room.members]
+            entries = json.loads(text)  # [name, member id, join number], in join order
+            self._seqs.update((e[1], e[2]) for e in entries if e[1] in self.members)
+            if room.load_roster(int(rest[0]), [(e[0], e[1]) for e in entries], self.members):
+                if [m.name for m in room.members] != before:
+                    listeners = room.listeners()
+                    if listeners:
+                        names = room.member_list()
+                        for member in listeners:
+                            member.send(names)
+            return
+        self._record("deliver", room.name, origin, text, count)
+
+    # -- sending: the publisher task --------------------------------------------------
+
+    def _put(self, op: tuple) -> bool:
+        """Queue one operation for Redis; False if the queue is full."""
+        if len(self._outbox) >= MAX_OUTBOX:
+            if not self._full:
+                self._full = True
+                self.report("error", f"Redis is not keeping up: over {MAX_OUTBOX} messages"
+                                     " waiting; delivering on this server only meanwhile")
+            return False
+        self._full = False
+        self._outbox.append(op)
+        if self._wakeup is not None:
+            self._wakeup.set()
+        return True
+
+    async def _publisher(self) -> None:
+        """Send queued operations in order; publishes in a row go in one round trip."""
+        assert self._wakeup is not None
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._outbox and self.connected:
+                batch: list[tuple] = []
+                while self._outbox and len(batch) < 500 and (
+                        not batch or batch[-1][0] == "publish" == self._outbox[0][0]):
+                    batch.append(self._outbox.popleft())
+                self._sending = True
+                try:
+                    await self._send(batch)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    self._lost(exc)
+                    for op in [*batch, *self._outbox]:
+                        if op[0] == "publish" and op[3] is not None:
+                            room = self.Room.rooms.get(op[1])
+                            if room is not None:
+                                self._local(room, op[3])
+                    self._outbox.clear()
+                finally:
+                    self._sending = False
+
+    async def _send(self, batch: list[tuple]) -> None:
+        kind = batch[0][0]
+        if kind == "publish":
+            pipe = self.client.pipeline(transaction=False)
+            for _, room, payload, text in batch:
+                pipe.publish(self.channel(room), payload)
+                if text is not None:  # recorded first: Redis may deliver it before it answers
+                    self._record("publish", room, self.sid, text)
+            await pipe.execute()
+            return
+        (op,) = batch
+        room = op[1]
+        if kind == "release":
+            await self._scripts["release"](keys=self._keys(room)[:2], args=[op[2], op[3]])
+        elif kind == "rename":
+            await self._scripts["rename"](keys=self._keys(room)[:2], args=[op[2], op[3], op[4]])
+        elif kind == "roster":
+            _, version, flat = await self._scripts["roster"](keys=self._keys(room)[:2])
+            await self._publish_roster(room, int(version), flat)
+
+    async def _publish_roster(self, room: str, version: int, flat: list[str]) -> None:
+        seqs: dict[str, int] = {}
+        entries = [[name, member_id, seqs[member_id]] for name, member_id in _roster(flat, seqs)]
+        await self.client.publish(self.channel(room),
+                                  f"roster {self.sid} {version}\n{json.dumps(entries)}")
+
+    # -- Redis away and back: the supervisor --------------------------------------------
+
+    async def _supervise(self, ready: asyncio.Event) -> None:
+        """Subscribe and run the room's ``listen`` loop; on failure, reconnect with backoff."""
+        delay = BACKOFF_START
+        while True:
+            pubsub = self.client.pubsub()
+            try:
+                # Connections pooled before a loss may lead to a Redis that restarted:
+                # close them all, so no command of ours fails on a dead socket later.
+                await self.client.connection_pool.disconnect()
+                await pubsub.psubscribe(self._room_channel + "*")
+                async with asyncio.timeout(5):  # the subscription is live before we publish
+                    while (await pubsub.get_message(timeout=1.0) or {}).get("type") != "psubscribe":
+                        pass
+                await self._came_back()
+                ready.set()
+                delay = BACKOFF_START
+                self._listening = asyncio.ensure_future(self.Room.listen(pubsub, self.receive))
+                try:  # until it fails, or _lost (a command failed) cancels it
+                    await asyncio.wait({self._listening})
+                finally:
+                    self._listening.cancel()
+                if self._listening.cancelled():
+                    raise ConnectionError("a command to Redis failed")
+                self._listening.result()
+                raise ConnectionError("the subscriber loop (listen) returned")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._lost(exc)
+            finally:
+                try:
+                    await pubsub.aclose()
+                except Exception:  # a cancellation goes through: close() is stopping us
+                    pass
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            delay = min(delay * 2, BACKOFF_MAX)
+
+    async def _came_back(self) -> None:
+        """(Re)connected: heartbeat first, then put this server's members back into Redis."""
+        was_away = self._connected_since != 0.0
+        await self._beat()
+        await self.client.sadd(f"{self.prefix}:servers", self.sid)
+        for room in self.Room.rooms.values():
+            room.roster_version = 0  # a Redis that restarted counts from 0 again
+        rooms = set(self.Room.rooms) | set(
+            await self.client.smembers(f"{self.prefix}:rooms-of:{self.sid}"))
+        for name in sorted(rooms):
+            room = self.Room.rooms.get(name)
+            pairs: list[str] = []
+            for member in (room.local if room is not None else ()):
+                if getattr(member, "name", None) is not None:
+                    member_id = self._ids.get(member) or self._new_id(member)
+                    self._ids[member] = member_id
+                    self._claims[member] = (name, member.name)
+                    pairs += [member_id, member.name, str(self._seqs.get(member_id, 0))]
+            version, clashes, flat = await self._scripts["resync"](
+                keys=self._keys(name), args=[self.sid, name, *pairs])
+            for clash in clashes:
+                self.report("error", f"{clash!r} in {name!r} was taken on another server"
+                                     " while Redis was away: two members share that name now")
+            if room is not None:
+                room.load_roster(int(version), self._roster(flat), self.members)
+            await self._publish_roster(name, int(version), flat)
+        # Tell the others who came and went meanwhile -- now, and again to each server
+        # that says hello later (it was still away: what is published now never reaches it).
+        missed = [(next(self._numbers), room_name, text) for room_name, text in self._missed]
+        self._missed.clear()
+        self._replay = missed
+        self._replay_until = time.monotonic() + 2 * self.presence_timeout
+        pipe = self.client.pipeline(transaction=False)
+        for number, room_name, text in missed:  # numbered: each server hears it once
+            pipe.publish(self.channel(room_name), f"others {self.sid} {number}\n{text}")
+        for name in sorted(self.Room.rooms):
+            pipe.publish(self.channel(name), f"hello {self.sid}\n")
+        await pipe.execute()
+        self.connected = True
+        self._connected_since = time.monotonic()
+        self.report("listen", f"{'reconnected to' if was_away else 'connected to'} Redis at"
+                              f" {self.url}: rooms shared with other servers"
+                              + (f" ({len(missed)} notes passed on)" if missed else ""))
+        if self._outbox and self._wakeup is not None:
+            self._wakeup.set()
+
+    def _lost(self, exc: BaseException) -> None:
+        """Redis stopped answering: say so once, deliver locally until it is back."""
+        if self._listening is not None:
+            self._listening.cancel()  # the supervisor reconnects
+        if not self.connected:
+            return
+        self.connected = False
+        if isinstance(exc, (ConnectionError, OSError, TimeoutError)) or type(exc).__module__.startswith("redis"):
+            self.report("error", f"lost Redis at {self.url} ({_reason(exc)}): members here"
+                                 " keep chatting with each other; reconnecting")
+        else:  # the room's listen loop raised: show where
+            self.report("exception", f"the subscriber loop raised {_reason(exc)}; reconnecting",
+                        "".join(traceback.format_exception(exc)))
+
+    # -- presence: heartbeat and sweeper --------------------------------------------
+
+    async def _beat(self) -> None:
+        await self.client.set(f"{self.prefix}:alive:{self.sid}", self.name,
+                              px=max(1, int(self.presence_timeout * 1000)))
+
+    async def _heartbeat(self) -> None:
+        """Refresh this server's ``alive`` key; sweep servers whose key expired."""
+        while True:
+            await asyncio.sleep(self.presence_timeout / 3)
+            if not self.connected:
+                continue
+            try:
+                await self._beat()
+                # Just back? Others may not have beaten yet: wait a whole timeout first.
+                if time.monotonic() - self._connected_since >= self.presence_timeout:
+                    await self._sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._lost(exc)
+
+    async def _sweep(self) -> None:
+        servers = await self.client.smembers(f"{self.prefix}:servers")
+        for sid in sorted(servers - {self.sid}):
+            swept = await self._scripts["sweep"](
+                keys=[f"{self.prefix}:servers"], args=[sid, self.prefix])
+            for room, version, gone, flat in swept:
+                self.report("drop", f"server {sid} stopped answering: {', '.join(gone)}"
+                                    f" left {room!r}")
+                for name in gone:
+                    self._put(("publish", room, f"all {self.sid}\n"
+                               f"{json.dumps(note(f'{name} left {room}.'))}", None))
+                self._put(("roster", room))
+
+    # -- the flow picture's record ---------------------------------------------------
+
+    def _local(self, room: RedisRoom, text: str) -> None:
+        count = room.deliver(text)
+        self._record("local", room.name, self.sid, text, count)
+        if len(room.members) > len(room.local) and '"note"' in text:
+            try:
+                if json.loads(text).get("type") == "note":
+                    self._missed.append((room.name, text))
+            except ValueError:
+                pass
+
+    def _record(self, action: str, room: str, origin: str, text: str, count: int = 0) -> None:
+        self.flow.append(Flow(time.time(), self.sid, action, room, origin, text, count))
+
+
+class _Serving:
+    """``await`` or ``async with`` it like websockets' ``serve``; the hub runs alongside."""
+
+    def __init__(self, hub: RedisHub, serve: Any) -> None:
+        self.hub, self.serve = hub, serve
+
+    async def _start(self) -> Any:
+        await self.hub.start()
+        try:
+            server = await self.serve
+        except BaseException:
+            await self.hub.close()
+            raise
+        if self.hub.name == self.hub.sid:
+            self.hub.name = f":{server.sockets[0].getsockname()[1]}"
+        return server
+
+    def __await__(self):
+        return self._start().__await__()
+
+    async def __aenter__(self) -> Any:
+        self.server = await self._start()
+        return self.server
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+        await self.hub.close()
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -1,0 +1,187 @@
+"""One room, many servers: real ``python -m chatkit serve --redis`` processes on one real Redis.
+
+Clients spread over three server processes must see exactly what clients of one
+server see (the transcript of tests/test_server.py), in one order; ``/priv``,
+``/members``, the member lists and name uniqueness work across servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from websockets.asyncio.client import connect
+
+from chatkit.redis_local import start_redis
+from chat_helpers import DEADLINE, joined, recv_json, recv_until, run, say
+from redis_helpers import redis_server, start_servers, stop_servers  # noqa: F401 (fixture)
+
+
+@pytest.fixture(scope="module")
+def three_servers():
+    """Three server processes on one Redis (each test uses rooms of its own)."""
+    redis = start_redis()
+    servers = start_servers(redis.url, 3)
+    yield servers
+    stop_servers(servers)
+    redis.stop()
+
+
+def note(text):
+    return {"type": "note", "text": text}
+
+
+def test_three_server_processes_one_room_the_single_server_transcript(three_servers):
+    a, b, c = three_servers
+
+    async def body():
+        jenny = await joined(a.ws(), "jenny")
+        bob = await joined(b.ws(), "bob")
+        elsewhere = await joined(b.ws("other"), "Ann")
+        await recv_until(jenny, lambda m: m == note('bob joined "people".'))
+        colt = await connect(c.ws(), open_timeout=DEADLINE)
+        await colt.send('{"type": "join", "name": "Colt"}')
+        await say(colt, "hi all")
+        assert await recv_json(colt) == {"type": "note", "text": 'Colt joined "people".'}
+        assert await recv_json(colt) == {"type": "chat", "name": "Colt", "text": "hi all"}
+        await colt.close()
+        for member in (jenny, bob):  # on another server each: the same three lines
+            assert [await recv_json(member) for _ in range(3)] == [
+                {"type": "note", "text": 'Colt joined "people".'},
+                {"type": "chat", "name": "Colt", "text": "hi all"},
+                {"type": "note", "text": "Colt left people."},
+            ]
+        await say(elsewhere, "sentinel")  # the next thing Ann hears is her own line
+        assert await recv_json(elsewhere) == {"type": "chat", "name": "Ann", "text": "sentinel"}
+        for ws in (jenny, bob, elsewhere):
+            await ws.close()
+
+    run(body, timeout=20)
+
+
+def test_clients_spread_over_three_servers_see_every_line_in_the_same_order(three_servers):
+    async def body():
+        clients = [await joined(three_servers[i % 3].ws("order"), f"user{i}") for i in range(6)]
+        for client in clients[:-1]:
+            await recv_until(client, lambda m: m.get("text") == 'user5 joined "order".')
+        await asyncio.gather(*(say(c, f"line {i}") for i, c in enumerate(clients)))
+        transcripts = [[await recv_json(c) for _ in range(6)] for c in clients]
+        assert all(t == transcripts[0] for t in transcripts)  # Redis orders the channel
+        assert sorted(m["text"] for m in transcripts[0]) == [f"line {i}" for i in range(6)]
+        for client in clients:
+            await client.close()
+
+    run(body, timeout=20)
+
+
+def test_priv_members_and_member_lists_reach_across_servers(three_servers):
+    a, b, c = three_servers
+
+    async def body():
+        juanita = await joined(a.ws("study"), "juanita", want=["members"])
+        jenny = await joined(b.ws("study"), "jenny")
+        jeff = await joined(c.ws("study"), "jeff", want=["members"])
+        assert (await recv_until(juanita, lambda m: m["type"] == "members"
+                                 and len(m["names"]) == 3))[-1]["names"] == [
+            "juanita", "jenny", "jeff"]
+        await recv_until(jenny, lambda m: m == note('jeff joined "study".'))
+        await say(jenny, "/members")
+        assert await recv_json(jenny) == note("In room: juanita, jenny, jeff")
+        await say(jenny, "/priv jeff psst, jeff")
+        private = {"type": "chat", "name": "jenny", "text": "psst, jeff", "private": True,
+                   "to": "jeff"}
+        assert await recv_json(jenny) == private
+        assert (await recv_until(jeff, lambda m: m.get("private")))[-1] == private
+        await say(jeff, "/priv nobody hi")
+        assert await recv_json(jeff) == {"type": "error", "text": 'no one called "nobody" in "study"'}
+        await say(jeff, "/name Jeffrey")
+        assert (await recv_until(juanita, lambda m: m["type"] == "members"))[-1]["names"] == [
+            "juanita", "jenny", "Jeffrey"]
+        await say(juanita, "/priv Jeffrey still you?")
+        assert (await recv_until(jeff, lambda m: m.get("private")))[-1]["to"] == "Jeffrey"
+        await jenny.close()
+        got = await recv_until(juanita, lambda m: m["type"] == "members")
+        assert note("jenny left study.") in got and got[-1]["names"] == ["juanita", "Jeffrey"]
+        # A name that was freed on one server can be taken on another.
+        again = await joined(a.ws("study"), "jenny")
+        for ws in (juanita, jeff, again):
+            await ws.close()
+
+    run(body, timeout=20)
+
+
+def test_a_name_is_unique_across_servers_even_when_nine_race_for_it(three_servers):
+    async def body():
+        clients = [await connect(three_servers[i % 3].ws("race"), open_timeout=DEADLINE)
+                   for i in range(9)]
+        await asyncio.gather(*(c.send('{"type": "join", "name": "Sam"}') for c in clients))
+        answers = [await recv_json(c) for c in clients]
+        assert answers.count(note('Sam joined "race".')) == 1, (
+            answers, [server.output for server in three_servers])
+        taken = {"type": "error", "text": '"Sam" is already taken in "race": pick another name'}
+        assert answers.count(taken) == 8, answers
+        for client in clients:
+            await client.close()
+
+    run(body, timeout=20)
+
+
+def test_two_workers_share_one_port_and_one_room(redis_server):
+    """``serve --workers 2``: the kernel spreads connections; Redis holds members of both."""
+    import redis as redis_py
+
+    from redis_helpers import SERVING, ServerProcess
+
+    parent = ServerProcess(redis_server.url, "--workers", "2")
+    try:
+        parent.wait_listening(3 * DEADLINE)
+
+        async def body():
+            await parent.wait_for_line("workers sharing the port")
+            port = int(SERVING.findall(parent.output)[-1][1])
+            url = f"ws://127.0.0.1:{port}/chat/people"
+            clients = [await joined(url, f"student{i}") for i in range(12)]
+            names = redis_py.Redis.from_url(redis_server.url, decode_responses=True).hgetall(
+                "chatkit:names:people")
+            servers = {value.split(" ")[1].split(":")[0] for value in names.values()}
+            assert len(names) == 12 and len(servers) == 2, names  # both workers got members
+            await say(clients[0], "hello, both workers")
+            for client in clients:
+                await recv_until(client, lambda m: m.get("text") == "hello, both workers")
+                await client.close()
+
+        run(body, timeout=20)
+    finally:
+        parent.stop()
+    assert "chatkit: stopped" in parent.output
+    assert parent.output.count("exited with code 0") == 2
+
+
+def test_the_fan_out_benchmark_across_processes_loses_nothing_at_a_tiny_size():
+    from chatkit import bench_redis
+
+    results = bench_redis.run([2], size=6, messages=20, rounds=1, baseline=False, timeout=30)
+    (two,) = results["runs"]
+    assert results["lost"] == 0 and two["errors"] == []
+    assert two["processes"] == 2 and len(two["server_cpu_ms_per_1000"]) == 2
+    assert two["deliveries_per_s"] > 0 and two["redis_cpu_ms_per_1000"] > 0
+    assert "| 2 |" in bench_redis.table(results)
+
+
+def test_a_redis_that_does_not_answer_is_a_clear_error_in_a_notebook_and_on_the_command_line():
+    import subprocess
+    import sys
+
+    import chatkit
+    from chat_helpers import free_port
+
+    nowhere = f"redis://127.0.0.1:{free_port()}"
+    with pytest.raises(ConnectionError, match="cannot reach Redis at .*is redis-server running"):
+        chatkit.start(port=0, show=False, redis=nowhere)
+    done = subprocess.run([sys.executable, "-m", "chatkit", "serve", "--port", "0", "--redis", nowhere],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1
+    assert f"cannot reach Redis at {nowhere}" in done.stderr and "Traceback" not in done.stderr
+    refused = subprocess.run([sys.executable, "-m", "chatkit", "serve", "--workers", "2"],
+                             capture_output=True, text=True, timeout=30)
+    assert refused.returncode == 2 and "--workers needs --redis" in refused.stderr
