@@ -61,6 +61,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     guard.add_argument("--max-per-client", type=int, default=64, metavar="N",
                        help="open connections per client address at most (default 64;"
                        " 0: no cap)")
+    guard.add_argument("--no-client-limit", action="store_true",
+                       help="no budget shared by all the connections of one client address"
+                       " (e.g. many people behind one address, or a load test from one"
+                       " machine); each connection keeps its own rate limit")
     guard.add_argument("--join-timeout", type=float, default=60.0, metavar="SECONDS",
                        help="close a chat connection that has not joined by then"
                        " (default 60; 0: never)")
@@ -90,6 +94,7 @@ def guard_options(args: argparse.Namespace) -> dict:
         "max_connections": args.max_connections,
         "max_per_client": args.max_per_client or None,
         "join_timeout": args.join_timeout or None,
+        **({"client_limit": None} if args.no_client_limit else {}),
     }
 
 

@@ -46,6 +46,8 @@ def _worker_argv(args: argparse.Namespace, number: int, port: int, shared: bool)
         argv += ["--max-connections", str(args.max_connections)]
     argv += ["--max-per-client", str(args.max_per_client),
              "--join-timeout", str(args.join_timeout)]
+    if args.no_client_limit:
+        argv.append("--no-client-limit")
     if args.class_code is not None:  # one code for the class, made here if none was given
         argv += ["--class-code", args.class_code]
     return argv
