@@ -39,10 +39,10 @@ from typing import Any
 
 from .chat_user import (check_chat_user, check_commands, check_errors, run_chat_user,
                         run_commands, run_errors)
-from .report import FAIL, NOT_DONE, OK, Report, Result
+from .report import FAIL, LIMIT, NOT_DONE, OK, Report, Result
 from .render import check_render, run_render
 from .room import check_room, run_room
-from .sockets import check_client, check_route, run_client, run_route
+from .sockets import _is_async_handler, check_client, check_route, run_client, run_route
 
 __all__ = [
     "check",
@@ -74,7 +74,7 @@ def check(subject: Any) -> None:
         check_room(subject)
     elif isinstance(subject, type) and hasattr(subject, "handle_message"):
         check_chat_user(subject)
-    elif inspect.iscoroutinefunction(subject):
+    elif _is_async_handler(subject):
         check_route(subject)
     elif callable(subject):
         check_client(subject)
