@@ -167,9 +167,12 @@ def _client_checks(connect: Callable[[str, list], Any]) -> list[tuple[str, str, 
             raise results["good"]
         log, raised = results["good"]
         if name in raised:
-            raise Fail(f"your {name} callback raised an exception", None,
-                       _raised(raised[name]), f"{name} runs for every event: fix that line")
+            raise callback_raised(name, raised[name])
         return log
+
+    def callback_raised(name: str, exc: BaseException) -> Fail:
+        return Fail(f"your {name} callback raised an exception", None, _raised(exc),
+                    f"{name} runs for every such event: fix that line")
 
     expected = ["open", "message: 17", "message: 42", "message: 99", "close: 1000"]
 
@@ -201,7 +204,7 @@ def _client_checks(connect: Callable[[str, list], Any]) -> list[tuple[str, str, 
         log, raised = run_client(lambda _: f"ws://127.0.0.1:{port}/random")
         for name in ("onerror", "onclose"):
             if name in raised:
-                raise Fail(f"your {name} callback raised an exception", None, _raised(raised[name]))
+                raise callback_raised(name, raised[name])
         want = ["error", "close: 1006"]
         if log != want:
             if "error" not in log:

@@ -239,7 +239,7 @@ class FurtherCatchAll(StudentFurther):
     def handle_chat(self, text):
         if not self.name:
             self.error("join first")
-        elif text[:1] == "/":
+        elif text.startswith("/"):
             self.handle_command(text)
         else:
             self.room.broadcast({"type": "chat", "name": self.name, "text": text})

@@ -102,21 +102,21 @@ def _join_no_full_stop(self, name):
     self.room.broadcast({"type": "note", "text": f'{self.name} joined "{self.room.name}"'})
 
 
-_user("JoinBroadcastsBeforeNameIsSet", kind="join: broadcast before the name is set (None joined)",
+JoinBroadcastsBeforeNameIsSet = _user("JoinBroadcastsBeforeNameIsSet", kind="join: broadcast before the name is set (None joined)",
       groups={"join"}, handle_join=_join_name_after)
-_user("JoinNoteWithoutQuotes", kind="join: the note without quotes", groups={"join"},
+JoinNoteWithoutQuotes = _user("JoinNoteWithoutQuotes", kind="join: the note without quotes", groups={"join"},
       handle_join=_join_without_quotes)
-_user("JoinNoteWithoutFullStop", kind="join: the note without its full stop", groups={"join"},
+JoinNoteWithoutFullStop = _user("JoinNoteWithoutFullStop", kind="join: the note without its full stop", groups={"join"},
       handle_join=_join_no_full_stop)
-_user("JoinBroadcastsBeforeJoining", kind="join: broadcast before joining (the joiner hears nothing)",
+JoinBroadcastsBeforeJoining = _user("JoinBroadcastsBeforeJoining", kind="join: broadcast before joining (the joiner hears nothing)",
       groups={"join"}, handle_join=_join_broadcast_before_join)
-_user("JoinTellsOnlyTheJoiner", kind="join: self.send instead of a broadcast", groups={"join"},
+JoinTellsOnlyTheJoiner = _user("JoinTellsOnlyTheJoiner", kind="join: self.send instead of a broadcast", groups={"join"},
       handle_join=_join_tells_only_joiner)
-_user("JoinDoubleJSON", kind="join: broadcast(json.dumps(...)) -- JSON-encoded twice",
+JoinDoubleJSON = _user("JoinDoubleJSON", kind="join: broadcast(json.dumps(...)) -- JSON-encoded twice",
       groups={"join"}, handle_join=_join_double_json)
-_user("JoinNeverJoins", kind="join: forgets self.room.join(self)", groups={"join", "chat"},
+JoinNeverJoins = _user("JoinNeverJoins", kind="join: forgets self.room.join(self)", groups={"join", "chat"},
       handle_join=_join_forgets_to_join)
-_user("JoinNoteTypedChat", kind="join: the note sent as type chat", groups={"join"},
+JoinNoteTypedChat = _user("JoinNoteTypedChat", kind="join: the note sent as type chat", groups={"join"},
       handle_join=_join_wrong_type)
 
 
@@ -166,20 +166,20 @@ def _chat_every_room(self, text):
         room.broadcast({"type": "chat", "name": self.name, "text": text})
 
 
-_user("ChatSkipsSender", kind="chat: everyone but the sender", groups={"chat"},
+ChatSkipsSender = _user("ChatSkipsSender", kind="chat: everyone but the sender", groups={"chat"},
       handle_chat=_chat_skips_sender)
-_user("ChatWrongKey", kind='chat: "user" instead of "name"', groups={"chat"},
+ChatWrongKey = _user("ChatWrongKey", kind='chat: "user" instead of "name"', groups={"chat"},
       handle_chat=_chat_wrong_key)
-_user("ChatDoubleJSON", kind="chat: broadcast(json.dumps(...)) -- JSON-encoded twice",
+ChatDoubleJSON = _user("ChatDoubleJSON", kind="chat: broadcast(json.dumps(...)) -- JSON-encoded twice",
       groups={"chat"}, handle_chat=_chat_double_json)
-_user("ChatToSelfOnly", kind="chat: self.send instead of a broadcast", groups={"chat"},
+ChatToSelfOnly = _user("ChatToSelfOnly", kind="chat: self.send instead of a broadcast", groups={"chat"},
       handle_chat=_chat_to_self)
-_user("ChatAsNote", kind="chat: sent as a note", groups={"chat"}, handle_chat=_chat_as_note)
-_user("DispatchBySubstring", kind='dispatch: if "join" in raw (a chat about joining is a join)',
+ChatAsNote = _user("ChatAsNote", kind="chat: sent as a note", groups={"chat"}, handle_chat=_chat_as_note)
+DispatchBySubstring = _user("DispatchBySubstring", kind='dispatch: if "join" in raw (a chat about joining is a join)',
       groups={"chat"}, handle_message=_message_by_substring)
-_user("DispatchWholeDict", kind="dispatch: passes the whole message on", groups={"join", "chat"},
+DispatchWholeDict = _user("DispatchWholeDict", kind="dispatch: passes the whole message on", groups={"join", "chat"},
       handle_message=_message_whole_dict)
-_user("ChatToEveryRoom", kind="chat: every room hears it", groups={"chat"},
+ChatToEveryRoom = _user("ChatToEveryRoom", kind="chat: every room hears it", groups={"chat"},
       handle_chat=_chat_every_room)
 
 
@@ -222,15 +222,15 @@ def _close_tells_only_self(self):
     self.send(json.dumps({"type": "note", "text": f"{self.name} left {self.room.name}."}))
 
 
-_user("CloseAnnouncesBeforeLeaving", kind="close: announces before leaving (the leaver hears it)",
+CloseAnnouncesBeforeLeaving = _user("CloseAnnouncesBeforeLeaving", kind="close: announces before leaving (the leaver hears it)",
       groups={"close"}, handle_close=_close_announces_first)
-_user("CloseAnnouncesNothing", kind="close: leaves silently", groups={"close"},
+CloseAnnouncesNothing = _user("CloseAnnouncesNothing", kind="close: leaves silently", groups={"close"},
       handle_close=_close_silently)
-_user("CloseAnnouncesStrangers", kind="close: announces someone who never joined (None left)",
+CloseAnnouncesStrangers = _user("CloseAnnouncesStrangers", kind="close: announces someone who never joined (None left)",
       groups={"close"}, handle_close=_close_announces_strangers)
-_user("CloseWithoutLeaving", kind="close: never leaves the room", groups={"close"},
+CloseWithoutLeaving = _user("CloseWithoutLeaving", kind="close: never leaves the room", groups={"close"},
       handle_close=_close_without_leaving)
-_user("CloseNoteWithQuotes", kind="close: the note with quotes", groups={"close"},
+CloseNoteWithQuotes = _user("CloseNoteWithQuotes", kind="close: the note with quotes", groups={"close"},
       handle_close=_close_with_quotes)
-_user("CloseTellsOnlyTheLeaver", kind="close: tells the one who left", groups={"close"},
+CloseTellsOnlyTheLeaver = _user("CloseTellsOnlyTheLeaver", kind="close: tells the one who left", groups={"close"},
       handle_close=_close_tells_only_self)

@@ -234,27 +234,27 @@ def _message_type_lower(self, raw):
         self.error(str(exc))
 
 
-_user("MissingTypeEscapes", "errors", 'bad input: message["type"] -- a frame without "type" raises',
+MissingTypeEscapes = _user("MissingTypeEscapes", "errors", 'bad input: message["type"] -- a frame without "type" raises',
       {"frames"}, handle_message=_message_no_type_check)
-_user("FieldTypesUnchecked", "errors", 'bad input: "name": 42 and "text": null reach the handlers',
+FieldTypesUnchecked = _user("FieldTypesUnchecked", "errors", 'bad input: "name": 42 and "text": null reach the handlers',
       {"fields"}, handle_message=_message_no_field_types)
-_user("ProtocolErrorEscapes", "errors", "bad input: a taken or blank name's ProtocolError escapes",
+ProtocolErrorEscapes = _user("ProtocolErrorEscapes", "errors", "bad input: a taken or blank name's ProtocolError escapes",
       {"fields"}, handle_message=_message_protocol_error_escapes)
-_user("EmptyChatIndexError", "errors", "bad input: an empty chat read with text[0]", {"fields"},
+EmptyChatIndexError = _user("EmptyChatIndexError", "errors", "bad input: an empty chat read with text[0]", {"fields"},
       handle_chat=_chat_first_letter)
-_user("NotAnObjectUnchecked", "errors", "bad input: JSON that is not an object reaches .get",
+NotAnObjectUnchecked = _user("NotAnObjectUnchecked", "errors", "bad input: JSON that is not an object reaches .get",
       {"frames"}, handle_message=_message_not_object_unchecked)
-_user("UnknownTypeIgnored", "errors", "bad input: an unknown type is silently dropped", {"frames"},
+UnknownTypeIgnored = _user("UnknownTypeIgnored", "errors", "bad input: an unknown type is silently dropped", {"frames"},
       handle_message=_message_unknown_ignored)
-_user("ErrorToTheRoom", "errors", "bad input: the error is broadcast to the room",
+ErrorToTheRoom = _user("ErrorToTheRoom", "errors", "bad input: the error is broadcast to the room",
       {"frames", "fields", "join-first"}, error=_error_to_room)
-_user("ErrorAsPlainText", "errors", "bad input: the error is plain text, not JSON",
+ErrorAsPlainText = _user("ErrorAsPlainText", "errors", "bad input: the error is plain text, not JSON",
       {"frames", "fields", "join-first"}, error=_error_plain_text)
-_user("ErrorWithoutText", "errors", "bad input: an error with no text",
+ErrorWithoutText = _user("ErrorWithoutText", "errors", "bad input: an error with no text",
       {"frames", "fields", "join-first"}, error=_error_empty)
-_user("ChatBeforeJoinBroadcast", "errors", "before join: the chat goes out as null",
+ChatBeforeJoinBroadcast = _user("ChatBeforeJoinBroadcast", "errors", "before join: the chat goes out as null",
       {"join-first"}, handle_chat=_chat_before_join_broadcast)
-_user("ChatBeforeJoinErrorAndBroadcast", "errors", "before join: an error, and the chat goes out anyway",
+ChatBeforeJoinErrorAndBroadcast = _user("ChatBeforeJoinErrorAndBroadcast", "errors", "before join: an error, and the chat goes out anyway",
       {"join-first"}, handle_chat=_chat_before_join_both)
 
 
@@ -380,35 +380,35 @@ def _chat_known_commands_only(self, text):
     self.room.broadcast({"type": "chat", "name": self.name, "text": text})
 
 
-_user("PrivByNamePrefix", "commands", "/priv: by name prefix (/priv j goes to juanita: a leak)",
+PrivByNamePrefix = _user("PrivByNamePrefix", "commands", "/priv: by name prefix (/priv j goes to juanita: a leak)",
       {"priv"}, handle_priv=_priv_by_prefix)
-_user("PrivToSelfTwice", "commands", "/priv to yourself: delivered twice", {"priv"},
+PrivToSelfTwice = _user("PrivToSelfTwice", "commands", "/priv to yourself: delivered twice", {"priv"},
       handle_priv=_priv_twice_to_self)
-_user("PrivToEveryone", "commands", "/priv: broadcast to the room", {"priv"},
+PrivToEveryone = _user("PrivToEveryone", "commands", "/priv: broadcast to the room", {"priv"},
       handle_priv=_priv_broadcast)
-_user("PrivNoCopyForSender", "commands", "/priv: the sender gets no copy", {"priv"},
+PrivNoCopyForSender = _user("PrivNoCopyForSender", "commands", "/priv: the sender gets no copy", {"priv"},
       handle_priv=_priv_no_copy)
-_user("PrivNameInText", "commands", "/priv: the name stays in the text", {"priv"},
+PrivNameInText = _user("PrivNameInText", "commands", "/priv: the name stays in the text", {"priv"},
       handle_priv=_priv_keeps_name_in_text)
-_user("PrivNotMarkedPrivate", "commands", '/priv: no "private" and "to"', {"priv"},
+PrivNotMarkedPrivate = _user("PrivNotMarkedPrivate", "commands", '/priv: no "private" and "to"', {"priv"},
       handle_priv=_priv_not_marked)
-_user("PrivAnyRoom", "commands", "/priv: finds people in other rooms too", {"priv"},
+PrivAnyRoom = _user("PrivAnyRoom", "commands", "/priv: finds people in other rooms too", {"priv"},
       handle_priv=_priv_any_room)
-_user("PrivUnknownSilent", "commands", "/priv to nobody: silently nothing", {"priv"},
+PrivUnknownSilent = _user("PrivUnknownSilent", "commands", "/priv to nobody: silently nothing", {"priv"},
       handle_priv=_priv_unknown_silent)
-_user("MembersToEveryone", "commands", "/members: broadcast to the room", {"members"},
+MembersToEveryone = _user("MembersToEveryone", "commands", "/members: broadcast to the room", {"members"},
       handle_members=_members_to_everyone)
-_user("MembersSorted", "commands", "/members: sorted, not join order", {"members"},
+MembersSorted = _user("MembersSorted", "commands", "/members: sorted, not join order", {"members"},
       handle_members=_members_sorted)
-_user("RenameQuietly", "commands", "/name: renames without telling anyone", {"name"},
+RenameQuietly = _user("RenameQuietly", "commands", "/name: renames without telling anyone", {"name"},
       handle_name=_rename_quietly)
-_user("RenameTellsOnlySelf", "commands", "/name: tells only the renamed", {"name"},
+RenameTellsOnlySelf = _user("RenameTellsOnlySelf", "commands", "/name: tells only the renamed", {"name"},
       handle_name=_rename_tells_self)
-_user("RenameNoteAfterRename", "commands", "/name: the note made after renaming (Jeffrey is now known as Jeffrey)",
+RenameNoteAfterRename = _user("RenameNoteAfterRename", "commands", "/name: the note made after renaming (Jeffrey is now known as Jeffrey)",
       {"name"}, handle_name=_rename_note_after)
-_user("CommandBySubstring", "commands", '/command: if "/" in text (and/or is a command)',
+CommandBySubstring = _user("CommandBySubstring", "commands", '/command: if "/" in text (and/or is a command)',
       {"commands"}, handle_chat=_chat_command_by_substring)
-_user("UnknownCommandBroadcast", "commands", "/command: an unknown /word is broadcast as chat",
+UnknownCommandBroadcast = _user("UnknownCommandBroadcast", "commands", "/command: an unknown /word is broadcast as chat",
       {"commands"}, handle_chat=_chat_known_commands_only)
 
 
