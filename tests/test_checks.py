@@ -246,6 +246,7 @@ def test_a_hanging_method_costs_its_behaviour_a_few_seconds_not_the_whole_check(
     assert time.monotonic() - start < 12
     text = str(report)
     assert "took longer than 1.5 s, and was stopped in " in text, text
+    assert "took longer than 0.5 s" in text  # once it hung, the others get less time
     assert report.summary().endswith("fail.")
 
 
@@ -356,3 +357,75 @@ def test_the_wire_format_does_not_matter_only_the_parsed_json():
                     pass
 
     assert run("room", CompactRoom).passed
+
+
+# -- in a real kernel, as a student runs them ---------------------------------------
+
+ROOM_CELL = '''
+import json
+from chatkit import checks
+
+class Room:
+    rooms = {}
+
+    @classmethod
+    def get(cls, name):
+        if name not in cls.rooms:
+            cls.rooms[name] = cls(name)
+        return cls.rooms[name]
+
+    def __init__(self, name):
+        self.name = name
+        self.members = {}
+
+    def join(self, member):
+        self.members[member] = None
+
+    def leave(self, member):
+        self.members.pop(member, None)
+        if not self.members and self.rooms.get(self.name) is self:
+            del self.rooms[self.name]
+
+    def broadcast(self, data):
+        text = json.dumps(data)
+        for member in list(self.members):
+            try:
+                member.send(text)
+            except Exception:
+                pass
+'''
+
+
+def test_in_a_kernel_a_class_cell_that_raised_is_not_checked_as_the_old_class():
+    from kernel_support import Kernel
+
+    with Kernel.start() as kernel:
+        kernel.run(ROOM_CELL)
+        assert "All 10 checks pass." in kernel.run("checks.check_room(Room)").stdout
+        # The student edits the class, with a typo in its body: the cell raises, the old Room stays.
+        broken_cell = ROOM_CELL.replace("    rooms = {}", "    rooms = {}\n    size = lenn(rooms)")
+        assert kernel.run(broken_cell, ok=False).status == "error"
+        text = kernel.run("checks.check_room(Room)").stdout
+        assert "All 10 checks pass." not in text
+        assert "this is an older Room: your newest cell that defines Room (In[3]) did not finish" in text
+        assert text.rstrip().endswith("0 of 10 checks pass; 10 fail.")
+        # Fixed and run again: checked as it is.
+        kernel.run(ROOM_CELL.replace("            pass", "            raise"))
+        text = kernel.run("checks.check_room(Room)").stdout
+        assert "older Room" not in text
+        assert "broadcast stopped at a member whose send failed" in text
+        # The student's own line, named as IPython names it.
+        assert re.search(r"ConnectionError: gone's connection is closed in broadcast"
+                         r" \(Cell In\[5\], line \d+\): member.send\(text\)", text), text
+
+
+def test_in_a_kernel_a_method_that_hangs_is_stopped_and_the_kernel_goes_on():
+    from kernel_support import Kernel
+
+    with Kernel.start() as kernel:
+        kernel.run(ROOM_CELL.replace("        self.members[member] = None",
+                                     "        while True:\n            pass"))
+        cell = kernel.run("checks.report.LIMIT = 1\nchecks.check_room(Room)", timeout=30)
+        assert "took longer than 1 s, and was stopped in join (Cell In[1], line" in cell.stdout
+        assert "while True:" in cell.stdout or "pass" in cell.stdout
+        assert kernel.run("print(1 + 1)").stdout == "2\n"
