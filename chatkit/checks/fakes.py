@@ -157,7 +157,3 @@ def _isolated(room_class_of: Callable[[], Any], test: Callable[[], None]) -> Cal
         with _fresh_rooms(room_class_of()):
             test()
     return run
-
-
-class Visitor(Member):
-    """Someone connected to a room who never joined it (a page left open, a bot)."""

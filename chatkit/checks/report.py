@@ -158,7 +158,9 @@ class Report:
         for result in self.results:
             key = tuple(result.lines)
             if result.status != OK and key in seen:  # said once is enough
-                lines.append(f"✗ {result.behaviour}\n    (the same failure as above)")
+                same = "not done yet, as above" if result.status == NOT_DONE else \
+                    "the same failure as above"
+                lines.append(f"✗ {result.behaviour}\n    ({same})")
             else:
                 lines.append(str(result))
                 if result.lines:
@@ -265,6 +267,14 @@ def _run_one(behaviour: str, test: Callable[[], None], group: str = "",
         return Result(behaviour, FAIL, _fail_lines(fail), group)
     except Exception as exc:  # the student's code raised: say what and where, no traceback
         where = _where(exc)
+        if not where and type(exc).__name__.startswith("ConnectionClosed"):
+            # The check's own client saw the server close: the student's route closed it.
+            rcvd = getattr(exc, "rcvd", None)
+            return Result(behaviour, FAIL, [
+                "the server closed the connection before the check was done",
+                f"got:      close code {rcvd.code if rcvd else 1006}",
+                "hint: close only on the message bye; answer every other message",
+            ], group)
         if not where:  # nothing of the code under check ran: the check itself broke
             return Result(behaviour, FAIL, [
                 f"the check could not run ({type(exc).__name__}: {exc}):"
