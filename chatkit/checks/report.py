@@ -258,8 +258,10 @@ def _run_one(behaviour: str, test: Callable[[], None], group: str = "",
     except TookTooLong as exc:
         return Result(behaviour, FAIL, [
             f"took longer than {limit:.2g} s, and was stopped{_where(exc) or ' (waiting)'}",
-            "hint: a loop that never ends, or code that waits for something that never comes"
-            " (in async code: a call without await, or time.sleep instead of await asyncio.sleep)",
+            "hint: " + (exc.args[2] if len(exc.args) > 2 else
+                        "a loop that never ends, or code that waits for something that never"
+                        " comes (in async code: a call without await, or time.sleep instead of"
+                        " await asyncio.sleep)"),
         ], group)
     except NotImplementedError as exc:
         return Result(behaviour, NOT_DONE, _not_done(exc), group)

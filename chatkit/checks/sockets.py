@@ -271,6 +271,23 @@ class _NotAwaited:
                    "a coroutine runs only when awaited: put await in front of the call")
 
 
+@contextlib.contextmanager
+def _why_stuck(not_awaited: _NotAwaited) -> Any:
+    """A route that took too long after a call without await: that call is the clue."""
+    try:
+        yield
+    except TookTooLong as exc:
+        found = not_awaited.first
+        if found is None:
+            raise
+        line = linecache.getline(found.filename, found.lineno).strip()
+        where = exc.args[1] if len(exc.args) > 1 else ""
+        raise TookTooLong(exc.args[0] if exc.args else report.LIMIT, where,
+                          f"{found.message} -- {report._cell_name(found.filename)}, line"
+                          f" {found.lineno}: {line} -- put await in front of it (a call without"
+                          " await only makes a coroutine)") from None
+
+
 def _route_checks(handler: Callable[..., Any]) -> list[tuple[str, str, Callable[[], None]]]:
     from websockets.asyncio.client import connect
     from websockets.asyncio.router import route
@@ -312,7 +329,7 @@ def _route_checks(handler: Callable[..., Any]) -> list[tuple[str, str, Callable[
                 except TimeoutError:
                     pass
 
-        with _NotAwaited() as not_awaited:
+        with _NotAwaited() as not_awaited, _why_stuck(not_awaited):
             with _LoopThread() as loop:
                 try:
                     result = loop.run(scenario())
