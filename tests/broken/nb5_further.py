@@ -215,6 +215,14 @@ def _chat_before_join_both(self, text):
     self.room.broadcast({"type": "chat", "name": self.name, "text": text})
 
 
+def _chat_join_first_inverted(self, text):
+    if self.name is not None:  # meant: is None
+        return self.error("join first")
+    if text.startswith("/"):
+        return self.handle_command(text)
+    self.room.broadcast({"type": "chat", "name": self.name, "text": text})
+
+
 def _message_type_lower(self, raw):
     try:
         message = json.loads(raw)
@@ -254,6 +262,9 @@ ErrorWithoutText = _user("ErrorWithoutText", "errors", "bad input: an error with
       {"frames", "fields", "join-first"}, error=_error_empty)
 ChatBeforeJoinBroadcast = _user("ChatBeforeJoinBroadcast", "errors", "before join: the chat goes out as null",
       {"join-first"}, handle_chat=_chat_before_join_broadcast)
+JoinFirstInverted = _user("JoinFirstInverted", "errors",
+                          "before join: the condition inverted (is not None)",
+                          {"frames", "fields", "join-first"}, handle_chat=_chat_join_first_inverted)
 ChatBeforeJoinErrorAndBroadcast = _user("ChatBeforeJoinErrorAndBroadcast", "errors", "before join: an error, and the chat goes out anyway",
       {"join-first"}, handle_chat=_chat_before_join_both)
 
