@@ -6,7 +6,9 @@ test that one. In IPython the notebook's history says which cell last tried to
 define the name; the source of the cell the class really came from is in
 ``linecache``. If the two differ, the check says so instead of testing the old one::
 
-    >>> stale("Room", Room)          # outside IPython: never stale
+    >>> class Room:
+    ...     def join(self, member): ...
+    >>> stale("Room", Room)          # outside IPython (or defined where it says): ""
     ''
 
 """
