@@ -427,3 +427,23 @@ def test_in_a_kernel_a_method_that_hangs_is_stopped_and_the_kernel_goes_on():
         assert "took longer than 1 s, and was stopped in join (Cell In[1], line" in cell.stdout
         assert "while True:" in cell.stdout or "pass" in cell.stdout
         assert kernel.run("print(1 + 1)").stdout == "2\n"
+
+
+class SwallowingRoom(StudentRoom):
+    rooms = {}
+
+    def join(self, member):
+        try:
+            while True:
+                pass
+        except:  # noqa: E722  (a beginner's bare except swallows the first stop...)
+            pass
+        while True:  # ... and the code goes on to hang again
+            pass
+
+
+def test_a_bare_except_that_swallows_the_stop_is_stopped_again():
+    start = time.monotonic()
+    text = str(run("room", SwallowingRoom))
+    assert time.monotonic() - start < 12
+    assert "took longer than 1.5 s, and was stopped in join" in text, text

@@ -56,18 +56,24 @@ class time_limit:
         self._active = False
 
     def _alarm(self, signum: int, frame: Any) -> None:
-        raise TookTooLong(self.seconds)
+        if self._active:
+            raise TookTooLong(self.seconds)
 
     def _fire(self, thread_id: int) -> None:
         with self._lock:
             if self._active:
                 _raise_in(thread_id, TookTooLong)
+                # Raised again every half second, in case a bare except swallowed it.
+                self._timer = threading.Timer(0.5, self._fire, (thread_id,))
+                self._timer.daemon = True
+                self._timer.start()
 
     def __enter__(self) -> time_limit:
         self._active = True
         if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
             self._old = signal.signal(signal.SIGALRM, self._alarm)
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+            # Again every half second, in case a bare except swallowed it.
+            signal.setitimer(signal.ITIMER_REAL, self.seconds, 0.5)
         else:
             self._timer = threading.Timer(self.seconds, self._fire, (threading.get_ident(),))
             self._timer.daemon = True
@@ -77,6 +83,8 @@ class time_limit:
     def __exit__(self, *exc_info: Any) -> None:
         with self._lock:
             self._active = False
+            if self._timer is not None:
+                self._timer.cancel()
         if self._timer is None:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, self._old)
