@@ -66,13 +66,7 @@ def _render_checks(render: Callable[[dict], str]) -> list[tuple[str, str, Callab
     def structure(name: str, text: str) -> _Markup:
         """Render chat(name, text) and insist on <li><b>NAME: </b>TEXT</li>."""
         markup = rendered(chat(name, text))
-        tags = [tag for tag, _ in markup.elements]
-        if tags[:1] != ["li"] or "b" not in tags:
-            raise Fail("the line should be <li><b>NAME: </b>TEXT</li>: an li holding a b",
-                       "tags: ['li', 'b']", f"tags: {tags}",
-                       "escape each piece of user text, not the whole line: the tags are yours,"
-                       " only the name and the text are the user's" if not tags else
-                       "the original's line: f'<li><b>{name}: </b>{text}</li>'")
+        has_tags(markup)
         shown_name, shown_text = name_and_text(markup)
         if (shown_name, shown_text) != (name, text):
             raise Fail("the name should be in <b>, the text after it, both shown as typed",
@@ -80,6 +74,15 @@ def _render_checks(render: Callable[[dict], str]) -> list[tuple[str, str, Callab
                        f"<b>{shown_name}: </b>{shown_text}",
                        "the name goes inside <b>...</b>, the text after it")
         return markup
+
+    def has_tags(markup: _Markup) -> None:
+        tags = [tag for tag, _ in markup.elements]
+        if tags[:1] != ["li"] or "b" not in tags:
+            raise Fail("the line should be <li><b>NAME: </b>TEXT</li>: an li holding a b",
+                       "tags: ['li', 'b']", f"tags: {tags}",
+                       "escape each piece of user text, not the whole line: the tags are yours,"
+                       " only the name and the text are the user's" if not tags else
+                       "the original's line: f'<li><b>{name}: </b>{text}</li>'")
 
     def plain() -> None:
         structure("Colt", "hi all")
@@ -113,6 +116,7 @@ def _render_checks(render: Callable[[dict], str]) -> list[tuple[str, str, Callab
         return name if field == "name" else text
 
     def as_typed() -> None:
+        structure("Colt", "hi all")  # the tags first: without them, nothing else is right
         markup = rendered(chat(*AS_TYPED))
         shown = name_and_text(markup)
         if shown != AS_TYPED:
