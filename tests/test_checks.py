@@ -45,7 +45,7 @@ GROUPS = {
 def short_limits(monkeypatch):
     """The reference answers in milliseconds; a broken route or a hang need not make us wait."""
     monkeypatch.setattr(checks.sockets, "TIMEOUT", 0.3)
-    monkeypatch.setattr(checks.report, "LIMIT", 1.5)
+    monkeypatch.setattr(checks.report, "LIMIT", 1.0)
 
 
 def run(check: str, subject) -> checks.Report:
@@ -243,8 +243,8 @@ def test_a_hanging_method_costs_its_behaviour_a_few_seconds_not_the_whole_check(
     report = run("room", room)
     assert time.monotonic() - start < 12
     text = str(report)
-    assert "took longer than 1.5 s, and was stopped in " in text, text
-    assert "took longer than 0.5 s" in text  # once it hung, the others get less time
+    assert "took longer than 1 s, and was stopped in " in text, text
+    assert "took longer than 0.33 s" in text  # once it hung, the others get less time
     assert report.summary().endswith("fail.")
 
 
@@ -255,7 +255,7 @@ def test_the_time_limit_also_works_off_the_main_thread():
     thread.start()
     thread.join(30)
     assert reports and time.monotonic() - start < 20
-    assert "took longer than 1.5 s" in str(reports[0])
+    assert "took longer than 1 s" in str(reports[0])
 
 
 @pytest.mark.parametrize("route", [broken.nb2_route.route_busy_waits,
@@ -265,7 +265,7 @@ def test_a_loop_that_never_awaits_in_the_checks_event_loop_is_stopped_at_its_lin
     start = time.monotonic()
     text = str(run(check, route))
     assert time.monotonic() - start < 15
-    assert re.search(r"took longer than 1.5 s, and was stopped in \w+ \(nb[12]_\w+\.py, line \d+\)",
+    assert re.search(r"took longer than 1 s, and was stopped in \w+ \(nb[12]_\w+\.py, line \d+\)",
                      text), text
 
 
@@ -446,4 +446,4 @@ def test_a_bare_except_that_swallows_the_stop_is_stopped_again():
     start = time.monotonic()
     text = str(run("room", SwallowingRoom))
     assert time.monotonic() - start < 12
-    assert "took longer than 1.5 s, and was stopped in join" in text, text
+    assert "took longer than 1 s, and was stopped in join" in text, text
