@@ -212,6 +212,12 @@ def test_a_missing_await_is_named_with_its_line():
     assert "nb2_route.py, line" in text and "websocket.close()" in text
 
 
+def test_a_route_that_blocks_the_event_loop_is_told_so():
+    text = str(run("route", broken.nb2_route.route_time_sleep))
+    assert "the event loop was held for" in text and "await asyncio.sleep" in text, text
+    assert "the event loop was held" not in str(run("route", broken.nb2_route.route_answers_late))
+
+
 def test_a_non_callable_callback_is_told_what_a_callback_is():
     text = str(run("client", broken.nb1_client.client_onopen_not_callable))
     assert "something was logged before the connection could open" in text

@@ -354,12 +354,17 @@ def _route_checks(handler: Callable[..., Any]) -> list[tuple[str, str, Callable[
         return exc.rcvd.code if getattr(exc, "rcvd", None) else 1006
 
     async def answer(websocket: Any, text: str) -> str:
+        start = time.monotonic()
         try:
             async with asyncio.timeout(TIMEOUT):
                 got = await websocket.recv()
         except TimeoutError:
-            raise Fail(f"no answer to {text!r} within {TIMEOUT:g} s", None, None,
-                       "async for message in websocket: await websocket.send(...)") from None
+            waited = time.monotonic() - start
+            hint = "async for message in websocket: await websocket.send(...)"
+            if waited > TIMEOUT + 0.1:  # the loop itself was held: blocking code ran on it
+                hint = (f"the event loop was held for {waited:.1f} s: code that blocks (time.sleep,"
+                        " a busy loop) stops every connection -- await asyncio.sleep(...) instead")
+            raise Fail(f"no answer to {text!r} within {TIMEOUT:g} s", None, None, hint) from None
         except ConnectionClosed as exc:
             raise Fail(f"the server closed the connection instead of answering {text!r}",
                        None, f"close code {_code(exc)}") from None
