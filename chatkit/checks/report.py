@@ -55,15 +55,23 @@ class time_limit:
         self._lock = threading.Lock()
         self._active = False
 
+    def _again(self, frame: Any) -> bool:
+        """Strike (again)? The first time, always; after that only if the code under check
+        runs on -- a bare except swallowed the stop -- not while the first stop unwinds
+        through the checks' own clean-up."""
+        self._strikes = getattr(self, "_strikes", 0) + 1
+        return self._strikes == 1 or (frame is not None and _is_theirs(frame.f_code.co_filename))
+
     def _alarm(self, signum: int, frame: Any) -> None:
-        if self._active:
+        if self._active and self._again(frame):
             raise TookTooLong(self.seconds)
 
     def _fire(self, thread_id: int) -> None:
         with self._lock:
             if self._active:
-                _raise_in(thread_id, TookTooLong)
-                # Raised again every half second, in case a bare except swallowed it.
+                if self._again(sys._current_frames().get(thread_id)):
+                    _raise_in(thread_id, TookTooLong)
+                # Again every half second, in case a bare except swallowed it.
                 self._timer = threading.Timer(0.5, self._fire, (thread_id,))
                 self._timer.daemon = True
                 self._timer.start()

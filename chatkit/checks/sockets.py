@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import gc
 import inspect
 import linecache
 import logging
@@ -330,15 +331,23 @@ def _route_checks(handler: Callable[..., Any]) -> list[tuple[str, str, Callable[
                     pass
 
         with _NotAwaited() as not_awaited, _why_stuck(not_awaited):
-            with _LoopThread() as loop:
-                try:
-                    result = loop.run(scenario())
-                except (Fail, ConnectionClosed, TimeoutError, OSError):
-                    mine = [e for e in handlers["raised"] if not isinstance(e, ConnectionClosed)]
-                    if mine:  # the client only saw code 1011: say what the handler raised
-                        raise mine[0] from None
-                    not_awaited.fail()
-                    raise
+            try:
+                with _LoopThread() as loop:
+                    try:
+                        result = loop.run(scenario())
+                    except (Fail, ConnectionClosed, TimeoutError, OSError):
+                        mine = [e for e in handlers["raised"]
+                                if not isinstance(e, ConnectionClosed)]
+                        if mine:  # the client only saw code 1011: say what the handler raised
+                            raise mine[0] from None
+                        not_awaited.fail()
+                        raise
+            except TookTooLong:
+                # A stopped handler's frames (and the coroutines in them) are freed now,
+                # while warnings are still ours, not in some later cell.
+                handlers["raised"].clear()
+                gc.collect()
+                raise
         not_awaited.fail()
         return result
 
