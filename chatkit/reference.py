@@ -4,8 +4,15 @@ The reference is chatkit itself: the finished version of everything the course
 builds. In a notebook::
 
     from chatkit import reference
-    reference.show("ChatUser.handle_join")   # the reference's source
+    reference.solution("Room")               # stuck: a Room that passes the check, to paste
+    reference.show("Room.leave", exercise=True)  # one method of that solution
+    reference.show("ChatUser.handle_join")   # the finished kit's source
     reference.diff(ChatUser)                 # each of your methods beside the reference's
+
+Two kinds of answer: ``solution`` is the exercise's own solution, as short as
+the exercise (it pastes into the exercise cell and passes its check: "connect",
+"chat", "ChatUser", "Room", "MyChatUser", "render"); ``show`` and ``diff`` show
+the finished kit -- how chatkit itself does it, with more than the exercise asks.
 
 ``diff`` prints a unified diff per method: lines starting with ``-`` are yours,
 lines starting with ``+`` are the reference's. The reference also does things
@@ -20,7 +27,7 @@ import inspect
 import textwrap
 from typing import Any
 
-__all__ = ["show", "diff", "source", "NAMES"]
+__all__ = ["show", "diff", "source", "solution", "solution_text", "NAMES"]
 
 #: What ``show`` and ``diff`` know, by the name the notebooks use.
 NAMES = {
@@ -57,9 +64,52 @@ def source(name: str) -> str:
     return textwrap.dedent(inspect.getsource(_lookup(name)))
 
 
-def show(name: str) -> None:
-    """Print the reference's source for ``name``: ``show("ChatUser.handle_join")``."""
-    print(f"# the reference: {name}\n{source(name)}")
+def show(name: str, exercise: bool = False) -> None:
+    """Print the reference's source for ``name``: ``show("ChatUser.handle_join")``.
+
+    ``exercise=True`` shows the exercise's solution instead of the finished kit's:
+    ``show("Room.leave", exercise=True)``.
+    """
+    if exercise:
+        print(f"# the exercise's solution: {name}\n{_exercise_part(name)}")
+    else:
+        print(f"# the reference: {name}\n{source(name)}")
+
+
+def solution_text(name: str) -> str:
+    """The exercise's solution for ``name`` ("Room", "connect", ...), as its cell holds it."""
+    from .checks.solutions import SOLUTIONS
+
+    if name not in SOLUTIONS:
+        raise LookupError(f"no exercise called {name!r}: try one of {', '.join(SOLUTIONS)}")
+    return SOLUTIONS[name]
+
+
+def solution(name: str) -> None:
+    """Print a solution to the exercise ``name`` that passes its check: paste it over your cell.
+
+    >>> solution("render")  # doctest: +ELLIPSIS
+    # a solution to the exercise: paste it over your exercise cell, run it, then the check
+    def render(message):
+    ...
+
+    """
+    print("# a solution to the exercise: paste it over your exercise cell, run it, then the check")
+    print(solution_text(name), end="")
+
+
+def _exercise_part(name: str) -> str:
+    """``"Room.leave"`` -> the method ``leave`` of the exercise's ``Room`` solution."""
+    import ast
+
+    head, _, rest = name.partition(".")
+    text = solution_text(head)
+    if not rest:
+        return text
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == rest:
+            return textwrap.dedent(ast.get_source_segment(text, node, padded=True) or "") + "\n"
+    raise LookupError(f"the exercise's {head} has no {rest!r}")
 
 
 def _methods(cls: type) -> dict[str, Any]:

@@ -4,6 +4,10 @@
     python scripts/make_student_notebooks.py            # writes notebooks/NN-*.ipynb
     python scripts/make_student_notebooks.py --check    # exit 1 if notebooks/ has drifted
 
+It also writes ``chatkit/checks/solutions.py``: each exercise's solution, as the
+instructor's cell holds it (markers dropped), for ``reference.solution(name)`` --
+what a stuck student pastes into the exercise cell.
+
 Every ``instructor/*.ipynb`` becomes ``notebooks/<same name>``: each solution,
 between the nbgrader markers ``### BEGIN SOLUTION`` and ``### END SOLUTION``,
 becomes nbgrader's stub (``# YOUR CODE HERE`` / ``raise NotImplementedError()``)
@@ -80,6 +84,38 @@ def render(notebook: nbformat.NotebookNode) -> str:
     return nbformat.writes(notebook) + "\n"
 
 
+SOLUTIONS = ROOT / "chatkit" / "checks" / "solutions.py"
+
+
+def solution_cells(notebook: nbformat.NotebookNode) -> dict[str, str]:
+    """The exercise cells of a notebook, by the name each defines, without the markers."""
+    cells = {}
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and BEGIN in cell.source:
+            lines = [line for line in cell.source.splitlines() if line.strip() not in (BEGIN, END)]
+            first = next(line for line in lines if line.startswith(("def ", "async def ", "class ")))
+            name = first.replace("async def ", "def ").split()[1].split("(")[0].rstrip(":")
+            cells[name] = "\n".join(lines) + "\n"
+    return cells
+
+
+def solutions_module(instructor: Path) -> str:
+    """The text of chatkit/checks/solutions.py, made from the instructor's notebooks."""
+    found: dict[str, tuple[str, str]] = {}
+    for source in sorted(instructor.glob("*.ipynb")):
+        for name, text in solution_cells(nbformat.read(source, as_version=4)).items():
+            found[name] = (source.name, text)
+    entries = "".join(
+        f"    # {notebook}\n    {name!r}: {text!r},\n" for name, (notebook, text) in found.items()
+    )
+    return (
+        '"""Each exercise\'s solution, as pasted into its cell: ``reference.solution(name)``.\n\n'
+        "Generated from instructor/*.ipynb by scripts/make_student_notebooks.py (make students):\n"
+        'do not edit here."""\n\n__all__ = ["SOLUTIONS"]\n\n'
+        f"SOLUTIONS = {{\n{entries}}}\n"
+    )
+
+
 def build(instructor: Path, out: Path) -> dict[Path, str]:
     """Student notebook path -> its text, for every instructor notebook."""
     return {
@@ -105,7 +141,16 @@ def main(argv: list[str] | None = None) -> int:
     unclean = {path: render(clean(nbformat.read(path, as_version=4)))
                for path in sorted(args.instructor.glob("*.ipynb"))}
     unclean = {path: text for path, text in unclean.items() if path.read_text() != text}
+    solutions = solutions_module(args.instructor)
+    if args.instructor.resolve() != (ROOT / "instructor").resolve():
+        solutions = None  # only the course's own notebooks make the package's solutions
+    elif SOLUTIONS.exists() and SOLUTIONS.read_text() == solutions:
+        solutions = None
     if args.check:
+        if solutions is not None:
+            print(f"out of date: {SOLUTIONS} (run scripts/make_student_notebooks.py)",
+                  file=sys.stderr)
+            return 1
         for path in stale:
             print(f"out of date: {path} (run scripts/make_student_notebooks.py)", file=sys.stderr)
         for path in unclean:
@@ -118,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     for path in stale:
         path.write_text(built[path])
         print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    if solutions is not None:
+        SOLUTIONS.write_text(solutions)
+        print(f"wrote {SOLUTIONS.relative_to(ROOT)}")
     print(f"{len(built)} student notebooks up to date")
     return 0
 

@@ -247,3 +247,32 @@ def test_a_students_own_chat_user_switched_in_runs_the_later_notebooks(executed,
     assert "Traceback" not in text and "does not pass every check yet" not in text
     for expected in SHOWS[path.name[:2]]:
         assert expected in text
+
+
+# -- answers only on request -----------------------------------------------------------
+
+ANSWER_SIGNS = ("# a solution to the exercise", "--- yours:", "# the exercise's solution")
+
+
+@pytest.mark.parametrize("path", INSTRUCTOR + STUDENT, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_run_all_prints_no_answer_and_offers_one_per_exercise(executed, path):
+    """Seeing a solution is the student's choice: a commented line after each check."""
+    text = all_text(executed[path])
+    for sign in ANSWER_SIGNS:
+        assert sign not in text, f"{path.name} prints an answer ({sign!r}) on Run All"
+    notebook = nbformat.read(path, as_version=4)
+    sources = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
+    offered = set(re.findall(r'^# reference\.solution\("(\w+)"\)', sources, re.M))
+    instructor = nbformat.read(ROOT / "instructor" / path.name, as_version=4)
+    exercises = set(load_generator().solution_cells(instructor))
+    assert exercises and exercises <= offered, (path.name, exercises, offered)
+
+
+def test_notebook_1_explains_async_before_its_first_await():
+    notebook = nbformat.read(INSTRUCTOR[0], as_version=4)
+    first_await = next(i for i, cell in enumerate(notebook.cells)
+                       if cell.cell_type == "code" and re.search(r"^await ", cell.source, re.M))
+    before = "\n".join(cell.source for cell in notebook.cells[:first_await])
+    for term in ("event loop", "`async def`", "`await x`", "`async for message in websocket:`",
+                 "never awaited", "asyncio.sleep"):
+        assert term in before, term

@@ -17,16 +17,28 @@ What the checks expect of your classes (the contract):
 - ``Room`` keeps every room in a dict class attribute ``rooms`` (name -> room),
   filled by the classmethod ``Room.get(name)``; a room has ``name``,
   ``members`` (a dict or list, in join order), ``join(member)``,
-  ``leave(member)`` and ``broadcast(data)`` (``data`` a dict, sent as JSON).
+  ``leave(member)`` and ``broadcast(data)`` (``data`` a dict, sent as JSON text,
+  a ``str``: never bytes). Leaving when not a member is harmless; an empty room
+  is forgotten, but only if ``Room.rooms`` still holds *that* room.
 - ``ChatUser(send, room_name)`` finds its room with ``self.Room.get(room_name)``
   (``Room`` is a class attribute: where rooms come from), keeps it in
   ``self.room``, and has ``name`` (None until it joins), ``send(text)``,
   ``handle_message(raw)``, ``handle_join(name)``, ``handle_chat(text)`` and
-  ``handle_close()``.
+  ``handle_close()``. Nothing escapes ``handle_message`` in notebook 5: every row
+  of PROTOCOL.md's bad input gets an error to the sender.
+- Messages are compared as parsed JSON, never as text: ``json.dumps``'s default
+  output and compact separators are both right.
 
 Each check starts from an empty registry: it empties ``Room.rooms`` (of your
 ``Room``, or of ``ChatUser.Room``) before it runs and puts the rooms back
-afterwards.
+afterwards. Each behaviour has :data:`LIMIT` seconds (3): code that hangs is
+stopped and reported as "took longer than 3 s", at its own line. A failing line
+points at the line of *your* cell that raised. If the cell that defines the class
+raised, the check says it would be testing the older class, and tests nothing.
+Each result has a ``group`` ("join", "leave", "registry", ...) for graders.
+
+Stuck? ``reference.solution("Room")`` prints a solution to paste into the
+exercise cell (see :mod:`chatkit.reference`).
 
 Every ``check_*`` function prints its report; the matching ``run_*`` function
 returns it (a :class:`Report`) without printing.
@@ -39,10 +51,10 @@ from typing import Any
 
 from .chat_user import (check_chat_user, check_commands, check_errors, run_chat_user,
                         run_commands, run_errors)
-from .report import FAIL, NOT_DONE, OK, Report, Result
+from .report import FAIL, LIMIT, NOT_DONE, OK, Report, Result
 from .render import check_render, run_render
 from .room import check_room, run_room
-from .sockets import check_client, check_route, run_client, run_route
+from .sockets import _is_async_handler, check_client, check_route, run_client, run_route
 from .redis_room import check_redis_room, run_redis_room  # notebook 7 (needs redis-py)
 
 __all__ = [
@@ -75,7 +87,7 @@ def check(subject: Any) -> None:
         check_room(subject)
     elif isinstance(subject, type) and hasattr(subject, "handle_message"):
         check_chat_user(subject)
-    elif inspect.iscoroutinefunction(subject):
+    elif _is_async_handler(subject):
         check_route(subject)
     elif callable(subject):
         check_client(subject)

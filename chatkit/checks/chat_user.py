@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from ..messages import chat, note
 from .fakes import _decode, _expect_sent, _isolated, _lines
-from .report import Fail, _step
+from .report import Fail, _raised, _step
 
 __all__ = ["run_chat_user", "check_chat_user", "run_errors", "check_errors",
            "run_commands", "check_commands"]
@@ -40,7 +40,26 @@ class _People:
             sent.clear()
 
     def expect(self, who: str, expected: list[dict], hint: str = "") -> None:
-        _expect_sent(who, self.sent[who], expected, hint)
+        _expect_sent(who, self.sent[who], expected, hint, self.errors(but=who))
+
+    def errors(self, but: str = "") -> list[str]:
+        """Lines saying which others were sent an error: often the clue to what went wrong."""
+        lines = []
+        for other, texts in self.sent.items():
+            for text in texts:
+                if other != but and isinstance(text, str) and '"error"' in text:
+                    lines.append(f"meanwhile {other} was sent: {text}")
+        return lines
+
+    def feed(self, who: str, frame: str) -> None:
+        """``handle_message(frame)``; an exception escaping it is the behaviour's failure."""
+        try:
+            self.users[who].handle_message(frame)
+        except Exception as exc:
+            raise Fail(f"handle_message raised an exception for the frame  {frame}",
+                       "an error message to the sender; no exception", _raised(exc),
+                       "catch it in handle_message and answer with an error message:"
+                       " the live server would hide this, a check must not") from None
 
 
 def _room_class(chat_user: type) -> Any:
@@ -52,8 +71,8 @@ def _room_class(chat_user: type) -> Any:
     return room_class
 
 
-def _chat_user_checks(chat_user: type) -> list[tuple[str, Callable[[], None]]]:
-    def new_user() -> None:
+def _chat_user_checks(chat_user: type) -> list[tuple[str, str, Callable[[], None]]]:
+    def join_note() -> None:
         people = _People(chat_user)
         colt = people.connect("Colt")
         room = _room_class(chat_user).get("people")
@@ -66,10 +85,7 @@ def _chat_user_checks(chat_user: type) -> list[tuple[str, Callable[[], None]]]:
                        "None", repr(getattr(colt, "name", "no attribute name")),
                        "in __init__: self.name = None")
         people.expect("Colt", [], "nothing is sent before the user joins")
-
-    def join_note() -> None:
-        people = _People(chat_user)
-        people.join("Colt")
+        colt.handle_message(json.dumps({"type": "join", "name": "Colt"}))
         people.expect("Colt", [note('Colt joined "people".')],
                       'the room name in quotes, then a full stop: f\'{self.name} joined "{self.room.name}".\'')
 
@@ -91,6 +107,18 @@ def _chat_user_checks(chat_user: type) -> list[tuple[str, Callable[[], None]]]:
         people.expect("Juanita", message, "broadcast {type, name, text} to the room")
         people.expect("Colt", message, "the sender is a member too: broadcast reaches them")
 
+    def chat_about_joining() -> None:
+        people = _People(chat_user)
+        people.join("Juanita")
+        people.join("Colt")
+        people.clear()
+        for text in ("who wants to join?", 'the "type" and "name" of a chat'):
+            people.clear()
+            people.say("Colt", text)
+            people.expect("Juanita", [chat("Colt", text)],
+                          'dispatch on the parsed message\'s "type" (message["type"] == "chat"),'
+                          ' never on words found in the raw text')
+
     def rooms_apart() -> None:
         people = _People(chat_user)
         people.join("Colt", "people")
@@ -107,6 +135,8 @@ def _chat_user_checks(chat_user: type) -> list[tuple[str, Callable[[], None]]]:
         people.users["Colt"].handle_close()
         people.expect("Juanita", [note("Colt left people.")],
                       "leave the room, then broadcast f\"{self.name} left {self.room.name}.\" (no quotes)")
+        people.expect("Colt", [], "leave the room first, then broadcast: the one who left is gone"
+                      " and hears nothing (his connection is closing)")
         people.clear()
         people.say("Juanita", "still here?")
         people.expect("Colt", [], "handle_close must take the user out of the room: self.room.leave(self)")
@@ -121,15 +151,17 @@ def _chat_user_checks(chat_user: type) -> list[tuple[str, Callable[[], None]]]:
                       "someone who never joined has no name: if self.name is None, there is nobody to tell")
 
     checks = [
-        ("a new user finds its room with Room.get and sends nothing", new_user),
-        ('joining: the joiner gets the note  Colt joined "people".', join_note),
-        ("joining: everyone already in the room gets the note too", join_tells_everyone),
-        ("a chat goes to everyone in the room, the sender too", chat_to_all),
-        ("a chat stays in its own room", rooms_apart),
-        ("closing: those left get  Colt left people.  and Colt gets nothing more", close_tells_the_rest),
-        ("closing without having joined announces nothing", close_before_join),
+        ('a new user finds its room and sends nothing; joining, it gets  Colt joined "people".',
+         "join", join_note),
+        ("joining: everyone already in the room gets the note too", "join", join_tells_everyone),
+        ("a chat goes to everyone in the room, the sender too", "chat", chat_to_all),
+        ("a chat that mentions joining is still a chat", "chat", chat_about_joining),
+        ("a chat stays in its own room", "chat", rooms_apart),
+        ("closing: those left get  Colt left people.  and Colt gets nothing more", "close",
+         close_tells_the_rest),
+        ("closing without having joined announces nothing", "close", close_before_join),
     ]
-    return [(b, _isolated(lambda: _room_class(chat_user), t)) for b, t in checks]
+    return [(b, g, _isolated(lambda: _room_class(chat_user), t)) for b, g, t in checks]
 
 
 run_chat_user, check_chat_user = _step(
@@ -144,21 +176,29 @@ def _expect_error(people: _People, who: str, why: str) -> None:
     errors = [m for m in got if isinstance(m, dict) and m.get("type") == "error"]
     if len(got) != 1 or len(errors) != 1 or not isinstance(errors[0].get("text"), str) \
             or not errors[0]["text"].strip():
+        hint = ("catch the problem in handle_message and self.error(...): one"
+                ' {"type": "error", "text": ...} to the sender')
+        if errors and not (isinstance(errors[0].get("text"), str) and errors[0]["text"].strip()):
+            hint = 'say what was wrong: the error needs a "text" (a non-empty string)'
+        elif len(errors) > 1 or len(got) > 1:
+            hint = "one error, and nothing else: return right after sending it"
         raise Fail(f"{who} should get one error message ({why})",
-                   '{"type": "error", "text": "<what was wrong>"}', _lines(got),
-                   "catch the problem in handle_message and self.send(json.dumps({\"type\": "
-                   "\"error\", \"text\": ...}))")
+                   '{"type": "error", "text": "<what was wrong>"}', _lines(got), hint,
+                   people.errors(but=who))
 
 
-def _error_checks(chat_user: type) -> list[tuple[str, Callable[[], None]]]:
-    def bad(frames: list[str], why: str) -> Callable[[], None]:
+def _error_checks(chat_user: type) -> list[tuple[str, str, Callable[[], None]]]:
+    def bad(frames: list[str], why: str, setup: Callable[[_People], None] | None = None
+            ) -> Callable[[], None]:
         def test() -> None:
             people = _People(chat_user)
             people.join("Juanita")
             people.join("Colt")
+            if setup is not None:
+                setup(people)
             for frame in frames:
                 people.clear()
-                people.users["Colt"].handle_message(frame)
+                people.feed("Colt", frame)
                 _expect_error(people, "Colt", f"{why}: {frame}")
                 people.expect("Juanita", [], "an error goes to the sender only")
             people.clear()
@@ -167,34 +207,89 @@ def _error_checks(chat_user: type) -> list[tuple[str, Callable[[], None]]]:
                           "after an error the connection goes on as before")
         return test
 
+    def bad_join(frames: list[str], why: str, may_join: bool = False) -> Callable[[], None]:
+        """A join that must get an error -- or, if ``may_join``, that a lenient
+        ``handle_join`` (a student's own, not the reference's) may let in."""
+        def test() -> None:
+            people = _People(chat_user)
+            people.join("Juanita")
+            people.join("Colt")
+            for frame in frames:
+                people.connect("visitor")
+                people.clear()
+                people.feed("visitor", frame)
+                name = json.loads(frame).get("name")
+                if may_join and _decode("Juanita", people.sent["Juanita"]) == [
+                        note(f'{name} joined "people".')]:
+                    continue  # your handle_join takes that name: not this check's business
+                _expect_error(people, "visitor", f"{why}: {frame}")
+                people.expect("Juanita", [], "nothing is broadcast for a bad join")
+            people.clear()
+            people.say("Juanita", "who is here?")
+            people.expect("Colt", [chat("Juanita", "who is here?")], "")
+        return test
+
     def chat_before_join() -> None:
         people = _People(chat_user)
         people.join("Juanita")
         people.connect("visitor")
         people.clear()
-        people.say("visitor", "hello?")
+        people.feed("visitor", json.dumps({"type": "chat", "text": "hello?"}))
         _expect_error(people, "visitor", "a chat before joining")
-        people.expect("Juanita", [], "nothing is broadcast for someone with no name")
+        people.expect("Juanita", [], "nothing is broadcast for someone with no name:"
+                      " return right after the error")
 
-    def missing_field() -> None:
+    def join_twice() -> None:
         people = _People(chat_user)
         people.join("Juanita")
-        people.connect("visitor")
+        people.join("Colt")
         people.clear()
-        people.users["visitor"].handle_message('{"type": "join"}')
-        _expect_error(people, "visitor", 'a join without a "name"')
-        people.expect("Juanita", [], "nothing is broadcast for a bad join")
+        people.feed("Colt", json.dumps({"type": "join", "name": "Colt"}))
+        if _decode("Juanita", people.sent["Juanita"]) == [note('Colt joined "people".')]:
+            return  # your handle_join lets a user join again: not this check's business
+        _expect_error(people, "Colt", "joining a second time")
+        people.expect("Juanita", [], "nothing is broadcast for a second join")
+
+    def empty_chat() -> None:
+        people = _People(chat_user)
+        people.join("Juanita")
+        people.join("Colt")
+        people.clear()
+        people.feed("Colt", json.dumps({"type": "chat", "text": ""}))
+        got = _decode("Colt", people.sent["Colt"])
+        if got not in ([], [chat("Colt", "")]) and not (
+                len(got) == 1 and isinstance(got[0], dict) and got[0].get("type") == "error"):
+            raise Fail("an empty chat: an error to Colt, or an empty chat to the room",
+                       "one error, or the chat", _lines(got))
+        people.clear()
+        people.say("Colt", "still here")
+        people.expect("Juanita", [chat("Colt", "still here")],
+                      "after an empty chat the connection goes on as before")
 
     checks = [
-        ("a frame that is not JSON gets an error, and the connection goes on",
-         bad(["hello?", "{'type': 'chat'}"], "not JSON")),
-        ("JSON that is not an object gets an error",
-         bad(["[1, 2]", '"hi"', "null"], "not an object")),
-        ("an unknown type gets an error", bad(['{"type": "shout", "text": "HI"}'], "unknown type")),
-        ("a message missing its field gets an error", missing_field),
-        ("a chat before joining gets an error, and nothing is broadcast", chat_before_join),
+        ("a frame that is not JSON gets an error, and the connection goes on", "frames",
+         bad(["hello?", "{'type': 'chat'}", ""], "not JSON")),
+        ("JSON that is not an object gets an error", "frames",
+         bad(["[1, 2]", '"hi"', "null", "42"], "not an object")),
+        ('a missing or unknown "type" gets an error', "frames",
+         bad(['{"type": "shout", "text": "HI"}', '{"text": "hi"}', '{"type": null}',
+              '{"type": 42, "text": "hi"}', '{"type": ["join"], "name": "Al"}'], "no known type")),
+        ("a chat missing its text, or with a text that is not a string, gets an error", "fields",
+         bad(['{"type": "chat"}', '{"type": "chat", "text": null}', '{"type": "chat", "text": 5}',
+              '{"type": "chat", "text": ["hi"]}'], "no text (a string)")),
+        ("a join missing its name, or with a name that is not a string, gets an error", "fields",
+         bad_join(['{"type": "join"}', '{"type": "join", "name": 42}',
+                   '{"type": "join", "name": null}', '{"type": "join", "name": ["Al"]}'],
+                  "no name (a string)")),
+        ("a name handle_join refuses (blank, taken) gets an error, not an exception", "fields",
+         bad_join(['{"type": "join", "name": ""}', '{"type": "join", "name": "   "}',
+                   '{"type": "join", "name": "Colt"}'], "a name it cannot take", may_join=True)),
+        ("an empty chat does not break anything", "fields", empty_chat),
+        ("a chat before joining gets an error, and nothing is broadcast", "join-first",
+         chat_before_join),
+        ("joining a second time gets an error if handle_join refuses it", "join-first", join_twice),
     ]
-    return [(b, _isolated(lambda: _room_class(chat_user), t)) for b, t in checks]
+    return [(b, g, _isolated(lambda: _room_class(chat_user), t)) for b, g, t in checks]
 
 
 run_errors, check_errors = _step(
@@ -204,7 +299,7 @@ run_errors, check_errors = _step(
 )
 
 
-def _command_checks(chat_user: type) -> list[tuple[str, Callable[[], None]]]:
+def _command_checks(chat_user: type) -> list[tuple[str, str, Callable[[], None]]]:
     def trio() -> _People:
         people = _People(chat_user)
         for name in ("juanita", "jenny", "jeff"):
@@ -258,15 +353,50 @@ def _command_checks(chat_user: type) -> list[tuple[str, Callable[[], None]]]:
         _expect_error(people, "jeff", "an unknown command")
         people.expect("jenny", [], "a command is never broadcast")
 
+    def priv_prefix() -> None:
+        people = trio()
+        people.say("jeff", "/priv j psst")
+        _expect_error(people, "jeff", '/priv to "j": nobody is called j')
+        people.expect("juanita", [], "match the whole name: member.name == to, never"
+                      " name.startswith(to) -- a private message must reach no one else")
+        people.expect("jenny", [], "match the whole name: member.name == to")
+
+    def priv_self() -> None:
+        people = trio()
+        people.say("juanita", "/priv juanita note to self")
+        message = {**chat("juanita", "note to self"), "private": True, "to": "juanita"}
+        people.expect("juanita", [message], "to yourself: one copy (the recipient is the sender)")
+        people.expect("jenny", [], "a private message goes to the recipient and the sender only")
+
+    def priv_other_room() -> None:
+        people = trio()
+        people.join("jose", "kitchen")
+        people.clear()
+        people.say("juanita", "/priv jose hi")
+        _expect_error(people, "juanita", "/priv to someone in another room")
+        people.expect("jose", [], "look for the name among self.room.members only")
+
+    def not_commands() -> None:
+        people = trio()
+        for text in ("this and/or that", "1/2 a pizza", "joke /joke"):
+            people.clear()
+            people.say("jenny", text)
+            people.expect("jeff", [chat("jenny", text)],
+                          'only a text that starts with "/" is a command: text.startswith("/")')
+
     checks = [
-        ("/joke: the sender alone gets a joke from Server", joke),
-        ("/members: the sender alone gets  In room: juanita, jenny, jeff", members),
-        ("/priv jenny ...: jenny and the sender get the private message, nobody else", priv),
-        ("/priv to someone not in the room gets an error", priv_unknown),
-        ("/name Jeffrey: the room hears  jeff is now known as Jeffrey.", rename),
-        ("an unknown command gets an error and is not broadcast", unknown),
+        ("/joke: the sender alone gets a joke from Server", "joke", joke),
+        ("/members: the sender alone gets  In room: juanita, jenny, jeff", "members", members),
+        ("/priv jenny ...: jenny and the sender get the private message, nobody else", "priv", priv),
+        ("/priv to someone not in the room gets an error", "priv", priv_unknown),
+        ("/priv j ...: a name's first letters are not the name", "priv", priv_prefix),
+        ("/priv to yourself arrives once", "priv", priv_self),
+        ("/priv to someone in another room gets an error", "priv", priv_other_room),
+        ("/name Jeffrey: the room hears  jeff is now known as Jeffrey.", "name", rename),
+        ("an unknown command gets an error and is not broadcast", "commands", unknown),
+        ("a chat with a / inside it (and/or) is a chat, not a command", "commands", not_commands),
     ]
-    return [(b, _isolated(lambda: _room_class(chat_user), t)) for b, t in checks]
+    return [(b, g, _isolated(lambda: _room_class(chat_user), t)) for b, g, t in checks]
 
 
 run_commands, check_commands = _step(

@@ -179,10 +179,12 @@ def _redis_room_checks(room_class: type, url: str) -> list[tuple[str, Callable[[
                        "the same str object for juanita and jenny", "different objects")
 
     return [
-        ("listen hands every message from Redis to deliver, in order, and keeps going", listen_loop),
-        ("broadcast publishes the message once, as JSON, to the room's channel", publishes_once),
+        ("listen hands every message from Redis to deliver, in order, and keeps going",
+         "listen", listen_loop),
+        ("broadcast publishes the message once, as JSON, to the room's channel",
+         "publish", publishes_once),
         ("a message published on server A reaches the members of A and of B, once, in order",
-         every_server_delivers),
+         "across-servers", every_server_delivers),
     ]
 
 
