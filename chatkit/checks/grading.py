@@ -1,0 +1,153 @@
+"""Scores for nbgrader: one graded cell per behaviour group, from the same checks as the ✓/✗ lines.
+
+A graded cell runs a step's checks (the ``run_*`` function the check cell above it
+uses), keeps the behaviours of one group, prints their lines and ends with the
+points earned -- a plain number, which nbgrader takes as partial credit::
+
+    from chatkit.checks import grading, run_chat_user
+    grading.score(run_chat_user, ChatUser, "join", points=2)
+
+prints ::
+
+    join: 1 of 2 behaviours pass -- 1 of 2 points
+    ✓ joining: the joiner gets the note  Colt joined "people".
+    ✗ joining: everyone already in the room gets the note too
+        Juanita got 0 messages, expected 1
+        ...
+
+and its value is ``1.0``. What keeps the grade fair:
+
+- the checks run in a thread of their own with a time limit (``LIMITS``): code
+  that never returns costs that many seconds once, then every later group of the
+  same step scores 0 at once; nbgrader's per-cell timeout is never reached;
+- while they run, whatever anything writes to stdout or stderr (a ``print``, a
+  ``warnings.warn``, a log line) is kept out of the cell: nbgrader zeroes a cell
+  with anything on stderr;
+- the cell's value is always a number between 0 and ``points``: a group the
+  checks do not know, or checks that break, raise an error (0 points), never
+  full marks by accident.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import threading
+from typing import Any, Callable
+
+from .report import OK, Report, Result
+
+__all__ = ["score", "group_of", "LIMITS", "DEFAULT_LIMIT"]
+
+#: Seconds a step's checks may take under grading before they count as hung.
+#: The socket steps run real servers and clients; the others take milliseconds.
+LIMITS = {"run_client": 20.0, "run_route": 20.0}
+DEFAULT_LIMIT = 5.0
+
+# Until every Result carries its own ``group``: (run function, fragment of the
+# behaviour, group), first match wins. None: not graded (it only exercises given code).
+_FALLBACK = (
+    ("run_client", "", "callbacks"),
+    ("run_route", "", "route"),
+    ("run_chat_user", "a new user", None),
+    ("run_chat_user", "joining", "join"),
+    ("run_chat_user", "chat", "chat"),
+    ("run_chat_user", "closing", "leave"),
+    ("run_room", "Room.get", "registry"),
+    ("run_room", "forgotten", "registry"),
+    ("run_room", "broadcast", "broadcast"),
+    ("run_room", "join", "join"),
+    ("run_room", "leave", "leave"),
+    ("run_errors", "", "errors"),
+    ("run_commands", "", "commands"),
+    ("run_render", "", "render"),
+)
+
+# Steps whose checks outlived their limit, by (run function, subject): each keeps
+# its hung thread, so a later group of the same step scores 0 without waiting again.
+_hung: dict[tuple[Callable, Any], float] = {}
+
+
+def group_of(run: Callable, result: Result) -> str | None:
+    """The behaviour group of one result: its ``group``, or one found from its words."""
+    group = getattr(result, "group", None)
+    if group is not None:
+        return group
+    name = _name(run)
+    for run_name, fragment, group in _FALLBACK:
+        if run_name == name and fragment in result.behaviour:
+            return group
+    return None
+
+
+def score(run: Callable[[Any], Report], subject: Any, group: str, points: float,
+          limit: float | None = None) -> float:
+    """Print one group's ✓/✗ lines and return the points it earns (0 to ``points``).
+
+    ``run`` is a step's ``run_*`` check, ``subject`` what the student wrote (a class
+    or a function), ``group`` the behaviour group this cell grades. Each behaviour
+    of the group is worth the same share of ``points``.
+    """
+    name = _name(run)
+    limit = LIMITS.get(name, DEFAULT_LIMIT) if limit is None else limit
+    report = _run_within(run, subject, limit)
+    if report is None:
+        print(f"✗ {group}: the checks did not finish within {_hung[run, subject]:g} s --"
+              f" some code of yours never returns (a loop that never ends?)\n"
+              f"{group}: 0 of {points:g} points")
+        return 0.0
+    results = [result for result in report.results if group_of(run, result) == group]
+    if not results:
+        raise LookupError(f"no behaviour of {name} is in the group {group!r}:"
+                          " the graded cell and the checks disagree -- tell your instructor")
+    passed = sum(result.status == OK for result in results)
+    earned = round(points * passed / len(results), 2)
+    print(f"{group}: {passed} of {len(results)} behaviours pass -- {earned:g} of {points:g} points")
+    for result in results:
+        print(result)
+    return float(earned)
+
+
+def _name(run: Callable) -> str:
+    """The name ``chatkit.checks`` gives ``run`` (``run_errors``), else its own."""
+    from .. import checks
+
+    return next((name for name in checks.__all__ if getattr(checks, name) is run),
+                getattr(run, "__name__", "the checks"))
+
+
+def _run_within(run: Callable[[Any], Report], subject: Any, limit: float) -> Report | None:
+    """``run(subject)`` in a thread, with its output kept out of the cell; None if it hangs."""
+    if (run, subject) in _hung:
+        return None
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["report"] = run(subject)
+        except BaseException as exc:  # the checks themselves broke: the cell shows it
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, name="chatkit-grading", daemon=True)
+    with _quiet():
+        worker.start()
+        worker.join(limit)
+    if worker.is_alive():
+        _hung[run, subject] = limit
+        return None
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["report"]
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Keep stdout, stderr and logging out of the cell while the checks run."""
+    disabled = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        logging.disable(disabled)
