@@ -8,7 +8,9 @@ One course, made once for the module (``scripts/nbgrader_course.py``), released 
 - ``mistakes`` hands in notebooks 3 and 4 with typical bugs from ``tests/broken``:
   part of the points -- exactly what ``chatkit.checks.grading`` gives the same
   code in class -- and feedback that says what fails, in the checks' words;
-- ``noisy`` hands in a correct notebook 3 that writes to stderr: full marks.
+- ``noisy`` hands in a correct notebook 3 that writes to stderr: full marks;
+- one more goes through the exchange: fetches notebook 3, submits it untouched, and
+  fetches the feedback.
 
 A hang is tested in a real kernel on the graded cells alone (the ungraded check
 cell above them would hang too, for nbgrader's whole cell timeout).
@@ -18,6 +20,7 @@ The metadata script (``scripts/nbgrader_metadata.py``) is tested without nbgrade
 from __future__ import annotations
 
 import csv
+import functools
 import importlib.util
 import inspect
 import json
@@ -37,6 +40,9 @@ import chatkit
 from chatkit import checks
 from chatkit.checks import grading
 from kernel_support import Kernel
+
+# The course fixture runs nbgrader ~15 times (about 1 min here, 2 on a busy machine).
+pytestmark = pytest.mark.timeout(600)
 
 ROOT = Path(__file__).resolve().parent.parent
 NBGRADER = ROOT / ".venv-instructor" / "bin" / "nbgrader"
@@ -130,12 +136,13 @@ class Course:
         self.root, self.env = root, env
         self.timings: dict[str, float] = {}
 
-    def nbgrader(self, *args: str, timeout: float = 600) -> str:
-        done = subprocess.run([str(NBGRADER), *args], cwd=self.root, env=self.env, text=True,
-                              capture_output=True, timeout=timeout)
+    def nbgrader(self, *args: str, cwd: Path | None = None, timeout: float = 600) -> str:
+        done = subprocess.run([str(NBGRADER), *args], cwd=cwd or self.root, env=self.env,
+                              text=True, capture_output=True, timeout=timeout)
         assert done.returncode == 0, f"nbgrader {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
         return done.stdout + done.stderr
 
+    @functools.cached_property
     def scores(self) -> dict[tuple[str, str], tuple[float, float]]:
         """(student, assignment) -> (score, max score), from ``nbgrader export``."""
         self.nbgrader("export", "--to", "grades.csv")
@@ -159,6 +166,16 @@ def course(tmp_path_factory):
     course = Course(root, env)
     course.nbgrader("generate_assignment", "*")
 
+    # One student goes through the exchange: fetch, hand in untouched, get feedback.
+    exchange, course.student = (tmp_path_factory.mktemp(name) for name in ("exchange", "student"))
+    at_exchange = f"--Exchange.root={exchange}"
+    course.nbgrader("release_assignment", "03-chat-user", at_exchange)
+    course.nbgrader("fetch_assignment", "03-chat-user", "--course", "chatkit", at_exchange,
+                    cwd=course.student)
+    course.nbgrader("submit", "03-chat-user", "--course", "chatkit", at_exchange,
+                    cwd=course.student)
+    course.nbgrader("collect", "03-chat-user", at_exchange)
+
     for assignment in ASSIGNMENTS:
         submit(root, "ann", assignment, answers(assignment))
         submit(root, "blank", assignment, {})
@@ -176,8 +193,15 @@ def course(tmp_path_factory):
     started = time.monotonic()
     course.nbgrader("autograde", "*")
     course.timings["others"] = time.monotonic() - started
-    print(f"autograde, 3 more students (8 notebooks): {course.timings['others']:.1f} s")
+    print(f"autograde, 4 more students (9 notebooks): {course.timings['others']:.1f} s")
     course.nbgrader("generate_feedback", "03-chat-user")
+    # Only a submission collected from the exchange has the timestamp release_feedback needs.
+    collected = {p.name for p in (root / "submitted").iterdir()} - {"ann", "blank", "mistakes",
+                                                                     "noisy"}
+    assert len(collected) == 1, collected
+    course.nbgrader("release_feedback", "03-chat-user", "--student", collected.pop(), at_exchange)
+    course.nbgrader("fetch_feedback", "03-chat-user", "--course", "chatkit", at_exchange,
+                    cwd=course.student)
     return course
 
 
@@ -194,7 +218,7 @@ def test_generate_assignment_releases_the_same_code_as_make_students(course):
 
 
 def test_the_instructor_solutions_autograde_to_full_marks(course):
-    scores = course.scores()
+    scores = course.scores
     for assignment in ASSIGNMENTS:
         score, maximum = scores["ann", assignment]
         assert maximum > 0 and score == maximum, (assignment, score, maximum)
@@ -204,12 +228,12 @@ def test_the_instructor_solutions_autograde_to_full_marks(course):
 
 
 def test_a_blank_notebook_earns_nothing(course):
-    scores = course.scores()
+    scores = course.scores
     assert {a: scores["blank", a][0] for a in ASSIGNMENTS} == {a: 0.0 for a in ASSIGNMENTS}
 
 
 def test_typical_mistakes_earn_what_the_same_checks_give_in_class(course):
-    scores = course.scores()
+    scores = course.scores
     for assignment in MISTAKES:
         expected = in_class_points(assignment)
         score, maximum = scores["mistakes", assignment]
@@ -225,8 +249,21 @@ def test_the_feedback_shows_the_plain_words_check_lines(course):
     assert "✓ closing without having joined announces nothing" in page
 
 
+def test_a_student_fetches_submits_and_gets_feedback_through_the_exchange(course):
+    pages = list((course.student / "03-chat-user" / "feedback").glob("*/03-chat-user.html"))
+    assert len(pages) == 1, pages
+    page = pages[0].read_text()
+    assert "join: 0 of 2 behaviours pass -- 0 of 2 points" in page
+    assert "still raises NotImplementedError -- write it in the exercise cell" in page
+
+
+def test_nbgrader_stays_out_of_the_students_environment():
+    assert importlib.util.find_spec("nbgrader") is None  # the tests run in the students' .venv
+    assert "nbgrader" not in (ROOT / "requirements.txt").read_text()
+
+
 def test_a_correct_solution_that_writes_to_stderr_keeps_its_points(course):
-    score, maximum = course.scores()["noisy", "03-chat-user"]
+    score, maximum = course.scores["noisy", "03-chat-user"]
     assert score == maximum
 
 
