@@ -22,7 +22,7 @@ and its value is ``1.0``. What keeps the grade fair:
   same step scores 0 at once; nbgrader's per-cell timeout is never reached;
 - while they run, whatever anything writes to stdout or stderr (a ``print``, a
   ``warnings.warn``, a log line) is kept out of the cell: nbgrader zeroes a cell
-  with anything on stderr;
+  with anything on stderr; checks that hung stay silent for good (in later cells too);
 - the cell's value is always a number between 0 and ``points``: a group the
   checks do not know, or checks that break, raise an error (0 points), never
   full marks by accident.
@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import sys
 import threading
 from typing import Any, Callable
 
@@ -135,10 +136,40 @@ def _run_within(run: Callable[[Any], Report], subject: Any, limit: float) -> Rep
         worker.join(limit)
     if worker.is_alive():
         _hung[run, subject] = limit
+        _quarantine(worker)
         return None
     if "error" in outcome:
         raise outcome["error"]
     return outcome["report"]
+
+
+class _Quarantined:
+    """A stand-in for ``sys.stdout`` or ``sys.stderr`` that drops what hung checks write."""
+
+    threads: set[int] = set()
+
+    def __init__(self, stream: Any):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        if threading.get_ident() in self.threads:
+            return len(text)
+        return self._stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _quarantine(worker: threading.Thread) -> None:
+    """From now on, whatever ``worker`` writes (it may go on for ever) goes nowhere.
+
+    Otherwise a hung loop that prints would land in later cells -- and in a graded
+    cell, text on stderr scores it 0.
+    """
+    _Quarantined.threads.add(worker.ident)
+    for name in ("stdout", "stderr"):
+        if not isinstance(getattr(sys, name), _Quarantined):
+            setattr(sys, name, _Quarantined(getattr(sys, name)))
 
 
 @contextlib.contextmanager
