@@ -4,7 +4,8 @@ One course, made once for the module (``scripts/nbgrader_course.py``), released 
 ``nbgrader generate_assignment``, with four students' submissions:
 
 - ``ann`` hands in the instructor's solutions, all five notebooks: full marks;
-- ``blank`` hands in the release untouched, all five: 0, and no cell hangs;
+- ``blank`` hands in notebooks 3 and 4 untouched: 0, and no cell hangs (every
+  graded cell of all five gives the stubs 0 in a test of its own, without nbgrader);
 - ``mistakes`` hands in notebooks 3 and 4 with typical bugs from ``tests/broken``:
   part of the points -- exactly what ``chatkit.checks.grading`` gives the same
   code in class -- and feedback that says what fails, in the checks' words;
@@ -21,10 +22,12 @@ from __future__ import annotations
 
 import csv
 import functools
+import html
 import importlib.util
 import inspect
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -47,6 +50,7 @@ pytestmark = pytest.mark.timeout(600)
 ROOT = Path(__file__).resolve().parent.parent
 NBGRADER = ROOT / ".venv-instructor" / "bin" / "nbgrader"
 ASSIGNMENTS = sorted(path.stem for path in (ROOT / "instructor").glob("0[1-5]-*.ipynb"))
+BLANK = ["03-chat-user", "04-room-and-broadcast"]  # the others: a test without nbgrader
 
 
 def load_script(name: str):
@@ -178,6 +182,7 @@ def course(tmp_path_factory):
 
     for assignment in ASSIGNMENTS:
         submit(root, "ann", assignment, answers(assignment))
+    for assignment in BLANK:
         submit(root, "blank", assignment, {})
     for assignment in MISTAKES:
         submit(root, "mistakes", assignment, mistaken_answers(assignment))
@@ -193,7 +198,7 @@ def course(tmp_path_factory):
     started = time.monotonic()
     course.nbgrader("autograde", "*")
     course.timings["others"] = time.monotonic() - started
-    print(f"autograde, 4 more students (9 notebooks): {course.timings['others']:.1f} s")
+    print(f"autograde, 4 more students (6 notebooks): {course.timings['others']:.1f} s")
     course.nbgrader("generate_feedback", "03-chat-user")
     # Only a submission collected from the exchange has the timestamp release_feedback needs.
     collected = {p.name for p in (root / "submitted").iterdir()} - {"ann", "blank", "mistakes",
@@ -229,7 +234,26 @@ def test_the_instructor_solutions_autograde_to_full_marks(course):
 
 def test_a_blank_notebook_earns_nothing(course):
     scores = course.scores
-    assert {a: scores["blank", a][0] for a in ASSIGNMENTS} == {a: 0.0 for a in ASSIGNMENTS}
+    assert {a: scores["blank", a] for a in BLANK} == {
+        a: (0.0, scores["ann", a][1]) for a in BLANK}
+
+
+def test_no_graded_cell_gives_a_point_for_the_given_code_alone():
+    """Every graded cell of every notebook, on the students' stubs, run here: 0 points."""
+    from chatkit.jokes import JOKES
+
+    for assignment in ASSIGNMENTS:
+        student = nbformat.read(ROOT / "notebooks" / f"{assignment}.ipynb", as_version=4)
+        namespace = {"chatkit": chatkit, "json": json, "html": html, "random": random,
+                     "Room": chatkit.Room, "ChatUser": chatkit.ChatUser, "JOKES": JOKES}
+        for cell in student.cells:
+            if cell.metadata.get("nbgrader", {}).get("solution"):
+                exec(compile(cell.source, assignment, "exec"), namespace)
+        for cell in student.cells:
+            if cell.metadata.get("nbgrader", {}).get("grade"):
+                *code, last = cell.source.rstrip().splitlines()
+                exec("\n".join(code), namespace)
+                assert eval(last, namespace) == 0.0, (assignment, last)
 
 
 def test_typical_mistakes_earn_what_the_same_checks_give_in_class(course):
