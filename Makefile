@@ -32,8 +32,9 @@ $(VENV)/.test-installed: requirements-test.txt
 chromium:
 	@scripts/install-chromium
 
-# After editing a notebook in instructor/: regenerate the students' notebooks/
-# (solutions replaced by stubs) and strip outputs from both versions.
+# After editing a notebook in instructor/: refresh its nbgrader metadata and graded
+# cells, regenerate the students' notebooks/ (solutions replaced by stubs) and strip
+# outputs from both versions.
 students: setup
 	$(BIN)/python scripts/nbgrader_metadata.py
 	$(BIN)/python scripts/make_student_notebooks.py
