@@ -9,8 +9,10 @@ c.CourseDirectory.course_id = "chatkit"
 
 # Seconds one cell may run during autograde. The slowest cells -- the route and
 # client checks on real sockets, the live rooms with panels -- take under 5 s;
-# each graded cell stops the checks itself after 5 s (20 s for the socket steps,
-# chatkit.checks.grading.LIMITS), so this only ever ends a hung *ungraded* cell.
+# the graded cells stop a stuck behaviour after 1 s and a stuck step after 10 s
+# (20 s for the socket steps; chatkit.checks.grading), so this only ever ends a hung
+# *ungraded* cell -- e.g. the check cell above the graded ones, until the checks
+# bound each behaviour's time themselves.
 c.Execute.timeout = 30
 
 # A student who deleted a graded cell gets it back (and is graded by it).

@@ -13,7 +13,7 @@ One course, made once for the module (``scripts/nbgrader_course.py``), released 
 - one more goes through the exchange: fetches notebook 3, submits it untouched, and
   fetches the feedback.
 
-A hang is tested in a real kernel on the graded cells alone (the ungraded check
+Hangs are tested in a real kernel on the graded cells alone (the ungraded check
 cell above them would hang too, for nbgrader's whole cell timeout).
 The metadata script (``scripts/nbgrader_metadata.py``) is tested without nbgrader.
 """
@@ -294,32 +294,56 @@ def test_a_correct_solution_that_writes_to_stderr_keeps_its_points(course):
 # -- a hang, in a real kernel -------------------------------------------------------------
 
 
-def test_a_hanging_method_costs_one_time_limit_then_its_other_groups_score_zero_at_once():
+def test_a_hanging_method_costs_its_own_behaviours_and_about_a_second_each():
     notebook = nbformat.read(ROOT / "instructor" / "03-chat-user.ipynb", as_version=4)
     graded = [c.source for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade")]
     assert len(graded) == 3
-    hanging = textwrap.dedent("""\
-        import json
-        from chatkit import Room, ChatUser as Reference
-
-        class ChatUser(Reference):
-            Room = Room.new_registry()
-            def handle_join(self, name, want=None):
-                while name:  # a loop that never ends, and says so on stderr
-                    print("still joining", file=sys.stderr)
-                    time.sleep(0.01)
-    """)
     with Kernel.start() as kernel:
-        kernel.run("import sys, time\n" + hanging)
+        kernel.run(textwrap.dedent("""\
+            from chatkit import Room, ChatUser as Reference
+
+            class ChatUser(Reference):
+                Room = Room.new_registry()
+                def handle_close(self):
+                    while True:  # a loop that never ends
+                        pass
+        """))
         cells = [kernel.run(source, timeout=60) for source in graded]
+    for cell in cells:
+        assert cell.status == "ok" and cell.stderr == "", cell.describe()
+    assert [cell.displayed("text/plain") for cell in cells] == [["2.0"], ["2.0"], ["0.0"]]
+    assert "your code raised TookTooLong" in cells[2].stdout
+    assert "in handle_close" in cells[2].stdout
+    took = [cell.finished - cell.started for cell in cells]
+    assert sum(took) < 2 * grading.STALL + 5, took  # two behaviours stopped, in one cell
+
+
+def test_code_that_cannot_be_stopped_costs_the_step_its_limit_once_and_stays_silent():
+    with Kernel.start() as kernel:
+        kernel.run(textwrap.dedent("""\
+            import sys, time
+            from chatkit import Room, ChatUser as Reference
+            from chatkit.checks import grading, run_chat_user
+
+            class ChatUser(Reference):
+                Room = Room.new_registry()
+                def handle_join(self, name, want=None):
+                    while True:  # swallows even the grader's stop, and talks on stderr
+                        try:
+                            print("still joining", file=sys.stderr)
+                            time.sleep(0.01)
+                        except BaseException:
+                            pass
+        """))
+        cells = [kernel.run(f'grading.score(run_chat_user, ChatUser, "{group}", 2, limit=3)',
+                            timeout=60) for group in ("join", "chat")]
         after = kernel.run("time.sleep(0.5)\n1 + 1")
     for cell in cells:
         assert cell.status == "ok" and cell.stderr == "", cell.describe()
         assert cell.displayed("text/plain") == ["0.0"], cell.describe()
         assert "never returns" in cell.stdout
     took = [cell.finished - cell.started for cell in cells]
-    assert took[0] < grading.DEFAULT_LIMIT + 5, took
-    assert max(took[1:]) < 2, took  # the same step: no second wait
+    assert took[0] < 3 + 3 and took[1] < 2, took  # the same step: no second wait
     assert after.displayed("text/plain") == ["2"] and after.stderr == "", after.describe()
 
 

@@ -17,9 +17,12 @@ prints ::
 
 and its value is ``1.0``. What keeps the grade fair:
 
-- the checks run in a thread of their own with a time limit (``LIMITS``): code
-  that never returns costs that many seconds once, then every later group of the
-  same step scores 0 at once; nbgrader's per-cell timeout is never reached;
+- the checks run in a thread of their own: a behaviour still running after
+  ``STALL`` (1 s) is stopped -- it fails with "your code raised TookTooLong ... in
+  handle_close", the others still count -- and the step's later groups reuse that
+  report; checks still not done after ``LIMITS`` (10 s; 20 s for the socket steps)
+  score 0 for every group of the step, the later ones at once. nbgrader's per-cell
+  timeout is never reached;
 - while they run, whatever anything writes to stdout or stderr (a ``print``, a
   ``warnings.warn``, a log line) is kept out of the cell: nbgrader zeroes a cell
   with anything on stderr; checks that hung stay silent for good (in later cells too);
@@ -31,20 +34,28 @@ and its value is ``1.0``. What keeps the grade fair:
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import io
 import logging
 import sys
 import threading
+import time
 from typing import Any, Callable
 
 from .report import OK, Report, Result
 
-__all__ = ["score", "group_of", "LIMITS", "DEFAULT_LIMIT"]
+__all__ = ["score", "group_of", "TookTooLong", "LIMITS", "DEFAULT_LIMIT", "STALL"]
 
 #: Seconds a step's checks may take under grading before they count as hung.
 #: The socket steps run real servers and clients; the others take milliseconds.
 LIMITS = {"run_client": 20.0, "run_route": 20.0}
-DEFAULT_LIMIT = 5.0
+DEFAULT_LIMIT = 10.0
+
+#: Seconds without an end after which a running behaviour is stopped (it fails, the
+#: next one runs). Not for the socket steps: their code runs on an event loop of the
+#: checks' own, which bounds every wait itself.
+STALL = 1.0
+_NO_STALL = {"run_client", "run_route"}
 
 # Until every Result carries its own ``group``: (run function, fragment of the
 # behaviour, group), first match wins. None: not graded (it only exercises given code).
@@ -68,6 +79,15 @@ _FALLBACK = (
 # Steps whose checks outlived their limit, by (run function, subject): each keeps
 # its hung thread, so a later group of the same step scores 0 without waiting again.
 _hung: dict[tuple[Callable, Any], float] = {}
+# Reports that took a stopped behaviour: the step's later groups use them as they are.
+_stalled: dict[tuple[Callable, Any], Report] = {}
+
+
+class TookTooLong(Exception):
+    """Raised inside a behaviour that runs past ``STALL`` seconds: its check fails, the rest go on."""
+
+    def __str__(self) -> str:
+        return f"stopped after {STALL:g} s -- a loop that never ends?"
 
 
 def group_of(run: Callable, result: Result) -> str | None:
@@ -92,7 +112,7 @@ def score(run: Callable[[Any], Report], subject: Any, group: str, points: float,
     """
     name = _name(run)
     limit = LIMITS.get(name, DEFAULT_LIMIT) if limit is None else limit
-    report = _run_within(run, subject, limit)
+    report = _run_within(run, subject, limit, stall=name not in _NO_STALL)
     if report is None:
         print(f"✗ {group}: the checks did not finish within {_hung[run, subject]:g} s --"
               f" some code of yours never returns (a loop that never ends?)\n"
@@ -118,10 +138,19 @@ def _name(run: Callable) -> str:
                 getattr(run, "__name__", "the checks"))
 
 
-def _run_within(run: Callable[[Any], Report], subject: Any, limit: float) -> Report | None:
-    """``run(subject)`` in a thread, with its output kept out of the cell; None if it hangs."""
+def _run_within(run: Callable[[Any], Report], subject: Any, limit: float,
+                stall: bool) -> Report | None:
+    """``run(subject)`` in a thread, with its output kept out of the cell; None if it hangs.
+
+    With ``stall``, a behaviour still running after ``STALL`` seconds gets
+    :class:`TookTooLong` raised inside it (in the student's loop, in practice), so it
+    fails and the others still run; code that ignores it, or waits in C, runs into
+    ``limit``.
+    """
     if (run, subject) in _hung:
         return None
+    if (run, subject) in _stalled:
+        return _stalled[run, subject]
     outcome: dict[str, Any] = {}
 
     def work() -> None:
@@ -131,15 +160,26 @@ def _run_within(run: Callable[[Any], Report], subject: Any, limit: float) -> Rep
             outcome["error"] = exc
 
     worker = threading.Thread(target=work, name="chatkit-grading", daemon=True)
+    deadline = time.monotonic() + limit
+    stalls = 0
     with _quiet():
         worker.start()
-        worker.join(limit)
+        while True:
+            left = deadline - time.monotonic()
+            worker.join(min(STALL, left) if stall else left)
+            if not worker.is_alive() or time.monotonic() >= deadline:
+                break
+            if stall:
+                stalls += ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                    ctypes.c_ulong(worker.ident), ctypes.py_object(TookTooLong))
     if worker.is_alive():
         _hung[run, subject] = limit
         _quarantine(worker)
         return None
     if "error" in outcome:
         raise outcome["error"]
+    if stalls:
+        _stalled[run, subject] = outcome["report"]
     return outcome["report"]
 
 
