@@ -8,7 +8,7 @@ c.CourseDirectory.course_id = "chatkit"
 # `nbgrader generate_assignment 01-the-client` adds it to the gradebook.
 
 # Seconds one cell may run during autograde. The slowest cells -- the route and
-# client checks on real sockets, the live rooms with panels -- take under 5 s;
+# client checks on real sockets, the live rooms with panels -- take about 1 s here;
 # the graded cells stop a stuck behaviour after 1 s and a stuck step after 10 s
 # (20 s for the socket steps; chatkit.checks.grading), so this only ever ends a hung
 # *ungraded* cell -- e.g. the check cell above the graded ones, until the checks

@@ -9,7 +9,8 @@ One course, made once for the module (``scripts/nbgrader_course.py``), released 
 - ``mistakes`` hands in notebooks 3 and 4 with typical bugs from ``tests/broken``:
   part of the points -- exactly what ``chatkit.checks.grading`` gives the same
   code in class -- and feedback that says what fails, in the checks' words;
-- ``noisy`` hands in a correct notebook 3 that writes to stderr: full marks;
+- ``noisy`` hands in a correct notebook 3 that writes to stderr, one graded cell
+  deleted: full marks (nbgrader puts the cell back);
 - one more goes through the exchange: fetches notebook 3, submits it untouched, and
   fetches the feedback.
 
@@ -86,9 +87,13 @@ def with_method(source: str, name: str, function) -> str:
     return "\n".join([*lines[:start], textwrap.indent(code, indent).rstrip(), "", *lines[end:]])
 
 
-def submit(course: Path, student: str, assignment: str, answers: dict[str, str]) -> None:
-    """Put ``student``'s copy of the release in submitted/, with these answer cells filled in."""
+def submit(course: Path, student: str, assignment: str, answers: dict[str, str],
+           deleted: tuple[str, ...] = ()) -> None:
+    """Put ``student``'s copy of the release in submitted/, with these answer cells filled in
+    (and the cells whose grade_id is in ``deleted`` gone)."""
     notebook = nbformat.read(course / "release" / assignment / f"{assignment}.ipynb", as_version=4)
+    notebook.cells = [c for c in notebook.cells
+                      if c.metadata.get("nbgrader", {}).get("grade_id") not in deleted]
     for cell in notebook.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id in answers:
@@ -188,8 +193,9 @@ def course(tmp_path_factory):
         submit(root, "mistakes", assignment, mistaken_answers(assignment))
     noisy = with_method(answers("03-chat-user")["03-answer-chatuser"], "handle_chat",
                         noisy_handle_chat)
-    submit(root, "noisy", "03-chat-user",
-           {"03-answer-chatuser": "import logging, sys, warnings\n\n" + noisy})
+    submit(root, "noisy", "03-chat-user",  # ... and who deleted a graded cell
+           {"03-answer-chatuser": "import logging, sys, warnings\n\n" + noisy},
+           deleted=("03-graded-leave",))
 
     started = time.monotonic()
     course.nbgrader("autograde", "*", "--student", "ann")
@@ -288,7 +294,16 @@ def test_nbgrader_stays_out_of_the_students_environment():
 
 def test_a_correct_solution_that_writes_to_stderr_keeps_its_points(course):
     score, maximum = course.scores["noisy", "03-chat-user"]
-    assert score == maximum
+    assert score == maximum == 6
+
+
+def test_a_deleted_graded_cell_is_put_back_and_graded(course):
+    autograded = course.root / "autograded" / "noisy" / "03-chat-user" / "03-chat-user.ipynb"
+    cells = [c for c in nbformat.read(autograded, as_version=4).cells
+             if c.metadata.get("nbgrader", {}).get("grade_id") == "03-graded-leave"]
+    assert len(cells) == 1 and "was missing from the submission" in cells[0].source
+    assert [o["data"]["text/plain"] for o in cells[0].outputs
+            if o["output_type"] == "execute_result"] == ["2.0"]
 
 
 # -- a hang, in a real kernel -------------------------------------------------------------
