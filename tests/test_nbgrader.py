@@ -333,6 +333,14 @@ def test_a_hanging_method_costs_its_own_behaviours_and_about_a_second_each():
     assert sum(took) < 2 * grading.STALL + 5, took  # two behaviours stopped, in one cell
 
 
+def test_checks_that_wait_themselves_are_never_stopped(monkeypatch, capsys):
+    # The route's "bye" check waits a whole second for a close that never comes: that is
+    # the checks waiting on their own loop, not the student's code running.
+    monkeypatch.setattr(grading, "STALL", 0.2)
+    assert grading.score(checks.run_route, broken.route_never_closes, "route", 5) == 4.0
+    assert "TookTooLong" not in capsys.readouterr().out
+
+
 def test_code_that_cannot_be_stopped_costs_the_step_its_limit_once_and_stays_silent():
     with Kernel.start() as kernel:
         kernel.run(textwrap.dedent("""\

@@ -37,7 +37,9 @@ import contextlib
 import ctypes
 import io
 import logging
+import os
 import sys
+import sysconfig
 import threading
 import time
 from typing import Any, Callable
@@ -51,11 +53,14 @@ __all__ = ["score", "group_of", "TookTooLong", "LIMITS", "DEFAULT_LIMIT", "STALL
 LIMITS = {"run_client": 20.0, "run_route": 20.0}
 DEFAULT_LIMIT = 10.0
 
-#: Seconds without an end after which a running behaviour is stopped (it fails, the
-#: next one runs). Not for the socket steps: their code runs on an event loop of the
-#: checks' own, which bounds every wait itself.
+#: Seconds after which a behaviour still running the student's code is stopped (it
+#: fails, the next one runs). Checks that are waiting themselves (the socket steps'
+#: servers and clients, on a loop of their own that bounds every wait) are left alone.
 STALL = 1.0
-_NO_STALL = {"run_client", "run_route"}
+
+# Where the checks' own code and the standard library's live: no student code there.
+_CHECKS = os.path.dirname(os.path.abspath(__file__))
+_STDLIB = sysconfig.get_paths()["stdlib"]
 
 # Until every Result carries its own ``group``: (run function, fragment of the
 # behaviour, group), first match wins. None: not graded (it only exercises given code).
@@ -112,7 +117,7 @@ def score(run: Callable[[Any], Report], subject: Any, group: str, points: float,
     """
     name = _name(run)
     limit = LIMITS.get(name, DEFAULT_LIMIT) if limit is None else limit
-    report = _run_within(run, subject, limit, stall=name not in _NO_STALL)
+    report = _run_within(run, subject, limit)
     if report is None:
         print(f"✗ {group}: the checks did not finish within {_hung[run, subject]:g} s --"
               f" some code of yours never returns (a loop that never ends?)\n"
@@ -138,14 +143,12 @@ def _name(run: Callable) -> str:
                 getattr(run, "__name__", "the checks"))
 
 
-def _run_within(run: Callable[[Any], Report], subject: Any, limit: float,
-                stall: bool) -> Report | None:
+def _run_within(run: Callable[[Any], Report], subject: Any, limit: float) -> Report | None:
     """``run(subject)`` in a thread, with its output kept out of the cell; None if it hangs.
 
-    With ``stall``, a behaviour still running after ``STALL`` seconds gets
-    :class:`TookTooLong` raised inside it (in the student's loop, in practice), so it
-    fails and the others still run; code that ignores it, or waits in C, runs into
-    ``limit``.
+    Student code still running after ``STALL`` seconds gets :class:`TookTooLong`
+    raised inside it, so that behaviour fails and the others still run; code that
+    ignores it, or waits in C, runs into ``limit``.
     """
     if (run, subject) in _hung:
         return None
@@ -166,10 +169,10 @@ def _run_within(run: Callable[[Any], Report], subject: Any, limit: float,
         worker.start()
         while True:
             left = deadline - time.monotonic()
-            worker.join(min(STALL, left) if stall else left)
+            worker.join(min(STALL, left))
             if not worker.is_alive() or time.monotonic() >= deadline:
                 break
-            if stall:
+            if _in_student_code(worker):
                 stalls += ctypes.pythonapi.PyThreadState_SetAsyncExc(
                     ctypes.c_ulong(worker.ident), ctypes.py_object(TookTooLong))
     if worker.is_alive():
@@ -181,6 +184,16 @@ def _run_within(run: Callable[[Any], Report], subject: Any, limit: float,
     if stalls:
         _stalled[run, subject] = outcome["report"]
     return outcome["report"]
+
+
+def _in_student_code(thread: threading.Thread) -> bool:
+    """Is ``thread`` running code other than the checks' own (and the standard library's)?"""
+    frame = sys._current_frames().get(thread.ident)
+    while frame is not None and frame.f_code.co_filename.startswith(_STDLIB):
+        frame = frame.f_back
+    if frame is None:
+        return False
+    return os.path.dirname(os.path.abspath(frame.f_code.co_filename)) != _CHECKS
 
 
 class _Quarantined:
