@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # JupyterLab refuses to run as root unless told; on a student's laptop this is empty.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: course setup test test-setup chromium redis students bench serve clean
+.PHONY: course setup test test-setup chromium redis students bench serve clean instructor
 
 course: setup
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks $(ALLOW_ROOT)
@@ -23,7 +23,7 @@ $(VENV)/.course-installed: requirements.txt pyproject.toml
 test: test-setup
 	$(BIN)/python -m pytest
 
-test-setup: setup $(VENV)/.test-installed $(VENV)/.hub-test-installed chromium redis
+test-setup: setup $(VENV)/.test-installed $(VENV)/.hub-test-installed chromium redis instructor
 
 $(VENV)/.test-installed: requirements-test.txt
 	$(BIN)/python -m pip install -q -r requirements-test.txt
@@ -41,13 +41,25 @@ chromium:
 redis:
 	@scripts/install-redis
 
-# After editing a notebook in instructor/: regenerate the students' notebooks/
-# (solutions replaced by stubs) and strip outputs from both versions.
+# After editing a notebook in instructor/: refresh its nbgrader metadata and graded
+# cells, regenerate the students' notebooks/ (solutions replaced by stubs) and strip
+# outputs from both versions.
 students: setup
+	$(BIN)/python scripts/nbgrader_metadata.py
 	$(BIN)/python scripts/make_student_notebooks.py
+
+# The instructor's venv: the course plus nbgrader (README: "Grading with nbgrader").
+# A venv of its own, because nbgrader switches on its Lab extensions wherever it is.
+instructor: .venv-instructor/.installed
+
+.venv-instructor/.installed: requirements-instructor.txt requirements.txt pyproject.toml
+	test -x .venv-instructor/bin/python || $(PYTHON) -m venv .venv-instructor
+	.venv-instructor/bin/python -m pip install -q --upgrade pip
+	.venv-instructor/bin/python -m pip install -q -r requirements-instructor.txt
+	touch $@
 
 serve: setup
 	$(BIN)/python -m chatkit serve
 
 clean:
-	rm -rf $(VENV) .pytest_cache test-artifacts
+	rm -rf $(VENV) .venv-instructor .pytest_cache test-artifacts
