@@ -41,12 +41,14 @@ from make_student_notebooks import BEGIN, render  # noqa: E402  (the same marker
 #: The graded cells of each notebook (by its number): after the cell that calls
 #: ``check_x``, one graded cell per behaviour group, with its points.
 GRADED: dict[str, dict[str, dict[str, float]]] = {
-    "01": {"check_client": {"callbacks": 4}},
-    "02": {"check_route": {"route": 5}},
-    "03": {"check_chat_user": {"join": 2, "chat": 2, "leave": 2}},
-    "04": {"check_room": {"registry": 2, "join": 2, "leave": 1, "broadcast": 2}},
-    "05": {"check_errors": {"errors": 5}, "check_commands": {"commands": 6},
-           "check_render": {"render": 4}},
+    "01": {"check_client": {"callbacks": 3, "onerror": 1}},
+    "02": {"check_route": {"route": 2, "bye": 2, "disconnect": 1}},
+    "03": {"check_chat_user": {"join": 2, "chat": 2, "close": 2}},
+    "04": {"check_room": {"registry": 2, "join": 1, "leave": 2, "broadcast": 2}},
+    "05": {"check_errors": {"frames": 2, "fields": 2, "join-first": 1},
+           "check_commands": {"joke": 1, "members": 1, "priv": 2, "name": 1, "commands": 1},
+           "check_render": {"render": 1, "escape": 2, "as-typed": 1}},
+    "07": {"check_redis_room": {"listen": 1, "publish": 1, "across-servers": 2}},
 }
 
 SCHEMA_VERSION = 3  # nbgrader 0.9's cell metadata
@@ -56,7 +58,7 @@ GRADED_CELL = '''\
 # Graded by nbgrader: {group} ({points:g} points). The checks above, this part only.
 from chatkit.checks import grading, {run}
 
-grading.score({run}, {subject}, "{group}", points={points:g})'''
+grading.score({run}, {subject}, "{group}", points={points:g}{args})'''
 
 
 class MetadataError(Exception):
@@ -74,7 +76,8 @@ def nbgrader(grade_id: str, *, solution: bool = False, grade: bool = False,
 
 
 def _check_call(check: str) -> re.Pattern:
-    return re.compile(rf"^\s*(?:checks\.)?{check}\(\s*(\w+)\s*\)", re.M)
+    # checks.check_room(Room) or, with more arguments, checks.check_redis_room(SharedRoom, URL)
+    return re.compile(rf"^\s*(?:checks\.)?{check}\(\s*(\w+)((?:\s*,\s*\w+)*)\s*\)", re.M)
 
 
 def _answer_name(source: str) -> str:
@@ -82,10 +85,13 @@ def _answer_name(source: str) -> str:
     return match.group(1).lower() if match else "answer"
 
 
-def graded_cell(number: str, check: str, subject: str, group: str, points: float):
+def graded_cell(number: str, check: str, subject: str, group: str, points: float,
+                extra: str = ""):
     run = "run_" + check.removeprefix("check_")
+    more = [arg.strip() for arg in extra.split(",") if arg.strip()]
+    args = f", args=({', '.join(more)},)" if more else ""
     cell = nbformat.v4.new_code_cell(
-        GRADED_CELL.format(group=group, points=points, run=run, subject=subject))
+        GRADED_CELL.format(group=group, points=points, run=run, subject=subject, args=args))
     cell.id = f"{number}-graded-{group}"
     cell.metadata = {
         OWNER: {"graded": {"check": check, "group": group}},
@@ -123,7 +129,7 @@ def with_metadata(notebook: nbformat.NotebookNode, number: str) -> nbformat.Note
                 raise MetadataError(f"notebook {number}: two cells call {check}(...);"
                                     " the graded cells go after one: make it one")
             anchors[check] = match.group(1)
-            out.extend(graded_cell(number, check, match.group(1), group, points)
+            out.extend(graded_cell(number, check, match.group(1), group, points, match.group(2))
                        for group, points in groups.items())
     missing = [f"a cell calling checks.{check}(...)" for check in spec if check not in anchors]
     if not answers:

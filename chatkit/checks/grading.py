@@ -61,25 +61,8 @@ STALL = 1.0
 # Where the checks' own code and the standard library's live: no student code there.
 _CHECKS = os.path.dirname(os.path.abspath(__file__))
 _STDLIB = sysconfig.get_paths()["stdlib"]
-
-# Until every Result carries its own ``group``: (run function, fragment of the
-# behaviour, group), first match wins. None: not graded (it only exercises given code).
-_FALLBACK = (
-    ("run_client", "", "callbacks"),
-    ("run_route", "", "route"),
-    ("run_chat_user", "a new user", None),
-    ("run_chat_user", "joining", "join"),
-    ("run_chat_user", "chat", "chat"),
-    ("run_chat_user", "closing", "leave"),
-    ("run_room", "Room.get", "registry"),
-    ("run_room", "forgotten", "registry"),
-    ("run_room", "broadcast", "broadcast"),
-    ("run_room", "join", "join"),
-    ("run_room", "leave", "leave"),
-    ("run_errors", "", "errors"),
-    ("run_commands", "", "commands"),
-    ("run_render", "", "render"),
-)
+# Libraries the checks wait in (redis-py, websockets): their frames are not the student's.
+_LIBRARIES = tuple({sysconfig.get_paths()[key] for key in ("purelib", "platlib")})
 
 # Steps whose checks outlived their limit, by (run function, subject): each keeps
 # its hung thread, so a later group of the same step scores 0 without waiting again.
@@ -96,28 +79,22 @@ class TookTooLong(Exception):
 
 
 def group_of(run: Callable, result: Result) -> str | None:
-    """The behaviour group of one result: its ``group``, or one found from its words."""
-    group = getattr(result, "group", None)
-    if group is not None:
-        return group
-    name = _name(run)
-    for run_name, fragment, group in _FALLBACK:
-        if run_name == name and fragment in result.behaviour:
-            return group
-    return None
+    """The behaviour group of one result (every check names its own)."""
+    return getattr(result, "group", None)
 
 
-def score(run: Callable[[Any], Report], subject: Any, group: str, points: float,
-          limit: float | None = None) -> float:
+def score(run: Callable[..., Report], subject: Any, group: str, points: float,
+          limit: float | None = None, *, args: tuple = ()) -> float:
     """Print one group's ✓/✗ lines and return the points it earns (0 to ``points``).
 
     ``run`` is a step's ``run_*`` check, ``subject`` what the student wrote (a class
     or a function), ``group`` the behaviour group this cell grades. Each behaviour
-    of the group is worth the same share of ``points``.
+    of the group is worth the same share of ``points``. ``args`` go to ``run``
+    after ``subject`` (``run_redis_room(SharedRoom, REDIS_URL)``).
     """
     name = _name(run)
     limit = LIMITS.get(name, DEFAULT_LIMIT) if limit is None else limit
-    report = _run_within(run, subject, limit)
+    report = _run_within(run, subject, limit, args)
     if report is None:
         print(f"✗ {group}: the checks did not finish within {_hung[run, subject]:g} s --"
               f" some code of yours never returns (a loop that never ends?)\n"
@@ -143,7 +120,8 @@ def _name(run: Callable) -> str:
                 getattr(run, "__name__", "the checks"))
 
 
-def _run_within(run: Callable[[Any], Report], subject: Any, limit: float) -> Report | None:
+def _run_within(run: Callable[..., Report], subject: Any, limit: float,
+                args: tuple = ()) -> Report | None:
     """``run(subject)`` in a thread, with its output kept out of the cell; None if it hangs.
 
     Student code still running after ``STALL`` seconds gets :class:`TookTooLong`
@@ -158,7 +136,7 @@ def _run_within(run: Callable[[Any], Report], subject: Any, limit: float) -> Rep
 
     def work() -> None:
         try:
-            outcome["report"] = run(subject)
+            outcome["report"] = run(subject, *args)
         except BaseException as exc:  # the checks themselves broke: the cell shows it
             outcome["error"] = exc
 
@@ -187,9 +165,9 @@ def _run_within(run: Callable[[Any], Report], subject: Any, limit: float) -> Rep
 
 
 def _in_student_code(thread: threading.Thread) -> bool:
-    """Is ``thread`` running code other than the checks' own (and the standard library's)?"""
+    """Is ``thread`` running code other than the checks' own (and libraries')?"""
     frame = sys._current_frames().get(thread.ident)
-    while frame is not None and frame.f_code.co_filename.startswith(_STDLIB):
+    while frame is not None and frame.f_code.co_filename.startswith((_STDLIB, *_LIBRARIES)):
         frame = frame.f_back
     if frame is None:
         return False
