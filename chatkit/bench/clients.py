@@ -2,7 +2,7 @@
 
 Run by the benchmark, not by hand::
 
-    python -m chatkit.bench_clients '{"size": 10, "messages": 50, "targets": [...]}'
+    python -m chatkit.bench.clients '{"size": 10, "messages": 50, "targets": [...]}'
 
 It connects ``size`` members to room ``bench`` on each target server (one of them,
 ``m0``, also sends), waits until every join note has arrived, then runs the

@@ -18,8 +18,8 @@ From Python (a notebook)::
     >>> results["sizes"][0]["chatkit"]["lost"]              # doctest: +SKIP
     0
 
-Every server under test runs in a process of its own on 127.0.0.1, the clients in
-another (:mod:`chatkit.bench_clients`); ``/proc/<pid>`` gives the server's CPU time
+Every server under test runs in a process of its own on 127.0.0.1
+(:mod:`chatkit.bench.servers`), the clients in another (:mod:`chatkit.bench.clients`); ``/proc/<pid>`` gives the server's CPU time
 and peak memory. The servers run with no rate limit: the benchmark's single
 sender sends as fast as the room absorbs, far above the classroom limit of
 15 messages a second, which a real room spreads over many senders.
@@ -27,19 +27,17 @@ sender sends as fast as the room absorbs, far above the classroom limit of
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import logging
 import os
-import signal
 import statistics
 import subprocess
 import sys
 import threading
 import time
-import urllib.parse
 from typing import Any, Callable
+
+from .servers import KernelServer, ServerProcess
 
 __all__ = [
     "run", "run_size", "compare_broadcast", "python_overhead", "plot", "table", "main",
@@ -62,163 +60,14 @@ TARGET_DELIVERIES = 60_000  # per measured phase, when messages are not given
 Progress = Callable[[str, int, int], None]
 
 
-# -- the servers under test (each runs in its own process) ---------------------
-
-
-async def _floor_chat(websocket: Any) -> None:
-    """The floor: the protocol's join, chat and leave, straight on ``broadcast``."""
-    from websockets.asyncio.server import broadcast
-    from websockets.exceptions import ConnectionClosed
-
-    room = urllib.parse.unquote(websocket.request.path.rsplit("/", 1)[-1])
-    members = _FLOOR_ROOMS.setdefault(room, {})
-    name = None
-    try:
-        async for message in websocket:
-            data = json.loads(message)
-            if data["type"] == "join":
-                name = data["name"]
-                members[websocket] = None
-                broadcast(members, json.dumps({"type": "note", "text": f'{name} joined "{room}".'}))
-            elif data["type"] == "chat":
-                broadcast(members, json.dumps({"type": "chat", "name": name, "text": data["text"]}))
-    except ConnectionClosed:
-        pass
-    finally:
-        if name is not None:
-            members.pop(websocket, None)
-            broadcast(members, json.dumps({"type": "note", "text": f"{name} left {room}."}))
-
-
-_FLOOR_ROOMS: dict[str, dict[Any, None]] = {}
-
-
-async def _serve_until_stdin_closes(kind: str) -> None:
-    from websockets.asyncio.server import serve as ws_serve
-
-    from .messages import MAX_MESSAGE_BYTES
-    from .server import serve
-
-    if kind == "floor":
-        # When a whole room disconnects at once, broadcast keeps writing to transports
-        # already lost until their connection_lost runs, and asyncio logs each such write
-        # (thousands of "socket.send() raised exception."). Quiet: that is the floor's way.
-        logging.getLogger("asyncio").setLevel(logging.ERROR)
-        server = await ws_serve(_floor_chat, "127.0.0.1", 0, max_size=MAX_MESSAGE_BYTES)
-    else:
-        server = await serve("127.0.0.1", 0, rate_limit=None)
-    print(f"port {server.sockets[0].getsockname()[1]}", flush=True)
-    await _stdin_closed()
-    server.close()
-    await server.wait_closed()
-
-
-async def _stdin_closed() -> None:
-    loop = asyncio.get_running_loop()
-    closed = loop.create_future()
-
-    def readable() -> None:
-        if not os.read(sys.stdin.fileno(), 4096) and not closed.done():
-            closed.set_result(None)
-
-    loop.add_reader(sys.stdin.fileno(), readable)
-    await closed
-
-
-def _serve_live() -> None:
-    """Like a kernel: ``chatkit.start()`` from a process whose main loop goes on running."""
-    from .live import start
-
-    live = start(port=0, show=False, rate_limit=None)
-    print(f"port {live.port}", flush=True)
-    asyncio.run(_stdin_closed())  # the "kernel's" own loop, idle, as between cells
-    live.stop()
-
-
-def serve_main(kind: str) -> int:
-    """``python -m chatkit.bench --serve KIND``: run one server under test until stdin closes."""
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    if kind == "live":
-        _serve_live()
-    else:
-        asyncio.run(_serve_until_stdin_closes(kind))
-    return 0
-
-
-class ServerProcess:
-    """A server under test in a subprocess; ``port`` once it listens."""
-
-    def __init__(self, kind: str, timeout: float = 20) -> None:
-        self.kind = kind
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "chatkit.bench", "--serve", kind],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )
-        self.pid = self.process.pid
-        watchdog = threading.Timer(timeout, self.process.kill)  # readline() has no timeout
-        watchdog.start()
-        self.port = 0
-        try:
-            for line in self.process.stdout:
-                if line.startswith("port "):
-                    self.port = int(line.split()[1])
-                    break
-        finally:
-            watchdog.cancel()
-        if not self.port:
-            self.stop()
-            raise RuntimeError(f"the {kind} server did not start")
-
-    def stop(self) -> None:
-        try:
-            self.process.stdin.close()
-            self.process.wait(5)
-        except (subprocess.TimeoutExpired, OSError):
-            self.process.kill()
-            self.process.wait(5)
-        self.process.stdout.close()
-
-
-class KernelServer:
-    """``chatkit.start()`` in a real, idle Jupyter kernel, as a student runs it."""
-
-    def __init__(self, kind: str = "kernel", timeout: float = 30) -> None:
-        from jupyter_client.manager import start_new_kernel
-
-        self.kind = kind
-        self.manager, self.client = start_new_kernel(
-            kernel_name="python3", stderr=subprocess.DEVNULL  # its "running over TCP" warning
-        )
-        lines: list[str] = []
-
-        def output(message: dict[str, Any]) -> None:
-            if message["header"]["msg_type"] == "stream":
-                lines.append(message["content"]["text"])
-
-        code = ("import os, chatkit\n"
-                "_bench_server = chatkit.start(port=0, show=False, rate_limit=None)\n"
-                "print('bench-server', os.getpid(), _bench_server.port)\n")
-        self.client.execute_interactive(code, timeout=timeout, output_hook=output)
-        found = [line.split() for line in "".join(lines).splitlines()
-                 if line.startswith("bench-server ")]
-        if not found:
-            self.stop()
-            raise RuntimeError(f"the kernel did not start chatkit: {''.join(lines)!r}")
-        self.pid, self.port = int(found[0][1]), int(found[0][2])
-
-    def stop(self) -> None:
-        self.client.stop_channels()
-        self.manager.shutdown_kernel(now=True)
-
-
 # -- running the clients --------------------------------------------------------
 
 
 def _clients(config: dict[str, Any], label: str, progress: Progress | None,
              timeout: float) -> dict[str, Any]:
-    """Run :mod:`chatkit.bench_clients` with ``config``; forward its progress; return its result."""
+    """Run :mod:`chatkit.bench.clients` with ``config``; forward its progress; return its result."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "chatkit.bench_clients", json.dumps(config)],
+        [sys.executable, "-m", "chatkit.bench.clients", json.dumps(config)],
         stdout=subprocess.PIPE, text=True,
     )
     watchdog = threading.Timer(timeout, process.kill)  # the clients bound their waits too
@@ -456,7 +305,7 @@ def compare_broadcast(room_class: type, sizes=(10, 100, 1000), messages: int = 2
         (True, 10)
 
     """
-    from .room import Room
+    from ..room import Room
 
     rows = []
     for size in sizes:
@@ -506,8 +355,8 @@ async def _python_overhead(size: int, messages: int, repeat: int) -> dict[str, f
     from websockets.protocol import State
     from websockets.server import ServerProtocol
 
-    from .server import make_sender
-    from .user import ChatUser
+    from ..server import make_sender
+    from ..user import ChatUser
 
     connections = []
     for _ in range(size):
@@ -656,56 +505,8 @@ def plot(results: dict[str, Any], path: str | None = None) -> Any:
     return fig
 
 
-# -- the command line -----------------------------------------------------------------
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m chatkit.bench",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES),
-                        help="room sizes in members (default: 10 100 500 1000)")
-    parser.add_argument("--messages", type=int, default=None,
-                        help=f"chats per measured phase (default: ~{TARGET_DELIVERIES} deliveries)")
-    parser.add_argument("--window", type=int, default=10, help="chats in flight, at most")
-    parser.add_argument("--rounds", type=int, default=3, help="phases per server (medians kept)")
-    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=ALL_KINDS,
-                        help="servers to measure (default: floor chatkit live; add kernel"
-                             " for chatkit.start() inside a real Jupyter kernel)")
-    parser.add_argument("--stall-size", type=int, default=20,
-                        help="room size for the stalled-member scenario (0: skip)")
-    parser.add_argument("--stall-messages", type=int, default=3000,
-                        help="chats of 3,000 bytes in the stalled-member scenario")
-    parser.add_argument("--plot", metavar="PNG", help="save the plot there, e.g. bench-results/fanout.png")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--serve", choices=KINDS, help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    if args.serve:
-        return serve_main(args.serve)
-    print("fan-out benchmark: one sender, a room of N members, every server on 127.0.0.1")
-    for kind in args.kinds:
-        print(f"  {kind:>8}: {DESCRIPTIONS[kind]}")
-    print("  no rate limit on any server: one sender here stands for a whole class;"
-          " the default limit (15/s per connection) would measure the limit, not the fan-out")
-    results = run(args.sizes, messages=args.messages, window=args.window, rounds=args.rounds,
-                  kinds=tuple(args.kinds), stall_size=args.stall_size,
-                  stall_messages=args.stall_messages,
-                  progress=None if args.quiet else "text")
-    print(table(results))
-    print(f"machine: {results['cpus']} CPUs shared by servers and clients;"
-          f" load average {results['load_before']:.2f} before, {results['load_after']:.2f} after"
-          " (other work on the machine skews absolute figures; the ratios much less)")
-    if args.plot:
-        plot(results, args.plot)
-        print(f"plot saved to {args.plot}")
-    if results["lost"]:
-        print(f"\n!!! FAILURE: {results['lost']} deliveries lost or wrong !!!", file=sys.stderr)
-    print(json.dumps({"bench": "fanout", **results}))
-    return 1 if results["lost"] else 0
+    """``python -m chatkit.bench``'s entry point, callable from Python."""
+    from .__main__ import main as cli_main
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return cli_main(argv)
