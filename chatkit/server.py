@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import http
-import json
 import logging
 import math
 import random
@@ -39,7 +38,7 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 from werkzeug.routing import Map, Rule
 
-from .messages import MAX_MESSAGE_BYTES, MAX_ROOM_NAME_LENGTH, error
+from .messages import MAX_MESSAGE_BYTES, MAX_ROOM_NAME_LENGTH, encode, error
 from .user import ChatUser
 
 __all__ = ["serve", "ChatServer", "Event", "RateLimit", "make_sender"]
@@ -253,7 +252,7 @@ class ChatServer:
             async for message in websocket:
                 if allow is not None and not allow():
                     limit = self.rate_limit
-                    send(json.dumps(error(
+                    send(encode(error(
                         f"slow down: at most {limit.per_second:g} messages a second;"
                         " that message was not sent"
                     )))
@@ -289,7 +288,7 @@ class ChatServer:
         except Exception as exc:
             self._report_exception(f"{_who(user)}.handle_message({_short(message)})", exc)
             try:
-                send(json.dumps(error(
+                send(encode(error(
                     f"the server could not handle that message: {_reason(exc)}"
                 )))
             except Exception:

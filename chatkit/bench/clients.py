@@ -36,9 +36,13 @@ __all__ = ["run_clients", "percentiles", "cpu_seconds", "peak_memory", "current_
 ROOM = "bench"
 SENDER = "m0"
 STALLED = "stalled"
-CHAT_PREFIX = b'{"type": "chat", "name": "' + SENDER.encode() + b'", "text": "'
-NOTE_PREFIX = b'{"type": "note", "text": "'
-LEFT_NOTE = json.dumps({"type": "note", "text": f"{STALLED} left {ROOM}."}).encode()
+# Every server under test writes JSON as JSON.stringify does (compact); the original puts
+# "name" before "type" in its chats. Both orders have the same length.
+CHAT_PREFIXES = (b'{"type":"chat","name":"' + SENDER.encode() + b'","text":"',
+                 b'{"name":"' + SENDER.encode() + b'","type":"chat","text":"')
+CHAT_PREFIX_LENGTH = len(CHAT_PREFIXES[0])
+NOTE_PREFIX = b'{"type":"note","text":"'
+LEFT_NOTE = b'{"type":"note","text":"' + f"{STALLED} left {ROOM}.".encode() + b'"}'
 BUFFER_BYTES = 16 * 1024  # each member's read buffer: 200 short frames, 5 padded ones
 CONNECT_BATCH = 50  # connections opened at once (the server's listen backlog is 100)
 
@@ -216,8 +220,8 @@ class Member(asyncio.BufferedProtocol):
                 break
             pos = end
             if first == 0x81:  # a whole text frame
-                if buffer.startswith(CHAT_PREFIX, start, end) and buffer.endswith(b'"}', start, end):
-                    text = start + len(CHAT_PREFIX)
+                if buffer.startswith(CHAT_PREFIXES, start, end) and buffer.endswith(b'"}', start, end):
+                    text = start + CHAT_PREFIX_LENGTH
                     space = buffer.find(b" ", text, end - 2)
                     after = buffer.find(b" ", space + 1, end - 2)
                     try:

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -35,6 +36,8 @@ async def _floor_chat(websocket: Any) -> None:
     from websockets.asyncio.server import broadcast
     from websockets.exceptions import ConnectionClosed
 
+    from ..messages import encode  # the same wire text as chatkit's: JSON.stringify's
+
     room = urllib.parse.unquote(websocket.request.path.rsplit("/", 1)[-1])
     members = _FLOOR_ROOMS.setdefault(room, {})
     name = None
@@ -44,15 +47,15 @@ async def _floor_chat(websocket: Any) -> None:
             if data["type"] == "join":
                 name = data["name"]
                 members[websocket] = None
-                broadcast(members, json.dumps({"type": "note", "text": f'{name} joined "{room}".'}))
+                broadcast(members, encode({"type": "note", "text": f'{name} joined "{room}".'}))
             elif data["type"] == "chat":
-                broadcast(members, json.dumps({"type": "chat", "name": name, "text": data["text"]}))
+                broadcast(members, encode({"type": "chat", "name": name, "text": data["text"]}))
     except ConnectionClosed:
         pass
     finally:
         if name is not None:
             members.pop(websocket, None)
-            broadcast(members, json.dumps({"type": "note", "text": f"{name} left {room}."}))
+            broadcast(members, encode({"type": "note", "text": f"{name} left {room}."}))
 
 
 _FLOOR_ROOMS: dict[str, dict[Any, None]] = {}
@@ -111,22 +114,37 @@ def serve_main(kind: str) -> int:
 
 
 class ServerProcess:
-    """A server under test in a subprocess; ``port`` once it listens."""
+    """A server under test in a subprocess; ``port`` once it listens.
 
-    def __init__(self, kind: str, timeout: float = 20) -> None:
+    ``kind`` is one of :data:`SERVED_KINDS` (``python -m chatkit.bench --serve kind``),
+    or ``"seed"``: the express-ws original, run by Node (see :mod:`chatkit.bench.peers`).
+    """
+
+    def __init__(self, kind: str, timeout: float = 20, compression: str | None = None) -> None:
         self.kind = kind
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "chatkit.bench", "--serve", kind],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )
+        cwd, env, self.port = None, None, 0
+        if kind == "seed":
+            from .peers import node_command
+
+            command, cwd = node_command()
+            port = _free_port()  # the seed prints its PORT back, not the port it got
+            env = {**os.environ, "PORT": str(port)}
+        else:
+            command = [sys.executable, "-m", "chatkit.bench", "--serve", kind]
+            if compression:
+                command += ["--compression", compression]
+        self.process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True)
         self.pid = self.process.pid
         watchdog = threading.Timer(timeout, self.process.kill)  # readline() has no timeout
         watchdog.start()
-        self.port = 0
         try:
             for line in self.process.stdout:
                 if line.startswith("port "):
                     self.port = int(line.split()[1])
+                    break
+                if kind == "seed" and line.startswith("listening"):
+                    self.port = port
                     break
         finally:
             watchdog.cancel()
@@ -137,11 +155,19 @@ class ServerProcess:
     def stop(self) -> None:
         try:
             self.process.stdin.close()
+            if self.kind == "seed":
+                self.process.terminate()  # Node does not watch its stdin
             self.process.wait(5)
         except (subprocess.TimeoutExpired, OSError):
             self.process.kill()
             self.process.wait(5)
         self.process.stdout.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 class KernelServer:
