@@ -38,6 +38,7 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 from werkzeug.routing import Map, Rule
 
+from .frames import SHARED_DEFLATE, OutgoingFrames, shared_deflate_bits
 from .messages import MAX_MESSAGE_BYTES, MAX_ROOM_NAME_LENGTH, encode, error
 from .user import ChatUser
 
@@ -47,6 +48,9 @@ logger = logging.getLogger("chatkit")
 
 #: A member whose unsent data passes this many bytes has stopped reading: drop it.
 MAX_BUFFER_BYTES = 1024 * 1024
+#: What ``compression=`` accepts; the default is chosen on figures (docs/benchmark.md).
+COMPRESSIONS = (None, "shared", "deflate")
+DEFAULT_COMPRESSION: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,7 +99,9 @@ class RateLimit:
 
 
 def make_sender(
-    websocket: ServerConnection, max_buffer: int = MAX_BUFFER_BYTES
+    websocket: ServerConnection,
+    max_buffer: int = MAX_BUFFER_BYTES,
+    frames: OutgoingFrames | None = None,
 ) -> Callable[[str], None]:
     """Return the plain ``send(text)`` function a ``ChatUser`` is given.
 
@@ -103,13 +109,20 @@ def make_sender(
     waiting. A client that stops reading lets unsent data pile up; past
     ``max_buffer`` bytes its connection is dropped, so one stalled laptop costs
     the server bounded memory and never slows the room.
+
+    ``frames`` (one per server, see :class:`chatkit.frames.OutgoingFrames`) builds
+    each message's frame once for every member a room sends it to; each member's
+    ``send`` then only writes those bytes. A connection that negotiated deflate
+    with context takeover (``compression="deflate"``) compresses its own, through
+    websockets.
     """
     protocol = websocket.protocol
     transport = websocket.transport
+    frames = OutgoingFrames() if frames is None else frames
+    bits = shared_deflate_bits(protocol.extensions)
     OPEN = State.OPEN  # a local: State.OPEN is an enum lookup, ten times slower
 
-    def send(text: str) -> None:
-        global _last_encoded
+    def check() -> None:
         # The state stays OPEN until the loop runs connection_lost; meanwhile a transport
         # that was aborted or failed is closing, and each write to it is logged by asyncio
         # ("socket.send() raised exception."): thousands when a whole class leaves at once.
@@ -118,28 +131,44 @@ def make_sender(
         if transport.get_write_buffer_size() > max_buffer:
             transport.abort()  # the close frame would wait behind the backlog
             raise ConnectionError("client stopped reading: dropped")
-        # What broadcast((websocket,), text) does, without its per-call overhead.
-        # A room hands every member the same str: encode it once, not once per member.
-        last = _last_encoded  # one read: another server's thread may replace it
-        if last[0] is text:
-            data = last[1]
-        else:
-            data = text.encode()
-            _last_encoded = (text, data)
-        try:
-            protocol.send_text(data)  # refuses (ProtocolError) in the middle of a fragmented send
-            websocket.send_data()
-        except Exception as exc:  # skipped with a warning, as broadcast does
-            websocket.logger.warning(
-                "skipped broadcast: failed to write message: %s",
-                traceback.format_exception_only(exc)[0].strip(),
-            )
+
+    if bits is None:  # no compression: every member writes the same bytes
+
+        def send(text: str) -> None:
+            if (protocol.state is not OPEN or transport.is_closing()
+                    or transport.get_write_buffer_size() > max_buffer):
+                check()
+            if frames.text is not text:
+                frames.load(text)
+            # Straight to the socket, as broadcast() would through protocol.send_text:
+            # this connection never sends fragments, and websockets writes its own
+            # frames (pings, pongs, close) at once, so nothing waits in the protocol.
+            transport.write(frames.plain)
+
+    elif bits is not False:  # deflate, no context takeover: compressed once for all
+
+        def send(text: str) -> None:
+            if (protocol.state is not OPEN or transport.is_closing()
+                    or transport.get_write_buffer_size() > max_buffer):
+                check()
+            if frames.text is not text:
+                frames.load(text)
+            transport.write(frames.deflated(bits))
+
+    else:  # deflate with context takeover: this connection's own compressor
+
+        def send(text: str) -> None:
+            check()
+            try:
+                protocol.send_text(text.encode())  # refuses in the middle of a fragmented send
+                websocket.send_data()
+            except Exception as exc:  # skipped with a warning, as broadcast does
+                websocket.logger.warning(
+                    "skipped broadcast: failed to write message: %s",
+                    traceback.format_exception_only(exc)[0].strip(),
+                )
 
     return send
-
-
-#: The last text a sender encoded, and its bytes (see make_sender).
-_last_encoded: tuple[str, bytes] = ("", b"")
 
 
 def _page(name: str) -> bytes:
@@ -178,6 +207,10 @@ class ChatServer:
         rate_limit: per-connection message rate, or None for no limit.
         max_buffer: bytes of unsent data after which a stalled client is dropped.
         on_event: called with each :class:`Event` (from the server's loop).
+        compression: ``None`` (the default: off, as Node's ``ws`` server), ``"shared"``
+            (permessage-deflate without context takeover: a broadcast is compressed
+            once for the whole room) or ``"deflate"`` (websockets' default: each
+            connection compresses every message itself). See docs/benchmark.md.
     """
 
     def __init__(
@@ -189,7 +222,10 @@ class ChatServer:
         rate_limit: RateLimit | None = RateLimit(),
         max_buffer: int = MAX_BUFFER_BYTES,
         on_event: Callable[[Event], Any] | None = None,
+        compression: str | None = DEFAULT_COMPRESSION,
     ) -> None:
+        if compression not in COMPRESSIONS:
+            raise ValueError(f"compression must be one of {COMPRESSIONS}, got {compression!r}")
         # A registry of its own needs both halves: the reference's ChatUser, or a
         # subclass, whose Room can make one (a student's own Room may not).
         if (
@@ -203,6 +239,8 @@ class ChatServer:
         self.rate_limit = rate_limit
         self.max_buffer = max_buffer
         self.on_event = on_event
+        self.compression = compression
+        self.frames = OutgoingFrames()  # each message's frame, built once for the room
         self.events: deque[Event] = deque(maxlen=200)
         self.connections = 0  # open chat connections, now
         self.url_map = Map(
@@ -238,7 +276,7 @@ class ChatServer:
                 f"room name too long (limit {MAX_ROOM_NAME_LENGTH})",
             )
             return
-        send = make_sender(websocket, self.max_buffer)
+        send = make_sender(websocket, self.max_buffer, self.frames)
         try:
             user = self.chat_user(send, room)
         except Exception as exc:
@@ -377,6 +415,10 @@ class ChatServer:
     def serve(self, host: str = "127.0.0.1", port: int = 3000, **kwargs: Any) -> Any:
         """Create the server listening on ``host:port``: ``async with`` or ``await`` it."""
         kwargs.setdefault("max_size", MAX_MESSAGE_BYTES)
+        if "compression" not in kwargs and "extensions" not in kwargs:
+            kwargs["compression"] = "deflate" if self.compression == "deflate" else None
+            if self.compression == "shared":
+                kwargs["extensions"] = [SHARED_DEFLATE]
         return route(
             self.url_map, host, port, process_request=self.process_request, **kwargs
         )
@@ -401,7 +443,8 @@ def serve(
     """
     server_options = {
         key: options.pop(key)
-        for key in ("new_rooms", "random_every", "rate_limit", "max_buffer", "on_event")
+        for key in ("new_rooms", "random_every", "rate_limit", "max_buffer", "on_event",
+                    "compression")
         if key in options
     }
     return ChatServer(chat_user, **server_options).serve(host, port, **options)

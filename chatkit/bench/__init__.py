@@ -47,13 +47,18 @@ __all__ = [
 #: The servers a run can measure: the floor, chatkit by ``serve``, chatkit by ``start``
 #: in a process mimicking a kernel, and in a real Jupyter kernel (``"kernel"``, not by default).
 KINDS = ("floor", "chatkit", "live")
-ALL_KINDS = KINDS + ("kernel",)
+ALL_KINDS = ("seed",) + KINDS + ("kernel", "shared", "deflate")
 DESCRIPTIONS = {
-    "floor": "bare websockets.broadcast handler (no ChatUser, no Room)",
+    "seed": "the express-ws original (Node; compression off, as Node's ws defaults)",
+    "floor": "bare websockets.broadcast handler, compression off (no ChatUser, no Room)",
     "chatkit": "chatkit.serve(rate_limit=None), as `python -m chatkit serve` runs it",
     "live": "chatkit.start(rate_limit=None): own loop in a thread, beside an idle main loop",
     "kernel": "chatkit.start(rate_limit=None) run in a real Jupyter kernel (jupyter_client)",
+    "shared": "chatkit.serve(compression='shared'): deflate, compressed once per broadcast",
+    "deflate": "chatkit.serve(compression='deflate'): websockets' deflate, once per member",
 }
+#: What each run compares everything with: the original when Node is here, else the floor.
+BASELINES = ("seed", "floor")
 DEFAULT_SIZES = (10, 100, 500, 1000)
 TARGET_DELIVERIES = 60_000  # per measured phase, when messages are not given
 
@@ -100,6 +105,8 @@ def _summary(phases: list[dict[str, Any]]) -> dict[str, Any]:
         "server_cpu_share": median("server_cpu_share"),
         "client_cpu_share": median("client_cpu_share"),
         "server_peak_mib": max(p["server_peak_kib"] for p in phases) / 1024,
+        "wire_bytes_per_delivery": median("wire_bytes_per_delivery"),
+        "negotiated": phases[0].get("negotiated", ""),
         "expected": sum(p["expected"] for p in phases),
         "received": sum(p["received"] for p in phases),
         "lost": sum(p["lost"] for p in phases),
@@ -110,8 +117,14 @@ def _summary(phases: list[dict[str, Any]]) -> dict[str, Any]:
 
 def run_size(size: int, *, messages: int | None = None, window: int = 10, rounds: int = 3,
              kinds: tuple[str, ...] = KINDS, pad: int = 0, stall: bool = False,
-             progress: Progress | None = None, timeout: float = 120) -> dict[str, Any]:
-    """Measure a room of ``size`` members on each server kind; return medians per kind."""
+             client: str = "browser", progress: Progress | None = None,
+             timeout: float = 120) -> dict[str, Any]:
+    """Measure a room of ``size`` members on each server kind; return medians per kind.
+
+    ``client``: ``"browser"`` (offers deflate as browsers do) or ``"lean"`` (offers nothing).
+    ``out["ratios"][kind]`` holds each kind's paired ratios to the baseline (the
+    original, else the floor): the median and the range over the rounds.
+    """
     if messages is None:
         messages = max(50, TARGET_DELIVERIES // size)
     servers = []
@@ -120,7 +133,7 @@ def run_size(size: int, *, messages: int | None = None, window: int = 10, rounds
             servers.append(KernelServer() if kind == "kernel" else ServerProcess(kind))
         config = {
             "size": size, "messages": messages, "window": window, "rounds": rounds,
-            "pad": pad, "stall": stall, "timeout": timeout,
+            "pad": pad, "stall": stall, "timeout": timeout, "client": client,
             "targets": [{"kind": s.kind, "port": s.port, "pid": s.pid} for s in servers],
         }
         label = f"{size} members" + (" + 1 stalled" if stall else "")
@@ -129,40 +142,52 @@ def run_size(size: int, *, messages: int | None = None, window: int = 10, rounds
         for server in servers:
             server.stop()
     out: dict[str, Any] = {"size": size, "messages": messages, "window": window, "pad": pad,
-                           "client_peak_mib": raw["client_peak_kib"] / 1024}
+                           "client": client, "client_peak_mib": raw["client_peak_kib"] / 1024}
     for kind in kinds:
         phases = [p for p in raw["phases"] if p["kind"] == kind and not p.get("stalled")]
         if phases:
             out[kind] = _summary(phases)
+            out[kind]["idle_kib_per_member"] = raw["idle_kib_per_member"].get(kind)
         stalled = [p for p in raw["phases"] if p["kind"] == kind and p.get("stalled")]
         if stalled:
             out[kind + "_stalled"] = {**_summary(stalled),
                                       "stalled_dropped": stalled[0]["stalled_dropped"]}
-    if "floor" in out and "chatkit" in out:
-        # Ratios of the phases that ran side by side (same round), then their median:
-        # drift on a shared machine hits both halves of a pair alike.
-        def paired(kind: str, base: str, key: str) -> float:
-            by_round = {p["round"]: p for p in raw["phases"]
-                        if p["kind"] == base and not p.get("stalled")}
-            return statistics.median(
-                p[key] / by_round[p["round"]][key] for p in raw["phases"]
-                if p["kind"] == kind and not p.get("stalled") and by_round[p["round"]][key]
-            )
+    if stall:
+        return out
 
-        out["ratio"] = {
-            "deliveries_per_s": paired("chatkit", "floor", "deliveries_per_s"),
-            "server_cpu_per_delivery": paired("chatkit", "floor", "server_cpu_ms_per_1000"),
-        }
+    def paired(kind: str, base: str, key: str) -> list[float]:
+        """Ratios of the phases that ran side by side (same round): drift hits both alike."""
+        by_round = {p["round"]: p for p in raw["phases"] if p["kind"] == base}
+        return [p[key] / by_round[p["round"]][key] for p in raw["phases"]
+                if p["kind"] == kind and p["round"] in by_round and by_round[p["round"]][key]]
+
+    def spread(values: list[float]) -> dict[str, float]:
+        return {"median": statistics.median(values), "low": min(values), "high": max(values)}
+
+    base = next((b for b in BASELINES if b in out), None)
+    out["baseline"] = base
+    out["ratios"] = {}
+    if base is not None:
+        for kind in kinds:
+            if kind != base and kind in out:
+                out["ratios"][kind] = {
+                    "rate": spread(paired(kind, base, "deliveries_per_s")),
+                    "cpu": spread(paired(kind, base, "server_cpu_ms_per_1000")),
+                }
+    if base is not None and "chatkit" in out["ratios"]:  # the headline pair, as before
+        out["ratio"] = {"deliveries_per_s": out["ratios"]["chatkit"]["rate"]["median"],
+                        "server_cpu_per_delivery": out["ratios"]["chatkit"]["cpu"]["median"]}
         for kind in ("live", "kernel"):
             if kind in out:
-                out["ratio"][f"{kind}_vs_serve"] = paired(kind, "chatkit", "deliveries_per_s")
+                out["ratio"][f"{kind}_vs_serve"] = statistics.median(
+                    paired(kind, "chatkit", "deliveries_per_s"))
     return out
 
 
 def run(sizes=DEFAULT_SIZES, *, messages: int | None = None, window: int = 10, rounds: int = 3,
         kinds: tuple[str, ...] = KINDS, stall_size: int = 20, stall_messages: int = 3000,
-        stall_pad: int = 3000, progress: Progress | str | None = "text",
-        timeout: float = 120) -> dict[str, Any]:
+        stall_pad: int = 3000, client: str = "browser", progress: Progress | str | None = "text",
+        overhead: bool = True, timeout: float = 120) -> dict[str, Any]:
     """Run the fan-out benchmark; return ``{"sizes": [...], "stall": {...}, "lost": n}``.
 
     Args:
@@ -170,33 +195,74 @@ def run(sizes=DEFAULT_SIZES, *, messages: int | None = None, window: int = 10, r
         messages: chats per measured phase (default: about 60,000 deliveries' worth).
         window: chats sent but not yet delivered to everyone, at most.
         rounds: measured phases per server; the servers take turns, medians are kept.
-        kinds: which servers: ``"floor"``, ``"chatkit"``, ``"live"``, and
-            ``"kernel"`` (``chatkit.start()`` in a real Jupyter kernel; not by default).
+        kinds: which servers (see :data:`DESCRIPTIONS`): ``"seed"`` (the express-ws
+            original, skipped with a message where Node is missing), ``"floor"``,
+            ``"chatkit"``, ``"live"``, ``"kernel"`` (``chatkit.start()`` in a real
+            Jupyter kernel), ``"shared"`` and ``"deflate"`` (chatkit's other
+            compression policies).
+        client: ``"browser"`` (the default: offers deflate as browsers do) or ``"lean"``.
         stall_size: room size for the stalled-member scenario (0: skip it); it
             sends ``stall_messages`` chats of ``stall_pad`` bytes, enough to fill the
             kernel's socket buffers and the server's 1 MiB allowance for the stalled one.
         progress: ``"text"`` (a bar on stderr), ``"widget"`` (in a notebook), a
             function ``progress(label, done, total)``, or None.
     """
+    skipped = {}
+    if "seed" in kinds:
+        from .peers import SeedUnavailable, install, unavailable
+
+        reason = unavailable()
+        if reason is None:
+            try:
+                install()
+            except SeedUnavailable as exc:
+                reason = str(exc)
+        if reason is not None:
+            skipped["seed"] = reason
+            kinds = tuple(k for k in kinds if k != "seed")
+    raise_open_files_limit()
     progress = _progress(progress)
-    results: dict[str, Any] = {"sizes": [], "kinds": list(kinds),
+    results: dict[str, Any] = {"sizes": [], "kinds": list(kinds), "skipped": skipped,
+                               "client": client,
                                "servers": {k: DESCRIPTIONS[k] for k in kinds},
                                "rate_limit": "off (rate_limit=None) on every server under test",
                                "cpus": os.cpu_count(), "load_before": os.getloadavg()[0]}
     for size in sizes:
         results["sizes"].append(run_size(size, messages=messages, window=window, rounds=rounds,
-                                         kinds=kinds, progress=progress, timeout=timeout))
+                                         kinds=kinds, client=client, progress=progress,
+                                         timeout=timeout))
     if stall_size:
         stall_kinds = tuple(k for k in ("floor", "chatkit") if k in kinds) or ("chatkit",)
         results["stall"] = run_size(stall_size, messages=stall_messages, window=window, rounds=1,
-                                    kinds=stall_kinds, pad=stall_pad, stall=True,
+                                    kinds=stall_kinds, pad=stall_pad, stall=True, client=client,
                                     progress=progress, timeout=timeout)
-    results["python_overhead"] = python_overhead(sizes=[s for s in sizes if s <= 1000][:4] or [10])
+    if overhead:
+        results["python_overhead"] = python_overhead(
+            sizes=[s for s in sizes if s <= 1000][:4] or [10])
     results["lost"] = _lost(results)
     results["load_after"] = os.getloadavg()[0]
     if progress is not None and hasattr(progress, "close"):
         progress.close()
     return results
+
+
+def raise_open_files_limit() -> int:
+    """Raise this process's soft limit of open files to its hard limit (children inherit it).
+
+    A room of 5,000 members is 5,000 sockets in the server and as many in the clients.
+    Returns the new soft limit.
+    """
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        new = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+            soft = new
+        except (ValueError, OSError):
+            pass
+    return soft
 
 
 def _lost(results: dict[str, Any]) -> int:
@@ -408,32 +474,39 @@ def python_overhead(sizes=(10, 100, 500), messages: int = 200, repeat: int = 5) 
 
 
 def table(results: dict[str, Any]) -> str:
-    """The results as a text table: one row per size and server, ratios to the floor."""
-    lines = ["medians over the rounds; chatkit's ratios are medians of side-by-side pairs",
-             f"{'size':>5} {'server':>8} {'deliv/s':>9} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7}"
-             f" {'max ms':>7} {'cpu ms/1k':>9} {'srv cpu':>7} {'cli cpu':>7} {'peak MiB':>8}"
-             f" {'lost':>5} {'vs floor':>17}"]
+    """The results as a text table: one row per size and server, ratios to the baseline.
+
+    The baseline is the express-ws original (``seed``) when it ran, else the floor.
+    Ratios are medians of side-by-side pairs, with their range over the rounds.
+    """
+    lines = [f"clients: {results.get('client', 'browser')}"
+             f" ({'offer permessage-deflate as browsers do' if results.get('client', 'browser') == 'browser' else 'offer no compression'});"
+             " medians over the rounds; ratios: median [lowest-highest] of side-by-side pairs",
+             f"{'size':>5} {'server':>8} {'deliv/s':>9} {'p50 ms':>7} {'p99 ms':>7}"
+             f" {'cpu us/dl':>9} {'B/deliv':>7} {'idle KiB':>8} {'peak MiB':>8}"
+             f" {'lost':>5}  vs baseline"]
+    for name, reason in results.get("skipped", {}).items():
+        lines.insert(0, f"skipped {name}: {reason}")
     for entry in results["sizes"]:
+        base = entry.get("baseline")
         for kind in results["kinds"]:
             row = entry.get(kind)
             if row is None:
                 continue
             lat = row["latency_ms"]
-            vs = ""
-            if kind == "chatkit" and "ratio" in entry:
-                ratio = entry["ratio"]
-                vs = (f"{ratio['deliveries_per_s']:.2f}x rate "
-                      f"{ratio['server_cpu_per_delivery']:.2f}x cpu")
-            elif kind != "floor" and "floor" in entry:
-                floor = entry["floor"]
-                vs = (f"{row['deliveries_per_s'] / floor['deliveries_per_s']:.2f}x rate "
-                      f"{row['server_cpu_ms_per_1000'] / floor['server_cpu_ms_per_1000']:.2f}x cpu")
+            vs = "(baseline)" if kind == base else ""
+            ratio = entry.get("ratios", {}).get(kind)
+            if ratio:
+                rate, cpu = ratio["rate"], ratio["cpu"]
+                vs = (f"{rate['median']:.2f}x rate [{rate['low']:.2f}-{rate['high']:.2f}]"
+                      f" {cpu['median']:.2f}x cpu [{cpu['low']:.2f}-{cpu['high']:.2f}]")
+            idle = row.get("idle_kib_per_member")
             lines.append(
                 f"{entry['size']:>5} {kind:>8} {row['deliveries_per_s']:>9.0f} {lat['p50']:>7.2f}"
-                f" {lat['p90']:>7.2f} {lat['p99']:>7.2f} {lat['max']:>7.2f}"
-                f" {row['server_cpu_ms_per_1000']:>9.1f} {row['server_cpu_share']:>6.0%}"
-                f" {row['client_cpu_share']:>7.0%} {row['server_peak_mib']:>8.1f}"
-                f" {row['lost']:>5} {vs:>17}"
+                f" {lat['p99']:>7.2f} {row['server_cpu_ms_per_1000']:>9.2f}"
+                f" {row.get('wire_bytes_per_delivery', float('nan')):>7.1f}"
+                f" {idle if idle is not None else float('nan'):>8.1f} {row['server_peak_mib']:>8.1f}"
+                f" {row['lost']:>5}  {vs}"
             )
         for kind in ("live", "kernel"):
             if f"{kind}_vs_serve" in entry.get("ratio", {}):

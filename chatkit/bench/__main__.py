@@ -22,9 +22,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"chats per measured phase (default: ~{TARGET_DELIVERIES} deliveries)")
     parser.add_argument("--window", type=int, default=10, help="chats in flight, at most")
     parser.add_argument("--rounds", type=int, default=3, help="phases per server (medians kept)")
-    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=ALL_KINDS,
-                        help="servers to measure (default: floor chatkit live; add kernel"
-                             " for chatkit.start() inside a real Jupyter kernel)")
+    parser.add_argument("--kinds", nargs="+", default=["seed", *KINDS], choices=ALL_KINDS,
+                        help="servers to measure (default: seed floor chatkit live; add kernel"
+                             " for chatkit.start() inside a real Jupyter kernel, shared and"
+                             " deflate for chatkit's other compression policies)")
+    parser.add_argument("--client", choices=("browser", "lean"), default="browser",
+                        help="browser: offer permessage-deflate as browsers do (default);"
+                             " lean: offer no compression")
+    parser.add_argument("--no-overhead", action="store_true",
+                        help="skip the Python-work-per-delivery measurement")
     parser.add_argument("--stall-size", type=int, default=20,
                         help="room size for the stalled-member scenario (0: skip)")
     parser.add_argument("--stall-messages", type=int, default=3000,
@@ -39,15 +45,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.serve:
         return serve_main(args.serve)
-    print("fan-out benchmark: one sender, a room of N members, every server on 127.0.0.1")
+    print("fan-out benchmark: one sender, a room of N members, every server on 127.0.0.1;"
+          f" clients: {args.client}")
     for kind in args.kinds:
         print(f"  {kind:>8}: {DESCRIPTIONS[kind]}")
     print("  no rate limit on any server: one sender here stands for a whole class;"
           " the default limit (15/s per connection) would measure the limit, not the fan-out")
     results = run(args.sizes, messages=args.messages, window=args.window, rounds=args.rounds,
                   kinds=tuple(args.kinds), stall_size=args.stall_size,
-                  stall_messages=args.stall_messages,
-                  progress=None if args.quiet else "text")
+                  stall_messages=args.stall_messages, client=args.client,
+                  overhead=not args.no_overhead, progress=None if args.quiet else "text")
     print(table(results))
     print(f"machine: {results['cpus']} CPUs shared by servers and clients;"
           f" load average {results['load_before']:.2f} before, {results['load_after']:.2f} after"

@@ -26,8 +26,9 @@ from typing import Any
 
 __all__ = ["ServerProcess", "KernelServer", "serve_main", "SERVED_KINDS"]
 
-#: The kinds ``--serve`` can run in a process of its own.
-SERVED_KINDS = ("floor", "chatkit", "live")
+#: The kinds ``--serve`` can run in a process of its own, and their compression policy.
+SERVED_KINDS = ("floor", "chatkit", "shared", "deflate", "live")
+COMPRESSION = {"shared": "shared", "deflate": "deflate"}  # others: the server's default
 
 
 
@@ -72,9 +73,11 @@ async def _serve_until_stdin_closes(kind: str) -> None:
         # already lost until their connection_lost runs, and asyncio logs each such write
         # (thousands of "socket.send() raised exception."). Quiet: that is the floor's way.
         logging.getLogger("asyncio").setLevel(logging.ERROR)
-        server = await ws_serve(_floor_chat, "127.0.0.1", 0, max_size=MAX_MESSAGE_BYTES)
+        server = await ws_serve(_floor_chat, "127.0.0.1", 0, max_size=MAX_MESSAGE_BYTES,
+                                compression=None)
     else:
-        server = await serve("127.0.0.1", 0, rate_limit=None)
+        options = {"compression": COMPRESSION[kind]} if kind in COMPRESSION else {}
+        server = await serve("127.0.0.1", 0, rate_limit=None, **options)
     print(f"port {server.sockets[0].getsockname()[1]}", flush=True)
     await _stdin_closed()
     server.close()
@@ -120,7 +123,7 @@ class ServerProcess:
     or ``"seed"``: the express-ws original, run by Node (see :mod:`chatkit.bench.peers`).
     """
 
-    def __init__(self, kind: str, timeout: float = 20, compression: str | None = None) -> None:
+    def __init__(self, kind: str, timeout: float = 20) -> None:
         self.kind = kind
         cwd, env, self.port = None, None, 0
         if kind == "seed":
@@ -131,8 +134,6 @@ class ServerProcess:
             env = {**os.environ, "PORT": str(port)}
         else:
             command = [sys.executable, "-m", "chatkit.bench", "--serve", kind]
-            if compression:
-                command += ["--compression", compression]
         self.process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, text=True)
         self.pid = self.process.pid

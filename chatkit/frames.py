@@ -1,0 +1,108 @@
+"""The bytes a server writes for one chat message, built once for the whole room.
+
+A room hands every member the same ``str`` (``Room.broadcast`` encodes the JSON
+once). Turning it into a WebSocket frame -- UTF-8 bytes, a two-byte header, and
+maybe deflate -- is the same work for every member, so it is done once, for the
+first member, and every other member's connection just writes those bytes::
+
+    >>> frames = OutgoingFrames()
+    >>> text = '{"type":"note","text":"hi"}'
+    >>> frames.load(text)
+    >>> frames.plain
+    b'\\x81\\x1b{"type":"note","text":"hi"}'
+    >>> frames.deflated(12)[:1]                  # FIN, RSV1 (compressed) and "text"
+    b'\\xc1'
+
+Deflate is shared only where it can be: a connection that negotiated
+``server_no_context_takeover`` compresses each message on its own, so every such
+member with the same window size gets identical bytes (uWebSockets calls this a
+"shared compressor"). :data:`SHARED_DEFLATE` is the extension that negotiates it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+from websockets.extensions.permessage_deflate import (
+    PerMessageDeflate,
+    ServerPerMessageDeflateFactory,
+)
+
+__all__ = ["OutgoingFrames", "frame_header", "shared_deflate_bits", "SHARED_DEFLATE",
+           "COMPRESS_SETTINGS"]
+
+#: zlib settings of the shared compressor: websockets' own defaults (memLevel 5).
+COMPRESS_SETTINGS = {"memLevel": 5}
+#: permessage-deflate that compresses each message on its own, both ways: the server
+#: compresses a broadcast once for all, and keeps no zlib state per connection.
+SHARED_DEFLATE = ServerPerMessageDeflateFactory(
+    server_no_context_takeover=True,
+    client_no_context_takeover=True,
+    server_max_window_bits=12,
+    compress_settings=COMPRESS_SETTINGS,
+)
+
+
+def frame_header(first: int, length: int) -> bytes:
+    """The header of an unmasked (server) frame: first byte, then the payload length.
+
+    >>> frame_header(0x81, 5), frame_header(0x81, 300)
+    (b'\\x81\\x05', b'\\x81~\\x01,')
+
+    """
+    if length < 126:
+        return bytes((first, length))
+    if length < 65536:
+        return bytes((first, 126)) + length.to_bytes(2, "big")
+    return bytes((first, 127)) + length.to_bytes(8, "big")
+
+
+class OutgoingFrames:
+    """The frames of the last text sent: plain, and deflated per window size, made on demand.
+
+    One per server, used on its event loop only. ``text`` is compared by identity:
+    a room's broadcast hands the same object to every member.
+    """
+
+    __slots__ = ("text", "payload", "plain", "_deflated")
+
+    def __init__(self) -> None:
+        self.text: str | None = None
+        self.payload = self.plain = b""
+        self._deflated: dict[int, bytes] = {}
+
+    def load(self, text: str) -> None:
+        """Make ``text`` the current message: its plain frame now, deflated ones on demand."""
+        payload = self.payload = text.encode()
+        self.plain = frame_header(0x81, len(payload)) + payload
+        self._deflated = {}
+        self.text = text
+
+    def deflated(self, bits: int) -> bytes:
+        """The current message as one compressed frame (no context takeover, ``bits`` window)."""
+        frame = self._deflated.get(bits)
+        if frame is None:
+            encoder = zlib.compressobj(wbits=-bits, **COMPRESS_SETTINGS)
+            data = encoder.compress(self.payload) + encoder.flush(zlib.Z_SYNC_FLUSH)
+            if data.endswith(b"\x00\x00\xff\xff"):
+                data = data[:-4]
+            frame = self._deflated[bits] = frame_header(0xC1, len(data)) + data
+        return frame
+
+
+def shared_deflate_bits(extensions: list[Any]) -> int | None | bool:
+    """How a connection's frames can be shared, from the extensions it negotiated.
+
+    ``None``: no extension, plain frames. An ``int``: permessage-deflate without
+    context takeover, with that window size: shared deflated frames. ``False``:
+    anything else (deflate with context takeover): the connection must compress
+    its own frames, through websockets.
+    """
+    if not extensions:
+        return None
+    if (len(extensions) == 1 and isinstance(extensions[0], PerMessageDeflate)
+            and extensions[0].local_no_context_takeover
+            and extensions[0].compress_settings == COMPRESS_SETTINGS):
+        return extensions[0].local_max_window_bits
+    return False
