@@ -88,6 +88,9 @@ class WebSocket:
             set them here than as attributes (do, in a plain script).
         loop: the event loop to run on (default: the running one, or a
             background loop when there is none).
+        compression: ``None`` (the default) offers no compression, as chatkit's
+            servers leave it off (see docs/benchmark.md); ``"deflate"`` offers
+            permessage-deflate, as a browser does.
     """
 
     CONNECTING, OPEN, CLOSING, CLOSED = CONNECTING, OPEN, CLOSING, CLOSED
@@ -101,8 +104,10 @@ class WebSocket:
         onerror: Callable[[Event], Any] | None = None,
         onclose: Callable[[CloseEvent], Any] | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
+        compression: str | None = None,
     ) -> None:
         self.url = url
+        self.compression = compression
         self.ready_state = CONNECTING
         self.onopen = onopen
         self.onmessage = onmessage
@@ -203,7 +208,7 @@ class WebSocket:
             if self._close_request is not None:
                 raise asyncio.CancelledError
             self._connecting = asyncio.ensure_future(
-                connect(self.url, open_timeout=10, max_size=2**20)
+                connect(self.url, open_timeout=10, max_size=2**20, compression=self.compression)
             )
             self._connection = await self._connecting
         except (Exception, asyncio.CancelledError) as exc:

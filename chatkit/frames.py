@@ -1,4 +1,5 @@
-"""The bytes a server writes for one chat message, built once for the whole room.
+"""What the server writes to a room: each message's frame built once, each member's
+frames of one loop iteration written at once.
 
 A room hands every member the same ``str`` (``Room.broadcast`` encodes the JSON
 once). Turning it into a WebSocket frame -- UTF-8 bytes, a two-byte header, and
@@ -17,10 +18,16 @@ Deflate is shared only where it can be: a connection that negotiated
 ``server_no_context_takeover`` compresses each message on its own, so every such
 member with the same window size gets identical bytes (uWebSockets calls this a
 "shared compressor"). :data:`SHARED_DEFLATE` is the extension that negotiates it.
+
+Nearly all a delivery costs is the ``send()`` system call into the kernel's TCP
+stack. When one turn of the event loop broadcasts several chats (they arrived
+together), an :class:`Outbox` gathers each member's frames and writes them with
+one call at the end of the turn, instead of one call per frame.
 """
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from typing import Any
 
@@ -29,7 +36,7 @@ from websockets.extensions.permessage_deflate import (
     ServerPerMessageDeflateFactory,
 )
 
-__all__ = ["OutgoingFrames", "frame_header", "shared_deflate_bits", "SHARED_DEFLATE",
+__all__ = ["OutgoingFrames", "Outbox", "frame_header", "shared_deflate_bits", "SHARED_DEFLATE",
            "COMPRESS_SETTINGS"]
 
 #: zlib settings of the shared compressor: websockets' own defaults (memLevel 5).
@@ -106,3 +113,45 @@ def shared_deflate_bits(extensions: list[Any]) -> int | None | bool:
             and extensions[0].compress_settings == COMPRESS_SETTINGS):
         return extensions[0].local_max_window_bits
     return False
+
+
+class Outbox:
+    """Frames to write, gathered per connection during one turn of the event loop.
+
+    ``add(transport, frame)`` keeps the frame; at the end of the turn (``call_soon``)
+    each transport gets its frames in one ``write``. Whatever else writes to a
+    transport (websockets' pings, pongs and close frames) must ``flush(transport)``
+    first, so frames keep their order: :class:`chatkit.server.ChatConnection` does.
+    One per server, used on its event loop only.
+    """
+
+    __slots__ = ("pending", "scheduled")
+
+    def __init__(self) -> None:
+        self.pending: dict[Any, list[bytes]] = {}
+        self.scheduled = False
+
+    def add(self, transport: Any, frame: bytes) -> None:
+        """Write ``frame`` to ``transport`` at the end of this turn of the loop."""
+        frames = self.pending.get(transport)
+        if frames is None:
+            self.pending[transport] = [frame]
+            if not self.scheduled:
+                self.scheduled = True
+                asyncio.get_running_loop().call_soon(self.flush_all)
+        else:
+            frames.append(frame)
+
+    def flush(self, transport: Any) -> None:
+        """Write what waits for ``transport`` now."""
+        frames = self.pending.pop(transport, None)
+        if frames and not transport.is_closing():
+            transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
+
+    def flush_all(self) -> None:
+        """Write what waits for every transport (once per turn of the loop)."""
+        self.scheduled = False
+        pending, self.pending = self.pending, {}
+        for transport, frames in pending.items():
+            if not transport.is_closing():
+                transport.write(frames[0] if len(frames) == 1 else b"".join(frames))

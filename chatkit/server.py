@@ -38,11 +38,11 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 from werkzeug.routing import Map, Rule
 
-from .frames import SHARED_DEFLATE, OutgoingFrames, shared_deflate_bits
+from .frames import SHARED_DEFLATE, Outbox, OutgoingFrames, shared_deflate_bits
 from .messages import MAX_MESSAGE_BYTES, MAX_ROOM_NAME_LENGTH, encode, error
 from .user import ChatUser
 
-__all__ = ["serve", "ChatServer", "Event", "RateLimit", "make_sender"]
+__all__ = ["serve", "ChatServer", "ChatConnection", "Event", "RateLimit", "make_sender"]
 
 logger = logging.getLogger("chatkit")
 
@@ -98,10 +98,27 @@ class RateLimit:
         return allow
 
 
+class ChatConnection(ServerConnection):
+    """A server connection whose own frames (pings, pongs, close) wait for the chat's.
+
+    Chat frames go through the server's :class:`~chatkit.frames.Outbox`, written at the
+    end of the loop's turn; a close frame written before them would cut them off.
+    """
+
+    outbox: Outbox | None = None
+
+    def send_data(self) -> None:
+        outbox = self.outbox
+        if outbox is not None and self.transport in outbox.pending:
+            outbox.flush(self.transport)
+        super().send_data()
+
+
 def make_sender(
     websocket: ServerConnection,
     max_buffer: int = MAX_BUFFER_BYTES,
     frames: OutgoingFrames | None = None,
+    outbox: Outbox | None = None,
 ) -> Callable[[str], None]:
     """Return the plain ``send(text)`` function a ``ChatUser`` is given.
 
@@ -112,15 +129,21 @@ def make_sender(
 
     ``frames`` (one per server, see :class:`chatkit.frames.OutgoingFrames`) builds
     each message's frame once for every member a room sends it to; each member's
-    ``send`` then only writes those bytes. A connection that negotiated deflate
-    with context takeover (``compression="deflate"``) compresses its own, through
-    websockets.
+    ``send`` then only writes those bytes -- at the end of the loop's turn, all of
+    this turn's frames in one write, if an ``outbox`` (and a :class:`ChatConnection`)
+    is given. A connection that negotiated deflate with context takeover
+    (``compression="deflate"``) compresses its own, through websockets.
     """
     protocol = websocket.protocol
     transport = websocket.transport
     frames = OutgoingFrames() if frames is None else frames
     bits = shared_deflate_bits(protocol.extensions)
     OPEN = State.OPEN  # a local: State.OPEN is an enum lookup, ten times slower
+    if outbox is not None and isinstance(websocket, ChatConnection):
+        websocket.outbox = outbox
+        write = outbox.add  # write(transport, frame), at the end of the loop's turn
+    else:
+        write = _write_now
 
     def check() -> None:
         # The state stays OPEN until the loop runs connection_lost; meanwhile a transport
@@ -143,7 +166,7 @@ def make_sender(
             # Straight to the socket, as broadcast() would through protocol.send_text:
             # this connection never sends fragments, and websockets writes its own
             # frames (pings, pongs, close) at once, so nothing waits in the protocol.
-            transport.write(frames.plain)
+            write(transport, frames.plain)
 
     elif bits is not False:  # deflate, no context takeover: compressed once for all
 
@@ -153,7 +176,7 @@ def make_sender(
                 check()
             if frames.text is not text:
                 frames.load(text)
-            transport.write(frames.deflated(bits))
+            write(transport, frames.deflated(bits))
 
     else:  # deflate with context takeover: this connection's own compressor
 
@@ -169,6 +192,10 @@ def make_sender(
                 )
 
     return send
+
+
+def _write_now(transport: Any, data: bytes) -> None:
+    transport.write(data)
 
 
 def _page(name: str) -> bytes:
@@ -241,6 +268,7 @@ class ChatServer:
         self.on_event = on_event
         self.compression = compression
         self.frames = OutgoingFrames()  # each message's frame, built once for the room
+        self.outbox = Outbox()  # each member's frames of one loop turn, written at once
         self.events: deque[Event] = deque(maxlen=200)
         self.connections = 0  # open chat connections, now
         self.url_map = Map(
@@ -276,7 +304,7 @@ class ChatServer:
                 f"room name too long (limit {MAX_ROOM_NAME_LENGTH})",
             )
             return
-        send = make_sender(websocket, self.max_buffer, self.frames)
+        send = make_sender(websocket, self.max_buffer, self.frames, self.outbox)
         try:
             user = self.chat_user(send, room)
         except Exception as exc:
@@ -415,6 +443,7 @@ class ChatServer:
     def serve(self, host: str = "127.0.0.1", port: int = 3000, **kwargs: Any) -> Any:
         """Create the server listening on ``host:port``: ``async with`` or ``await`` it."""
         kwargs.setdefault("max_size", MAX_MESSAGE_BYTES)
+        kwargs.setdefault("create_connection", ChatConnection)
         if "compression" not in kwargs and "extensions" not in kwargs:
             kwargs["compression"] = "deflate" if self.compression == "deflate" else None
             if self.compression == "shared":

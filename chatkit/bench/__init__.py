@@ -47,7 +47,7 @@ __all__ = [
 #: The servers a run can measure: the floor, chatkit by ``serve``, chatkit by ``start``
 #: in a process mimicking a kernel, and in a real Jupyter kernel (``"kernel"``, not by default).
 KINDS = ("floor", "chatkit", "live")
-ALL_KINDS = ("seed",) + KINDS + ("kernel", "shared", "deflate")
+ALL_KINDS = ("seed",) + KINDS + ("kernel", "shared", "deflate", "uvloop", "unbatched")
 DESCRIPTIONS = {
     "seed": "the express-ws original (Node; compression off, as Node's ws defaults)",
     "floor": "bare websockets.broadcast handler, compression off (no ChatUser, no Room)",
@@ -56,6 +56,8 @@ DESCRIPTIONS = {
     "kernel": "chatkit.start(rate_limit=None) run in a real Jupyter kernel (jupyter_client)",
     "shared": "chatkit.serve(compression='shared'): deflate, compressed once per broadcast",
     "deflate": "chatkit.serve(compression='deflate'): websockets' deflate, once per member",
+    "uvloop": "chatkit.serve(rate_limit=None) on uvloop's event loop (pip install uvloop)",
+    "unbatched": "chatkit.serve(rate_limit=None), one write per frame (no Outbox)",
 }
 #: What each run compares everything with: the original when Node is here, else the floor.
 BASELINES = ("seed", "floor")

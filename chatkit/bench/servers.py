@@ -27,7 +27,7 @@ from typing import Any
 __all__ = ["ServerProcess", "KernelServer", "serve_main", "SERVED_KINDS"]
 
 #: The kinds ``--serve`` can run in a process of its own, and their compression policy.
-SERVED_KINDS = ("floor", "chatkit", "shared", "deflate", "live")
+SERVED_KINDS = ("floor", "chatkit", "shared", "deflate", "live", "uvloop", "unbatched")
 COMPRESSION = {"shared": "shared", "deflate": "deflate"}  # others: the server's default
 
 
@@ -76,7 +76,11 @@ async def _serve_until_stdin_closes(kind: str) -> None:
         server = await ws_serve(_floor_chat, "127.0.0.1", 0, max_size=MAX_MESSAGE_BYTES,
                                 compression=None)
     else:
-        options = {"compression": COMPRESSION[kind]} if kind in COMPRESSION else {}
+        options: dict[str, Any] = {"compression": COMPRESSION[kind]} if kind in COMPRESSION else {}
+        if kind == "unbatched":  # a plain connection: no Outbox, one write per frame
+            from websockets.asyncio.server import ServerConnection
+
+            options["create_connection"] = ServerConnection
         server = await serve("127.0.0.1", 0, rate_limit=None, **options)
     print(f"port {server.sockets[0].getsockname()[1]}", flush=True)
     await _stdin_closed()
@@ -111,6 +115,11 @@ def serve_main(kind: str) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     if kind == "live":
         _serve_live()
+    elif kind == "uvloop":  # chatkit.serve as is, on uvloop's event loop
+        import uvloop
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(_serve_until_stdin_closes(kind))
     else:
         asyncio.run(_serve_until_stdin_closes(kind))
     return 0
