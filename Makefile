@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # JupyterLab refuses to run as root unless told; on a student's laptop this is empty.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: course setup test test-setup chromium students bench serve clean
+.PHONY: course setup test test-setup chromium seed students bench serve clean
 
 course: setup
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks $(ALLOW_ROOT)
@@ -23,7 +23,7 @@ $(VENV)/.course-installed: requirements.txt pyproject.toml
 test: test-setup
 	$(BIN)/python -m pytest
 
-test-setup: setup $(VENV)/.test-installed chromium
+test-setup: setup $(VENV)/.test-installed chromium seed
 
 $(VENV)/.test-installed: requirements-test.txt
 	$(BIN)/python -m pip install -q -r requirements-test.txt
@@ -31,6 +31,10 @@ $(VENV)/.test-installed: requirements-test.txt
 
 chromium:
 	@scripts/install-chromium
+
+# The express-ws original for the benchmark (skipped with a message where node is missing).
+seed: setup
+	@VENV=$(VENV) scripts/install-seed
 
 # After editing a notebook in instructor/: regenerate the students' notebooks/
 # (solutions replaced by stubs) and strip outputs from both versions.

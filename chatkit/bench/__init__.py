@@ -222,6 +222,12 @@ def run(sizes=DEFAULT_SIZES, *, messages: int | None = None, window: int = 10, r
         if reason is not None:
             skipped["seed"] = reason
             kinds = tuple(k for k in kinds if k != "seed")
+    if "uvloop" in kinds:
+        import importlib.util
+
+        if importlib.util.find_spec("uvloop") is None:
+            skipped["uvloop"] = "uvloop is not installed (pip install uvloop): kind 'uvloop' is skipped"
+            kinds = tuple(k for k in kinds if k != "uvloop")
     raise_open_files_limit()
     progress = _progress(progress)
     results: dict[str, Any] = {"sizes": [], "kinds": list(kinds), "skipped": skipped,

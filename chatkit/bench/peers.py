@@ -21,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 __all__ = ["install", "seed_source", "unavailable", "node_command", "SeedUnavailable"]
@@ -57,6 +58,10 @@ def unavailable() -> str | None:
 def _cache_dir(source: Path) -> Path:
     digest = hashlib.sha256(b"".join((source / n).read_bytes() for n in SEED_FILES)).hexdigest()
     base = Path(os.environ.get("CHATKIT_CACHE") or Path.home() / ".cache" / "chatkit")
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a read-only home: the temporary folder will do
+        base = Path(tempfile.gettempdir()) / "chatkit-cache"
     return base / f"express-ws-seed-{digest[:12]}"
 
 

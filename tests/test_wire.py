@@ -1,4 +1,4 @@
-"""Compression on the chat server, tried with the clients that offer it.
+"""What the server writes: the original's wire text, compression, frames batched per loop turn.
 
 Every browser, Node's ``ws`` and websockets' own client offer permessage-deflate. chatkit's
 server leaves it off by default (as Node's ``ws`` does); ``compression="shared"`` compresses
@@ -79,6 +79,8 @@ class RawMember:
         if header[0] & 0x40:
             assert self.deflate is not None, "a compressed frame that nobody agreed to"
             return header + extra + payload, self.deflate.inflate(payload).decode()
+        if header[0] & 0x0F != 0x1:  # a control frame: no text
+            return header + extra + payload, ""
         return header + extra + payload, payload.decode()
 
     def close(self) -> None:
@@ -169,3 +171,24 @@ def test_chromium_chats_with_every_policy_and_gets_what_it_negotiated(server, pa
     else:
         assert result["extensions"].startswith("permessage-deflate")
         assert ("server_no_context_takeover" in result["extensions"]) == (policy == "shared")
+
+
+def test_frames_batched_in_a_loop_turn_go_out_before_a_close_in_that_same_turn():
+    with chatkit.start(port=0, show=False) as live:
+        colt = RawMember(live.port, "Colt")
+        assert colt.frame()[1] == encode(note('Colt joined "people".'))
+
+        async def broadcast_then_close() -> None:
+            room = live.server.chat_user.Room.get("people")
+            for n in range(3):  # gathered by the Outbox until the end of this turn
+                room.broadcast(note(f"last words {n}"))
+            for connection in list(live._ws_server.connections):
+                await connection.close(1001, "bye")  # writes its close frame at once
+
+        closing = asyncio.run_coroutine_threadsafe(broadcast_then_close(), live._loop)
+        texts = [colt.frame()[1] for _ in range(3)]
+        close_raw, _ = colt.frame()
+        colt.close()  # the server's closing handshake ends here
+        closing.result(5)
+    assert texts == [encode(note(f"last words {n}")) for n in range(3)]
+    assert close_raw[0] == 0x88 and close_raw[2:4] == (1001).to_bytes(2, "big")
