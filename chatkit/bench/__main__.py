@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from . import (ALL_KINDS, DEFAULT_SIZES, DESCRIPTIONS, KINDS, TARGET_DELIVERIES, __doc__ as
-               BENCH_DOC, plot, run, table)
+               BENCH_DOC, plot, plot_compression, run, table)
 from .servers import SERVED_KINDS, serve_main
 
 __all__ = ["main", "parse_args"]
@@ -29,6 +30,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--client", choices=("browser", "lean"), default="browser",
                         help="browser: offer permessage-deflate as browsers do (default);"
                              " lean: offer no compression")
+    parser.add_argument("--timeout", type=float, default=120,
+                        help="seconds each step may take (joining 5,000 members takes minutes)")
     parser.add_argument("--no-overhead", action="store_true",
                         help="skip the Python-work-per-delivery measurement")
     parser.add_argument("--stall-size", type=int, default=20,
@@ -54,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     results = run(args.sizes, messages=args.messages, window=args.window, rounds=args.rounds,
                   kinds=tuple(args.kinds), stall_size=args.stall_size,
                   stall_messages=args.stall_messages, client=args.client,
-                  overhead=not args.no_overhead, progress=None if args.quiet else "text")
+                  overhead=not args.no_overhead, timeout=args.timeout,
+                  progress=None if args.quiet else "text")
     print(table(results))
     print(f"machine: {results['cpus']} CPUs shared by servers and clients;"
           f" load average {results['load_before']:.2f} before, {results['load_after']:.2f} after"
@@ -62,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.plot:
         plot(results, args.plot)
         print(f"plot saved to {args.plot}")
+        if {"chatkit", "shared", "deflate"} <= set(results["kinds"]):
+            root, ext = os.path.splitext(args.plot)
+            plot_compression(results, f"{root}-compression{ext or '.png'}")
+            print(f"compression plot saved to {root}-compression{ext or '.png'}")
     if results["lost"]:
         print(f"\n!!! FAILURE: {results['lost']} deliveries lost or wrong !!!", file=sys.stderr)
     print(json.dumps({"bench": "fanout", **results}))
