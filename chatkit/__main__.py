@@ -44,6 +44,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     run.add_argument("--random-every", type=float, default=3.0,
                      help="seconds between numbers on the /random demo route")
     run.add_argument("--quiet", action="store_true", help="print only errors")
+    run.add_argument("--compression", choices=("off", "shared", "deflate"), default="off",
+                     help="answer the browsers' permessage-deflate offer: off (default, as"
+                          " Node's ws), shared (once per broadcast) or deflate (once per member)")
     return parser.parse_args(argv)
 
 
@@ -52,7 +55,9 @@ async def run_server(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with serve(args.host, args.port, random_every=args.random_every) as server:
+    compression = None if args.compression == "off" else args.compression
+    async with serve(args.host, args.port, random_every=args.random_every,
+                     compression=compression) as server:
         host, port = server.sockets[0].getsockname()[:2]
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         print(f"chatkit: serving on {host}:{port}", flush=True)

@@ -147,6 +147,48 @@ def test_the_python_client_offers_no_compression_unless_asked(server):
     assert bool(offered) == (server.server.compression is not None)
 
 
+def test_frames_batched_in_a_loop_turn_go_out_before_a_close_in_that_same_turn():
+    with chatkit.start(port=0, show=False) as live:
+        colt = RawMember(live.port, "Colt")
+        assert colt.frame()[1] == encode(note('Colt joined "people".'))
+
+        async def broadcast_then_close() -> None:
+            room = live.server.chat_user.Room.get("people")
+            for n in range(3):  # gathered by the Outbox until the end of this turn
+                room.broadcast(note(f"last words {n}"))
+            for connection in list(live._ws_server.connections):
+                await connection.close(1001, "bye")  # writes its close frame at once
+
+        closing = asyncio.run_coroutine_threadsafe(broadcast_then_close(), live._loop)
+        texts = [colt.frame()[1] for _ in range(3)]
+        close_raw, _ = colt.frame()
+        colt.close()  # the server's closing handshake ends here
+        closing.result(5)
+    assert texts == [encode(note(f"last words {n}")) for n in range(3)]
+    assert close_raw[0] == 0x88 and close_raw[2:4] == (1001).to_bytes(2, "big")
+
+
+@pytest.mark.parametrize("flag, expected", [([], ""), (["--compression", "shared"],
+                                                        "server_no_context_takeover")])
+def test_the_command_line_server_takes_the_compression_policy(flag, expected):
+    from test_cli import start_cli, stop_cli
+
+    async def body() -> str:
+        process, _, port, _ = await start_cli(*flag)
+        try:
+            async with connect(f"ws://127.0.0.1:{port}/chat/people", open_timeout=5) as ws:
+                answered = ws.response.headers.get("Sec-WebSocket-Extensions", "")
+                await ws.send('{"type": "join", "name": "Colt"}')
+                assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "note"
+        finally:
+            await stop_cli(process)
+        return answered
+
+    answered = asyncio.run(asyncio.wait_for(body(), 20))
+    assert (expected in answered) if expected else answered == ""
+
+
+# Last in this file: while Chromium (sync Playwright) runs, asyncio.run fails in this thread.
 CHROMIUM_CHAT = """async (url) => {
   const ws = new WebSocket(url);
   await new Promise((ok, fail) => { ws.onopen = ok; ws.onerror = fail; });
@@ -171,24 +213,3 @@ def test_chromium_chats_with_every_policy_and_gets_what_it_negotiated(server, pa
     else:
         assert result["extensions"].startswith("permessage-deflate")
         assert ("server_no_context_takeover" in result["extensions"]) == (policy == "shared")
-
-
-def test_frames_batched_in_a_loop_turn_go_out_before_a_close_in_that_same_turn():
-    with chatkit.start(port=0, show=False) as live:
-        colt = RawMember(live.port, "Colt")
-        assert colt.frame()[1] == encode(note('Colt joined "people".'))
-
-        async def broadcast_then_close() -> None:
-            room = live.server.chat_user.Room.get("people")
-            for n in range(3):  # gathered by the Outbox until the end of this turn
-                room.broadcast(note(f"last words {n}"))
-            for connection in list(live._ws_server.connections):
-                await connection.close(1001, "bye")  # writes its close frame at once
-
-        closing = asyncio.run_coroutine_threadsafe(broadcast_then_close(), live._loop)
-        texts = [colt.frame()[1] for _ in range(3)]
-        close_raw, _ = colt.frame()
-        colt.close()  # the server's closing handshake ends here
-        closing.result(5)
-    assert texts == [encode(note(f"last words {n}")) for n in range(3)]
-    assert close_raw[0] == 0x88 and close_raw[2:4] == (1001).to_bytes(2, "big")

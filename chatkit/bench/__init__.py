@@ -1,14 +1,18 @@
-"""How many students can one room hold? The fan-out benchmark.
+"""How many students can one room hold? The fan-out benchmark, with browser-like clients.
 
-One chat to a room of N members is N writes: the server encodes the JSON once,
-then frames and writes it once per member. This module measures what that costs
-chatkit, beside a *floor*: the same protocol as a bare handler on
-``websockets.broadcast``, with no ``ChatUser`` and no ``Room``. Absolute numbers
-drift on a shared machine, so chatkit is reported as a ratio to the floor,
-measured in the same run, the two taking turns::
+One chat to a room of N members is N deliveries: the server encodes the JSON once,
+builds the frame once, and writes it to every member. This module measures what
+that costs chatkit beside the original express-ws server (kind ``seed``, run by
+Node: :mod:`chatkit.bench.peers`) and a *floor* (the same protocol as a bare
+handler on ``websockets.broadcast``, no ``ChatUser``, no ``Room``). The clients
+offer ``permessage-deflate`` as browsers do (:mod:`chatkit.bench.clients`).
+Absolute numbers drift on a shared machine, so each server is reported as a ratio
+to the original (else the floor), measured in the same run, round by round, the
+servers taking turns; the median ratio is printed with its range::
 
-    python -m chatkit.bench                          # sizes 10 100 500 1000
-    python -m chatkit.bench --sizes 10 100 --messages 200 --plot bench-results/fanout.png
+    python -m chatkit.bench                          # sizes 10 200 1000; seed floor chatkit live
+    python -m chatkit.bench --sizes 200 1000 --rounds 5 --kinds seed chatkit shared deflate \\
+        --plot bench-results/fanout.png              # + bench-results/fanout-compression.png
 
 From Python (a notebook)::
 
@@ -19,9 +23,9 @@ From Python (a notebook)::
     0
 
 Every server under test runs in a process of its own on 127.0.0.1
-(:mod:`chatkit.bench.servers`), the clients in another (:mod:`chatkit.bench.clients`); ``/proc/<pid>`` gives the server's CPU time
-and peak memory. The servers run with no rate limit: the benchmark's single
-sender sends as fast as the room absorbs, far above the classroom limit of
+(:mod:`chatkit.bench.servers`), the clients in another; ``/proc/<pid>`` gives the
+server's CPU time and memory. The servers run with no rate limit: the benchmark's
+single sender sends as fast as the room absorbs, far above the classroom limit of
 15 messages a second, which a real room spreads over many senders.
 """
 
@@ -62,7 +66,7 @@ DESCRIPTIONS = {
 }
 #: What each run compares everything with: the original when Node is here, else the floor.
 BASELINES = ("seed", "floor")
-DEFAULT_SIZES = (10, 100, 500, 1000)
+DEFAULT_SIZES = (10, 200, 1000)
 TARGET_DELIVERIES = 60_000  # per measured phase, when messages are not given
 
 Progress = Callable[[str, int, int], None]

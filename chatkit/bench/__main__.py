@@ -18,7 +18,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m chatkit.bench",
                                      description=BENCH_DOC.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES),
-                        help="room sizes in members (default: 10 100 500 1000)")
+                        help="room sizes in members (default: 10 200 1000)")
     parser.add_argument("--messages", type=int, default=None,
                         help=f"chats per measured phase (default: ~{TARGET_DELIVERIES} deliveries)")
     parser.add_argument("--window", type=int, default=10, help="chats in flight, at most")
