@@ -209,12 +209,12 @@ SHOWS = {
            "RuntimeError: asyncio.run() cannot be called from a running event loop",
            "'hello from a coroutine'", "server on the kernel's loop: ['no answer (TimeoutError)']",
            "server on its own thread: ['answered']", "stopped"],
-    "03": ['Juanita got {"type": "note", "text": "Colt joined \\"people\\"."}',
-           'Colt got {"type": "chat", "name": "Colt", "text": "hi all"}',
-           'Juanita got {"type": "note", "text": "Colt left people."}'],
+    "03": ['Juanita got {"type":"note","text":"Colt joined \\"people\\"."}',  # JSON.stringify's text
+           'Colt got {"type":"chat","name":"Colt","text":"hi all"}',
+           'Juanita got {"type":"note","text":"Colt left people."}'],
     "04": ['(note) Jenny joined "people".', "Colt: hi all", "Jenny: hi Colt!",
            "(note) Colt left people.", "Bob: hi Ann, I am a panel too"],
-    "05": ['"text": "In room: jeff"', '"name": "Server"', "jeff is now known as Jeffrey.",
+    "05": ['In room: jeff"', '"Server"',  # the reference writes compact JSON, a solution may not "jeff is now known as Jeffrey.",
            "unknown command /dance", '<img src=x onerror="alert(document.cookie)">',
            "&lt;img src=x onerror=&quot;alert(document.cookie)&quot;&gt;"],
 }
