@@ -154,7 +154,10 @@ def run_size(size: int, *, messages: int | None = None, window: int = 10, rounds
         phases = [p for p in raw["phases"] if p["kind"] == kind and not p.get("stalled")]
         if phases:
             out[kind] = _summary(phases)
+            # the server's memory per open connection (handshakes done, nobody joined yet),
+            # and per member once all joined (the join notes' N^2/2 deliveries included)
             out[kind]["idle_kib_per_member"] = raw["idle_kib_per_member"].get(kind)
+            out[kind]["joined_kib_per_member"] = raw["joined_kib_per_member"].get(kind)
         stalled = [p for p in raw["phases"] if p["kind"] == kind and p.get("stalled")]
         if stalled:
             out[kind + "_stalled"] = {**_summary(stalled),
@@ -499,7 +502,7 @@ def table(results: dict[str, Any]) -> str:
              f" ({'offer permessage-deflate as browsers do' if results.get('client', 'browser') == 'browser' else 'offer no compression'});"
              " medians over the rounds; ratios: median [lowest-highest] of side-by-side pairs",
              f"{'size':>5} {'server':>8} {'deliv/s':>9} {'p50 ms':>7} {'p99 ms':>7}"
-             f" {'cpu us/dl':>9} {'B/deliv':>7} {'idle KiB':>8} {'peak MiB':>8}"
+             f" {'cpu us/dl':>9} {'B/deliv':>7} {'KiB/conn':>8} {'peak MiB':>8}"
              f" {'lost':>5}  vs baseline"]
     for name, reason in results.get("skipped", {}).items():
         lines.insert(0, f"skipped {name}: {reason}")

@@ -393,8 +393,13 @@ async def wait_for(target: Target, condition, deadline: float) -> bool:
     return True
 
 
-async def connect_room(target: Target, timeout: float) -> None:
-    """Connect ``target.size`` members, join them all, wait for every join note."""
+async def connect_room(target: Target, timeout: float) -> float:
+    """Connect ``target.size`` members, join them all, wait for every join note.
+
+    Returns the server's memory per open connection, in KiB: its resident memory
+    once every handshake is done (before any join), less what it was before.
+    """
+    before = current_memory(target.pid)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     for first in range(0, target.size, CONNECT_BATCH):
@@ -408,6 +413,8 @@ async def connect_room(target: Target, timeout: float) -> None:
             asyncio.gather(*(member.open for member in batch)), max(0.1, deadline - loop.time())
         )
         target.members += batch
+    await asyncio.sleep(0.2)  # let the server settle after the last handshake
+    per_connection = (current_memory(target.pid) - before) / target.size
     for index, member in enumerate(target.members):
         member.send_text(json.dumps({"type": "join", "name": f"m{index}"}))
     expected = target.size * (target.size + 1) // 2  # the k-th join is told to k members
@@ -417,6 +424,7 @@ async def connect_room(target: Target, timeout: float) -> None:
         )
     if target.errors:
         raise RuntimeError(f"{target.kind}, while joining: {target.errors}")
+    return per_connection
 
 
 async def measure(
@@ -479,13 +487,15 @@ async def run_clients(config: dict[str, Any]) -> dict[str, Any]:
     targets = [Target(t["kind"], t["port"], t["pid"], size, client) for t in config["targets"]]
     progress = Progress(messages * len(targets) * (rounds + (1 if stall else 0)))
     idle: dict[str, float] = {}
+    joined: dict[str, float] = {}
     for target in targets:
         before = current_memory(target.pid)
-        await connect_room(target, timeout)
+        idle[target.kind] = await connect_room(target, timeout)
         await asyncio.sleep(0.2)  # let the server settle after the last join note
-        idle[target.kind] = (current_memory(target.pid) - before) / size
+        joined[target.kind] = (current_memory(target.pid) - before) / size
     result: dict[str, Any] = {"size": size, "messages": messages, "window": window, "pad": pad,
-                              "phases": [], "idle_kib_per_member": idle}
+                              "phases": [], "idle_kib_per_member": idle,
+                              "joined_kib_per_member": joined}
     for round_ in range(rounds):
         order = targets if round_ % 2 == 0 else targets[::-1]  # alternate: drift hits all alike
         for target in order:
