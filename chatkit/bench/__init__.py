@@ -64,7 +64,8 @@ DESCRIPTIONS = {
     "uvloop": "chatkit.serve(rate_limit=None) on uvloop's event loop (pip install uvloop)",
     "unbatched": "chatkit.serve(rate_limit=None), one write per frame (no Outbox)",
 }
-#: What each run compares everything with: the original when Node is here, else the floor.
+#: What each run compares everything with: the original when Node is here, else the floor
+#: (else the first kind measured).
 BASELINES = ("seed", "floor")
 DEFAULT_SIZES = (10, 200, 1000)
 TARGET_DELIVERIES = 60_000  # per measured phase, when messages are not given
@@ -174,7 +175,7 @@ def run_size(size: int, *, messages: int | None = None, window: int = 10, rounds
     def spread(values: list[float]) -> dict[str, float]:
         return {"median": statistics.median(values), "low": min(values), "high": max(values)}
 
-    base = next((b for b in BASELINES if b in out), None)
+    base = next((b for b in BASELINES if b in out), next((k for k in kinds if k in out), None))
     out["baseline"] = base
     out["ratios"] = {}
     if base is not None:
