@@ -141,3 +141,13 @@ def test_notebook_6_runs_top_to_bottom():
     assert "stalled member dropped: True" in text
     assert any("image/png" in output.get("data", {}) for cell in notebook.cells
                if cell.cell_type == "code" for output in cell.outputs)
+
+
+def test_without_node_the_seed_kind_is_skipped_with_a_clear_message(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no node, no npm on this PATH
+    results = bench.run(sizes=[3], messages=10, rounds=1, kinds=("seed", "floor", "chatkit"),
+                        stall_size=0, overhead=False, progress=None, timeout=20)
+    assert "node and npm are not installed" in results["skipped"]["seed"]
+    assert results["kinds"] == ["floor", "chatkit"] and results["lost"] == 0
+    assert results["sizes"][0]["baseline"] == "floor"
+    assert bench.table(results).startswith("skipped seed: node and npm are not installed")
