@@ -188,6 +188,22 @@ def test_the_command_line_server_takes_the_compression_policy(flag, expected):
     assert (expected in answered) if expected else answered == ""
 
 
+def test_two_live_servers_in_one_process_each_write_their_own_rooms_frames():
+    # Each server owns its OutgoingFrames: no cache is shared between servers' threads.
+    with chatkit.start(port=0, show=False, rate_limit=None) as one, \
+            chatkit.start(port=0, show=False, rate_limit=None) as two:
+        ann, bob = RawMember(one.port, "Ann"), RawMember(two.port, "Bob")
+        assert ann.frame()[1] == encode(note('Ann joined "people".'))
+        assert bob.frame()[1] == encode(note('Bob joined "people".'))
+        for n in range(50):  # both servers' threads encode and write at the same time
+            ann.send({"type": "chat", "text": f"one {n}"})
+            bob.send({"type": "chat", "text": f"two {n}"})
+        assert [ann.frame()[1] for _ in range(50)] == [encode(chat("Ann", f"one {n}")) for n in range(50)]
+        assert [bob.frame()[1] for _ in range(50)] == [encode(chat("Bob", f"two {n}")) for n in range(50)]
+        ann.close()
+        bob.close()
+
+
 # Last in this file: while Chromium (sync Playwright) runs, asyncio.run fails in this thread.
 CHROMIUM_CHAT = """async (url) => {
   const ws = new WebSocket(url);
