@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # JupyterLab refuses to run as root unless told; on a student's laptop this is empty.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: course setup test test-setup chromium redis students bench serve clean instructor
+.PHONY: course setup test test-setup chromium redis seed students bench serve clean instructor
 
 course: setup
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks $(ALLOW_ROOT)
@@ -23,7 +23,7 @@ $(VENV)/.course-installed: requirements.txt pyproject.toml
 test: test-setup
 	$(BIN)/python -m pytest
 
-test-setup: setup $(VENV)/.test-installed $(VENV)/.hub-test-installed chromium redis instructor
+test-setup: setup $(VENV)/.test-installed $(VENV)/.hub-test-installed chromium redis seed instructor
 
 $(VENV)/.test-installed: requirements-test.txt
 	$(BIN)/python -m pip install -q -r requirements-test.txt
@@ -40,6 +40,10 @@ chromium:
 # Debian's redis-server, for notebook 7 ("One room, many servers") and the Redis tests.
 redis:
 	@scripts/install-redis
+
+# The express-ws original for the benchmark (skipped with a message where node is missing).
+seed: setup
+	@VENV=$(VENV) scripts/install-seed
 
 # After editing a notebook in instructor/: refresh its nbgrader metadata and graded
 # cells, regenerate the students' notebooks/ (solutions replaced by stubs) and strip

@@ -78,6 +78,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                           " its members are announced as gone (default 5)")
     run.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     run.add_argument("--worker", default="", help=argparse.SUPPRESS)  # set by --workers
+    run.add_argument("--compression", choices=("off", "shared", "deflate"), default="off",
+                     help="answer the browsers' permessage-deflate offer: off (default, as"
+                          " Node's ws), shared (once per broadcast) or deflate (once per member)")
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be 1 or more")
@@ -109,8 +112,9 @@ async def run_server(args: argparse.Namespace) -> None:
 
         gate = ClassCode(args.class_code or None)
     options = {"redis": args.redis, "presence_timeout": args.presence_timeout} if args.redis else {}
-    chat_server = ChatServer(random_every=args.random_every, gate=gate, **guard_options(args),
-                             **options)
+    compression = None if args.compression == "off" else args.compression
+    chat_server = ChatServer(random_every=args.random_every, gate=gate, compression=compression,
+                             **guard_options(args), **options)
     if args.worker and chat_server.hub is not None:
         chat_server.hub.name = f"worker {args.worker}"
     listen = {"reuse_port": True} if args.reuse_port else {}

@@ -7,7 +7,7 @@
 
 For each process count P it starts a Redis of its own (persistence off) and P server
 processes (``ChatServer(redis=..., rate_limit=None)``); one client process holds a room
-of ``size`` lean members (:mod:`chatkit.bench_clients`' ``Member``) for each P, spread
+of ``size`` lean members (:mod:`chatkit.bench.clients`' ``Member``) for each P, spread
 evenly over its servers; member ``m0``, on the first server, sends. All configurations
 are set up at once and take turns, round after round, so a busy moment on a shared
 machine hits them alike. Each chat
@@ -31,7 +31,7 @@ import threading
 import time
 from typing import Any
 
-from .bench_clients import Member, Target, cpu_seconds, percentiles
+from .bench.clients import Member, Target, cpu_seconds, percentiles
 
 __all__ = ["run", "table", "plot", "publish_cost", "main"]
 
@@ -42,11 +42,11 @@ DEFAULT_PROCESSES = (1, 2, 4)
 
 
 async def _serve(redis_url: str | None) -> None:
-    from .bench import _stdin_closed
+    from .bench.servers import _stdin_closed
     from .server import ChatServer
 
     options = {"redis": redis_url, "presence_timeout": 30.0} if redis_url else {}
-    async with ChatServer(rate_limit=None, **options).serve("127.0.0.1", 0) as server:
+    async with ChatServer(rate_limit=None, max_per_client=None, **options).serve("127.0.0.1", 0) as server:
         print(f"port {server.sockets[0].getsockname()[1]}", flush=True)
         await _stdin_closed()
 

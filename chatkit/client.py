@@ -91,6 +91,9 @@ class WebSocket:
         headers: extra HTTP headers for the handshake (Python's extra: a
             browser cannot set them), e.g. a hub token for the class room
             (:func:`chatkit.hub.class_room`).
+        compression: ``None`` (the default) offers no compression, as chatkit's
+            servers leave it off (see docs/benchmark.md); ``"deflate"`` offers
+            permessage-deflate, as a browser does.
     """
 
     CONNECTING, OPEN, CLOSING, CLOSED = CONNECTING, OPEN, CLOSING, CLOSED
@@ -105,9 +108,11 @@ class WebSocket:
         onclose: Callable[[CloseEvent], Any] | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
         headers: Any = None,
+        compression: str | None = None,
     ) -> None:
         self.url = url
         self.headers = headers
+        self.compression = compression
         self.ready_state = CONNECTING
         self.onopen = onopen
         self.onmessage = onmessage
@@ -209,7 +214,7 @@ class WebSocket:
                 raise asyncio.CancelledError
             self._connecting = asyncio.ensure_future(
                 connect(self.url, open_timeout=10, max_size=2**20,
-                        additional_headers=self.headers)
+                        additional_headers=self.headers, compression=self.compression)
             )
             self._connection = await self._connecting
         except (Exception, asyncio.CancelledError) as exc:

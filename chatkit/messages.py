@@ -17,12 +17,14 @@ The wire format is the classic express-ws exercise's (see PROTOCOL.md)::
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from typing import Any
 
 __all__ = [
     "ProtocolError",
     "parse",
+    "encode",
     "check_name",
     "check_room_name",
     "name_key",
@@ -75,6 +77,35 @@ def chat(name: str, text: str) -> dict[str, str]:
 def error(text: str) -> dict[str, str]:
     """An error for one client only: ``{"type": "error", "text": ...}``."""
     return {"type": "error", "text": text}
+
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def encode(message: dict[str, Any]) -> str:
+    """The JSON text of ``message``, exactly as the original's ``JSON.stringify`` writes it.
+
+    No spaces after ``:`` and ``,``; non-ASCII text as itself (UTF-8 on the wire), not
+    ``\\uXXXX``. Every message the server writes goes through here::
+
+        >>> print(encode(note('Colt joined "people".')))
+        {"type":"note","text":"Colt joined \\"people\\"."}
+        >>> print(encode(chat("José", "héllo ✓")))
+        {"type":"chat","name":"José","text":"héllo ✓"}
+
+    A lone surrogate (``"\\ud800"`` in a client's JSON) cannot be UTF-8: it is written
+    escaped, as ``JSON.stringify`` does, so the text stays sendable::
+
+        >>> encode(error("\\ud800"))
+        '{"type":"error","text":"\\\\ud800"}'
+
+    Readers compare parsed JSON, so a student's ``json.dumps(data)`` is just as right.
+    """
+    text = _dumps(message)
+    if not text.isascii() and _LONE_SURROGATE.search(text):
+        text = _LONE_SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+    return text
 
 
 def _kind(value: Any) -> str:

@@ -38,7 +38,7 @@ import traceback
 import uuid
 from typing import Any, Callable
 
-from .messages import ProtocolError, check_name, note, parse
+from .messages import ProtocolError, check_name, encode, note, parse
 from .redis_room import RedisRoom
 
 __all__ = ["RedisHub", "Flow"]
@@ -686,7 +686,7 @@ class RedisHub:
                                     f" left {room!r}")
                 for name in gone:
                     self._put(("publish", room, f"all {self.sid}\n"
-                               f"{json.dumps(note(f'{name} left {room}.'))}", None))
+                               f"{encode(note(f'{name} left {room}.'))}", None))
                 self._put(("roster", room))
 
     # -- the flow picture's record ---------------------------------------------------

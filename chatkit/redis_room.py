@@ -32,11 +32,10 @@ the member lists or the check that a name is free.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any, Iterable
 
-from .messages import ProtocolError
+from .messages import ProtocolError, encode
 from .room import Member, Room
 
 __all__ = ["RedisRoom", "RemoteMember"]
@@ -85,7 +84,7 @@ class RedisRoom(Room):
 
     def broadcast(self, data: dict[str, Any]) -> None:
         """Publish ``data``, encoded as JSON once, to the room's channel."""
-        self.publish(json.dumps(data))
+        self.publish(encode(data))
 
     @staticmethod
     async def listen(pubsub: Any, deliver: Any) -> None:
@@ -160,7 +159,7 @@ class RedisRoom(Room):
 
     def member_list(self) -> str:
         """The ``members`` message, as ``ChatUser`` sends it."""
-        return json.dumps({"type": "members", "names": [m.name for m in self.members]})
+        return encode({"type": "members", "names": [m.name for m in self.members]})
 
     @staticmethod
     def unreachable(name: str) -> ProtocolError:

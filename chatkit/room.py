@@ -17,15 +17,16 @@ real connections and with a list in a test::
     >>> people.join(juanita)
     >>> people.broadcast({"type": "note", "text": "hello"})
     >>> juanita.sent
-    ['{"type": "note", "text": "hello"}']
+    ['{"type":"note","text":"hello"}']
 
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any, ClassVar, Protocol
+
+from .messages import encode
 
 __all__ = ["Room", "Member"]
 
@@ -88,11 +89,11 @@ class Room:
             del type(self).rooms[self.name]
 
     def broadcast(self, data: dict[str, Any]) -> None:
-        """Send ``data``, encoded as JSON once, to every member of the room.
+        """Send ``data``, encoded as JSON once (as ``JSON.stringify`` would), to every member.
 
         A member whose ``send`` fails is skipped; everyone else still gets it.
         """
-        text = json.dumps(data)
+        text = encode(data)
         for member in tuple(self.members):
             try:
                 member.send(text)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import http
-import json
 import logging
 import math
 import random
@@ -39,11 +38,13 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 from werkzeug.routing import Map, Rule
 
-from .guard import JOIN_TIMEOUT, MAX_PER_CLIENT, ClientLimit, Guard
-from .messages import MAX_MESSAGE_BYTES, ProtocolError, check_room_name, error
+from .frames import SHARED_DEFLATE, Outbox, OutgoingFrames, shared_deflate_bits
+from .guard import JOIN_TIMEOUT, MAX_PER_CLIENT, ClientLimit, GuardedConnection, Guard
+from .messages import MAX_MESSAGE_BYTES, ProtocolError, check_room_name, encode, error
 from .user import ChatUser
 
-__all__ = ["serve", "ChatServer", "Event", "RateLimit", "ClientLimit", "make_sender"]
+__all__ = ["serve", "ChatServer", "ChatConnection", "Event", "RateLimit", "ClientLimit",
+           "make_sender"]
 
 logger = logging.getLogger("chatkit")
 
@@ -51,6 +52,9 @@ logger = logging.getLogger("chatkit")
 MAX_BUFFER_BYTES = 1024 * 1024
 #: ``client_limit``'s default: a budget per client, unless ``rate_limit=None`` turns all limits off.
 _DEFAULT = object()
+#: What ``compression=`` accepts; the default is chosen on figures (docs/benchmark.md).
+COMPRESSIONS = (None, "shared", "deflate")
+DEFAULT_COMPRESSION: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,8 +103,27 @@ class RateLimit:
         return allow
 
 
+class ChatConnection(GuardedConnection):
+    """A server connection whose own frames (pings, pongs, close) wait for the chat's.
+
+    Chat frames go through the server's :class:`~chatkit.frames.Outbox`, written at the
+    end of the loop's turn; a close frame written before them would cut them off.
+    """
+
+    outbox: Outbox | None = None
+
+    def send_data(self) -> None:
+        outbox = self.outbox
+        if outbox is not None and self.transport in outbox.pending:
+            outbox.flush(self.transport)
+        super().send_data()
+
+
 def make_sender(
-    websocket: ServerConnection, max_buffer: int = MAX_BUFFER_BYTES
+    websocket: ServerConnection,
+    max_buffer: int = MAX_BUFFER_BYTES,
+    frames: OutgoingFrames | None = None,
+    outbox: Outbox | None = None,
 ) -> Callable[[str], None]:
     """Return the plain ``send(text)`` function a ``ChatUser`` is given.
 
@@ -108,13 +131,26 @@ def make_sender(
     waiting. A client that stops reading lets unsent data pile up; past
     ``max_buffer`` bytes its connection is dropped, so one stalled laptop costs
     the server bounded memory and never slows the room.
+
+    ``frames`` (one per server, see :class:`chatkit.frames.OutgoingFrames`) builds
+    each message's frame once for every member a room sends it to; each member's
+    ``send`` then only writes those bytes -- at the end of the loop's turn, all of
+    this turn's frames in one write, if an ``outbox`` (and a :class:`ChatConnection`)
+    is given. A connection that negotiated deflate with context takeover
+    (``compression="deflate"``) compresses its own, through websockets.
     """
     protocol = websocket.protocol
     transport = websocket.transport
+    frames = OutgoingFrames() if frames is None else frames
+    bits = shared_deflate_bits(protocol.extensions)
     OPEN = State.OPEN  # a local: State.OPEN is an enum lookup, ten times slower
+    if outbox is not None and isinstance(websocket, ChatConnection):
+        websocket.outbox = outbox
+        write = outbox.add  # write(transport, frame), at the end of the loop's turn
+    else:
+        write = _write_now
 
-    def send(text: str) -> None:
-        global _last_encoded
+    def check() -> None:
         # The state stays OPEN until the loop runs connection_lost; meanwhile a transport
         # that was aborted or failed is closing, and each write to it is logged by asyncio
         # ("socket.send() raised exception."): thousands when a whole class leaves at once.
@@ -123,28 +159,48 @@ def make_sender(
         if transport.get_write_buffer_size() > max_buffer:
             transport.abort()  # the close frame would wait behind the backlog
             raise ConnectionError("client stopped reading: dropped")
-        # What broadcast((websocket,), text) does, without its per-call overhead.
-        # A room hands every member the same str: encode it once, not once per member.
-        last = _last_encoded  # one read: another server's thread may replace it
-        if last[0] is text:
-            data = last[1]
-        else:
-            data = text.encode()
-            _last_encoded = (text, data)
-        try:
-            protocol.send_text(data)  # refuses (ProtocolError) in the middle of a fragmented send
-            websocket.send_data()
-        except Exception as exc:  # skipped with a warning, as broadcast does
-            websocket.logger.warning(
-                "skipped broadcast: failed to write message: %s",
-                traceback.format_exception_only(exc)[0].strip(),
-            )
+
+    if bits is None:  # no compression: every member writes the same bytes
+
+        def send(text: str) -> None:
+            if (protocol.state is not OPEN or transport.is_closing()
+                    or transport.get_write_buffer_size() > max_buffer):
+                check()
+            if frames.text is not text:
+                frames.load(text)
+            # Straight to the socket, as broadcast() would through protocol.send_text:
+            # this connection never sends fragments, and websockets writes its own
+            # frames (pings, pongs, close) at once, so nothing waits in the protocol.
+            write(transport, frames.plain)
+
+    elif bits is not False:  # deflate, no context takeover: compressed once for all
+
+        def send(text: str) -> None:
+            if (protocol.state is not OPEN or transport.is_closing()
+                    or transport.get_write_buffer_size() > max_buffer):
+                check()
+            if frames.text is not text:
+                frames.load(text)
+            write(transport, frames.deflated(bits))
+
+    else:  # deflate with context takeover: this connection's own compressor
+
+        def send(text: str) -> None:
+            check()
+            try:
+                protocol.send_text(text.encode())  # refuses in the middle of a fragmented send
+                websocket.send_data()
+            except Exception as exc:  # skipped with a warning, as broadcast does
+                websocket.logger.warning(
+                    "skipped broadcast: failed to write message: %s",
+                    traceback.format_exception_only(exc)[0].strip(),
+                )
 
     return send
 
 
-#: The last text a sender encoded, and its bytes (see make_sender).
-_last_encoded: tuple[str, bytes] = ("", b"")
+def _write_now(transport: Any, data: bytes) -> None:
+    transport.write(data)
 
 
 def _page(name: str) -> bytes:
@@ -187,6 +243,10 @@ class ChatServer:
         max_buffer: bytes of unsent data after which a client is dropped, whatever
             filled them (chats it does not read, pongs to its pings).
         on_event: called with each :class:`Event` (from the server's loop).
+        compression: ``None`` (the default: off, as Node's ``ws`` server), ``"shared"``
+            (permessage-deflate without context takeover: a broadcast is compressed
+            once for the whole room) or ``"deflate"`` (websockets' default: each
+            connection compresses every message itself). See docs/benchmark.md.
         client_limit: a budget of messages and bytes shared by all the connections
             of one client (:class:`ClientLimit`), or None.
         max_connections: open connections at most; None: from the file limit.
@@ -235,7 +295,10 @@ class ChatServer:
         redis: str | None = None,
         redis_room: type | None = None,
         presence_timeout: float = 5.0,
+        compression: str | None = DEFAULT_COMPRESSION,
     ) -> None:
+        if compression not in COMPRESSIONS:
+            raise ValueError(f"compression must be one of {COMPRESSIONS}, got {compression!r}")
         #: This server's link to Redis, if its rooms are shared (``redis=``), else None.
         self.hub: Any = None
         if redis is not None:
@@ -257,6 +320,9 @@ class ChatServer:
         self.rate_limit = rate_limit
         self.max_buffer = max_buffer
         self.on_event = on_event
+        self.compression = compression
+        self.frames = OutgoingFrames()  # each message's frame, built once for the room
+        self.outbox = Outbox()  # each member's frames of one loop turn, written at once
         self.events: deque[Event] = deque(maxlen=200)
         self.connections = 0  # open chat connections, now
         self.prefix = prefix = prefix.rstrip("/")
@@ -300,7 +366,7 @@ class ChatServer:
         except ProtocolError as exc:
             await websocket.close(CloseCode.POLICY_VIOLATION, str(exc))
             return
-        send = make_sender(websocket, self.max_buffer)
+        send = make_sender(websocket, self.max_buffer, self.frames, self.outbox)
         try:
             user = self.chat_user(send, room)
         except Exception as exc:
@@ -316,14 +382,14 @@ class ChatServer:
             async for message in websocket:
                 if allow is not None and not allow():
                     limit = self.rate_limit
-                    send(json.dumps(error(
+                    send(encode(error(
                         f"slow down: at most {limit.per_second:g} messages a second;"
                         " that message was not sent"
                     )))
                     await asyncio.sleep(min(1.0, 1 / limit.per_second))  # stop reading it
                     continue
                 if spend is not None and not spend(size := _size(message)):
-                    send(json.dumps(error(
+                    send(encode(error(
                         f"slow down: your connections together may send at most"
                         f" {self.guard.client_limit.describe()}; that message was not sent"
                     )))
@@ -364,7 +430,7 @@ class ChatServer:
         except Exception as exc:
             self._report_exception(f"{_who(user)}.handle_message({_short(message)})", exc)
             try:
-                send(json.dumps(error(
+                send(encode(error(
                     f"the server could not handle that message: {_reason(exc)}"
                 )))
             except Exception:
@@ -485,6 +551,14 @@ class ChatServer:
         Raises this process's soft limit of open files to its hard limit first.
         """
         kwargs.setdefault("max_size", MAX_MESSAGE_BYTES)
+        # Each connection: the guard's checks (unsent data, caps, pipelined requests),
+        # and chat frames written at the end of the loop's turn (the Outbox).
+        kwargs.setdefault("create_connection", type(
+            "ChatConnection", (ChatConnection,), {"guard": self.guard}))
+        if "compression" not in kwargs and "extensions" not in kwargs:
+            kwargs["compression"] = "deflate" if self.compression == "deflate" else None
+            if self.compression == "shared":
+                kwargs["extensions"] = [SHARED_DEFLATE]
         self.guard.listen(host, kwargs)
         server = route(
             self.url_map, host, port, process_request=self._answer, **kwargs
@@ -519,7 +593,7 @@ def serve(
         for key in ("new_rooms", "random_every", "rate_limit", "max_buffer", "on_event",
                     "prefix", "gate", "client_limit", "max_connections", "max_per_client",
                     "client_key", "join_timeout", "origins", "hosts",
-                    "redis", "redis_room", "presence_timeout")
+                    "redis", "redis_room", "presence_timeout", "compression")
         if key in options
     }
     return ChatServer(chat_user, **server_options).serve(host, port, **options)

@@ -12,20 +12,19 @@ runs with no socket at all::
     >>> colt.handle_message('{"type": "chat", "text": "hi all"}')
     >>> colt.handle_close()
     >>> sent
-    ['{"type": "note", "text": "Colt joined \\\\"people\\\\"."}', '{"type": "chat", "name": "Colt", "text": "hi all"}']
+    ['{"type":"note","text":"Colt joined \\\\"people\\\\"."}', '{"type":"chat","name":"Colt","text":"hi all"}']
     >>> ChatUser.Room = Room
 
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 from typing import Any, Callable, ClassVar
 
 from .jokes import JOKES
-from .messages import ProtocolError, chat, check_name, error, name_key, note, parse
+from .messages import ProtocolError, chat, check_name, encode, error, name_key, note, parse
 from .room import Room
 
 __all__ = ["ChatUser"]
@@ -80,7 +79,7 @@ class ChatUser:
 
     def send_json(self, data: dict[str, Any]) -> None:
         """Send one message to this user only."""
-        self.send(json.dumps(data))
+        self.send(encode(data))
 
     # -- the protocol --------------------------------------------------------
 
@@ -171,7 +170,7 @@ class ChatUser:
         text = rest[len(recipient.name) :].strip()
         if not text:
             raise ProtocolError(f"usage: /priv {recipient.name} <message>")
-        message = json.dumps(
+        message = encode(
             {**chat(self.name, text), "private": True, "to": recipient.name}
         )
         recipient.send(message)
@@ -226,6 +225,6 @@ class ChatUser:
         """Send the member list to members that asked for it (``"want": ["members"]``)."""
         listeners = [m for m in self.room.members if "members" in getattr(m, "wants", ())]
         if listeners:
-            text = json.dumps({"type": "members", "names": self.member_names()})
+            text = encode({"type": "members", "names": self.member_names()})
             for member in listeners:
                 member.send(text)

@@ -5,6 +5,7 @@ No speed is asserted here: speed targets live in the benchmark's own output."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,9 +21,15 @@ FIGURES = {"deliveries_per_s", "latency_ms", "server_cpu_ms_per_1000", "server_c
            "client_cpu_share", "server_peak_mib", "expected", "received", "lost", "errors"}
 
 
-def test_floor_chatkit_and_live_deliver_every_chat_to_every_member():
-    result = bench.run_size(5, messages=20, rounds=1, kinds=bench.KINDS, progress=None, timeout=20)
-    for kind in bench.KINDS:
+NODE = shutil.which("node") is not None
+
+
+@pytest.mark.timeout(60)
+def test_every_kind_delivers_every_chat_to_browser_like_clients_and_negotiates_its_policy():
+    kinds = (("seed",) if NODE else ()) + ("floor", "chatkit", "live", "shared", "deflate")
+    result = bench.run_size(5, messages=20, rounds=1, kinds=kinds, progress=None, timeout=20)
+    assert result["client"] == "browser"
+    for kind in kinds:
         figures = result[kind]
         assert FIGURES <= figures.keys()
         assert figures["errors"] == []
@@ -31,7 +38,26 @@ def test_floor_chatkit_and_live_deliver_every_chat_to_every_member():
         assert figures["lost"] == 0
         assert 0 < figures["latency_ms"]["p50"] <= figures["latency_ms"]["max"]
         assert figures["server_cpu_ms_per_1000"] > 0
+        assert figures["idle_kib_per_member"] is not None
+    # the browsers' offer is declined by the original and by chatkit's default, as Node's ws does
+    for kind in ("seed", "floor", "chatkit", "live"):
+        assert result.get(kind, {"negotiated": ""})["negotiated"] == ""
+    assert "server_no_context_takeover" in result["shared"]["negotiated"]
+    assert result["deflate"]["negotiated"].startswith("permessage-deflate")
+    assert "server_no_context_takeover" not in result["deflate"]["negotiated"]
+    # per-connection deflate (with its context) sends the fewest bytes
+    assert result["deflate"]["wire_bytes_per_delivery"] < result["chatkit"]["wire_bytes_per_delivery"]
+    assert result["baseline"] == ("seed" if NODE else "floor")
+    assert {"rate", "cpu"} <= result["ratios"]["chatkit"].keys()
     assert {"deliveries_per_s", "server_cpu_per_delivery", "live_vs_serve"} <= result["ratio"].keys()
+
+
+def test_lean_clients_offer_nothing_and_get_everything():
+    result = bench.run_size(4, messages=20, rounds=1, kinds=("floor", "shared"), client="lean",
+                            progress=None, timeout=20)
+    for kind in ("floor", "shared"):
+        assert result[kind]["lost"] == 0 and result[kind]["errors"] == []
+        assert result[kind]["negotiated"] == ""  # no offer, no deflate, whatever the policy
 
 
 def test_cli_prints_a_table_and_a_json_line_and_exits_0_when_nothing_is_lost(tmp_path):
@@ -115,3 +141,13 @@ def test_notebook_6_runs_top_to_bottom():
     assert "stalled member dropped: True" in text
     assert any("image/png" in output.get("data", {}) for cell in notebook.cells
                if cell.cell_type == "code" for output in cell.outputs)
+
+
+def test_without_node_the_seed_kind_is_skipped_with_a_clear_message(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no node, no npm on this PATH
+    results = bench.run(sizes=[3], messages=10, rounds=1, kinds=("seed", "floor", "chatkit"),
+                        stall_size=0, overhead=False, progress=None, timeout=20)
+    assert "node and npm are not installed" in results["skipped"]["seed"]
+    assert results["kinds"] == ["floor", "chatkit"] and results["lost"] == 0
+    assert results["sizes"][0]["baseline"] == "floor"
+    assert bench.table(results).startswith("skipped seed: node and npm are not installed")

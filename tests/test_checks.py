@@ -338,7 +338,7 @@ def test_reference_shows_the_source_and_diffs_a_class_method_by_method(capsys):
     reference.show("Room.broadcast")
     shown = capsys.readouterr().out
     assert shown.startswith("# the reference: Room.broadcast\ndef broadcast(self")
-    assert "json.dumps(data)" in shown
+    assert "text = encode(data)" in shown
     text = reference.diff_text(broken.SkipsSender, against="ChatUser")
     assert "--- yours: ChatUser.handle_chat" in text
     assert "-        if member is not self:" in text

@@ -7,6 +7,8 @@ whose text tells the client what was wrong, never another exception.
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 
 import pytest
 
@@ -17,6 +19,7 @@ from chatkit.messages import (
     chat,
     check_name,
     check_room_name,
+    encode,
     error,
     name_key,
     note,
@@ -154,3 +157,28 @@ def test_check_room_name_refuses_what_names_refuse(room, says):
 @pytest.mark.parametrize("room", ["people", "my room ✓", "👩\u200d💻", "r" * 80, "100%"])
 def test_check_room_name_accepts_ordinary_room_names(room):
     assert check_room_name(room) == room
+
+
+ORIGINAL_MESSAGES = [
+    note('Colt joined "people".'),
+    chat("José", "héllo ✓ 👩\u200d💻 <b>&</b> \\ \t tab"),
+    error("slow down: at most 15 messages a second"),
+    {"type": "chat", "name": "Colt", "text": "psst", "private": True, "to": "jenny"},
+    {"type": "members", "names": ["juanita", "jenny", "jeff"]},
+    note("\ud800 alone"),  # a lone surrogate, as a client's "\ud800" decodes
+]
+
+
+def test_encode_writes_byte_for_byte_what_the_originals_json_stringify_writes():
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: nothing to compare with")
+    script = "for (const line of require('fs').readFileSync(0, 'utf8').split('\\n'))" \
+             " if (line) console.log(JSON.stringify(JSON.parse(line)));"
+    lines = "\n".join(json.dumps(message) for message in ORIGINAL_MESSAGES)
+    stringified = subprocess.run([node, "-e", script], input=lines.encode(), capture_output=True,
+                                 check=True, timeout=30).stdout.decode().splitlines()
+    assert [encode(message) for message in ORIGINAL_MESSAGES] == stringified
+    assert encode(ORIGINAL_MESSAGES[0]) == '{"type":"note","text":"Colt joined \\"people\\"."}'
+    assert all(json.loads(encode(message)) == message for message in ORIGINAL_MESSAGES)
+    assert all(encode(message).encode() for message in ORIGINAL_MESSAGES)  # all UTF-8-able

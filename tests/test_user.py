@@ -105,8 +105,8 @@ def test_the_exact_transcript_of_one_session(connect):
     colt.say("hi all")
     colt.close()
     assert colt.sent == [
-        '{"type": "note", "text": "Colt joined \\"people\\"."}',
-        '{"type": "chat", "name": "Colt", "text": "hi all"}',
+        '{"type":"note","text":"Colt joined \\"people\\"."}',
+        '{"type":"chat","name":"Colt","text":"hi all"}',
     ]
 
 

@@ -1,17 +1,24 @@
-"""The load generator of :mod:`chatkit.bench`: a room full of lean clients, in a process of its own.
+"""The load generator of :mod:`chatkit.bench`: a room full of clients, in a process of its own.
 
 Run by the benchmark, not by hand::
 
-    python -m chatkit.bench_clients '{"size": 10, "messages": 50, "targets": [...]}'
+    python -m chatkit.bench.clients '{"size": 10, "messages": 50, "targets": [...]}'
 
 It connects ``size`` members to room ``bench`` on each target server (one of them,
 ``m0``, also sends), waits until every join note has arrived, then runs the
 measured phases -- the targets taking turns, ``rounds`` times -- and prints JSON
 lines: ``{"progress": ...}`` while it runs and ``{"result": ...}`` at the end.
 
-The clients must cost less than the server they measure, so they are not built on
-a WebSocket library: each is an ``asyncio.Protocol`` that does the handshake, then
-splits frames by hand (server frames are never masked) and looks only at what it
+The clients do on the wire what browsers do (``"client": "browser"``, the default):
+they send ``Origin`` and offer ``permessage-deflate; client_max_window_bits`` as
+Chromium does, mask their frames, compress what they send and inflate what they get
+when the server accepts, and check that each text frame is UTF-8, as a browser does
+before it calls ``onmessage``. ``"client": "lean"`` offers no compression: the path
+hand-written clients measure, kept as a labelled option.
+
+They must cost less than the server they measure, so they are not built on a
+WebSocket library: each is an ``asyncio.BufferedProtocol`` that does the handshake,
+then splits frames by hand (server frames are never masked) and looks only at what it
 must. A chat's text is ``"<seq> <send time in ns>[ <padding>]"``, so a receiver
 checks the bytes around it, the order of ``seq`` on its connection, and the send
 time, without decoding JSON. All clients run in this one process, so send and
@@ -27,6 +34,7 @@ import os
 import socket
 import sys
 import time
+import zlib
 from typing import Any
 
 from websockets.utils import apply_mask
@@ -36,9 +44,13 @@ __all__ = ["run_clients", "percentiles", "cpu_seconds", "peak_memory", "current_
 ROOM = "bench"
 SENDER = "m0"
 STALLED = "stalled"
-CHAT_PREFIX = b'{"type": "chat", "name": "' + SENDER.encode() + b'", "text": "'
-NOTE_PREFIX = b'{"type": "note", "text": "'
-LEFT_NOTE = json.dumps({"type": "note", "text": f"{STALLED} left {ROOM}."}).encode()
+# Every server under test writes JSON as JSON.stringify does (compact); the original puts
+# "name" before "type" in its chats. Both orders have the same length.
+CHAT_PREFIXES = (b'{"type":"chat","name":"' + SENDER.encode() + b'","text":"',
+                 b'{"name":"' + SENDER.encode() + b'","type":"chat","text":"')
+CHAT_PREFIX_LENGTH = len(CHAT_PREFIXES[0])
+NOTE_PREFIX = b'{"type":"note","text":"'
+LEFT_NOTE = b'{"type":"note","text":"' + f"{STALLED} left {ROOM}.".encode() + b'"}'
 BUFFER_BYTES = 16 * 1024  # each member's read buffer: 200 short frames, 5 padded ones
 CONNECT_BATCH = 50  # connections opened at once (the server's listen backlog is 100)
 
@@ -97,36 +109,87 @@ def percentiles(values: list[int], points=(50, 90, 99, 100)) -> dict[str, float]
 # -- frames ---------------------------------------------------------------------
 
 
-def client_frame(payload: bytes, opcode: int = 0x1) -> bytes:
-    """One masked client frame (FIN set) carrying ``payload``."""
+def client_frame(payload: bytes, opcode: int = 0x1, rsv1: bool = False) -> bytes:
+    """One masked client frame (FIN set) carrying ``payload`` (``rsv1``: it is deflated)."""
     mask = os.urandom(4)
     length = len(payload)
+    first = 0x80 | opcode | (0x40 if rsv1 else 0)
     if length < 126:
-        header = bytes((0x80 | opcode, 0x80 | length))
+        header = bytes((first, 0x80 | length))
     elif length < 65536:
-        header = bytes((0x80 | opcode, 0xFE)) + length.to_bytes(2, "big")
+        header = bytes((first, 0xFE)) + length.to_bytes(2, "big")
     else:
-        header = bytes((0x80 | opcode, 0xFF)) + length.to_bytes(8, "big")
+        header = bytes((first, 0xFF)) + length.to_bytes(8, "big")
     return header + mask + apply_mask(payload, mask)
 
 
-def handshake_request(port: int, path: str) -> bytes:
+#: What Chromium offers in every WebSocket handshake (Firefox and Safari offer the same).
+BROWSER_EXTENSIONS = "permessage-deflate; client_max_window_bits"
+#: The two clients: "browser" offers deflate, as browsers do; "lean" offers nothing.
+CLIENTS = ("browser", "lean")
+
+
+def handshake_request(port: int, path: str, client: str = "browser") -> bytes:
+    """The upgrade request: a browser's (Origin, deflate offered) or the lean one's."""
     key = base64.b64encode(os.urandom(16)).decode()
+    extra = ""
+    if client == "browser":
+        extra = (f"Origin: http://127.0.0.1:{port}\r\n"
+                 f"Sec-WebSocket-Extensions: {BROWSER_EXTENSIONS}\r\n")
     return (
         f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        f"{extra}\r\n"
     ).encode()
+
+
+class Deflate:
+    """permessage-deflate as a browser runs it, from the parameters the server answered."""
+
+    def __init__(self, header: str) -> None:
+        params = {}
+        for part in header.split(";")[1:]:
+            name, _, value = part.strip().partition("=")
+            params[name.strip().lower()] = value.strip().strip('"')
+        self.server_bits = int(params.get("server_max_window_bits") or 15)
+        self.client_bits = int(params.get("client_max_window_bits") or 15)
+        self.server_reset = "server_no_context_takeover" in params
+        self.client_reset = "client_no_context_takeover" in params
+        self.params = params
+        self.inflater = zlib.decompressobj(wbits=-self.server_bits)
+        self.deflater = zlib.compressobj(wbits=-self.client_bits)
+
+    def inflate(self, data: bytes) -> bytes:
+        if self.server_reset:
+            self.inflater = zlib.decompressobj(wbits=-self.server_bits)
+        return self.inflater.decompress(data + b"\x00\x00\xff\xff")
+
+    def deflate(self, data: bytes) -> bytes:
+        if self.client_reset:
+            self.deflater = zlib.compressobj(wbits=-self.client_bits)
+        out = self.deflater.compress(data) + self.deflater.flush(zlib.Z_SYNC_FLUSH)
+        return out[:-4] if out.endswith(b"\x00\x00\xff\xff") else out
+
+
+def _extensions_header(response: bytes) -> str:
+    for line in response.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"sec-websocket-extensions":
+            return value.strip().decode()
+    return ""
 
 
 class Target:
     """One server under test and the counters its members update."""
 
-    def __init__(self, kind: str, port: int, pid: int, size: int) -> None:
-        self.kind, self.port, self.pid, self.size = kind, port, pid, size
+    def __init__(self, kind: str, port: int, pid: int, size: int, client: str = "browser") -> None:
+        self.kind, self.port, self.pid, self.size, self.client = kind, port, pid, size, client
         self.members: list[Member] = []
         self.notes = 0
         self.left_notes = 0
         self.errors: list[str] = []
+        self.negotiated = ""  # the server's Sec-WebSocket-Extensions answer, if any
+        self.wire_bytes = 0  # bytes received from the server, headers and all
         self.reset(0)
 
     def reset(self, messages: int) -> None:
@@ -164,10 +227,13 @@ class Member(asyncio.BufferedProtocol):
         self.upgraded = False
         self.next_seq = 0
         self.transport: asyncio.Transport | None = None
+        self.deflate: Deflate | None = None  # once the server accepted the browser's offer
+        self.browser = target.client == "browser"
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        transport.write(handshake_request(self.target.port, f"/chat/{ROOM}"))  # type: ignore[attr-defined]
+        request = handshake_request(self.target.port, f"/chat/{ROOM}", self.target.client)
+        transport.write(request)  # type: ignore[attr-defined]
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.open.done():
@@ -191,9 +257,14 @@ class Member(asyncio.BufferedProtocol):
                 self.open.set_exception(ConnectionError(bytes(buffer[:end]).decode(errors="replace")))
                 return
             self.upgraded = True
+            extensions = _extensions_header(bytes(buffer[:end]))
+            self.target.negotiated = extensions
+            if extensions.startswith("permessage-deflate"):
+                self.deflate = Deflate(extensions)
             self.open.set_result(None)
             pos = end + 4
         target = self.target
+        target.wire_bytes += nbytes
         now = time.monotonic_ns()
         while size - pos >= 2:
             first, length = buffer[pos], buffer[pos + 1]
@@ -215,18 +286,28 @@ class Member(asyncio.BufferedProtocol):
                     return
                 break
             pos = end
+            data = buffer
+            if first == 0xC1 and self.deflate is not None:  # a whole compressed text frame
+                data = self.deflate.inflate(bytes(buffer[start:end]))
+                first, start, end = 0x81, 0, len(data)
             if first == 0x81:  # a whole text frame
-                if buffer.startswith(CHAT_PREFIX, start, end) and buffer.endswith(b'"}', start, end):
-                    text = start + len(CHAT_PREFIX)
-                    space = buffer.find(b" ", text, end - 2)
-                    after = buffer.find(b" ", space + 1, end - 2)
+                if self.browser:  # a browser hands onmessage a string: UTF-8 checked
                     try:
-                        seq = int(buffer[text:space])
-                        sent = int(buffer[space + 1 : after if after > 0 else end - 2])
+                        bytes(data[start:end]).decode()
+                    except UnicodeDecodeError:
+                        target.error("a text frame that is not UTF-8")
+                        continue
+                if data.startswith(CHAT_PREFIXES, start, end) and data.endswith(b'"}', start, end):
+                    text = start + CHAT_PREFIX_LENGTH
+                    space = data.find(b" ", text, end - 2)
+                    after = data.find(b" ", space + 1, end - 2)
+                    try:
+                        seq = int(data[text:space])
+                        sent = int(data[space + 1 : after if after > 0 else end - 2])
                         counts = target.counts
                         counts[seq] += 1
                     except (ValueError, IndexError):
-                        target.error(f"a chat with unexpected text: {bytes(buffer[start:end])[:80]!r}")
+                        target.error(f"a chat with unexpected text: {bytes(data[start:end])[:80]!r}")
                         continue
                     if seq != self.next_seq:
                         target.error(f"chat {seq} arrived when {self.next_seq} was due")
@@ -236,14 +317,14 @@ class Member(asyncio.BufferedProtocol):
                     if counts[seq] == target.size:
                         target.completed += 1
                         target.wake()
-                elif buffer.startswith(NOTE_PREFIX, start, end):
-                    if buffer[start:end] == LEFT_NOTE:
+                elif data.startswith(NOTE_PREFIX, start, end):
+                    if data[start:end] == LEFT_NOTE:
                         target.left_notes += 1
                     else:
                         target.notes += 1
                     target.wake()
                 else:
-                    target.error(f"unexpected message: {bytes(buffer[start:end])[:80]!r}")
+                    target.error(f"unexpected message: {bytes(data[start:end])[:80]!r}")
             elif first == 0x89:  # ping: answer, or the server's keepalive closes us
                 self.transport.write(client_frame(bytes(buffer[start:end]), 0xA))
             elif first == 0x88:
@@ -255,7 +336,12 @@ class Member(asyncio.BufferedProtocol):
         self.filled = size - pos
 
     def send_text(self, text: str) -> None:
-        self.transport.write(client_frame(text.encode()))
+        """Send one text message, deflated if that was agreed (browsers compress all they send)."""
+        payload = text.encode()
+        if self.deflate is not None:
+            self.transport.write(client_frame(self.deflate.deflate(payload), rsv1=True))
+        else:
+            self.transport.write(client_frame(payload))
 
 
 def open_stalled(port: int, name: str = STALLED) -> socket.socket:
@@ -307,8 +393,13 @@ async def wait_for(target: Target, condition, deadline: float) -> bool:
     return True
 
 
-async def connect_room(target: Target, timeout: float) -> None:
-    """Connect ``target.size`` members, join them all, wait for every join note."""
+async def connect_room(target: Target, timeout: float) -> float:
+    """Connect ``target.size`` members, join them all, wait for every join note.
+
+    Returns the server's memory per open connection, in KiB: its resident memory
+    once every handshake is done (before any join), less what it was before.
+    """
+    before = current_memory(target.pid)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     for first in range(0, target.size, CONNECT_BATCH):
@@ -322,6 +413,8 @@ async def connect_room(target: Target, timeout: float) -> None:
             asyncio.gather(*(member.open for member in batch)), max(0.1, deadline - loop.time())
         )
         target.members += batch
+    await asyncio.sleep(0.2)  # let the server settle after the last handshake
+    per_connection = (current_memory(target.pid) - before) / target.size
     for index, member in enumerate(target.members):
         member.send_text(json.dumps({"type": "join", "name": f"m{index}"}))
     expected = target.size * (target.size + 1) // 2  # the k-th join is told to k members
@@ -331,6 +424,7 @@ async def connect_room(target: Target, timeout: float) -> None:
         )
     if target.errors:
         raise RuntimeError(f"{target.kind}, while joining: {target.errors}")
+    return per_connection
 
 
 async def measure(
@@ -342,6 +436,7 @@ async def measure(
     sender = target.members[0]
     padding = " " + "x" * pad if pad else ""
     left_before = target.left_notes
+    wire_before = target.wire_bytes
     cpu_before = cpu_seconds(target.pid)
     client_before = time.process_time()
     start = time.monotonic_ns()
@@ -377,6 +472,8 @@ async def measure(
         "server_peak_kib": peak_memory(target.pid),
         "server_rss_kib": current_memory(target.pid),
         "left_notes": target.left_notes - left_before,
+        "wire_bytes_per_delivery": (target.wire_bytes - wire_before) / deliveries if deliveries else 0.0,
+        "negotiated": target.negotiated,
     }
 
 
@@ -386,12 +483,19 @@ async def run_clients(config: dict[str, Any]) -> dict[str, Any]:
     window, rounds, pad = config.get("window", 10), config.get("rounds", 1), config.get("pad", 0)
     timeout = config.get("timeout", 60.0)
     stall = config.get("stall", False)
-    targets = [Target(t["kind"], t["port"], t["pid"], size) for t in config["targets"]]
+    client = config.get("client", "browser")
+    targets = [Target(t["kind"], t["port"], t["pid"], size, client) for t in config["targets"]]
     progress = Progress(messages * len(targets) * (rounds + (1 if stall else 0)))
+    idle: dict[str, float] = {}
+    joined: dict[str, float] = {}
     for target in targets:
-        await connect_room(target, timeout)
+        before = current_memory(target.pid)
+        idle[target.kind] = await connect_room(target, timeout)
+        await asyncio.sleep(0.2)  # let the server settle after the last join note
+        joined[target.kind] = (current_memory(target.pid) - before) / size
     result: dict[str, Any] = {"size": size, "messages": messages, "window": window, "pad": pad,
-                              "phases": []}
+                              "phases": [], "idle_kib_per_member": idle,
+                              "joined_kib_per_member": joined}
     for round_ in range(rounds):
         order = targets if round_ % 2 == 0 else targets[::-1]  # alternate: drift hits all alike
         for target in order:

@@ -1,14 +1,18 @@
-"""How many students can one room hold? The fan-out benchmark.
+"""How many students can one room hold? The fan-out benchmark, with browser-like clients.
 
-One chat to a room of N members is N writes: the server encodes the JSON once,
-then frames and writes it once per member. This module measures what that costs
-chatkit, beside a *floor*: the same protocol as a bare handler on
-``websockets.broadcast``, with no ``ChatUser`` and no ``Room``. Absolute numbers
-drift on a shared machine, so chatkit is reported as a ratio to the floor,
-measured in the same run, the two taking turns::
+One chat to a room of N members is N deliveries: the server encodes the JSON once,
+builds the frame once, and writes it to every member. This module measures what
+that costs chatkit beside the original express-ws server (kind ``seed``, run by
+Node: :mod:`chatkit.bench.peers`) and a *floor* (the same protocol as a bare
+handler on ``websockets.broadcast``, no ``ChatUser``, no ``Room``). The clients
+offer ``permessage-deflate`` as browsers do (:mod:`chatkit.bench.clients`).
+Absolute numbers drift on a shared machine, so each server is reported as a ratio
+to the original (else the floor), measured in the same run, round by round, the
+servers taking turns; the median ratio is printed with its range::
 
-    python -m chatkit.bench                          # sizes 10 100 500 1000
-    python -m chatkit.bench --sizes 10 100 --messages 200 --plot bench-results/fanout.png
+    python -m chatkit.bench                          # sizes 10 200 1000; seed floor chatkit live
+    python -m chatkit.bench --sizes 200 1000 --rounds 5 --kinds seed chatkit shared deflate \\
+        --plot bench-results/fanout.png              # + bench-results/fanout-compression.png
 
 From Python (a notebook)::
 
@@ -18,197 +22,55 @@ From Python (a notebook)::
     >>> results["sizes"][0]["chatkit"]["lost"]              # doctest: +SKIP
     0
 
-Every server under test runs in a process of its own on 127.0.0.1, the clients in
-another (:mod:`chatkit.bench_clients`); ``/proc/<pid>`` gives the server's CPU time
-and peak memory. The servers run with no rate limit: the benchmark's single
-sender sends as fast as the room absorbs, far above the classroom limit of
+Every server under test runs in a process of its own on 127.0.0.1
+(:mod:`chatkit.bench.servers`), the clients in another; ``/proc/<pid>`` gives the
+server's CPU time and memory. The servers run with no rate limit: the benchmark's
+single sender sends as fast as the room absorbs, far above the classroom limit of
 15 messages a second, which a real room spreads over many senders.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import logging
 import os
-import signal
 import statistics
 import subprocess
 import sys
 import threading
 import time
-import urllib.parse
 from typing import Any, Callable
 
+from .servers import KernelServer, ServerProcess
+
 __all__ = [
-    "run", "run_size", "compare_broadcast", "python_overhead", "plot", "table", "main",
+    "run", "run_size", "compare_broadcast", "python_overhead", "plot", "plot_compression",
+    "table", "main",
     "KINDS", "ALL_KINDS",
 ]
 
 #: The servers a run can measure: the floor, chatkit by ``serve``, chatkit by ``start``
 #: in a process mimicking a kernel, and in a real Jupyter kernel (``"kernel"``, not by default).
 KINDS = ("floor", "chatkit", "live")
-ALL_KINDS = KINDS + ("kernel",)
+ALL_KINDS = ("seed",) + KINDS + ("kernel", "shared", "deflate", "uvloop", "unbatched")
 DESCRIPTIONS = {
-    "floor": "bare websockets.broadcast handler (no ChatUser, no Room)",
+    "seed": "the express-ws original (Node; compression off, as Node's ws defaults)",
+    "floor": "bare websockets.broadcast handler, compression off (no ChatUser, no Room)",
     "chatkit": "chatkit.serve(rate_limit=None), as `python -m chatkit serve` runs it",
     "live": "chatkit.start(rate_limit=None): own loop in a thread, beside an idle main loop",
     "kernel": "chatkit.start(rate_limit=None) run in a real Jupyter kernel (jupyter_client)",
+    "shared": "chatkit.serve(compression='shared'): deflate, compressed once per broadcast",
+    "deflate": "chatkit.serve(compression='deflate'): websockets' deflate, once per member",
+    "uvloop": "chatkit.serve(rate_limit=None) on uvloop's event loop (pip install uvloop)",
+    "unbatched": "chatkit.serve(rate_limit=None), one write per frame (no Outbox)",
 }
-DEFAULT_SIZES = (10, 100, 500, 1000)
+#: What each run compares everything with: the original when Node is here, else the floor
+#: (else the first kind measured).
+BASELINES = ("seed", "floor")
+DEFAULT_SIZES = (10, 200, 1000)
 TARGET_DELIVERIES = 60_000  # per measured phase, when messages are not given
 
 Progress = Callable[[str, int, int], None]
-
-
-# -- the servers under test (each runs in its own process) ---------------------
-
-
-async def _floor_chat(websocket: Any) -> None:
-    """The floor: the protocol's join, chat and leave, straight on ``broadcast``."""
-    from websockets.asyncio.server import broadcast
-    from websockets.exceptions import ConnectionClosed
-
-    room = urllib.parse.unquote(websocket.request.path.rsplit("/", 1)[-1])
-    members = _FLOOR_ROOMS.setdefault(room, {})
-    name = None
-    try:
-        async for message in websocket:
-            data = json.loads(message)
-            if data["type"] == "join":
-                name = data["name"]
-                members[websocket] = None
-                broadcast(members, json.dumps({"type": "note", "text": f'{name} joined "{room}".'}))
-            elif data["type"] == "chat":
-                broadcast(members, json.dumps({"type": "chat", "name": name, "text": data["text"]}))
-    except ConnectionClosed:
-        pass
-    finally:
-        if name is not None:
-            members.pop(websocket, None)
-            broadcast(members, json.dumps({"type": "note", "text": f"{name} left {room}."}))
-
-
-_FLOOR_ROOMS: dict[str, dict[Any, None]] = {}
-
-
-async def _serve_until_stdin_closes(kind: str) -> None:
-    from websockets.asyncio.server import serve as ws_serve
-
-    from .messages import MAX_MESSAGE_BYTES
-    from .server import serve
-
-    if kind == "floor":
-        # When a whole room disconnects at once, broadcast keeps writing to transports
-        # already lost until their connection_lost runs, and asyncio logs each such write
-        # (thousands of "socket.send() raised exception."). Quiet: that is the floor's way.
-        logging.getLogger("asyncio").setLevel(logging.ERROR)
-        server = await ws_serve(_floor_chat, "127.0.0.1", 0, max_size=MAX_MESSAGE_BYTES)
-    else:
-        server = await serve("127.0.0.1", 0, rate_limit=None, max_per_client=None)
-    print(f"port {server.sockets[0].getsockname()[1]}", flush=True)
-    await _stdin_closed()
-    server.close()
-    await server.wait_closed()
-
-
-async def _stdin_closed() -> None:
-    loop = asyncio.get_running_loop()
-    closed = loop.create_future()
-
-    def readable() -> None:
-        if not os.read(sys.stdin.fileno(), 4096) and not closed.done():
-            closed.set_result(None)
-
-    loop.add_reader(sys.stdin.fileno(), readable)
-    await closed
-
-
-def _serve_live() -> None:
-    """Like a kernel: ``chatkit.start()`` from a process whose main loop goes on running."""
-    from .live import start
-
-    live = start(port=0, show=False, rate_limit=None, max_per_client=None)
-    print(f"port {live.port}", flush=True)
-    asyncio.run(_stdin_closed())  # the "kernel's" own loop, idle, as between cells
-    live.stop()
-
-
-def serve_main(kind: str) -> int:
-    """``python -m chatkit.bench --serve KIND``: run one server under test until stdin closes."""
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    if kind == "live":
-        _serve_live()
-    else:
-        asyncio.run(_serve_until_stdin_closes(kind))
-    return 0
-
-
-class ServerProcess:
-    """A server under test in a subprocess; ``port`` once it listens."""
-
-    def __init__(self, kind: str, timeout: float = 20) -> None:
-        self.kind = kind
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "chatkit.bench", "--serve", kind],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )
-        self.pid = self.process.pid
-        watchdog = threading.Timer(timeout, self.process.kill)  # readline() has no timeout
-        watchdog.start()
-        self.port = 0
-        try:
-            for line in self.process.stdout:
-                if line.startswith("port "):
-                    self.port = int(line.split()[1])
-                    break
-        finally:
-            watchdog.cancel()
-        if not self.port:
-            self.stop()
-            raise RuntimeError(f"the {kind} server did not start")
-
-    def stop(self) -> None:
-        try:
-            self.process.stdin.close()
-            self.process.wait(5)
-        except (subprocess.TimeoutExpired, OSError):
-            self.process.kill()
-            self.process.wait(5)
-        self.process.stdout.close()
-
-
-class KernelServer:
-    """``chatkit.start()`` in a real, idle Jupyter kernel, as a student runs it."""
-
-    def __init__(self, kind: str = "kernel", timeout: float = 30) -> None:
-        from jupyter_client.manager import start_new_kernel
-
-        self.kind = kind
-        self.manager, self.client = start_new_kernel(
-            kernel_name="python3", stderr=subprocess.DEVNULL  # its "running over TCP" warning
-        )
-        lines: list[str] = []
-
-        def output(message: dict[str, Any]) -> None:
-            if message["header"]["msg_type"] == "stream":
-                lines.append(message["content"]["text"])
-
-        code = ("import os, chatkit\n"
-                "_bench_server = chatkit.start(port=0, show=False, rate_limit=None, max_per_client=None)\n"
-                "print('bench-server', os.getpid(), _bench_server.port)\n")
-        self.client.execute_interactive(code, timeout=timeout, output_hook=output)
-        found = [line.split() for line in "".join(lines).splitlines()
-                 if line.startswith("bench-server ")]
-        if not found:
-            self.stop()
-            raise RuntimeError(f"the kernel did not start chatkit: {''.join(lines)!r}")
-        self.pid, self.port = int(found[0][1]), int(found[0][2])
-
-    def stop(self) -> None:
-        self.client.stop_channels()
-        self.manager.shutdown_kernel(now=True)
 
 
 # -- running the clients --------------------------------------------------------
@@ -216,9 +78,9 @@ class KernelServer:
 
 def _clients(config: dict[str, Any], label: str, progress: Progress | None,
              timeout: float) -> dict[str, Any]:
-    """Run :mod:`chatkit.bench_clients` with ``config``; forward its progress; return its result."""
+    """Run :mod:`chatkit.bench.clients` with ``config``; forward its progress; return its result."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "chatkit.bench_clients", json.dumps(config)],
+        [sys.executable, "-m", "chatkit.bench.clients", json.dumps(config)],
         stdout=subprocess.PIPE, text=True,
     )
     watchdog = threading.Timer(timeout, process.kill)  # the clients bound their waits too
@@ -251,6 +113,8 @@ def _summary(phases: list[dict[str, Any]]) -> dict[str, Any]:
         "server_cpu_share": median("server_cpu_share"),
         "client_cpu_share": median("client_cpu_share"),
         "server_peak_mib": max(p["server_peak_kib"] for p in phases) / 1024,
+        "wire_bytes_per_delivery": median("wire_bytes_per_delivery"),
+        "negotiated": phases[0].get("negotiated", ""),
         "expected": sum(p["expected"] for p in phases),
         "received": sum(p["received"] for p in phases),
         "lost": sum(p["lost"] for p in phases),
@@ -261,8 +125,14 @@ def _summary(phases: list[dict[str, Any]]) -> dict[str, Any]:
 
 def run_size(size: int, *, messages: int | None = None, window: int = 10, rounds: int = 3,
              kinds: tuple[str, ...] = KINDS, pad: int = 0, stall: bool = False,
-             progress: Progress | None = None, timeout: float = 120) -> dict[str, Any]:
-    """Measure a room of ``size`` members on each server kind; return medians per kind."""
+             client: str = "browser", progress: Progress | None = None,
+             timeout: float = 120) -> dict[str, Any]:
+    """Measure a room of ``size`` members on each server kind; return medians per kind.
+
+    ``client``: ``"browser"`` (offers deflate as browsers do) or ``"lean"`` (offers nothing).
+    ``out["ratios"][kind]`` holds each kind's paired ratios to the baseline (the
+    original, else the floor): the median and the range over the rounds.
+    """
     if messages is None:
         messages = max(50, TARGET_DELIVERIES // size)
     servers = []
@@ -271,7 +141,7 @@ def run_size(size: int, *, messages: int | None = None, window: int = 10, rounds
             servers.append(KernelServer() if kind == "kernel" else ServerProcess(kind))
         config = {
             "size": size, "messages": messages, "window": window, "rounds": rounds,
-            "pad": pad, "stall": stall, "timeout": timeout,
+            "pad": pad, "stall": stall, "timeout": timeout, "client": client,
             "targets": [{"kind": s.kind, "port": s.port, "pid": s.pid} for s in servers],
         }
         label = f"{size} members" + (" + 1 stalled" if stall else "")
@@ -280,40 +150,58 @@ def run_size(size: int, *, messages: int | None = None, window: int = 10, rounds
         for server in servers:
             server.stop()
     out: dict[str, Any] = {"size": size, "messages": messages, "window": window, "pad": pad,
-                           "client_peak_mib": raw["client_peak_kib"] / 1024}
+                           "client": client, "client_peak_mib": raw["client_peak_kib"] / 1024}
     for kind in kinds:
         phases = [p for p in raw["phases"] if p["kind"] == kind and not p.get("stalled")]
         if phases:
             out[kind] = _summary(phases)
+            # the server's memory per open connection (handshakes done, nobody joined yet),
+            # and per member once all joined (the join notes' N^2/2 deliveries included)
+            out[kind]["idle_kib_per_member"] = raw["idle_kib_per_member"].get(kind)
+            out[kind]["joined_kib_per_member"] = raw["joined_kib_per_member"].get(kind)
         stalled = [p for p in raw["phases"] if p["kind"] == kind and p.get("stalled")]
         if stalled:
             out[kind + "_stalled"] = {**_summary(stalled),
                                       "stalled_dropped": stalled[0]["stalled_dropped"]}
-    if "floor" in out and "chatkit" in out:
-        # Ratios of the phases that ran side by side (same round), then their median:
-        # drift on a shared machine hits both halves of a pair alike.
-        def paired(kind: str, base: str, key: str) -> float:
-            by_round = {p["round"]: p for p in raw["phases"]
-                        if p["kind"] == base and not p.get("stalled")}
-            return statistics.median(
-                p[key] / by_round[p["round"]][key] for p in raw["phases"]
-                if p["kind"] == kind and not p.get("stalled") and by_round[p["round"]][key]
-            )
+    if stall:
+        return out
 
-        out["ratio"] = {
-            "deliveries_per_s": paired("chatkit", "floor", "deliveries_per_s"),
-            "server_cpu_per_delivery": paired("chatkit", "floor", "server_cpu_ms_per_1000"),
-        }
+    def paired(kind: str, base: str, key: str) -> list[float]:
+        """Ratios of the phases that ran side by side (same round): drift hits both alike."""
+        by_round = {p["round"]: p for p in raw["phases"] if p["kind"] == base}
+        return [p[key] / by_round[p["round"]][key] for p in raw["phases"]
+                if p["kind"] == kind and p["round"] in by_round and by_round[p["round"]][key]]
+
+    def spread(values: list[float]) -> dict[str, float]:
+        return {"median": statistics.median(values), "low": min(values), "high": max(values)}
+
+    base = next((b for b in BASELINES if b in out), next((k for k in kinds if k in out), None))
+    out["baseline"] = base
+    out["ratios"] = {}
+    if base is not None:
+        for kind in kinds:
+            if kind != base and kind in out:
+                out["ratios"][kind] = {
+                    "rate": spread(paired(kind, base, "deliveries_per_s")),
+                    "cpu": spread(paired(kind, base, "server_cpu_ms_per_1000")),
+                }
+    if base is not None and "chatkit" in out["ratios"]:  # the headline pair, as before
+        out["ratio"] = {"deliveries_per_s": out["ratios"]["chatkit"]["rate"]["median"],
+                        "server_cpu_per_delivery": out["ratios"]["chatkit"]["cpu"]["median"]}
         for kind in ("live", "kernel"):
             if kind in out:
-                out["ratio"][f"{kind}_vs_serve"] = paired(kind, "chatkit", "deliveries_per_s")
+                versus = paired(kind, "chatkit", "deliveries_per_s")
+                out["ratio"][f"{kind}_vs_serve"] = statistics.median(versus)
+                out["ratios"][f"{kind}_vs_serve"] = {
+                    "rate": spread(versus),
+                    "cpu": spread(paired(kind, "chatkit", "server_cpu_ms_per_1000"))}
     return out
 
 
 def run(sizes=DEFAULT_SIZES, *, messages: int | None = None, window: int = 10, rounds: int = 3,
         kinds: tuple[str, ...] = KINDS, stall_size: int = 20, stall_messages: int = 3000,
-        stall_pad: int = 3000, progress: Progress | str | None = "text",
-        timeout: float = 120) -> dict[str, Any]:
+        stall_pad: int = 3000, client: str = "browser", progress: Progress | str | None = "text",
+        overhead: bool = True, timeout: float = 120) -> dict[str, Any]:
     """Run the fan-out benchmark; return ``{"sizes": [...], "stall": {...}, "lost": n}``.
 
     Args:
@@ -321,33 +209,80 @@ def run(sizes=DEFAULT_SIZES, *, messages: int | None = None, window: int = 10, r
         messages: chats per measured phase (default: about 60,000 deliveries' worth).
         window: chats sent but not yet delivered to everyone, at most.
         rounds: measured phases per server; the servers take turns, medians are kept.
-        kinds: which servers: ``"floor"``, ``"chatkit"``, ``"live"``, and
-            ``"kernel"`` (``chatkit.start()`` in a real Jupyter kernel; not by default).
+        kinds: which servers (see :data:`DESCRIPTIONS`): ``"seed"`` (the express-ws
+            original, skipped with a message where Node is missing), ``"floor"``,
+            ``"chatkit"``, ``"live"``, ``"kernel"`` (``chatkit.start()`` in a real
+            Jupyter kernel), ``"shared"`` and ``"deflate"`` (chatkit's other
+            compression policies).
+        client: ``"browser"`` (the default: offers deflate as browsers do) or ``"lean"``.
         stall_size: room size for the stalled-member scenario (0: skip it); it
             sends ``stall_messages`` chats of ``stall_pad`` bytes, enough to fill the
             kernel's socket buffers and the server's 1 MiB allowance for the stalled one.
         progress: ``"text"`` (a bar on stderr), ``"widget"`` (in a notebook), a
             function ``progress(label, done, total)``, or None.
     """
+    skipped = {}
+    if "seed" in kinds:
+        from .peers import SeedUnavailable, install, unavailable
+
+        reason = unavailable()
+        if reason is None:
+            try:
+                install()
+            except SeedUnavailable as exc:
+                reason = str(exc)
+        if reason is not None:
+            skipped["seed"] = reason
+            kinds = tuple(k for k in kinds if k != "seed")
+    if "uvloop" in kinds:
+        import importlib.util
+
+        if importlib.util.find_spec("uvloop") is None:
+            skipped["uvloop"] = "uvloop is not installed (pip install uvloop): kind 'uvloop' is skipped"
+            kinds = tuple(k for k in kinds if k != "uvloop")
+    raise_open_files_limit()
     progress = _progress(progress)
-    results: dict[str, Any] = {"sizes": [], "kinds": list(kinds),
+    results: dict[str, Any] = {"sizes": [], "kinds": list(kinds), "skipped": skipped,
+                               "client": client,
                                "servers": {k: DESCRIPTIONS[k] for k in kinds},
                                "rate_limit": "off (rate_limit=None) on every server under test",
                                "cpus": os.cpu_count(), "load_before": os.getloadavg()[0]}
     for size in sizes:
         results["sizes"].append(run_size(size, messages=messages, window=window, rounds=rounds,
-                                         kinds=kinds, progress=progress, timeout=timeout))
+                                         kinds=kinds, client=client, progress=progress,
+                                         timeout=timeout))
     if stall_size:
         stall_kinds = tuple(k for k in ("floor", "chatkit") if k in kinds) or ("chatkit",)
         results["stall"] = run_size(stall_size, messages=stall_messages, window=window, rounds=1,
-                                    kinds=stall_kinds, pad=stall_pad, stall=True,
+                                    kinds=stall_kinds, pad=stall_pad, stall=True, client=client,
                                     progress=progress, timeout=timeout)
-    results["python_overhead"] = python_overhead(sizes=[s for s in sizes if s <= 1000][:4] or [10])
+    if overhead:
+        results["python_overhead"] = python_overhead(
+            sizes=[s for s in sizes if s <= 1000][:4] or [10])
     results["lost"] = _lost(results)
     results["load_after"] = os.getloadavg()[0]
     if progress is not None and hasattr(progress, "close"):
         progress.close()
     return results
+
+
+def raise_open_files_limit() -> int:
+    """Raise this process's soft limit of open files to its hard limit (children inherit it).
+
+    A room of 5,000 members is 5,000 sockets in the server and as many in the clients.
+    Returns the new soft limit.
+    """
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        new = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+            soft = new
+        except (ValueError, OSError):
+            pass
+    return soft
 
 
 def _lost(results: dict[str, Any]) -> int:
@@ -456,7 +391,7 @@ def compare_broadcast(room_class: type, sizes=(10, 100, 1000), messages: int = 2
         (True, 10)
 
     """
-    from .room import Room
+    from ..room import Room
 
     rows = []
     for size in sizes:
@@ -506,8 +441,8 @@ async def _python_overhead(size: int, messages: int, repeat: int) -> dict[str, f
     from websockets.protocol import State
     from websockets.server import ServerProtocol
 
-    from .server import make_sender
-    from .user import ChatUser
+    from ..server import make_sender
+    from ..user import ChatUser
 
     connections = []
     for _ in range(size):
@@ -559,50 +494,56 @@ def python_overhead(sizes=(10, 100, 500), messages: int = 200, repeat: int = 5) 
 
 
 def table(results: dict[str, Any]) -> str:
-    """The results as a text table: one row per size and server, ratios to the floor."""
-    lines = ["medians over the rounds; chatkit's ratios are medians of side-by-side pairs",
-             f"{'size':>5} {'server':>8} {'deliv/s':>9} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7}"
-             f" {'max ms':>7} {'cpu ms/1k':>9} {'srv cpu':>7} {'cli cpu':>7} {'peak MiB':>8}"
-             f" {'lost':>5} {'vs floor':>17}"]
+    """The results as a text table: one row per size and server, ratios to the baseline.
+
+    The baseline is the express-ws original (``seed``) when it ran, else the floor.
+    Ratios are medians of side-by-side pairs, with their range over the rounds.
+    """
+    lines = [f"clients: {results.get('client', 'browser')}"
+             f" ({'offer permessage-deflate as browsers do' if results.get('client', 'browser') == 'browser' else 'offer no compression'});"
+             " medians over the rounds; ratios: median [lowest-highest] of side-by-side pairs",
+             f"{'size':>5} {'server':>8} {'deliv/s':>9} {'p50 ms':>7} {'p99 ms':>7}"
+             f" {'cpu us/dl':>9} {'B/deliv':>7} {'KiB/conn':>8} {'peak MiB':>8}"
+             f" {'lost':>5}  vs baseline"]
+    for name, reason in results.get("skipped", {}).items():
+        lines.insert(0, f"skipped {name}: {reason}")
     for entry in results["sizes"]:
+        base = entry.get("baseline")
         for kind in results["kinds"]:
             row = entry.get(kind)
             if row is None:
                 continue
             lat = row["latency_ms"]
-            vs = ""
-            if kind == "chatkit" and "ratio" in entry:
-                ratio = entry["ratio"]
-                vs = (f"{ratio['deliveries_per_s']:.2f}x rate "
-                      f"{ratio['server_cpu_per_delivery']:.2f}x cpu")
-            elif kind != "floor" and "floor" in entry:
-                floor = entry["floor"]
-                vs = (f"{row['deliveries_per_s'] / floor['deliveries_per_s']:.2f}x rate "
-                      f"{row['server_cpu_ms_per_1000'] / floor['server_cpu_ms_per_1000']:.2f}x cpu")
+            vs = "(baseline)" if kind == base else ""
+            ratio = entry.get("ratios", {}).get(kind)
+            if ratio:
+                rate, cpu = ratio["rate"], ratio["cpu"]
+                vs = (f"{rate['median']:.2f}x rate [{rate['low']:.2f}-{rate['high']:.2f}]"
+                      f" {cpu['median']:.2f}x cpu [{cpu['low']:.2f}-{cpu['high']:.2f}]")
+            idle = row.get("idle_kib_per_member")
             lines.append(
                 f"{entry['size']:>5} {kind:>8} {row['deliveries_per_s']:>9.0f} {lat['p50']:>7.2f}"
-                f" {lat['p90']:>7.2f} {lat['p99']:>7.2f} {lat['max']:>7.2f}"
-                f" {row['server_cpu_ms_per_1000']:>9.1f} {row['server_cpu_share']:>6.0%}"
-                f" {row['client_cpu_share']:>7.0%} {row['server_peak_mib']:>8.1f}"
-                f" {row['lost']:>5} {vs:>17}"
+                f" {lat['p99']:>7.2f} {row['server_cpu_ms_per_1000']:>9.2f}"
+                f" {row.get('wire_bytes_per_delivery', float('nan')):>7.1f}"
+                f" {idle if idle is not None else float('nan'):>8.1f} {row['server_peak_mib']:>8.1f}"
+                f" {row['lost']:>5}  {vs}"
             )
         for kind in ("live", "kernel"):
-            if f"{kind}_vs_serve" in entry.get("ratio", {}):
-                lines.append(f"{'':>5} {kind} server vs `serve`:"
-                             f" {entry['ratio'][kind + '_vs_serve']:.2f}x deliveries per second")
+            versus = entry.get("ratios", {}).get(f"{kind}_vs_serve")
+            if versus:
+                rate, cpu = versus["rate"], versus["cpu"]
+                lines.append(f"{'':>5} {kind} server vs `serve`: {rate['median']:.2f}x deliveries"
+                             f" per second [{rate['low']:.2f}-{rate['high']:.2f}],"
+                             f" {cpu['median']:.2f}x CPU per delivery [{cpu['low']:.2f}-{cpu['high']:.2f}]")
     overhead = results.get("python_overhead")
     if overhead:
         lines.append("")
-        lines.append("Python work per delivery, writes costing nothing (best of 5; steady under load):")
+        lines.append("Python work per delivery, writes costing nothing (best of 5; steady under load;"
+                     " one write per frame, no batching):")
         for row in overhead:
-            floor = next((e["floor"] for e in results["sizes"]
-                          if e["size"] == row["size"] and "floor" in e), None)
-            estimate = ""
-            if floor is not None:
-                real = floor["server_cpu_ms_per_1000"]  # us per delivery, writes included
-                estimate = f"; on the floor's {real:.1f} us of real CPU: {(real + row['extra_us']) / real:.3f}x"
-            lines.append(f"  {row['size']:>5} members: floor {row['floor_us']:.2f} us, chatkit"
-                         f" {row['chatkit_us']:.2f} us, chatkit adds {row['extra_us']:.2f} us{estimate}")
+            lines.append(f"  {row['size']:>5} members: floor {row['floor_us']:.2f} us,"
+                         f" chatkit {row['chatkit_us']:.2f} us"
+                         f" ({row['chatkit_us'] / row['floor_us']:.2f}x the floor's)")
     stall = results.get("stall")
     if stall:
         lines.append("")
@@ -621,18 +562,45 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def plot(results: dict[str, Any], path: str | None = None) -> Any:
-    """Deliveries per second and latency against room size; saved to ``path`` if given."""
+def _pyplot(path: str | None) -> Any:
     import matplotlib
 
     if path is not None and "ipykernel" not in sys.modules:
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _room_size_axis(axes: Any, sizes: list[int]) -> None:
+    """A log axis of room sizes labelled at the sizes measured, and nowhere else."""
+    from matplotlib.ticker import NullFormatter, NullLocator, ScalarFormatter
+
+    axes.set_xscale("log")
+    axes.set_xticks(sizes)
+    axes.xaxis.set_major_formatter(ScalarFormatter())
+    axes.xaxis.set_minor_locator(NullLocator())  # no crowded minor labels (2x10^1, ...)
+    axes.xaxis.set_minor_formatter(NullFormatter())
+    axes.set_xlabel("members in the room")
+
+
+def _save(fig: Any, path: str | None) -> None:
+    fig.tight_layout()
+    if path is not None:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        fig.savefig(path, dpi=120)
+
+
+def plot(results: dict[str, Any], path: str | None = None,
+         kinds: tuple[str, ...] | None = None) -> Any:
+    """Deliveries per second and latency against room size; saved to ``path`` if given."""
+    plt = _pyplot(path)
     sizes = [entry["size"] for entry in results["sizes"]]
     fig, (rate, latency) = plt.subplots(1, 2, figsize=(10, 4))
-    for kind in results["kinds"]:
-        rows = [entry[kind] for entry in results["sizes"]]
+    for kind in kinds or results["kinds"]:
+        rows = [entry[kind] for entry in results["sizes"] if kind in entry]
+        if len(rows) != len(sizes):
+            continue
         (line,) = rate.plot(sizes, [r["deliveries_per_s"] for r in rows], "o-", label=kind)
         color = line.get_color()
         latency.plot(sizes, [r["latency_ms"]["p50"] for r in rows], "o-", color=color,
@@ -640,72 +608,52 @@ def plot(results: dict[str, Any], path: str | None = None) -> Any:
         latency.plot(sizes, [r["latency_ms"]["p99"] for r in rows], "x--", color=color,
                      label=f"{kind} p99")
     for axes, title, unit in ((rate, "Deliveries per second", "deliveries / s"),
-                              (latency, "Send to arrival", "ms")):
-        axes.set_xscale("log")
-        axes.set_xlabel("members in the room")
+                              (latency, "Send to arrival (p50: half the chats faster; p99: 99 in 100)",
+                               "ms")):
+        _room_size_axis(axes, sizes)
         axes.set_ylabel(unit)
-        axes.set_title(title)
+        axes.set_title(title, fontsize="medium")
         axes.grid(True, alpha=0.3)
         axes.legend(fontsize="small")
     rate.set_ylim(bottom=0)
     latency.set_yscale("log")
-    fig.tight_layout()
-    if path is not None:
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        fig.savefig(path, dpi=120)
+    _save(fig, path)
     return fig
 
 
-# -- the command line -----------------------------------------------------------------
+#: The compression lesson's lines: chatkit's three policies, and the original beside them.
+COMPRESSION_KINDS = {"chatkit": "off (chatkit's default)", "shared": "shared: once per broadcast",
+                     "deflate": "deflate: once per member", "seed": "express-ws original (off)"}
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m chatkit.bench",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES),
-                        help="room sizes in members (default: 10 100 500 1000)")
-    parser.add_argument("--messages", type=int, default=None,
-                        help=f"chats per measured phase (default: ~{TARGET_DELIVERIES} deliveries)")
-    parser.add_argument("--window", type=int, default=10, help="chats in flight, at most")
-    parser.add_argument("--rounds", type=int, default=3, help="phases per server (medians kept)")
-    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=ALL_KINDS,
-                        help="servers to measure (default: floor chatkit live; add kernel"
-                             " for chatkit.start() inside a real Jupyter kernel)")
-    parser.add_argument("--stall-size", type=int, default=20,
-                        help="room size for the stalled-member scenario (0: skip)")
-    parser.add_argument("--stall-messages", type=int, default=3000,
-                        help="chats of 3,000 bytes in the stalled-member scenario")
-    parser.add_argument("--plot", metavar="PNG", help="save the plot there, e.g. bench-results/fanout.png")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--serve", choices=KINDS, help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+def plot_compression(results: dict[str, Any], path: str | None = None) -> Any:
+    """Server CPU per delivery against room size, compression off vs shared vs per member.
+
+    Needs a run with kinds ``chatkit``, ``shared`` and ``deflate`` (and ``seed``, if
+    Node is here); bytes on the wire per delivery go in the legend.
+    """
+    plt = _pyplot(path)
+    sizes = [entry["size"] for entry in results["sizes"]]
+    fig, cpu = plt.subplots(figsize=(6.5, 4))
+    for kind, label in COMPRESSION_KINDS.items():
+        rows = [entry[kind] for entry in results["sizes"] if kind in entry]
+        if len(rows) != len(sizes) or not rows:
+            continue
+        wire = statistics.median(r["wire_bytes_per_delivery"] for r in rows)
+        cpu.plot(sizes, [r["server_cpu_ms_per_1000"] for r in rows],
+                 "s:" if kind == "seed" else "o-", label=f"{label}, {wire:.0f} B per delivery")
+    _room_size_axis(cpu, sizes)
+    cpu.set_ylabel("server CPU per delivery (µs)")
+    cpu.set_ylim(bottom=0)
+    cpu.set_title("What compression costs the server, browsers in the room", fontsize="medium")
+    cpu.grid(True, alpha=0.3)
+    cpu.legend(fontsize="small")
+    _save(fig, path)
+    return fig
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    if args.serve:
-        return serve_main(args.serve)
-    print("fan-out benchmark: one sender, a room of N members, every server on 127.0.0.1")
-    for kind in args.kinds:
-        print(f"  {kind:>8}: {DESCRIPTIONS[kind]}")
-    print("  no rate limit on any server: one sender here stands for a whole class;"
-          " the default limit (15/s per connection) would measure the limit, not the fan-out")
-    results = run(args.sizes, messages=args.messages, window=args.window, rounds=args.rounds,
-                  kinds=tuple(args.kinds), stall_size=args.stall_size,
-                  stall_messages=args.stall_messages,
-                  progress=None if args.quiet else "text")
-    print(table(results))
-    print(f"machine: {results['cpus']} CPUs shared by servers and clients;"
-          f" load average {results['load_before']:.2f} before, {results['load_after']:.2f} after"
-          " (other work on the machine skews absolute figures; the ratios much less)")
-    if args.plot:
-        plot(results, args.plot)
-        print(f"plot saved to {args.plot}")
-    if results["lost"]:
-        print(f"\n!!! FAILURE: {results['lost']} deliveries lost or wrong !!!", file=sys.stderr)
-    print(json.dumps({"bench": "fanout", **results}))
-    return 1 if results["lost"] else 0
+    """``python -m chatkit.bench``'s entry point, callable from Python."""
+    from .__main__ import main as cli_main
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return cli_main(argv)

@@ -1,0 +1,157 @@
+"""What the server writes to a room: each message's frame built once, each member's
+frames of one loop iteration written at once.
+
+A room hands every member the same ``str`` (``Room.broadcast`` encodes the JSON
+once). Turning it into a WebSocket frame -- UTF-8 bytes, a two-byte header, and
+maybe deflate -- is the same work for every member, so it is done once, for the
+first member, and every other member's connection just writes those bytes::
+
+    >>> frames = OutgoingFrames()
+    >>> text = '{"type":"note","text":"hi"}'
+    >>> frames.load(text)
+    >>> frames.plain
+    b'\\x81\\x1b{"type":"note","text":"hi"}'
+    >>> frames.deflated(12)[:1]                  # FIN, RSV1 (compressed) and "text"
+    b'\\xc1'
+
+Deflate is shared only where it can be: a connection that negotiated
+``server_no_context_takeover`` compresses each message on its own, so every such
+member with the same window size gets identical bytes (uWebSockets calls this a
+"shared compressor"). :data:`SHARED_DEFLATE` is the extension that negotiates it.
+
+Nearly all a delivery costs is the ``send()`` system call into the kernel's TCP
+stack. When one turn of the event loop broadcasts several chats (they arrived
+together), an :class:`Outbox` gathers each member's frames and writes them with
+one call at the end of the turn, instead of one call per frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from typing import Any
+
+from websockets.extensions.permessage_deflate import (
+    PerMessageDeflate,
+    ServerPerMessageDeflateFactory,
+)
+
+__all__ = ["OutgoingFrames", "Outbox", "frame_header", "shared_deflate_bits", "SHARED_DEFLATE",
+           "COMPRESS_SETTINGS"]
+
+#: zlib settings of the shared compressor: websockets' own defaults (memLevel 5).
+COMPRESS_SETTINGS = {"memLevel": 5}
+#: permessage-deflate that compresses each message on its own, both ways: the server
+#: compresses a broadcast once for all, and keeps no zlib state per connection.
+SHARED_DEFLATE = ServerPerMessageDeflateFactory(
+    server_no_context_takeover=True,
+    client_no_context_takeover=True,
+    server_max_window_bits=12,
+    compress_settings=COMPRESS_SETTINGS,
+)
+
+
+def frame_header(first: int, length: int) -> bytes:
+    """The header of an unmasked (server) frame: first byte, then the payload length.
+
+    >>> frame_header(0x81, 5), frame_header(0x81, 300)
+    (b'\\x81\\x05', b'\\x81~\\x01,')
+
+    """
+    if length < 126:
+        return bytes((first, length))
+    if length < 65536:
+        return bytes((first, 126)) + length.to_bytes(2, "big")
+    return bytes((first, 127)) + length.to_bytes(8, "big")
+
+
+class OutgoingFrames:
+    """The frames of the last text sent: plain, and deflated per window size, made on demand.
+
+    One per server, used on its event loop only. ``text`` is compared by identity:
+    a room's broadcast hands the same object to every member.
+    """
+
+    __slots__ = ("text", "payload", "plain", "_deflated")
+
+    def __init__(self) -> None:
+        self.text: str | None = None
+        self.payload = self.plain = b""
+        self._deflated: dict[int, bytes] = {}
+
+    def load(self, text: str) -> None:
+        """Make ``text`` the current message: its plain frame now, deflated ones on demand."""
+        payload = self.payload = text.encode()
+        self.plain = frame_header(0x81, len(payload)) + payload
+        self._deflated = {}
+        self.text = text
+
+    def deflated(self, bits: int) -> bytes:
+        """The current message as one compressed frame (no context takeover, ``bits`` window)."""
+        frame = self._deflated.get(bits)
+        if frame is None:
+            encoder = zlib.compressobj(wbits=-bits, **COMPRESS_SETTINGS)
+            data = encoder.compress(self.payload) + encoder.flush(zlib.Z_SYNC_FLUSH)
+            if data.endswith(b"\x00\x00\xff\xff"):
+                data = data[:-4]
+            frame = self._deflated[bits] = frame_header(0xC1, len(data)) + data
+        return frame
+
+
+def shared_deflate_bits(extensions: list[Any]) -> int | None | bool:
+    """How a connection's frames can be shared, from the extensions it negotiated.
+
+    ``None``: no extension, plain frames. An ``int``: permessage-deflate without
+    context takeover, with that window size: shared deflated frames. ``False``:
+    anything else (deflate with context takeover): the connection must compress
+    its own frames, through websockets.
+    """
+    if not extensions:
+        return None
+    if (len(extensions) == 1 and isinstance(extensions[0], PerMessageDeflate)
+            and extensions[0].local_no_context_takeover
+            and extensions[0].compress_settings == COMPRESS_SETTINGS):
+        return extensions[0].local_max_window_bits
+    return False
+
+
+class Outbox:
+    """Frames to write, gathered per connection during one turn of the event loop.
+
+    ``add(transport, frame)`` keeps the frame; at the end of the turn (``call_soon``)
+    each transport gets its frames in one ``write``. Whatever else writes to a
+    transport (websockets' pings, pongs and close frames) must ``flush(transport)``
+    first, so frames keep their order: :class:`chatkit.server.ChatConnection` does.
+    One per server, used on its event loop only.
+    """
+
+    __slots__ = ("pending", "scheduled")
+
+    def __init__(self) -> None:
+        self.pending: dict[Any, list[bytes]] = {}
+        self.scheduled = False
+
+    def add(self, transport: Any, frame: bytes) -> None:
+        """Write ``frame`` to ``transport`` at the end of this turn of the loop."""
+        frames = self.pending.get(transport)
+        if frames is None:
+            self.pending[transport] = [frame]
+            if not self.scheduled:
+                self.scheduled = True
+                asyncio.get_running_loop().call_soon(self.flush_all)
+        else:
+            frames.append(frame)
+
+    def flush(self, transport: Any) -> None:
+        """Write what waits for ``transport`` now."""
+        frames = self.pending.pop(transport, None)
+        if frames and not transport.is_closing():
+            transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
+
+    def flush_all(self) -> None:
+        """Write what waits for every transport (once per turn of the loop)."""
+        self.scheduled = False
+        pending, self.pending = self.pending, {}
+        for transport, frames in pending.items():
+            if not transport.is_closing():
+                transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
