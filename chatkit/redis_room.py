@@ -22,7 +22,7 @@ list standing in for the hub::
     >>> people = Rooms.get("people")
     >>> people.broadcast({"type": "note", "text": "hello"})    # published, not sent
     >>> Rooms.hub.published
-    [('people', '{"type": "note", "text": "hello"}')]
+    [('people', '{"type":"note","text":"hello"}')]
 
 ``members`` is the whole room, in join order: this server's members and, for each
 member on another server, a :class:`RemoteMember` whose ``send`` is a private
