@@ -4,10 +4,10 @@ chatkit by ``start`` beside an idle main loop, and chatkit in a real Jupyter ker
 ``python -m chatkit.bench --serve KIND`` runs one of them until its stdin closes;
 :class:`ServerProcess` and :class:`KernelServer` start them and say where they listen::
 
-    >>> server = ServerProcess("floor")      # doctest: +SKIP
-    >>> server.port, server.pid              # doctest: +SKIP
-    (40123, 4242)
-    >>> server.stop()                        # doctest: +SKIP
+    >>> server = ServerProcess("floor")      # a free port of 127.0.0.1
+    >>> server.port > 0 and server.pid > 0
+    True
+    >>> server.stop()
 """
 
 from __future__ import annotations
