@@ -10,6 +10,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 .PHONY: course setup test test-setup chromium redis seed students bench serve clean instructor
 
 course: setup
+	@scripts/install-redis || echo "chatkit: redis-server not installed: notebooks 1-6 do not need it; notebook 7 says how to get it"
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks $(ALLOW_ROOT)
 
 setup: $(VENV)/.course-installed
