@@ -28,6 +28,7 @@ import broken.nb5_further  # noqa: F401
 from broken.cases import RIGHT, WRONG
 from broken.nb4_room import StudentRoom
 from chatkit import ChatUser, Room, checks
+from chatkit.checks.solutions import SOLUTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 GROUPS = {
@@ -365,39 +366,8 @@ def test_the_wire_format_does_not_matter_only_the_parsed_json():
 
 # -- in a real kernel, as a student runs them ---------------------------------------
 
-ROOM_CELL = '''
-import json
-from chatkit import checks
-
-class Room:
-    rooms = {}
-
-    @classmethod
-    def get(cls, name):
-        if name not in cls.rooms:
-            cls.rooms[name] = cls(name)
-        return cls.rooms[name]
-
-    def __init__(self, name):
-        self.name = name
-        self.members = {}
-
-    def join(self, member):
-        self.members[member] = None
-
-    def leave(self, member):
-        self.members.pop(member, None)
-        if not self.members and self.rooms.get(self.name) is self:
-            del self.rooms[self.name]
-
-    def broadcast(self, data):
-        text = json.dumps(data)
-        for member in list(self.members):
-            try:
-                member.send(text)
-            except Exception:
-                pass
-'''
+# The instructor's Room, as a student pastes it (reference.solution("Room")).
+ROOM_CELL = "import json\nfrom chatkit import checks\n\n" + SOLUTIONS["Room"]
 
 
 def test_in_a_kernel_a_class_cell_that_raised_is_not_checked_as_the_old_class():
