@@ -9,15 +9,11 @@ resolves ``attacker.test`` to 127.0.0.1 -- as a rebinding DNS server would.
 
 from __future__ import annotations
 
-import contextlib
-import http.server
-import threading
-from typing import Iterator
-
 import pytest
 from playwright.sync_api import Page
 
 import chatkit
+from chat_helpers import serve_page
 from conftest import CHROMIUM_ARGS, chromium_path
 from kernel_support import Outside
 
@@ -38,32 +34,6 @@ window.tryJoin = (url) => {  // what the attacker's page does with the student's
 };
 %s
 </script>"""
-
-
-@contextlib.contextmanager
-def attacker_site(html: str) -> Iterator[int]:
-    """A web site on another port of 127.0.0.1 that serves ``html`` at every path."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = html.encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=site.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield site.server_address[1]
-    finally:
-        site.shutdown()
-        site.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +65,8 @@ def outcome(page: Page) -> str:
 def test_a_page_from_another_origin_cannot_join_a_room(page):
     with chatkit.start(port=0, show=False) as server, \
             Outside(server.ws_url("people"), "Ann") as ann, \
-            attacker_site(ATTACK % f"tryJoin({server.ws_url('people')!r});") as port:
-        page.goto(f"http://127.0.0.1:{port}/cats")
+            serve_page(ATTACK % f"tryJoin({server.ws_url('people')!r});") as site:
+        page.goto(f"{site}/cats")  # another port of 127.0.0.1: another origin
         assert outcome(page) == "closed 1006"  # refused in the handshake: the page learns nothing
         ann.say("sentinel")
         ann.expect(type="chat", name="Ann", text="sentinel")  # no "Mallory joined" before it
@@ -117,7 +87,8 @@ SAME_ORIGIN_JOIN = "tryJoin(`ws://${location.host}/chat/people`)"
 
 def test_a_dns_rebinding_page_cannot_join_a_room(page):
     # The attacker's site serves its page at attacker.test:PORT ...
-    with attacker_site(REBINDING) as port:
+    with serve_page(REBINDING) as site:
+        port = int(site.rsplit(":", 1)[1])
         page.goto(f"http://attacker.test:{port}/cats")
     # ... then rebinds: attacker.test:PORT is now the student's chat server.
     with chatkit.start(port=port, show=False) as server, \

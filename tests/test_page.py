@@ -8,11 +8,9 @@ kind (chat, names, the room name) must show as text and never run.
 from __future__ import annotations
 
 import contextlib
-import http.server
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -21,6 +19,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 import chatkit
+from chat_helpers import serve_page
 from kernel_support import Outside, free_port
 
 pytestmark = pytest.mark.timeout(60)
@@ -252,32 +251,6 @@ document.getElementById("msg-form").addEventListener("submit", function (evt) {
 </script>
 </body></html>
 """
-
-
-@contextlib.contextmanager
-def serve_page(html: str, port: int = 0) -> Iterator[str]:
-    """A throwaway HTTP server on 127.0.0.1 answering every GET with ``html``; yields its URL."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = html.encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    with http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler) as server:
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}"
-        finally:
-            server.shutdown()
-            thread.join(5)
 
 
 def test_the_original_exercise_client_works_against_our_server_unchanged(page):
