@@ -31,6 +31,14 @@ __all__ = ["run", "chat_server", "ChatServerUnderTest", "joined", "recv_json",
 #: Seconds any single wait may take before the test fails instead of hanging.
 DEADLINE = 5.0
 
+#: What a member hears when Colt joins, says "hi all" and leaves: the original's transcript,
+#: the same on one server (test_server) as across servers sharing a room (test_redis).
+COLT_TRANSCRIPT = [
+    {"type": "note", "text": 'Colt joined "people".'},
+    {"type": "chat", "name": "Colt", "text": "hi all"},
+    {"type": "note", "text": "Colt left people."},
+]
+
 
 def run(body, timeout: float = 10.0) -> Any:
     """Run ``await body()`` in a fresh event loop, failing after ``timeout`` seconds."""
