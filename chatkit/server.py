@@ -30,7 +30,7 @@ from importlib import resources
 from typing import Any, Awaitable, Callable, Sequence
 
 from websockets.asyncio.router import route
-from websockets.asyncio.server import Server, ServerConnection
+from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode

@@ -24,7 +24,7 @@ import random
 from typing import Any, Callable, ClassVar
 
 from .jokes import JOKES
-from .messages import ProtocolError, chat, check_name, encode, error, name_key, note, parse
+from .messages import ProtocolError, chat, check_name, encode, name_key, note, parse
 from .room import Room
 
 __all__ = ["ChatUser"]

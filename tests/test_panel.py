@@ -11,7 +11,6 @@ The last tests run it in a real kernel.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 
 import pytest

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import http.client
-import json
 
 import pytest
 from websockets.asyncio.client import connect

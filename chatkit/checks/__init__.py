@@ -46,7 +46,6 @@ returns it (a :class:`Report`) without printing.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from .chat_user import (check_chat_user, check_commands, check_errors, run_chat_user,
@@ -73,6 +72,9 @@ __all__ = [
     "run_errors",
     "run_commands",
     "run_render",
+    "check_redis_room",
+    "run_redis_room",
+    "LIMIT",
     "Report",
     "Result",
     "OK",
