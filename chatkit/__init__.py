@@ -17,9 +17,9 @@ Quick start in a notebook::
 
 """
 
-from .messages import ProtocolError
-from .room import Room
-from .user import ChatUser
+from .core.messages import ProtocolError
+from .core.room import Room
+from .core.user import ChatUser
 
 __all__ = [
     "ChatUser",
@@ -28,6 +28,7 @@ __all__ = [
     "serve",
     "start",
     "WebSocket",
+    "InvalidStateError",
     "LiveServer",
     "ChatPanel",
     "class_room",
@@ -39,23 +40,23 @@ __version__ = "0.1.0"
 def __getattr__(name):
     # The I/O shells import websockets; the core above does not need it.
     if name == "serve":
-        from .server import serve
+        from .server.app import serve
 
         return serve
     if name in ("start", "LiveServer"):
-        from . import live
+        from .notebook import live
 
         return getattr(live, name)
-    if name == "WebSocket":
-        from .client import WebSocket
+    if name in ("WebSocket", "InvalidStateError"):
+        from .notebook import client
 
-        return WebSocket
+        return getattr(client, name)
     if name == "class_room":
-        from .hub import class_room
+        from .server.jupyterhub import class_room
 
         return class_room
     if name == "ChatPanel":
-        from .panel import ChatPanel
+        from .notebook.panel import ChatPanel
 
         return ChatPanel
     raise AttributeError(f"module 'chatkit' has no attribute {name!r}")

@@ -31,12 +31,12 @@ __all__ = ["show", "diff", "source", "solution", "solution_text", "NAMES"]
 
 #: What ``show`` and ``diff`` know, by the name the notebooks use.
 NAMES = {
-    "ChatUser": ("chatkit.user", "ChatUser"),
-    "Room": ("chatkit.room", "Room"),
+    "ChatUser": ("chatkit.core.user", "ChatUser"),
+    "Room": ("chatkit.core.room", "Room"),
     "ChatServer": ("chatkit.server", "ChatServer"),
-    "WebSocket": ("chatkit.client", "WebSocket"),
+    "WebSocket": ("chatkit.notebook.client", "WebSocket"),
     "chat": ("chatkit.server", "ChatServer.chat"),  # the route, notebook 2
-    "RedisRoom": ("chatkit.redis_room", "RedisRoom"),  # notebook 7
+    "RedisRoom": ("chatkit.redis.room", "RedisRoom"),  # notebook 7
 }
 
 

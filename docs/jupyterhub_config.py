@@ -1,6 +1,6 @@
 # The class's chat room as a JupyterHub service: add these lines to your
 # jupyterhub_config.py (see README, "On JupyterHub / Binder / Colab", and
-# chatkit/hub.py; tests/test_hub.py runs this very file). chatkit must be installed where the hub runs, and in the
+# chatkit/server/jupyterhub.py; tests/test_hub.py runs this very file). chatkit must be installed where the hub runs, and in the
 # users' image with jupyter-server-proxy>=4.2 (requirements.txt).
 import sys
 
@@ -10,7 +10,7 @@ c.JupyterHub.services = [
     {
         "name": "chatkit",
         "url": "http://127.0.0.1:10101",  # where the service listens
-        "command": [sys.executable, "-m", "chatkit.hub"],
+        "command": [sys.executable, "-m", "chatkit.server.jupyterhub"],
         "oauth_no_confirm": True,  # no "authorize chatkit?" page for students
     }
 ]

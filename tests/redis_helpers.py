@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from chatkit.redis_local import redis_installed, start_redis
+from chatkit.redis.local import redis_installed, start_redis
 from chat_helpers import DEADLINE
 
 SERVING = re.compile(r"^chatkit: serving on (\S+):(\d+)", re.M)

@@ -240,7 +240,7 @@ def test_a_chat_connection_that_never_joins_is_closed_with_a_reason_and_one_that
 QUIET_SERVER = """
 import asyncio, resource, sys
 resource.setrlimit(resource.RLIMIT_NOFILE, (60, 60))  # soft = hard: nothing to raise
-from chatkit.__main__ import main
+from chatkit.server.cli import main
 sys.exit(main(["serve", "--port", "0"]))
 """
 
@@ -284,7 +284,7 @@ def test_running_out_of_file_descriptors_keeps_the_log_quiet_and_the_server_reco
 
 
 def test_ten_connections_from_one_address_share_one_budget_and_others_are_not_slowed():
-    from chatkit.guard import ClientLimit
+    from chatkit.server.guard import ClientLimit
 
     async def body():
         budget = ClientLimit(burst=10, per_second=0.001, bytes_burst=10**6, bytes_per_second=1)
@@ -320,7 +320,7 @@ def test_ten_connections_from_one_address_share_one_budget_and_others_are_not_sl
 
 
 def test_the_budget_counts_bytes_too():
-    from chatkit.guard import ClientLimit
+    from chatkit.server.guard import ClientLimit
 
     async def body():
         budget = ClientLimit(burst=1000, per_second=1000, bytes_burst=20_000, bytes_per_second=1)

@@ -108,7 +108,7 @@ PRELUDE = """
 import asyncio, html, json, random
 import chatkit
 from chatkit import ChatUser, Room, checks, reference
-from chatkit.jokes import JOKES
+from chatkit.core.jokes import JOKES
 """
 CHECKS_FOR = {"connect": ["client"], "chat": ["route"], "ChatUser": ["chat_user"],
               "Room": ["room"], "MyChatUser": ["errors", "commands"], "render": ["render"]}

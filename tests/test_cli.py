@@ -11,7 +11,7 @@ import sys
 import pytest
 from websockets.asyncio.client import connect
 
-from chatkit.__main__ import parse_args
+from chatkit.server.cli import parse_args
 from chat_helpers import DEADLINE, recv_json, run, say
 
 SERVING = re.compile(r"chatkit: serving on (\S+):(\d+)")

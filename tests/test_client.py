@@ -14,7 +14,7 @@ import threading
 import pytest
 
 import chatkit
-from chatkit.client import CloseEvent, InvalidStateError, MessageEvent, WebSocket
+from chatkit.notebook.client import CloseEvent, InvalidStateError, MessageEvent, WebSocket
 from chat_helpers import DEADLINE, free_port, run
 
 

@@ -32,7 +32,7 @@ NOTEBOOK = "04-room-and-broadcast.ipynb"
 
 #: Ann's notebook ends with this cell: a panel in the class's room, from her kernel.
 CLASS_PANEL_CELL = (
-    "from chatkit.panel import ChatPanel\n"
+    "from chatkit.notebook.panel import ChatPanel\n"
     "class_panel = ChatPanel(chatkit.class_room('people'), name=\"Ann's notebook\")\n"
     "class_panel"
 )
@@ -197,7 +197,7 @@ def test_class_room_from_a_notebook_needs_the_hub_environment(monkeypatch):
 
 
 def test_the_service_alone_sends_browsers_to_the_hub_login_refuses_websockets_and_stops_on_sigint():
-    """``python -m chatkit.hub`` as the hub starts it (its environment), with no hub there."""
+    """``python -m chatkit.server.jupyterhub`` as the hub starts it (its environment), with no hub there."""
     import http.client
     import os
     import signal
@@ -216,7 +216,7 @@ def test_the_service_alone_sends_browsers_to_the_hub_login_refuses_websockets_an
         "JUPYTERHUB_API_URL": f"http://127.0.0.1:{hub_port}/hub/api",
         "JUPYTERHUB_OAUTH_ACCESS_SCOPES": '["access:services!service=chatkit"]',
     }
-    process = subprocess.Popen([sys.executable, "-m", "chatkit.hub"], env=env,
+    process = subprocess.Popen([sys.executable, "-m", "chatkit.server.jupyterhub"], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         first = process.stdout.readline()  # the test's timeout bounds it
@@ -281,8 +281,8 @@ def test_the_link_chatkit_prints_fits_where_the_notebook_runs(monkeypatch, capsy
 
 def test_a_live_server_with_a_class_code_gives_links_and_panels_that_carry_it():
     import chatkit
-    from chatkit.class_code import ClassCode
-    from chatkit.panel import ChatPanel
+    from chatkit.server.class_code import ClassCode
+    from chatkit.notebook.panel import ChatPanel
     from kernel_support import Outside
 
     with chatkit.start(port=0, show=False, gate=ClassCode("abcd-efgh")) as server:

@@ -38,7 +38,7 @@ def stop_servers_in_the_kernel(kernel):
     """Each test leaves the kernel with no server running."""
     yield
     if kernel.is_alive():
-        kernel.run("chatkit.live.stop_all()")
+        kernel.run("chatkit.notebook.live.stop_all()")
 
 
 def start_cell(port: int, extra: str = "") -> str:
@@ -82,7 +82,7 @@ def test_editing_the_host_in_the_start_cell_and_rerunning_it_still_replaces_the_
     kernel.run(f"server = chatkit.start(port={port}, host='localhost', show=False)")
     edited = kernel.run(start_cell(port, ", show=False"), ok=False)  # host= removed
     assert edited.status == "ok", edited.describe()
-    assert kernel.value("[s.url for s in chatkit.live.running_servers()]") == [
+    assert kernel.value("[s.url for s in chatkit.notebook.live.running_servers()]") == [
         f"http://127.0.0.1:{port}"
     ]
 
@@ -225,7 +225,7 @@ def test_a_port_taken_by_another_program_gets_a_clear_error(kernel):
     assert cell.error["ename"] == "OSError"
     assert f"port {port} is already in use" in cell.error["evalue"]
     assert f"chatkit.start(port={port + 1})" in cell.error["evalue"]
-    assert kernel.value("[s.port for s in chatkit.live.running_servers()]") == []
+    assert kernel.value("[s.port for s in chatkit.notebook.live.running_servers()]") == []
 
 
 def test_the_handle_displays_as_a_widget_in_a_notebook(kernel):

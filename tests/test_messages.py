@@ -1,4 +1,4 @@
-"""``chatkit.messages``: what a frame may hold, and the error each bad frame earns.
+"""``chatkit.core.messages``: what a frame may hold, and the error each bad frame earns.
 
 Pure functions, no I/O: each bad input of PROTOCOL.md's table is a ``ProtocolError``
 whose text tells the client what was wrong, never another exception.
@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from chatkit.messages import (
+from chatkit.core.messages import (
     MAX_NAME_LENGTH,
     MAX_TEXT_LENGTH,
     ProtocolError,

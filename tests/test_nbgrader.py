@@ -41,8 +41,8 @@ import pytest
 
 import broken
 import chatkit
-from chatkit.redis_local import start_redis
-from chatkit.redis_room import RedisRoom
+from chatkit.redis.local import start_redis
+from chatkit.redis.room import RedisRoom
 from chatkit import checks
 from chatkit.checks import grading
 from kernel_support import Kernel
@@ -125,7 +125,7 @@ def mistaken_answers(assignment: str) -> dict[str, str]:
     source = answers(assignment)[grade_id]
     for name, function in methods.items():
         source = with_method(source, name, function)
-    return {grade_id: "from chatkit.messages import chat, note\n\n" + source}
+    return {grade_id: "from chatkit.core.messages import chat, note\n\n" + source}
 
 
 def in_class_points(assignment: str) -> float:
@@ -248,7 +248,7 @@ def test_a_blank_notebook_earns_nothing(course):
 
 def test_no_graded_cell_gives_a_point_for_the_given_code_alone():
     """Every graded cell of every notebook, on the students' stubs, run here: 0 points."""
-    from chatkit.jokes import JOKES
+    from chatkit.core.jokes import JOKES
 
     redis = start_redis()  # notebook 7's graded cells check against a real Redis
     try:

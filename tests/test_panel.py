@@ -18,7 +18,7 @@ from chat_helpers import free_port, joined, recv_json, recv_until, run, say
 from kernel_support import Kernel, Outside
 
 import chatkit
-from chatkit.panel import LOG_LINES, ChatPanel, text_html
+from chatkit.notebook.panel import LOG_LINES, ChatPanel, text_html
 
 PAYLOAD = "<img src=x onerror=alert(1)>"
 
@@ -264,7 +264,7 @@ def test_close_leaves_no_connection_and_no_task_behind(live_server):
         await ann.wait_for(lambda p: p.connection_state == "closed")
         await eventually(lambda: live_server.server.connections == 0)  # the server's thread
         assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
-        assert ann.widget.comm is None and ann not in chatkit.panel.live_panels()
+        assert ann.widget.comm is None and ann not in chatkit.notebook.panel.live_panels()
 
     run(body)
 
@@ -365,7 +365,7 @@ def test_outside_jupyterlab_only_a_panel_for_the_same_person_and_room_replaces_a
     first, second = ChatPanel(url), ChatPanel(url)  # no names: two people to be
     ann, ann_again, bob = ChatPanel(url, name="Ann"), ChatPanel(url, name="Ann"), ChatPanel(
         url, name="Bob")
-    live = chatkit.panel.live_panels()
+    live = chatkit.notebook.panel.live_panels()
     assert {first, second, ann_again, bob} <= set(live) and ann not in live
     for panel in (first, second, ann_again, bob):
         panel.close()
@@ -383,7 +383,7 @@ def test_an_address_that_is_not_a_chat_server_is_refused_with_a_hint():
 def kernel():
     with Kernel.start() as kernel:
         kernel.run("import asyncio, threading, time, chatkit\n"
-                   "from chatkit.panel import ChatPanel\n"
+                   "from chatkit.notebook.panel import ChatPanel\n"
                    "server = chatkit.start(port=0, show=False)")
         yield kernel
         kernel.run("server.stop()")

@@ -12,7 +12,7 @@ import asyncio
 import pytest
 from websockets.asyncio.client import connect
 
-from chatkit.redis_local import start_redis
+from chatkit.redis.local import start_redis
 from chat_helpers import COLT_TRANSCRIPT, DEADLINE, joined, recv_json, recv_until, run, say
 from redis_helpers import redis_server, start_servers, stop_servers  # noqa: F401 (fixture)
 

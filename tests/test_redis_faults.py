@@ -10,7 +10,7 @@ import time
 
 import redis as redis_py
 
-from chatkit.redis_local import start_redis
+from chatkit.redis.local import start_redis
 from chat_helpers import DEADLINE, joined, recv_json, recv_until, run, say
 from redis_helpers import PRESENCE, redis_server, start_servers, stop_servers  # noqa: F401
 

@@ -17,7 +17,7 @@ from websockets.protocol import State
 
 import chatkit
 from chatkit import ChatUser
-from chatkit.messages import MAX_MESSAGE_BYTES, MAX_ROOM_NAME_LENGTH
+from chatkit.core.messages import MAX_MESSAGE_BYTES, MAX_ROOM_NAME_LENGTH
 from chatkit.server import RateLimit
 from chat_helpers import COLT_TRANSCRIPT, DEADLINE, chat_server, recv_json, recv_until, run, say
 

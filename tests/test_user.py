@@ -11,7 +11,7 @@ import json
 import pytest
 
 from chatkit import ChatUser
-from chatkit.jokes import JOKES
+from chatkit.core.jokes import JOKES
 
 KNOWN_TYPES = {"note", "chat", "error"}
 

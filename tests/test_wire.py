@@ -17,7 +17,7 @@ from websockets.asyncio.client import connect
 
 import chatkit
 from chatkit.bench.clients import Deflate, client_frame, handshake_request
-from chatkit.messages import chat, encode, note
+from chatkit.core.messages import chat, encode, note
 
 pytestmark = pytest.mark.timeout(60)
 

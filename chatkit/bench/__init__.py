@@ -391,7 +391,7 @@ def compare_broadcast(room_class: type, sizes=(10, 100, 1000), messages: int = 2
         (True, 10)
 
     """
-    from ..room import Room
+    from ..core.room import Room
 
     rows = []
     for size in sizes:
@@ -441,8 +441,8 @@ async def _python_overhead(size: int, messages: int, repeat: int) -> dict[str, f
     from websockets.protocol import State
     from websockets.server import ServerProtocol
 
-    from ..server import make_sender
-    from ..user import ChatUser
+    from ..server.app import make_sender
+    from ..core.user import ChatUser
 
     connections = []
     for _ in range(size):

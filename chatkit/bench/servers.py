@@ -37,7 +37,7 @@ async def _floor_chat(websocket: Any) -> None:
     from websockets.asyncio.server import broadcast
     from websockets.exceptions import ConnectionClosed
 
-    from ..messages import encode  # the same wire text as chatkit's: JSON.stringify's
+    from ..core.messages import encode  # the same wire text as chatkit's: JSON.stringify's
 
     room = urllib.parse.unquote(websocket.request.path.rsplit("/", 1)[-1])
     members = _FLOOR_ROOMS.setdefault(room, {})
@@ -65,8 +65,8 @@ _FLOOR_ROOMS: dict[str, dict[Any, None]] = {}
 async def _serve_until_stdin_closes(kind: str) -> None:
     from websockets.asyncio.server import serve as ws_serve
 
-    from ..messages import MAX_MESSAGE_BYTES
-    from ..server import serve
+    from ..core.messages import MAX_MESSAGE_BYTES
+    from ..server.app import serve
 
     if kind == "floor":
         # When a whole room disconnects at once, broadcast keeps writing to transports
@@ -102,7 +102,7 @@ async def _stdin_closed() -> None:
 
 def _serve_live() -> None:
     """Like a kernel: ``chatkit.start()`` from a process whose main loop goes on running."""
-    from ..live import start
+    from ..notebook.live import start
 
     live = start(port=0, show=False, rate_limit=None, max_per_client=None)
     print(f"port {live.port}", flush=True)

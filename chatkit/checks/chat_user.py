@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from ..messages import chat, note
+from ..core.messages import chat, note
 from .fakes import _decode, _expect_sent, _isolated, _lines
 from .report import Fail, _raised, _step
 

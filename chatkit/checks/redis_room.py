@@ -14,7 +14,7 @@ import threading
 import uuid
 from typing import Any, Callable
 
-from ..messages import note
+from ..core.messages import note
 from .report import Fail, Report, _report
 
 __all__ = ["run_redis_room", "check_redis_room"]
@@ -68,7 +68,7 @@ async def _until(done: Callable[[], bool], timeout: float = TIMEOUT) -> bool:
 def _redis_room_checks(room_class: type, url: str) -> list[tuple[str, Callable[[], None]]]:
     import redis.asyncio as aioredis
 
-    from ..redis_hub import RedisHub
+    from ..redis.hub import RedisHub
 
     def hubs(count: int) -> tuple[str, list[RedisHub]]:
         prefix = f"check-{uuid.uuid4().hex[:8]}"  # keys of our own: the live servers never see them

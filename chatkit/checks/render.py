@@ -10,7 +10,7 @@ from __future__ import annotations
 import html.parser
 from typing import Any, Callable
 
-from ..messages import chat
+from ..core.messages import chat
 from .report import Fail, _step
 
 __all__ = ["run_render", "check_render", "PAYLOAD"]

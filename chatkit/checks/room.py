@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..messages import note
+from ..core.messages import note
 from .fakes import FailingMember, Member, _expect_sent, _isolated
 from .report import Fail, _raised, _step
 

@@ -12,7 +12,7 @@ import html
 import json
 
 from chatkit import ChatUser, Room
-from chatkit.messages import chat, error, note
+from chatkit.core.messages import chat, error, note
 
 # -- ChatUser ---------------------------------------------------------------------
 

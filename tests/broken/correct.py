@@ -8,7 +8,7 @@ import random
 
 import chatkit
 from chatkit import ChatUser, Room
-from chatkit.jokes import JOKES
+from chatkit.core.jokes import JOKES
 
 from .cases import right
 from .nb3_chat_user import StudentChatUser
@@ -251,7 +251,7 @@ class FurtherMatch(StudentFurther):
     Room = Room.new_registry()
 
     def handle_message(self, raw):
-        from chatkit.messages import ProtocolError, parse
+        from chatkit.core.messages import ProtocolError, parse
 
         try:
             match parse(raw):
@@ -281,7 +281,7 @@ class FurtherMatch(StudentFurther):
 
 right("errors", "one try/except Exception around it all")(FurtherCatchAll)
 right("commands", "one try/except Exception around it all")(FurtherCatchAll)
-right("errors", "match/case over chatkit.messages.parse")(FurtherMatch)
+right("errors", "match/case over chatkit.core.messages.parse")(FurtherMatch)
 right("commands", "match/case; a dict to send a /priv to each once")(FurtherMatch)
 right("errors", "the reference ChatUser")(ChatUser)
 right("commands", "the reference ChatUser")(ChatUser)

@@ -7,7 +7,7 @@ import json
 import random
 
 from chatkit import ChatUser, Room
-from chatkit.jokes import JOKES
+from chatkit.core.jokes import JOKES
 
 from .cases import wrong
 

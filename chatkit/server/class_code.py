@@ -15,7 +15,7 @@ code in the WebSocket's address: ``ws://10.0.0.5:3000/chat/people?code=k7f3-q9x2
 
 Without a class code (the default) nothing changes: every client of the
 original exercise works as before. On JupyterHub the hub's own login does this
-job instead (:mod:`chatkit.hub`).
+job instead (:mod:`chatkit.server.jupyterhub`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import urllib.parse
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
-from .server import ChatServer, _page
+from .app import ChatServer, _page
 
 __all__ = ["ClassCode", "new_code", "COOKIE"]
 

@@ -4,7 +4,7 @@ Notebook 7 and the tests need a real Redis, not a stand-in; this starts Debian's
 Homebrew's) ``redis-server`` as a child process with persistence off, waits until it
 answers ``PING``, and stops it by its process id::
 
-    >>> from chatkit.redis_local import start_redis, redis_installed
+    >>> from chatkit.redis.local import start_redis, redis_installed
     >>> if redis_installed():
     ...     with start_redis() as redis_server:
     ...         print(redis_server.url.startswith("redis://127.0.0.1:"))

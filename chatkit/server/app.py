@@ -40,8 +40,8 @@ from werkzeug.routing import Map, Rule
 
 from .frames import SHARED_DEFLATE, Outbox, OutgoingFrames, shared_deflate_bits
 from .guard import JOIN_TIMEOUT, MAX_PER_CLIENT, ClientLimit, GuardedConnection, Guard
-from .messages import MAX_MESSAGE_BYTES, ProtocolError, check_room_name, encode, error
-from .user import ChatUser
+from ..core.messages import MAX_MESSAGE_BYTES, ProtocolError, check_room_name, encode, error
+from ..core.user import ChatUser
 
 __all__ = ["serve", "ChatServer", "ChatConnection", "Event", "RateLimit", "ClientLimit",
            "make_sender"]
@@ -106,7 +106,7 @@ class RateLimit:
 class ChatConnection(GuardedConnection):
     """A server connection whose own frames (pings, pongs, close) wait for the chat's.
 
-    Chat frames go through the server's :class:`~chatkit.frames.Outbox`, written at the
+    Chat frames go through the server's :class:`~chatkit.server.frames.Outbox`, written at the
     end of the loop's turn; a close frame written before them would cut them off.
     """
 
@@ -132,7 +132,7 @@ def make_sender(
     ``max_buffer`` bytes its connection is dropped, so one stalled laptop costs
     the server bounded memory and never slows the room.
 
-    ``frames`` (one per server, see :class:`chatkit.frames.OutgoingFrames`) builds
+    ``frames`` (one per server, see :class:`chatkit.server.frames.OutgoingFrames`) builds
     each message's frame once for every member a room sends it to; each member's
     ``send`` then only writes those bytes -- at the end of the loop's turn, all of
     this turn's frames in one write, if an ``outbox`` (and a :class:`ChatConnection`)
@@ -267,10 +267,10 @@ class ChatServer:
             ``<prefix>/<room>`` and its room at ``<prefix>/chat/<room>``.
         gate: who may come in, asked first on every request (page and WebSocket):
             ``await gate(connection, request)`` returns None to let it through or a
-            response to answer instead (see :mod:`chatkit.hub`, :mod:`chatkit.class_code`).
+            response to answer instead (see :mod:`chatkit.server.jupyterhub`, :mod:`chatkit.server.class_code`).
         redis: a Redis address (``redis://127.0.0.1:6379``): rooms are shared with every
-            server on that Redis (:mod:`chatkit.redis_hub`). None: rooms live here only.
-        redis_room: the shared room class (default :class:`chatkit.redis_room.RedisRoom`).
+            server on that Redis (:mod:`chatkit.redis.hub`). None: rooms live here only.
+        redis_room: the shared room class (default :class:`chatkit.redis.room.RedisRoom`).
         presence_timeout: seconds after which a silent server's members are announced gone.
     """
 
@@ -302,7 +302,7 @@ class ChatServer:
         #: This server's link to Redis, if its rooms are shared (``redis=``), else None.
         self.hub: Any = None
         if redis is not None:
-            from .redis_hub import RedisHub  # only a shared room needs redis-py
+            from ..redis.hub import RedisHub  # only a shared room needs redis-py
 
             self.hub = RedisHub(redis, presence_timeout=presence_timeout, report=self.report,
                                 **({"room": redis_room} if redis_room is not None else {}))

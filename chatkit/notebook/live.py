@@ -30,8 +30,8 @@ from typing import Any
 
 from . import hosting
 from .client import running_loop
-from .server import ChatServer, Event
-from .user import ChatUser
+from ..server.app import ChatServer, Event
+from ..core.user import ChatUser
 
 __all__ = ["start", "LiveServer", "running_servers", "stop_all"]
 
@@ -151,13 +151,13 @@ class LiveServer:
 
         ``http://127.0.0.1:3000/people`` on your own machine; on JupyterHub or
         Binder ``/user/ann/proxy/3000/people``, beside the notebook (see
-        :mod:`chatkit.hosting`).
+        :mod:`chatkit.notebook.hosting`).
         """
         host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
         return hosting.page_link(self.port, room or self.room, host=host) + self._code_query()
 
     def _code_query(self) -> str:
-        """``?code=k7f3-q9x2`` when the server asks for a class code (:mod:`chatkit.class_code`)."""
+        """``?code=k7f3-q9x2`` when the server asks for a class code (:mod:`chatkit.server.class_code`)."""
         code = getattr(self.server.gate, "code", None)
         return f"?code={urllib.parse.quote(code, safe='')}" if code else ""
 

@@ -1,8 +1,8 @@
 """Measure the class server under the attacks of issue #10 (all traffic to 127.0.0.1, bounded).
 
-    .venv/bin/python scripts/attack_figures.py                 # every scenario, this checkout
-    .venv/bin/python scripts/attack_figures.py --only flood    # one: pings, flood, idle, origin
-    PYTHONPATH=/path/to/old/checkout .venv/bin/python scripts/attack_figures.py   # "before"
+    .venv/bin/python benchmarks/attack_figures.py                 # every scenario, this checkout
+    .venv/bin/python benchmarks/attack_figures.py --only flood    # one: pings, flood, idle, origin
+    PYTHONPATH=/path/to/old/checkout .venv/bin/python benchmarks/attack_figures.py   # "before"
 
 Each scenario starts ``python -m chatkit serve --port 0`` in a process of its own (so its
 memory and its file limit are its own), attacks it, measures what an honest member sees,

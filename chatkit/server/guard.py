@@ -1,6 +1,6 @@
 """What keeps one client from taking the class server down, and other web pages out.
 
-The chat server (``server.py``) asks this module four questions:
+The chat server (:mod:`chatkit.server.app`) asks this module four questions:
 
 - **May this connection in?** :class:`Admission` counts open connections in total and
   per *client* (by default a client is a peer address; a hub service keys by user

@@ -10,7 +10,7 @@ The wire format is the classic express-ws exercise's (see PROTOCOL.md)::
     >>> parse('{"type": "shout"}')
     Traceback (most recent call last):
       ...
-    chatkit.messages.ProtocolError: unknown message type "shout": expected "join" or "chat"
+    chatkit.core.messages.ProtocolError: unknown message type "shout": expected "join" or "chat"
 
 """
 
@@ -232,7 +232,7 @@ def check_name(name: str) -> str:
     >>> check_name("   ")
     Traceback (most recent call last):
       ...
-    chatkit.messages.ProtocolError: a name cannot be empty
+    chatkit.core.messages.ProtocolError: a name cannot be empty
 
     A name must look like no other: no invisible characters (joiners only inside
     an emoji or between two letters), no mix of Latin, Cyrillic and Greek letters
@@ -272,7 +272,7 @@ def check_room_name(room: str) -> str:
     >>> check_room_name("a\\r\\nb")
     Traceback (most recent call last):
       ...
-    chatkit.messages.ProtocolError: a room name cannot contain control characters
+    chatkit.core.messages.ProtocolError: a room name cannot contain control characters
 
     Room names follow the rules of names where they can: at most
     ``MAX_ROOM_NAME_LENGTH`` characters, no control characters (NUL, CR, LF),

@@ -90,7 +90,7 @@ class WebSocket:
             background loop when there is none).
         headers: extra HTTP headers for the handshake (Python's extra: a
             browser cannot set them), e.g. a hub token for the class room
-            (:func:`chatkit.hub.class_room`).
+            (:func:`chatkit.server.jupyterhub.class_room`).
         compression: ``None`` (the default) offers no compression, as chatkit's
             servers leave it off (see docs/benchmark.md); ``"deflate"`` offers
             permessage-deflate, as a browser does.

@@ -9,7 +9,7 @@ the whole class to ``jupyterhub_config.py``; the hub starts it, routes
     c.JupyterHub.services = [{
         "name": "chatkit",
         "url": "http://127.0.0.1:10101",            # where the service listens
-        "command": [sys.executable, "-m", "chatkit.hub"],
+        "command": [sys.executable, "-m", "chatkit.server.jupyterhub"],
         "oauth_no_confirm": True,                   # no "authorize chatkit?" page
     }]
     # Every user may use the service, in the browser and from their notebooks:
@@ -52,11 +52,11 @@ from typing import Any
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
-from .server import ChatServer
+from .app import ChatServer
 
 __all__ = ["HubLogin", "make_server", "ClassRoom", "class_room", "client_key", "main"]
 
-logger = logging.getLogger("chatkit.hub")
+logger = logging.getLogger("chatkit.server.jupyterhub")
 
 
 def client_key(connection: ServerConnection) -> str:
@@ -80,7 +80,7 @@ class HubLogin:
     ``/services/chatkit``. A request gets in with a hub token: the cookie this
     gate sets after the hub's OAuth login, or ``Authorization: token <token>``
     (a notebook's ``JUPYTERHUB_API_TOKEN``). The user's name is put on the
-    connection as ``connection.hub_user``. What ``python -m chatkit.hub`` runs::
+    connection as ``connection.hub_user``. What ``python -m chatkit.server.jupyterhub`` runs::
 
         auth = HubOAuth(api_token=os.environ["JUPYTERHUB_API_TOKEN"])
         server = ChatServer(prefix="/services/chatkit", gate=HubLogin(auth, "/services/chatkit"))
@@ -259,7 +259,7 @@ def class_room(room: str = "people", url: str | None = None) -> ClassRoom:
     if not url or not token:
         raise RuntimeError(
             "class_room() works in a notebook on a JupyterHub whose config runs the chatkit"
-            " service and sets CHATKIT_CLASS_URL (see chatkit.hub); here"
+            " service and sets CHATKIT_CLASS_URL (see chatkit.server.jupyterhub); here"
             + ("" if token else " there is no JUPYTERHUB_API_TOKEN")
             + ("" if url else " CHATKIT_CLASS_URL is not set")
         )
@@ -322,7 +322,7 @@ async def serve_service(environ: Any = os.environ) -> None:
 
 
 def main() -> int:
-    """``python -m chatkit.hub``: what the hub's ``services`` entry runs."""
+    """``python -m chatkit.server.jupyterhub``: what the hub's ``services`` entry runs."""
     # The chat server's activity, in the hub's log; not every library's chatter.
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(asctime)s chatkit %(message)s", "%H:%M:%S"))

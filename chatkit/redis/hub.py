@@ -1,6 +1,6 @@
 """``RedisHub``: one server's link to Redis -- publishing, the subscriber loop, names, presence.
 
-The I/O shell of :mod:`chatkit.redis_room`, as ``server.py`` is the shell of ``ChatUser``:
+The I/O shell of :mod:`chatkit.redis.room`, as :mod:`chatkit.server.app` is the shell of ``ChatUser``:
 the rooms stay free of I/O, the hub moves their messages to and from Redis. A server
 gets one when it is given a Redis address::
 
@@ -38,8 +38,8 @@ import traceback
 import uuid
 from typing import Any, Callable
 
-from .messages import ProtocolError, check_name, encode, note, parse
-from .redis_room import RedisRoom
+from ..core.messages import ProtocolError, check_name, encode, note, parse
+from .room import RedisRoom
 
 __all__ = ["RedisHub", "Flow"]
 
@@ -280,7 +280,7 @@ class RedisHub:
             await self.client.aclose()
             raise ConnectionError(
                 f"cannot reach Redis at {self.url} ({_reason(exc)}): is redis-server running?"
-                " (see `make redis`, or chatkit.redis_local.start_redis())") from None
+                " (see `make redis`, or chatkit.redis.local.start_redis())") from None
         ready = asyncio.Event()
         self._tasks = [self._loop.create_task(coro) for coro in
                        (self._supervise(ready), self._publisher(), self._heartbeat())]

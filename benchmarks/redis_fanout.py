@@ -2,8 +2,8 @@
 
 ::
 
-    python -m chatkit.bench_redis                          # 400 members; 1, 2 and 4 processes
-    python -m chatkit.bench_redis --size 200 --processes 1 2 --rounds 1 --plot fanout-redis.png
+    python -m benchmarks.redis_fanout                          # 400 members; 1, 2 and 4 processes
+    python -m benchmarks.redis_fanout --size 200 --processes 1 2 --rounds 1 --plot fanout-redis.png
 
 For each process count P it starts a Redis of its own (persistence off) and P server
 processes (``ChatServer(redis=..., rate_limit=None)``); one client process holds a room
@@ -31,10 +31,12 @@ import threading
 import time
 from typing import Any
 
-from .bench.clients import Member, Target, cpu_seconds, percentiles
+from chatkit.bench.clients import Member, Target, cpu_seconds, percentiles
 
 __all__ = ["run", "table", "plot", "publish_cost", "main"]
 
+#: The repository's root: where ``python -m benchmarks.redis_fanout`` finds this module.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_PROCESSES = (1, 2, 4)
 
 
@@ -42,8 +44,8 @@ DEFAULT_PROCESSES = (1, 2, 4)
 
 
 async def _serve(redis_url: str | None) -> None:
-    from .bench.servers import _stdin_closed
-    from .server import ChatServer
+    from chatkit.bench.servers import _stdin_closed
+    from chatkit.server import ChatServer
 
     options = {"redis": redis_url, "presence_timeout": 30.0} if redis_url else {}
     async with ChatServer(rate_limit=None, max_per_client=None, **options).serve("127.0.0.1", 0) as server:
@@ -52,12 +54,12 @@ async def _serve(redis_url: str | None) -> None:
 
 
 class _Server:
-    """``python -m chatkit.bench_redis --serve [URL]`` until its stdin closes."""
+    """``python -m benchmarks.redis_fanout --serve [URL]`` until its stdin closes."""
 
     def __init__(self, redis_url: str | None, timeout: float = 30) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "chatkit.bench_redis", "--serve", redis_url or "-"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            [sys.executable, "-m", "benchmarks.redis_fanout", "--serve", redis_url or "-"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
         self.pid = self.process.pid
         watchdog = threading.Timer(timeout, self.process.kill)
         watchdog.start()
@@ -213,7 +215,7 @@ def run(processes=DEFAULT_PROCESSES, *, size: int = 400, messages: int | None = 
         timeout: float = 120) -> dict[str, Any]:
     """The whole benchmark: every configuration set up at once, then rounds in which they
     take turns (a baseline of one server without Redis first, unless ``baseline=False``)."""
-    from .redis_local import start_redis
+    from chatkit.redis.local import start_redis
 
     messages = messages or max(50, 60_000 // size)
     counts = ([0] if baseline else []) + list(processes)
@@ -229,14 +231,14 @@ def run(processes=DEFAULT_PROCESSES, *, size: int = 400, messages: int | None = 
             servers += group
             groups.append({"servers": [{"port": s.port, "pid": s.pid} for s in group],
                            "redis_pid": redis.pid if redis else group[0].pid})
-        print(f"bench_redis: one room of {size} members over {', '.join(map(str, counts))}"
+        print(f"redis_fanout: one room of {size} members over {', '.join(map(str, counts))}"
               " server processes (0: one, without Redis), taking turns...", file=sys.stderr,
               flush=True)
         config = {"size": size, "messages": messages, "window": window, "rounds": rounds,
                   "timeout": timeout, "groups": groups}
         done = subprocess.run(
-            [sys.executable, "-m", "chatkit.bench_redis", "--clients", json.dumps(config)],
-            capture_output=True, text=True, timeout=timeout * (rounds * len(counts) + 2))
+            [sys.executable, "-m", "benchmarks.redis_fanout", "--clients", json.dumps(config)],
+            capture_output=True, text=True, cwd=ROOT, timeout=timeout * (rounds * len(counts) + 2))
         lines = [line for line in done.stdout.splitlines() if line.startswith('{"result"')]
         if not lines:
             raise RuntimeError(f"the clients failed: {done.stderr[-2000:]}")
@@ -260,7 +262,7 @@ def run(processes=DEFAULT_PROCESSES, *, size: int = 400, messages: int | None = 
 async def _publish_cost(subscribers: tuple[int, ...], chats: int) -> list[dict[str, float]]:
     import redis.asyncio as aioredis
 
-    from .redis_local import start_redis
+    from chatkit.redis.local import start_redis
 
     payload = "all 0123456789ab\n" + json.dumps(
         {"type": "chat", "name": "m0", "text": "12 1234567890123456789"})
@@ -384,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if argv[:1] == ["--clients"]:
         return clients_main(argv[1])
-    parser = argparse.ArgumentParser(prog="python -m chatkit.bench_redis",
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.redis_fanout",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=400, help="members in the room")
     parser.add_argument("--processes", type=int, nargs="+", default=list(DEFAULT_PROCESSES))
@@ -411,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.plot:
         plot(results, args.plot)
     if results["lost"]:
-        print(f"bench_redis: {results['lost']} chats lost or out of order", file=sys.stderr)
+        print(f"redis_fanout: {results['lost']} chats lost or out of order", file=sys.stderr)
         return 1
     return 0
 

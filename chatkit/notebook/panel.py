@@ -2,7 +2,7 @@
 
 ::
 
-    from chatkit.panel import ChatPanel
+    from chatkit.notebook.panel import ChatPanel
     server = chatkit.start()
     ChatPanel(server, room="people", name="Ann")        # a live server of this kernel
     ChatPanel("ws://127.0.0.1:3000", name="Bob")         # or any chat server, by URL

@@ -9,7 +9,7 @@ to that channel delivers it to its own members (``deliver``)::
     Redis -> server A -> jenny, colt         Redis -> server B -> ann, bob
 
 Like ``Room``, it never touches a socket or an event loop: what it publishes it hands
-to its ``hub`` (:class:`chatkit.redis_hub.RedisHub`, the I/O shell that talks to
+to its ``hub`` (:class:`chatkit.redis.hub.RedisHub`, the I/O shell that talks to
 Redis), and what the hub receives it hands back to ``deliver``. So it runs with a
 list standing in for the hub::
 
@@ -35,8 +35,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Iterable
 
-from .messages import ProtocolError, encode
-from .room import Member, Room
+from ..core.messages import ProtocolError, encode
+from ..core.room import Member, Room
 
 __all__ = ["RedisRoom", "RemoteMember"]
 

@@ -1,6 +1,6 @@
 """The message-flow picture of rooms shared through Redis: which server carried what.
 
-Each :class:`~chatkit.redis_hub.RedisHub` records what it published and what Redis
+Each :class:`~chatkit.redis.hub.RedisHub` records what it published and what Redis
 brought it (``hub.flow``). :func:`flows` pairs them up, one row per message;
 :func:`draw_flow` draws them: an arrow from the server that published a message to
 Redis, and from Redis to every server that delivered it, with how many members there

@@ -1,0 +1,20 @@
+"""The protocol core: messages, ``Room`` and ``ChatUser`` -- plain Python, no sockets, no event loop.
+
+Everything a server does with a frame is decided here; the I/O shells (:mod:`chatkit.server`,
+:mod:`chatkit.redis`) only move text. So the core runs with a list standing in for a socket::
+
+    >>> from chatkit.core import ChatUser, Room
+    >>> ChatUser.Room = Room.new_registry()
+    >>> sent = []
+    >>> ChatUser(sent.append, "people").handle_message('{"type": "join", "name": "Colt"}')
+    >>> sent
+    ['{"type":"note","text":"Colt joined \\\\"people\\\\"."}']
+    >>> ChatUser.Room = Room
+
+"""
+
+from .messages import ProtocolError
+from .room import Room
+from .user import ChatUser
+
+__all__ = ["ChatUser", "Room", "ProtocolError"]

@@ -1,0 +1,14 @@
+"""Rooms shared by several servers through Redis.
+
+``room`` (a ``Room`` whose broadcast publishes: no I/O), ``hub`` (one server's link to
+Redis: the subscriber loop, names, presence), ``local`` (a redis-server for a notebook),
+``flow`` (the picture of which server carried what). redis-py is needed by ``hub`` only,
+when it connects::
+
+    chatkit.start(port=0, redis="redis://127.0.0.1:6379")
+
+"""
+
+from .room import RedisRoom, RemoteMember
+
+__all__ = ["RedisRoom", "RemoteMember"]
