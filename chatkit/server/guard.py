@@ -31,6 +31,7 @@ import ipaddress
 import logging
 import re
 import resource
+import socket
 import time
 import urllib.parse
 from collections import Counter
@@ -51,6 +52,7 @@ __all__ = [
     "raise_file_limit",
     "default_max_connections",
     "quiet_accept_errors",
+    "stale_accept_retry",
     "Guard",
     "LOOPBACK_NAMES",
 ]
@@ -276,13 +278,36 @@ def default_max_connections(file_limit: int) -> int:
 ACCEPT_ERROR = "socket.accept() out of system resource"
 
 
+def stale_accept_retry(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> bool:
+    """Is this error asyncio's accept back-off firing for a listening socket closed since?
+
+    When ``accept()`` fails for want of file descriptors, asyncio stops watching the
+    listening socket and calls ``loop._start_serving(..., sock, ...)`` again after
+    ``asyncio.constants.ACCEPT_RETRY_DELAY`` (a second; Python 3.11 schedules one
+    such timer per failed try, up to the backlog). A server closed within that
+    second has closed the socket: the timer then fails with ``ValueError: Invalid
+    file descriptor: -1``. Nothing is lost -- the server is gone -- so it is not an
+    error worth a traceback. Anything else, even from the same timer, is.
+    """
+    handle = context.get("handle")
+    callback = getattr(handle, "_callback", None)  # asyncio.Handle's, as it reports it
+    if (not isinstance(context.get("exception"), ValueError)
+            or getattr(callback, "__name__", None) != "_start_serving"
+            or getattr(callback, "__self__", None) is not loop):
+        return False
+    sockets = [arg for arg in getattr(handle, "_args", ()) if isinstance(arg, socket.socket)]
+    return bool(sockets) and all(sock.fileno() == -1 for sock in sockets)
+
+
 def quiet_accept_errors(
     loop: asyncio.AbstractEventLoop, report: Callable[[str], Any], every: float = 10.0
 ) -> None:
     """Turn asyncio's traceback per failed accept (out of file descriptors) into one line
     every ``every`` seconds; asyncio itself pauses accepting for a second each time.
 
-    Other errors go to the loop's previous handler, unchanged.
+    A server closed during that pause leaves asyncio's retry to fire on a closed
+    socket: that retry is dropped in silence (:func:`stale_accept_retry`). Other
+    errors go to the loop's previous handler, unchanged.
     """
     previous = loop.get_exception_handler()
     if getattr(previous, "_chatkit_quiet_accept", False):
@@ -298,6 +323,8 @@ def quiet_accept_errors(
                 exc = context.get("exception")
                 report(f"cannot accept connections ({exc}): {state['count']} refused so far;"
                        " retrying every second")
+            return
+        if stale_accept_retry(loop, context):
             return
         if previous is not None:
             previous(loop, context)
