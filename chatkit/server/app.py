@@ -39,7 +39,8 @@ from websockets.protocol import State
 from werkzeug.routing import Map, Rule
 
 from .frames import SHARED_DEFLATE, Outbox, OutgoingFrames, shared_deflate_bits
-from .guard import JOIN_TIMEOUT, MAX_PER_CLIENT, ClientLimit, GuardedConnection, Guard
+from .guard import GuardedConnection, Guard
+from ..core.limits import JOIN_TIMEOUT, MAX_BUFFER_BYTES, MAX_PER_CLIENT, ClientLimit, RateLimit
 from ..core.messages import MAX_MESSAGE_BYTES, ProtocolError, check_room_name, encode, error
 from ..core.user import ChatUser
 
@@ -48,8 +49,6 @@ __all__ = ["serve", "ChatServer", "ChatConnection", "Event", "RateLimit", "Clien
 
 logger = logging.getLogger("chatkit")
 
-#: A member whose unsent data passes this many bytes has stopped reading: drop it.
-MAX_BUFFER_BYTES = 1024 * 1024
 #: ``client_limit``'s default: a budget per client, unless ``rate_limit=None`` turns all limits off.
 _DEFAULT = object()
 #: What ``compression=`` accepts; the default is chosen on figures (docs/benchmark.md).
@@ -69,38 +68,6 @@ class Event:
 
     def __str__(self) -> str:
         return f"{time.strftime('%H:%M:%S', time.localtime(self.time))}  {self.text}"
-
-
-@dataclasses.dataclass
-class RateLimit:
-    """At most ``burst`` messages at once, refilled at ``per_second`` (a token bucket).
-
-    >>> limit = RateLimit(burst=2, per_second=1.0)
-    >>> bucket = limit.bucket()
-    >>> [bucket(now=0.0), bucket(now=0.0), bucket(now=0.0), bucket(now=1.0)]
-    [True, True, False, True]
-
-    """
-
-    burst: int = 30
-    per_second: float = 15.0
-
-    def bucket(self) -> Callable[..., bool]:
-        """A fresh bucket for one connection: call it per message; False means too fast."""
-        tokens, last = float(self.burst), None  # full; the clock starts at the first call
-
-        def allow(now: float | None = None) -> bool:
-            nonlocal tokens, last
-            now = time.monotonic() if now is None else now
-            if last is not None:
-                tokens = min(self.burst, tokens + (now - last) * self.per_second)
-            last = now
-            if tokens >= 1:
-                tokens -= 1
-                return True
-            return False
-
-        return allow
 
 
 class ChatConnection(GuardedConnection):
@@ -381,12 +348,11 @@ class ChatServer:
         try:
             async for message in websocket:
                 if allow is not None and not allow():
-                    limit = self.rate_limit
                     send(encode(error(
-                        f"slow down: at most {limit.per_second:g} messages a second;"
+                        f"slow down: at most {self.rate_limit.describe()};"
                         " that message was not sent"
                     )))
-                    await asyncio.sleep(min(1.0, 1 / limit.per_second))  # stop reading it
+                    await asyncio.sleep(self.rate_limit.pause())  # stop reading it
                     continue
                 if spend is not None and not spend(size := _size(message)):
                     send(encode(error(

@@ -2,30 +2,24 @@
 
 The chat server (:mod:`chatkit.server.app`) asks this module four questions:
 
-- **May this connection in?** :class:`Admission` counts open connections in total and
-  per *client* (by default a client is a peer address; a hub service keys by user
-  name), and says no politely past the caps.
-- **How much may this client say?** :class:`ClientLimit` is a budget in messages and
-  bytes shared by all the connections of one client.
+- **May this connection in?** :class:`~chatkit.core.limits.Admission` counts open
+  connections in total and per *client* (by default a client is a peer address; a hub
+  service keys by user name), and :class:`Guard` says no politely past the caps.
+- **How much may this client say?** :class:`~chatkit.core.limits.ClientLimit` is a
+  budget in messages and bytes shared by all the connections of one client.
 - **Is this the server's own page asking?** :func:`origin_allowed` and
   :func:`host_allowed` refuse WebSocket upgrades from other web sites and from
   DNS-rebinding pages.
 - **Is a connection hoarding memory?** :class:`GuardedConnection` drops a client whose
   unsent data passes the cap, whatever filled it (pongs to a ping flood included).
 
-::
-
-    >>> admission = Admission(max_connections=2, max_per_client=1)
-    >>> admission.admit("10.0.0.7"), admission.admit("10.0.0.7")
-    (None, 'too many connections from you (limit 1): try again later')
-    >>> admission.release("10.0.0.7")
-
+The limits themselves are plain policy, in :mod:`chatkit.core.limits`; this module
+applies them to real connections.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import http
 import ipaddress
 import logging
@@ -34,7 +28,6 @@ import resource
 import socket
 import time
 import urllib.parse
-from collections import Counter
 from typing import Any, Callable, Iterable
 
 from websockets.asyncio.server import ServerConnection
@@ -42,15 +35,14 @@ from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
+from ..core.limits import Admission, ClientLimit, default_max_connections
+
 __all__ = [
-    "Admission",
-    "ClientLimit",
     "GuardedConnection",
     "peer_address",
     "origin_allowed",
     "host_allowed",
     "raise_file_limit",
-    "default_max_connections",
     "quiet_accept_errors",
     "stale_accept_retry",
     "Guard",
@@ -59,10 +51,6 @@ __all__ = [
 
 logger = logging.getLogger("chatkit")
 
-#: Open connections one client (by default: one address) may have at once.
-MAX_PER_CLIENT = 64
-#: Seconds a chat connection has to send its join before it is closed.
-JOIN_TIMEOUT = 60.0
 #: Refused connections waiting for their polite answer (a 503 or a 1013), at most.
 MAX_REFUSING = 64
 #: Seconds a refused connection may take to send its request before it is cut.
@@ -81,102 +69,6 @@ def peer_address(connection: ServerConnection) -> str:
     """The default client key: the peer's IP address (``"127.0.0.1"``)."""
     peer = connection.transport.get_extra_info("peername") if connection.transport else None
     return str(peer[0]) if peer else "unknown"
-
-
-@dataclasses.dataclass
-class Admission:
-    """Open connections, in total and per client key; refusals past the caps.
-
-    ``admit(key)`` returns None (come in: counted) or the reason for a refusal
-    (nothing counted). Each admitted connection is ``release``-d exactly once.
-    ``key=None`` counts a connection in the total only (its client is not known yet,
-    or is exempt); ``admit_client`` / ``release_client`` count it to a client later.
-    """
-
-    max_connections: int | None = None
-    max_per_client: int | None = None
-    total: int = 0
-    per_client: Counter = dataclasses.field(default_factory=Counter)
-
-    def admit(self, key: str | None) -> str | None:
-        """Count a connection of client ``key`` in, or say why not."""
-        if self.max_connections is not None and self.total >= self.max_connections:
-            return f"the server is full ({self.max_connections} connections): try again later"
-        refusal = self.admit_client(key)
-        if refusal is None:
-            self.total += 1
-        return refusal
-
-    def admit_client(self, key: str | None) -> str | None:
-        """Count an already admitted connection to client ``key``, or say why not."""
-        if key is None:
-            return None
-        if self.max_per_client is not None and self.per_client[key] >= self.max_per_client:
-            return (f"too many connections from you (limit {self.max_per_client}):"
-                    " try again later")
-        self.per_client[key] += 1
-        return None
-
-    def release(self, key: str | None) -> None:
-        """A counted connection closed."""
-        self.total -= 1
-        self.release_client(key)
-
-    def release_client(self, key: str | None) -> None:
-        if key is not None:
-            self.per_client[key] -= 1
-            if self.per_client[key] <= 0:
-                del self.per_client[key]
-
-
-@dataclasses.dataclass(frozen=True)
-class ClientLimit:
-    """A budget shared by all the connections of one client: messages and bytes.
-
-    Ten connections from one script get what one connection gets, not ten times it.
-    A token bucket each: ``burst`` at once, refilled at ``per_second``.
-
-    >>> budget = ClientLimit(burst=2, per_second=1.0, bytes_burst=100, bytes_per_second=10)
-    >>> spend = budget.spender()
-    >>> [spend(60, now=0.0), spend(60, now=0.0), spend(40, now=0.0), spend(1, now=0.0)]
-    [True, False, True, False]
-
-    """
-
-    burst: int = 60
-    per_second: float = 30.0
-    bytes_burst: int = 256 * 1024
-    bytes_per_second: float = 64 * 1024
-
-    def spender(self) -> Callable[..., bool]:
-        """A fresh budget for one client: call it with each message's size in bytes."""
-        messages, size, last = float(self.burst), float(self.bytes_burst), None
-
-        def spend(nbytes: int, now: float | None = None) -> bool:
-            nonlocal messages, size, last
-            now = time.monotonic() if now is None else now
-            if last is not None:
-                elapsed = now - last
-                messages = min(self.burst, messages + elapsed * self.per_second)
-                size = min(self.bytes_burst, size + elapsed * self.bytes_per_second)
-            last = now
-            if messages >= 1 and size >= nbytes:
-                messages -= 1
-                size -= nbytes
-                return True
-            return False
-
-        return spend
-
-    def pause(self, nbytes: int) -> float:
-        """Seconds to stop reading a client that overspent: what its message costs in
-        time, at most a second. Unread, its frames wait in TCP (it must slow down)
-        instead of costing the server a read, a decode and a refusal each."""
-        return min(1.0, max(1 / self.per_second, nbytes / self.bytes_per_second))
-
-    def describe(self) -> str:
-        return (f"{self.per_second:g} messages and {self.bytes_per_second / 1024:g} KiB"
-                " a second")
 
 
 # -- who may connect: Origin and Host -------------------------------------------------
@@ -267,11 +159,6 @@ def raise_file_limit() -> int:
         return target
     except (ValueError, OSError):
         return soft
-
-
-def default_max_connections(file_limit: int) -> int:
-    """Connections to accept at most, leaving room for the rest of the process."""
-    return max(16, min(file_limit - max(64, file_limit // 8), 100_000))
 
 
 #: asyncio's message when accept() fails for want of file descriptors.

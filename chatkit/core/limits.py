@@ -1,0 +1,236 @@
+"""The server's limits as plain policy: token buckets, connection caps and their defaults.
+
+Nothing here touches a socket or an event loop: the server (:mod:`chatkit.server.app`,
+:mod:`chatkit.server.guard`) asks these objects "may this message go?" and "may this
+connection in?", passing the time in when it matters. So a limit runs in a doctest::
+
+    >>> limit = RateLimit(burst=2, per_second=1.0)      # one connection's messages
+    >>> allow = limit.bucket()
+    >>> [allow(now=0.0), allow(now=0.0), allow(now=0.0), allow(now=1.0)]
+    [True, True, False, True]
+
+One :class:`TokenBucket` serves every limit: :class:`RateLimit` (messages per
+connection) holds one, :class:`ClientLimit` (messages and bytes shared by all the
+connections of one client) holds two. The constants below are the defaults of
+:class:`chatkit.server.ChatServer` and of ``python -m chatkit serve``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import Counter
+from typing import Callable
+
+__all__ = [
+    "TokenBucket",
+    "RateLimit",
+    "ClientLimit",
+    "Admission",
+    "default_max_connections",
+    "RATE_BURST",
+    "RATE_PER_SECOND",
+    "CLIENT_BURST",
+    "CLIENT_PER_SECOND",
+    "CLIENT_BYTES_BURST",
+    "CLIENT_BYTES_PER_SECOND",
+    "MAX_PER_CLIENT",
+    "JOIN_TIMEOUT",
+    "MAX_BUFFER_BYTES",
+]
+
+# -- Limits  (each connection; each client, all its connections together) ---------------
+
+#: Messages one connection may send at once, and refilled per second.
+RATE_BURST = 30
+RATE_PER_SECOND = 15.0
+#: Messages all the connections of one client may send at once, and refilled per second.
+CLIENT_BURST = 60
+CLIENT_PER_SECOND = 30.0
+#: Bytes all the connections of one client may send at once, and refilled per second.
+CLIENT_BYTES_BURST = 256 * 1024
+CLIENT_BYTES_PER_SECOND = 64 * 1024
+#: Open connections one client (by default: one address) may have at once.
+MAX_PER_CLIENT = 64
+#: Seconds a chat connection has to send its join before it is closed.
+JOIN_TIMEOUT = 60.0
+#: A member whose unsent data passes this many bytes has stopped reading: drop it.
+MAX_BUFFER_BYTES = 1024 * 1024
+
+
+class TokenBucket:
+    """At most ``capacity`` tokens, refilled at ``rate`` a second; full at first.
+
+    ``take(amount, now)`` spends tokens if there are enough, else spends nothing.
+    The clock starts at the first call; ``now`` defaults to ``time.monotonic()``.
+
+    >>> bucket = TokenBucket(capacity=3, rate=1.0)
+    >>> [bucket.take(2, now=0.0), bucket.take(2, now=0.0), bucket.take(2, now=1.0)]
+    [True, False, True]
+
+    """
+
+    __slots__ = ("capacity", "rate", "tokens", "last")
+
+    def __init__(self, capacity: float, rate: float) -> None:
+        self.capacity = capacity
+        self.rate = rate
+        self.tokens = float(capacity)
+        self.last: float | None = None
+
+    def refill(self, now: float) -> float:
+        """Add what flowed in since the last call (up to ``capacity``); the tokens now."""
+        if self.last is not None:
+            self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        return self.tokens
+
+    def take(self, amount: float = 1, now: float | None = None) -> bool:
+        """Spend ``amount`` tokens if there are that many; False (nothing spent) if not."""
+        return take_all(((self, amount),), now)
+
+
+def take_all(costs: tuple[tuple[TokenBucket, float], ...], now: float | None = None) -> bool:
+    """Spend from every bucket at once, or from none: ``((bucket, amount), ...)``.
+
+    >>> messages, size = TokenBucket(5, 1.0), TokenBucket(100, 10.0)
+    >>> take_all(((messages, 1), (size, 120)), now=0.0), messages.tokens
+    (False, 5.0)
+
+    """
+    now = time.monotonic() if now is None else now
+    enough = True
+    for bucket, amount in costs:
+        enough = bucket.refill(now) >= amount and enough  # refill them all, whatever the answer
+    if enough:
+        for bucket, amount in costs:
+            bucket.tokens -= amount
+    return enough
+
+
+@dataclasses.dataclass
+class RateLimit:
+    """At most ``burst`` messages at once, refilled at ``per_second`` (a token bucket).
+
+    >>> limit = RateLimit(burst=2, per_second=1.0)
+    >>> bucket = limit.bucket()
+    >>> [bucket(now=0.0), bucket(now=0.0), bucket(now=0.0), bucket(now=1.0)]
+    [True, True, False, True]
+
+    """
+
+    burst: int = RATE_BURST
+    per_second: float = RATE_PER_SECOND
+
+    def bucket(self) -> Callable[..., bool]:
+        """A fresh bucket for one connection: call it per message; False means too fast."""
+        return TokenBucket(self.burst, self.per_second).take
+
+    def describe(self) -> str:
+        return f"{self.per_second:g} messages a second"
+
+    def pause(self) -> float:
+        """Seconds to stop reading a connection that went too fast: at most a second."""
+        return min(1.0, 1 / self.per_second)
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientLimit:
+    """A budget shared by all the connections of one client: messages and bytes.
+
+    Ten connections from one script get what one connection gets, not ten times it.
+    A token bucket each: ``burst`` at once, refilled at ``per_second``.
+
+    >>> budget = ClientLimit(burst=2, per_second=1.0, bytes_burst=100, bytes_per_second=10)
+    >>> spend = budget.spender()
+    >>> [spend(60, now=0.0), spend(60, now=0.0), spend(40, now=0.0), spend(1, now=0.0)]
+    [True, False, True, False]
+
+    """
+
+    burst: int = CLIENT_BURST
+    per_second: float = CLIENT_PER_SECOND
+    bytes_burst: int = CLIENT_BYTES_BURST
+    bytes_per_second: float = CLIENT_BYTES_PER_SECOND
+
+    def spender(self) -> Callable[..., bool]:
+        """A fresh budget for one client: call it with each message's size in bytes."""
+        messages = TokenBucket(self.burst, self.per_second)
+        size = TokenBucket(self.bytes_burst, self.bytes_per_second)
+
+        def spend(nbytes: int, now: float | None = None) -> bool:
+            return take_all(((messages, 1), (size, nbytes)), now)
+
+        return spend
+
+    def pause(self, nbytes: int) -> float:
+        """Seconds to stop reading a client that overspent: what its message costs in
+        time, at most a second. Unread, its frames wait in TCP (it must slow down)
+        instead of costing the server a read, a decode and a refusal each."""
+        return min(1.0, max(1 / self.per_second, nbytes / self.bytes_per_second))
+
+    def describe(self) -> str:
+        return (f"{self.per_second:g} messages and {self.bytes_per_second / 1024:g} KiB"
+                " a second")
+
+
+@dataclasses.dataclass
+class Admission:
+    """Open connections, in total and per client key; refusals past the caps.
+
+    ``admit(key)`` returns None (come in: counted) or the reason for a refusal
+    (nothing counted). Each admitted connection is ``release``-d exactly once.
+    ``key=None`` counts a connection in the total only (its client is not known yet,
+    or is exempt); ``admit_client`` / ``release_client`` count it to a client later.
+
+    >>> admission = Admission(max_connections=2, max_per_client=1)
+    >>> admission.admit("10.0.0.7"), admission.admit("10.0.0.7")
+    (None, 'too many connections from you (limit 1): try again later')
+    >>> admission.release("10.0.0.7")
+
+    """
+
+    max_connections: int | None = None
+    max_per_client: int | None = None
+    total: int = 0
+    per_client: Counter = dataclasses.field(default_factory=Counter)
+
+    def admit(self, key: str | None) -> str | None:
+        """Count a connection of client ``key`` in, or say why not."""
+        if self.max_connections is not None and self.total >= self.max_connections:
+            return f"the server is full ({self.max_connections} connections): try again later"
+        refusal = self.admit_client(key)
+        if refusal is None:
+            self.total += 1
+        return refusal
+
+    def admit_client(self, key: str | None) -> str | None:
+        """Count an already admitted connection to client ``key``, or say why not."""
+        if key is None:
+            return None
+        if self.max_per_client is not None and self.per_client[key] >= self.max_per_client:
+            return (f"too many connections from you (limit {self.max_per_client}):"
+                    " try again later")
+        self.per_client[key] += 1
+        return None
+
+    def release(self, key: str | None) -> None:
+        """A counted connection closed."""
+        self.total -= 1
+        self.release_client(key)
+
+    def release_client(self, key: str | None) -> None:
+        if key is not None:
+            self.per_client[key] -= 1
+            if self.per_client[key] <= 0:
+                del self.per_client[key]
+
+
+def default_max_connections(file_limit: int) -> int:
+    """Connections to accept at most, leaving room for the rest of the process.
+
+    >>> default_max_connections(1024), default_max_connections(60)
+    (896, 16)
+
+    """
+    return max(16, min(file_limit - max(64, file_limit // 8), 100_000))
