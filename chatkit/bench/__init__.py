@@ -42,6 +42,7 @@ import time
 from typing import Any, Callable
 
 from .servers import KernelServer, ServerProcess
+from ..support.processes import raise_file_limit
 
 __all__ = [
     "run", "run_size", "compare_broadcast", "python_overhead", "plot", "plot_compression",
@@ -240,7 +241,7 @@ def run(sizes=DEFAULT_SIZES, *, messages: int | None = None, window: int = 10, r
         if importlib.util.find_spec("uvloop") is None:
             skipped["uvloop"] = "uvloop is not installed (pip install uvloop): kind 'uvloop' is skipped"
             kinds = tuple(k for k in kinds if k != "uvloop")
-    raise_open_files_limit()
+    raise_file_limit()  # a room of 5,000 members: as many sockets here and in the children
     progress = _progress(progress)
     results: dict[str, Any] = {"sizes": [], "kinds": list(kinds), "skipped": skipped,
                                "client": client,
@@ -264,25 +265,6 @@ def run(sizes=DEFAULT_SIZES, *, messages: int | None = None, window: int = 10, r
     if progress is not None and hasattr(progress, "close"):
         progress.close()
     return results
-
-
-def raise_open_files_limit() -> int:
-    """Raise this process's soft limit of open files to its hard limit (children inherit it).
-
-    A room of 5,000 members is 5,000 sockets in the server and as many in the clients.
-    Returns the new soft limit.
-    """
-    import resource
-
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or soft < hard:
-        new = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
-            soft = new
-        except (ValueError, OSError):
-            pass
-    return soft
 
 
 def _lost(results: dict[str, Any]) -> int:

@@ -24,7 +24,6 @@ import http
 import ipaddress
 import logging
 import re
-import resource
 import socket
 import time
 import urllib.parse
@@ -36,13 +35,13 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from ..core.limits import Admission, ClientLimit, default_max_connections
+from ..support.processes import raise_file_limit
 
 __all__ = [
     "GuardedConnection",
     "peer_address",
     "origin_allowed",
     "host_allowed",
-    "raise_file_limit",
     "quiet_accept_errors",
     "stale_accept_retry",
     "Guard",
@@ -141,24 +140,7 @@ def host_allowed(request: Request, bound_host: str | None, hosts: Iterable[str] 
     return any(header in request.headers for header in PROXY_HEADERS)
 
 
-# -- file descriptors and the accept loop ----------------------------------------------
-
-
-def raise_file_limit() -> int:
-    """Raise this process's soft limit of open files to its hard limit; return the limit.
-
-    Desktops often start programs with a soft limit of 1,024 and a hard one far above:
-    a class server should use what it is allowed.
-    """
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
-    if soft == resource.RLIM_INFINITY or soft >= target:
-        return soft if soft != resource.RLIM_INFINITY else target
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-        return target
-    except (ValueError, OSError):
-        return soft
+# -- the accept loop, out of file descriptors ------------------------------------------
 
 
 #: asyncio's message when accept() fails for want of file descriptors.
