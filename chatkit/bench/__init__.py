@@ -423,7 +423,7 @@ async def _python_overhead(size: int, messages: int, repeat: int) -> dict[str, f
     from websockets.protocol import State
     from websockets.server import ServerProtocol
 
-    from ..server.app import make_sender
+    from ..server.sending import make_sender
     from ..core.user import ChatUser
 
     connections = []

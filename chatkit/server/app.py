@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import http
+import functools
 import logging
 import math
 import random
@@ -26,26 +26,23 @@ import time
 import traceback
 import urllib.parse
 from collections import deque
-from importlib import resources
 from typing import Any, Awaitable, Callable, Sequence
 
 from websockets.asyncio.router import route
 from websockets.asyncio.server import ServerConnection
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
-from websockets.protocol import State
 from werkzeug.routing import Map, Rule
 
-from .frames import SHARED_DEFLATE, Outbox, OutgoingFrames, shared_deflate_bits
-from .guard import GuardedConnection, Guard
+from .guard import Guard
+from .pages import answer_page, secure
+from .sending import SHARED_DEFLATE, ChatConnection, Outbox, OutgoingFrames, make_sender
 from ..core.limits import JOIN_TIMEOUT, MAX_BUFFER_BYTES, MAX_PER_CLIENT, ClientLimit, RateLimit
 from ..core.messages import MAX_MESSAGE_BYTES, ProtocolError, check_room_name, encode, error
 from ..core.user import ChatUser
 
-__all__ = ["serve", "ChatServer", "ChatConnection", "Event", "RateLimit", "ClientLimit",
-           "make_sender"]
+__all__ = ["serve", "ChatServer", "Event", "COMPRESSIONS", "DEFAULT_COMPRESSION"]
 
 logger = logging.getLogger("chatkit")
 
@@ -68,129 +65,6 @@ class Event:
 
     def __str__(self) -> str:
         return f"{time.strftime('%H:%M:%S', time.localtime(self.time))}  {self.text}"
-
-
-class ChatConnection(GuardedConnection):
-    """A server connection whose own frames (pings, pongs, close) wait for the chat's.
-
-    Chat frames go through the server's :class:`~chatkit.server.frames.Outbox`, written at the
-    end of the loop's turn; a close frame written before them would cut them off.
-    """
-
-    outbox: Outbox | None = None
-
-    def send_data(self) -> None:
-        outbox = self.outbox
-        if outbox is not None and self.transport in outbox.pending:
-            outbox.flush(self.transport)
-        super().send_data()
-
-
-def make_sender(
-    websocket: ServerConnection,
-    max_buffer: int = MAX_BUFFER_BYTES,
-    frames: OutgoingFrames | None = None,
-    outbox: Outbox | None = None,
-) -> Callable[[str], None]:
-    """Return the plain ``send(text)`` function a ``ChatUser`` is given.
-
-    The twin of ``ws.send.bind(ws)``: it writes the frame at once, without
-    waiting. A client that stops reading lets unsent data pile up; past
-    ``max_buffer`` bytes its connection is dropped, so one stalled laptop costs
-    the server bounded memory and never slows the room.
-
-    ``frames`` (one per server, see :class:`chatkit.server.frames.OutgoingFrames`) builds
-    each message's frame once for every member a room sends it to; each member's
-    ``send`` then only writes those bytes -- at the end of the loop's turn, all of
-    this turn's frames in one write, if an ``outbox`` (and a :class:`ChatConnection`)
-    is given. A connection that negotiated deflate with context takeover
-    (``compression="deflate"``) compresses its own, through websockets.
-    """
-    protocol = websocket.protocol
-    transport = websocket.transport
-    frames = OutgoingFrames() if frames is None else frames
-    bits = shared_deflate_bits(protocol.extensions)
-    OPEN = State.OPEN  # a local: State.OPEN is an enum lookup, ten times slower
-    if outbox is not None and isinstance(websocket, ChatConnection):
-        websocket.outbox = outbox
-        write = outbox.add  # write(transport, frame), at the end of the loop's turn
-    else:
-        write = _write_now
-
-    def check() -> None:
-        # The state stays OPEN until the loop runs connection_lost; meanwhile a transport
-        # that was aborted or failed is closing, and each write to it is logged by asyncio
-        # ("socket.send() raised exception."): thousands when a whole class leaves at once.
-        if protocol.state is not OPEN or transport.is_closing():
-            raise ConnectionError("connection is not open")
-        if transport.get_write_buffer_size() > max_buffer:
-            transport.abort()  # the close frame would wait behind the backlog
-            raise ConnectionError("client stopped reading: dropped")
-
-    if bits is None:  # no compression: every member writes the same bytes
-
-        def send(text: str) -> None:
-            if (protocol.state is not OPEN or transport.is_closing()
-                    or transport.get_write_buffer_size() > max_buffer):
-                check()
-            if frames.text is not text:
-                frames.load(text)
-            # Straight to the socket, as broadcast() would through protocol.send_text:
-            # this connection never sends fragments, and websockets writes its own
-            # frames (pings, pongs, close) at once, so nothing waits in the protocol.
-            write(transport, frames.plain)
-
-    elif bits is not False:  # deflate, no context takeover: compressed once for all
-
-        def send(text: str) -> None:
-            if (protocol.state is not OPEN or transport.is_closing()
-                    or transport.get_write_buffer_size() > max_buffer):
-                check()
-            if frames.text is not text:
-                frames.load(text)
-            write(transport, frames.deflated(bits))
-
-    else:  # deflate with context takeover: this connection's own compressor
-
-        def send(text: str) -> None:
-            check()
-            try:
-                protocol.send_text(text.encode())  # refuses in the middle of a fragmented send
-                websocket.send_data()
-            except Exception as exc:  # skipped with a warning, as broadcast does
-                websocket.logger.warning(
-                    "skipped broadcast: failed to write message: %s",
-                    traceback.format_exception_only(exc)[0].strip(),
-                )
-
-    return send
-
-
-def _write_now(transport: Any, data: bytes) -> None:
-    transport.write(data)
-
-
-def _page(name: str) -> bytes:
-    return resources.files("chatkit").joinpath("static", name).read_bytes()
-
-
-STATIC_TYPES = {
-    "chat.js": "text/javascript; charset=utf-8",
-    "chat.css": "text/css; charset=utf-8",
-}
-SECURITY_HEADERS = {
-    # Defence in depth: even if user text reached the DOM as HTML, no script
-    # but ours could run, and the page can only talk to its own origin.
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; "
-        "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; "
-        "frame-ancestors 'none'"
-    ),
-    "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
 
 
 class ChatServer:
@@ -427,11 +301,7 @@ class ChatServer:
             if isinstance(response, Awaitable):
                 response = await response
         if response is not None:
-            for key, value in SECURITY_HEADERS.items():
-                if key not in response.headers:
-                    response.headers[key] = value
-            if request.method == "HEAD":
-                response = dataclasses.replace(response, body=b"")  # Content-Length stays
+            response = secure(response, request)  # the security headers, once; HEAD: no body
         return response
 
     async def random_numbers(self, websocket: ServerConnection) -> None:
@@ -474,40 +344,9 @@ class ChatServer:
     def process_request(
         self, connection: ServerConnection, request: Request
     ) -> Response | None:
-        """Answer plain HTTP requests with the page; let WebSocket upgrades through."""
-        if "websocket" in request.headers.get("Upgrade", "").lower():
-            return None  # the router matches /chat/<room>, /random, /echo
-        path = urllib.parse.urlparse(request.path).path
-        if self.prefix:  # the page's own links are relative: they keep the prefix
-            if path == self.prefix:
-                response = connection.respond(http.HTTPStatus.FOUND, "")
-                response.headers["Location"] = f"{self.prefix}/"
-                return response
-            if not path.startswith(f"{self.prefix}/"):
-                return connection.respond(http.HTTPStatus.NOT_FOUND, "Not Found\n")
-            path = path[len(self.prefix):]
-        segments = path.split("/")[1:]
-        if path == "/":
-            return self._respond(connection, _page("index.html"), "text/html; charset=utf-8")
-        if len(segments) == 2 and segments[0] == "_static" and segments[1] in STATIC_TYPES:
-            return self._respond(connection, _page(segments[1]), STATIC_TYPES[segments[1]])
-        if path == "/favicon.ico":
-            return connection.respond(http.HTTPStatus.NO_CONTENT, "")
-        if len(segments) == 1 and segments[0]:
-            return self._respond(connection, _page("chat.html"), "text/html; charset=utf-8")
-        return connection.respond(http.HTTPStatus.NOT_FOUND, "Not Found\n")
-
-    @staticmethod
-    def _respond(connection: ServerConnection, body: bytes, content_type: str) -> Response:
-        response = connection.respond(http.HTTPStatus.OK, "")
-        headers = Headers(response.headers)
-        del headers["Content-Type"]
-        del headers["Content-Length"]
-        headers["Content-Type"] = content_type
-        headers["Content-Length"] = str(len(body))
-        for key, value in SECURITY_HEADERS.items():
-            headers[key] = value
-        return dataclasses.replace(response, headers=headers, body=body)
+        """Answer plain HTTP requests with the page (:mod:`chatkit.server.pages`);
+        let WebSocket upgrades through."""
+        return answer_page(connection, request, self.prefix)
 
     # -- listening -----------------------------------------------------------
 
@@ -519,8 +358,8 @@ class ChatServer:
         kwargs.setdefault("max_size", MAX_MESSAGE_BYTES)
         # Each connection: the guard's checks (unsent data, caps, pipelined requests),
         # and chat frames written at the end of the loop's turn (the Outbox).
-        kwargs.setdefault("create_connection", type(
-            "ChatConnection", (ChatConnection,), {"guard": self.guard}))
+        kwargs.setdefault("create_connection",
+                          functools.partial(ChatConnection, guard=self.guard))
         if "compression" not in kwargs and "extensions" not in kwargs:
             kwargs["compression"] = "deflate" if self.compression == "deflate" else None
             if self.compression == "shared":

@@ -20,7 +20,6 @@ job instead (:mod:`chatkit.server.jupyterhub`).
 
 from __future__ import annotations
 
-import dataclasses
 import hmac
 import http
 import http.cookies
@@ -31,7 +30,7 @@ import urllib.parse
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
-from .app import ChatServer, _page
+from .pages import HTML, respond, static_file
 
 __all__ = ["ClassCode", "new_code", "COOKIE"]
 
@@ -105,10 +104,5 @@ class ClassCode:
             return response
         if self.admits(in_cookie):
             return None
-        response = ChatServer._respond(connection, _page("class_code.html"),
-                                       "text/html; charset=utf-8")
-        return _with_status(response, http.HTTPStatus.UNAUTHORIZED)
-
-
-def _with_status(response: Response, status: http.HTTPStatus) -> Response:
-    return dataclasses.replace(response, status_code=status.value, reason_phrase=status.phrase)
+        return respond(connection, static_file("class_code.html"), HTML,
+                       http.HTTPStatus.UNAUTHORIZED)

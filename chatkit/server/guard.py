@@ -224,7 +224,12 @@ class GuardedConnection(ServerConnection):
     it is accepted, before it sends a byte: one address cannot hoard file descriptors.
     """
 
-    guard: Any = None  # the server's Guard; set by Guard.listen on a subclass
+    guard: Any = None  # the server's Guard, given as guard= when the server makes it
+
+    def __init__(self, *args: Any, guard: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if guard is not None:
+            self.guard = guard
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -341,7 +346,8 @@ class Guard:
 
         Raises the soft file limit to the hard one, sizes ``max_connections`` from it,
         quiets asyncio's accept errors on the running loop, and sets
-        ``create_connection``, ``process_response`` and ``server_header``.
+        ``process_response`` and ``server_header``. (The server makes each connection
+        with ``guard=self``: see :class:`GuardedConnection`.)
         """
         file_limit = raise_file_limit()
         if self.admission.max_connections is None:
@@ -353,8 +359,6 @@ class Guard:
             loop = None
         if loop is not None:
             quiet_accept_errors(loop, lambda text: self.quietly("accept", text))
-        kwargs.setdefault("create_connection", type(
-            "ChatConnection", (GuardedConnection,), {"guard": self}))
         kwargs.setdefault("process_response", self.process_response)
         kwargs.setdefault("server_header", SERVER_HEADER)
 

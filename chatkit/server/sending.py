@@ -1,5 +1,11 @@
-"""What the server writes to a room: each message's frame built once, each member's
-frames of one loop iteration written at once.
+"""How the server sends: the ``send(text)`` each ``ChatUser`` is given, the connection it
+writes to, each message's frame built once, each member's frames of one loop turn
+written at once.
+
+:func:`make_sender` is the twin of ``ws.send.bind(ws)``: a plain function that writes
+at once and never waits, dropping a member that stopped reading. Every connection
+of a chat server is a :class:`ChatConnection`: the guard's checks
+(:class:`~chatkit.server.guard.GuardedConnection`) and frames that keep their order.
 
 A room hands every member the same ``str`` (``Room.broadcast`` encodes the JSON
 once). Turning it into a WebSocket frame -- UTF-8 bytes, a two-byte header, and
@@ -28,16 +34,22 @@ one call at the end of the turn, instead of one call per frame.
 from __future__ import annotations
 
 import asyncio
+import traceback
 import zlib
-from typing import Any
+from typing import Any, Callable
 
+from websockets.asyncio.server import ServerConnection
 from websockets.extensions.permessage_deflate import (
     PerMessageDeflate,
     ServerPerMessageDeflateFactory,
 )
+from websockets.protocol import State
 
-__all__ = ["OutgoingFrames", "Outbox", "frame_header", "shared_deflate_bits", "SHARED_DEFLATE",
-           "COMPRESS_SETTINGS"]
+from .guard import GuardedConnection
+from ..core.limits import MAX_BUFFER_BYTES
+
+__all__ = ["make_sender", "ChatConnection", "OutgoingFrames", "Outbox", "frame_header",
+           "shared_deflate_bits", "SHARED_DEFLATE", "COMPRESS_SETTINGS"]
 
 #: zlib settings of the shared compressor: websockets' own defaults (memLevel 5).
 COMPRESS_SETTINGS = {"memLevel": 5}
@@ -121,7 +133,7 @@ class Outbox:
     ``add(transport, frame)`` keeps the frame; at the end of the turn (``call_soon``)
     each transport gets its frames in one ``write``. Whatever else writes to a
     transport (websockets' pings, pongs and close frames) must ``flush(transport)``
-    first, so frames keep their order: :class:`chatkit.server.ChatConnection` does.
+    first, so frames keep their order: :class:`ChatConnection` does.
     One per server, used on its event loop only.
     """
 
@@ -155,3 +167,109 @@ class Outbox:
         for transport, frames in pending.items():
             if not transport.is_closing():
                 transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
+
+
+# -- the connection and its send function -----------------------------------------------
+
+
+class ChatConnection(GuardedConnection):
+    """Every connection of a chat server: guarded, and its own frames (pings, pongs,
+    close) wait for the chat's.
+
+    Chat frames go through the server's :class:`Outbox`, written at the end of the
+    loop's turn; a close frame written before them would cut them off. The server
+    makes each one with its guard (``functools.partial(ChatConnection, guard=...)``
+    as ``serve``'s ``create_connection``); :func:`make_sender` gives it the outbox.
+    """
+
+    outbox: Outbox | None = None
+
+    def send_data(self) -> None:
+        outbox = self.outbox
+        if outbox is not None and self.transport in outbox.pending:
+            outbox.flush(self.transport)
+        super().send_data()
+
+
+def make_sender(
+    websocket: ServerConnection,
+    max_buffer: int = MAX_BUFFER_BYTES,
+    frames: OutgoingFrames | None = None,
+    outbox: Outbox | None = None,
+) -> Callable[[str], None]:
+    """Return the plain ``send(text)`` function a ``ChatUser`` is given.
+
+    The twin of ``ws.send.bind(ws)``: it writes the frame at once, without
+    waiting. A client that stops reading lets unsent data pile up; past
+    ``max_buffer`` bytes its connection is dropped, so one stalled laptop costs
+    the server bounded memory and never slows the room.
+
+    ``frames`` (one per server, see :class:`OutgoingFrames`) builds
+    each message's frame once for every member a room sends it to; each member's
+    ``send`` then only writes those bytes -- at the end of the loop's turn, all of
+    this turn's frames in one write, if an ``outbox`` (and a :class:`ChatConnection`)
+    is given. A connection that negotiated deflate with context takeover
+    (``compression="deflate"``) compresses its own, through websockets.
+    """
+    protocol = websocket.protocol
+    transport = websocket.transport
+    frames = OutgoingFrames() if frames is None else frames
+    bits = shared_deflate_bits(protocol.extensions)
+    OPEN = State.OPEN  # a local: State.OPEN is an enum lookup, ten times slower
+    if outbox is not None and isinstance(websocket, ChatConnection):
+        websocket.outbox = outbox
+        write = outbox.add  # write(transport, frame), at the end of the loop's turn
+    else:
+        write = _write_now
+
+    def check() -> None:
+        # The state stays OPEN until the loop runs connection_lost; meanwhile a transport
+        # that was aborted or failed is closing, and each write to it is logged by asyncio
+        # ("socket.send() raised exception."): thousands when a whole class leaves at once.
+        if protocol.state is not OPEN or transport.is_closing():
+            raise ConnectionError("connection is not open")
+        if transport.get_write_buffer_size() > max_buffer:
+            transport.abort()  # the close frame would wait behind the backlog
+            raise ConnectionError("client stopped reading: dropped")
+
+    if bits is None:  # no compression: every member writes the same bytes
+
+        def send(text: str) -> None:
+            if (protocol.state is not OPEN or transport.is_closing()
+                    or transport.get_write_buffer_size() > max_buffer):
+                check()
+            if frames.text is not text:
+                frames.load(text)
+            # Straight to the socket, as broadcast() would through protocol.send_text:
+            # this connection never sends fragments, and websockets writes its own
+            # frames (pings, pongs, close) at once, so nothing waits in the protocol.
+            write(transport, frames.plain)
+
+    elif bits is not False:  # deflate, no context takeover: compressed once for all
+
+        def send(text: str) -> None:
+            if (protocol.state is not OPEN or transport.is_closing()
+                    or transport.get_write_buffer_size() > max_buffer):
+                check()
+            if frames.text is not text:
+                frames.load(text)
+            write(transport, frames.deflated(bits))
+
+    else:  # deflate with context takeover: this connection's own compressor
+
+        def send(text: str) -> None:
+            check()
+            try:
+                protocol.send_text(text.encode())  # refuses in the middle of a fragmented send
+                websocket.send_data()
+            except Exception as exc:  # skipped with a warning, as broadcast does
+                websocket.logger.warning(
+                    "skipped broadcast: failed to write message: %s",
+                    traceback.format_exception_only(exc)[0].strip(),
+                )
+
+    return send
+
+
+def _write_now(transport: Any, data: bytes) -> None:
+    transport.write(data)
