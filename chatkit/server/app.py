@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import inspect
 import logging
 import math
 import random
@@ -393,15 +394,13 @@ def serve(
     ``chat_user`` runs your own ``ChatUser`` class; other keyword arguments go to
     :class:`ChatServer` (``random_every``, ``rate_limit``, ``on_event``, ...).
     """
-    server_options = {
-        key: options.pop(key)
-        for key in ("new_rooms", "random_every", "rate_limit", "max_buffer", "on_event",
-                    "prefix", "gate", "client_limit", "max_connections", "max_per_client",
-                    "client_key", "join_timeout", "origins", "hosts",
-                    "redis", "redis_room", "presence_timeout", "compression")
-        if key in options
-    }
+    server_options = {key: options.pop(key) for key in SERVER_KEYWORDS & options.keys()}
     return ChatServer(chat_user, **server_options).serve(host, port, **options)
+
+
+#: The keywords :func:`serve` gives :class:`ChatServer` (the others go to websockets):
+#: read from its signature, so a new option needs no second list.
+SERVER_KEYWORDS = frozenset(inspect.signature(ChatServer).parameters) - {"chat_user"}
 
 
 def _size(message: str | bytes) -> int:

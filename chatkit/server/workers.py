@@ -20,6 +20,8 @@ import signal
 import socket
 import sys
 
+from .options import worker_argv
+
 __all__ = ["run_workers", "shares_ports"]
 
 
@@ -29,28 +31,10 @@ def shares_ports() -> bool:
 
 
 def _worker_argv(args: argparse.Namespace, number: int, port: int, shared: bool) -> list[str]:
-    argv = [sys.executable, "-m", "chatkit", "serve", "--host", args.host, "--port", str(port),
-            "--room", args.room, "--random-every", str(args.random_every),
-            "--redis", args.redis, "--presence-timeout", str(args.presence_timeout),
-            "--worker", str(number)]
-    if shared:
-        argv.append("--reuse-port")
-    if args.quiet:
-        argv.append("--quiet")
-    # The limits and who may connect: the same for every worker.
-    for origin in args.origin:
-        argv += ["--origin", origin]
-    for name in args.host_name:
-        argv += ["--host-name", name]
-    if args.max_connections is not None:
-        argv += ["--max-connections", str(args.max_connections)]
-    argv += ["--max-per-client", str(args.max_per_client),
-             "--join-timeout", str(args.join_timeout)]
-    if args.no_client_limit:
-        argv.append("--no-client-limit")
-    if args.class_code is not None:  # one code for the class, made here if none was given
-        argv += ["--class-code", args.class_code]
-    return argv
+    """Worker ``number``'s command line: this one's options (the same limits and who may
+    connect, the same class code), its port, its number."""
+    return [sys.executable, "-m", "chatkit", "serve", *worker_argv(args), f"--port={port}",
+            f"--worker={number}", *(["--reuse-port"] if shared else [])]
 
 
 async def _run(args: argparse.Namespace) -> int:

@@ -1,0 +1,223 @@
+"""The options of ``python -m chatkit serve``, written once: :data:`OPTIONS`.
+
+From this one table come the command line (:func:`add_options`, so ``--help`` shows
+the real defaults), the :class:`~chatkit.server.ChatServer` keywords a command line
+stands for (:func:`server_options`) and the command line each worker of
+``--workers N`` gets (:func:`worker_argv`). A default is never written here: it is
+read from ``ChatServer``'s signature, whose defaults are the named constants of
+:mod:`chatkit.core.limits` -- change a constant and the command line follows::
+
+    >>> from chatkit.core.limits import JOIN_TIMEOUT
+    >>> option("--join-timeout").default == JOIN_TIMEOUT
+    True
+    >>> args = parse(["--max-per-client", "0", "--origin", "https://hub.example.org"])
+    >>> server_options(args)["max_per_client"], server_options(args)["origins"]
+    (None, ['https://hub.example.org'])
+
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+from typing import Any, Callable
+
+from .app import ChatServer
+from ..core.limits import ClientLimit
+
+__all__ = ["Option", "OPTIONS", "option", "add_options", "server_options", "worker_argv",
+           "port_number", "server_default", "LIMITS"]
+
+#: An option's value that stands for no keyword at all (the server's default applies).
+OMIT: Any = object()
+#: The group of options about limits and who may connect, as ``--help`` shows it.
+LIMITS = "limits and who may connect"
+
+_SERVER = inspect.signature(ChatServer).parameters
+_LISTEN = inspect.signature(ChatServer.serve).parameters
+
+
+def server_default(keyword: str) -> Any:
+    """The default of a :class:`ChatServer` keyword (or of ``serve``'s ``host`` and ``port``)."""
+    parameters = _SERVER if keyword in _SERVER else _LISTEN
+    return parameters[keyword].default
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 0 to 65535 (0: any free port)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {port}")
+    return port
+
+
+def _none_if_zero(value: Any) -> Any:
+    return value or None
+
+
+def _off_is_none(value: str) -> str | None:
+    return None if value == "off" else value
+
+
+def _shown(value: Any) -> str:
+    """A default as ``--help`` shows it: ``60`` for 60.0, ``off`` for None."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "off" if value is None else str(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """One option of ``python -m chatkit serve``.
+
+    ``keyword``: the :class:`ChatServer` keyword it sets (None: the command line's own),
+    through ``to_server`` (the command line's value -> the keyword's; :data:`OMIT`
+    for none). ``needs``: passed to the server only when that other option is set.
+    ``workers``: passed on, as given, to each worker of ``--workers N``. ``help`` may
+    say ``{default}``: the default as it reads (:func:`_shown`).
+    """
+
+    flag: str
+    help: str
+    keyword: str | None = None
+    default: Any = None
+    type: Callable[[str], Any] | None = None
+    action: str | None = None  # "store_true", "append"
+    nargs: str | None = None
+    const: Any = None
+    choices: tuple[str, ...] | None = None
+    metavar: str | None = None
+    group: str = ""
+    hidden: bool = False
+    to_server: Callable[[Any], Any] | None = None
+    needs: str | None = None
+    workers: bool = True
+
+    @property
+    def dest(self) -> str:
+        return self.flag[2:].replace("-", "_")
+
+    def argument(self) -> dict[str, Any]:
+        """``add_argument``'s keywords for this option."""
+        spec: dict[str, Any] = {"help": argparse.SUPPRESS if self.hidden
+                                else self.help.format(default=_shown(self.default))}
+        if self.action == "store_true":
+            spec["action"] = "store_true"
+            return spec
+        spec["default"] = [] if self.action == "append" else self.default
+        for key in ("action", "type", "nargs", "const", "choices", "metavar"):
+            if getattr(self, key) is not None:
+                spec[key] = getattr(self, key)
+        return spec
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("--host", "address to listen on (default {default}: this machine only;"
+           " 0.0.0.0 lets the whole network in, e.g. a class)",
+           default=server_default("host")),
+    Option("--port", "port (default {default}; 0: any free port)", type=port_number,
+           default=server_default("port"), workers=False),  # each worker's own
+    Option("--room", "room whose page address is printed (default {default})", default="people"),
+    Option("--random-every", "seconds between numbers on the /random demo route"
+           " (default {default})", keyword="random_every", type=float,
+           default=server_default("random_every"), metavar="SECONDS"),
+    Option("--class-code", "let in only those who know this code (none given: make one up);"
+           " for a class on a shared network", nargs="?", const="", metavar="CODE"),
+    Option("--quiet", "print only errors", action="store_true"),
+    Option("--origin", "a web origin allowed to open chats besides the server's own,"
+           " e.g. https://hub.example.org (repeatable)", keyword="origins", action="append",
+           metavar="URL", group=LIMITS, to_server=list),
+    Option("--host-name", "a host name this server answers to when bound to 127.0.0.1"
+           " besides localhost (repeatable)", keyword="hosts", action="append", metavar="NAME",
+           group=LIMITS, to_server=list),
+    Option("--max-connections", "open connections at most (default: from the file limit)",
+           keyword="max_connections", type=int, default=server_default("max_connections"),
+           metavar="N", group=LIMITS),
+    Option("--max-per-client", "open connections per client address at most (default {default};"
+           " 0: no cap)", keyword="max_per_client", type=int,
+           default=server_default("max_per_client"), metavar="N", group=LIMITS,
+           to_server=_none_if_zero),
+    Option("--no-client-limit", "no budget shared by all the connections of one client address"
+           f" (by default {ClientLimit().describe()}; off: e.g. many people behind one"
+           " address, or a load test from one machine); each connection keeps its own rate"
+           f" limit ({server_default('rate_limit').describe()})", keyword="client_limit",
+           action="store_true",
+           group=LIMITS, to_server=lambda off: None if off else OMIT),
+    Option("--join-timeout", "close a chat connection that has not joined by then"
+           " (default {default}; 0: never)", keyword="join_timeout", type=float,
+           default=server_default("join_timeout"), metavar="SECONDS", group=LIMITS,
+           to_server=_none_if_zero),
+    Option("--redis", "share rooms with every server on this Redis (e.g. redis://127.0.0.1:6379;"
+           " see README, One room, many servers)", keyword="redis", metavar="URL",
+           to_server=lambda url: url or OMIT),
+    Option("--workers", "run N server processes sharing the port (needs --redis)", type=int,
+           default=1, metavar="N", workers=False),
+    Option("--presence-timeout", "with --redis: a server silent this long is taken for dead and"
+           " its members are announced as gone (default {default})",
+           keyword="presence_timeout", type=float, default=server_default("presence_timeout"),
+           metavar="SECONDS", needs="redis"),
+    Option("--reuse-port", "", action="store_true", hidden=True, workers=False),
+    Option("--worker", "", default="", hidden=True, workers=False),  # set by --workers
+    Option("--compression", "answer the browsers' permessage-deflate offer: off (as Node's ws),"
+           " shared (once per broadcast) or deflate (once per member); default {default}",
+           keyword="compression", choices=("off", "shared", "deflate"),
+           default=_shown(server_default("compression")), to_server=_off_is_none),
+)
+
+
+def option(flag: str) -> Option:
+    """The option spelled ``flag`` (``"--join-timeout"``)."""
+    for entry in OPTIONS:
+        if entry.flag == flag:
+            return entry
+    raise KeyError(flag)
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """Add every option of :data:`OPTIONS` to ``parser`` (groups as ``--help`` shows them)."""
+    groups: dict[str, Any] = {"": parser}
+    for entry in OPTIONS:
+        if entry.group not in groups:
+            groups[entry.group] = parser.add_argument_group(entry.group)
+        groups[entry.group].add_argument(entry.flag, **entry.argument())
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    """``serve``'s options alone, parsed (for a doctest or a test)."""
+    parser = argparse.ArgumentParser(prog="serve")
+    add_options(parser)
+    return parser.parse_args(argv)
+
+
+def server_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The :class:`ChatServer` keywords a parsed command line stands for."""
+    keywords = {}
+    for entry in OPTIONS:
+        if entry.keyword is None or (entry.needs and not getattr(args, entry.needs)):
+            continue
+        value = getattr(args, entry.dest)
+        value = entry.to_server(value) if entry.to_server is not None else value
+        if value is not OMIT:
+            keywords[entry.keyword] = value
+    return keywords
+
+
+def worker_argv(args: argparse.Namespace) -> list[str]:
+    """The options each worker of ``--workers N`` gets: every one given, as given, but
+    ``--port``, ``--workers`` and the workers' own (``--worker``, ``--reuse-port``)."""
+    argv = []
+    for entry in OPTIONS:
+        if not entry.workers:
+            continue
+        value = getattr(args, entry.dest)
+        if entry.action == "store_true":
+            argv += [entry.flag] if value else []
+        elif entry.action == "append":
+            argv += [f"{entry.flag}={item}" for item in value]
+        elif value is not None:
+            argv.append(f"{entry.flag}={value}")  # "=": a value may start with "-"
+    return argv
