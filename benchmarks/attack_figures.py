@@ -18,14 +18,16 @@ import base64
 import json
 import os
 import resource
+import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
 from contextlib import contextmanager
 
 from websockets.asyncio.client import connect
+
+from chatkit.support.processes import start_child
 
 ATTACKER = "127.0.0.2"
 
@@ -41,27 +43,25 @@ class Server:
             if nofile is not None:
                 resource.setrlimit(resource.RLIMIT_NOFILE, nofile)
 
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "chatkit", "serve", "--port", "0", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=limit,
-            cwd="/",  # not this checkout's folder: PYTHONPATH (or the install) decides which chatkit
-        )
-        line = self.process.stdout.readline().decode()
-        assert "serving on" in line, line
-        self.port = int(line.rsplit(":", 1)[1])
         self.log_bytes = 0
         self.log_lines = 0
         self.tracebacks = 0
-        self.sample: list[bytes] = []  # the first lines of its log
-        threading.Thread(target=self._drain, daemon=True).start()
+        self.sample: list[str] = []  # the first lines of its log
+        self.child = start_child(
+            [sys.executable, "-m", "chatkit", "serve", "--port", "0", *args],
+            ready_line=r"serving on \S+:(\d+)", preexec_fn=limit, on_line=self._count,
+            cwd="/",  # not this checkout's folder: PYTHONPATH (or the install) decides which chatkit
+            max_lines=1000,  # counted, not kept: an attack can make a server log a lot
+        )
+        self.process = self.child.process
+        self.port = int(self.child.ready_match[1])
 
-    def _drain(self) -> None:
-        for line in self.process.stdout:
-            self.log_bytes += len(line)
-            self.log_lines += 1
-            self.tracebacks += line.startswith(b"Traceback")
-            if len(self.sample) < 40 or not line.startswith(self.sample[-1][:9]):
-                self.sample.append(line)  # the first lines, and a line of each later second
+    def _count(self, line: str) -> None:
+        self.log_bytes += len(line.encode())
+        self.log_lines += 1
+        self.tracebacks += line.startswith("Traceback")
+        if len(self.sample) < 40 or not line.startswith(self.sample[-1][:9]):
+            self.sample.append(line)  # the first lines, and a line of each later second
 
     def rss_mib(self) -> float:
         with open(f"/proc/{self.process.pid}/status") as status:
@@ -71,12 +71,7 @@ class Server:
         return 0.0
 
     def stop(self) -> None:
-        self.process.send_signal(2)
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        self.child.stop(timeout=10, sig=signal.SIGINT)
 
 
 @contextmanager

@@ -27,11 +27,11 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from typing import Any
 
 from chatkit.bench.clients import Member, Target, cpu_seconds, percentiles
+from chatkit.support.processes import ChildExited, start_child
 
 __all__ = ["run", "table", "plot", "publish_cost", "main"]
 
@@ -44,45 +44,31 @@ DEFAULT_PROCESSES = (1, 2, 4)
 
 
 async def _serve(redis_url: str | None) -> None:
-    from chatkit.bench.servers import _stdin_closed
+    from chatkit.bench.servers import until_stdin_closes
     from chatkit.server import ChatServer
 
     options = {"redis": redis_url, "presence_timeout": 30.0} if redis_url else {}
     async with ChatServer(rate_limit=None, max_per_client=None, **options).serve("127.0.0.1", 0) as server:
         print(f"port {server.sockets[0].getsockname()[1]}", flush=True)
-        await _stdin_closed()
+        await until_stdin_closes()
 
 
 class _Server:
     """``python -m benchmarks.redis_fanout --serve [URL]`` until its stdin closes."""
 
     def __init__(self, redis_url: str | None, timeout: float = 30) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.redis_fanout", "--serve", redis_url or "-"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-        self.pid = self.process.pid
-        watchdog = threading.Timer(timeout, self.process.kill)
-        watchdog.start()
-        self.port = 0
         try:
-            for line in self.process.stdout:
-                if line.startswith("port "):
-                    self.port = int(line.split()[1])
-                    break
-        finally:
-            watchdog.cancel()
-        if not self.port:
-            self.stop()
-            raise RuntimeError("a server under test did not start")
+            self.child = start_child(
+                [sys.executable, "-m", "benchmarks.redis_fanout", "--serve", redis_url or "-"],
+                stdin=subprocess.PIPE, stderr=None, cwd=ROOT, ready_line=r"^port (\d+)",
+                timeout=timeout, name="a server under test")
+        except (ChildExited, TimeoutError) as exc:
+            raise RuntimeError(f"a server under test did not start: {exc}") from None
+        self.pid = self.child.pid
+        self.port = int(self.child.ready_match[1])
 
     def stop(self) -> None:
-        try:
-            self.process.stdin.close()
-            self.process.wait(10)
-        except (subprocess.TimeoutExpired, OSError):
-            self.process.kill()
-            self.process.wait(5)
-        self.process.stdout.close()
+        self.child.stop(timeout=10, sig=None)  # its stdin closed: it stops
 
 
 # -- the clients: one room over several servers -------------------------------------
@@ -236,12 +222,18 @@ def run(processes=DEFAULT_PROCESSES, *, size: int = 400, messages: int | None = 
               flush=True)
         config = {"size": size, "messages": messages, "window": window, "rounds": rounds,
                   "timeout": timeout, "groups": groups}
-        done = subprocess.run(
+        clients = start_child(
             [sys.executable, "-m", "benchmarks.redis_fanout", "--clients", json.dumps(config)],
-            capture_output=True, text=True, cwd=ROOT, timeout=timeout * (rounds * len(counts) + 2))
-        lines = [line for line in done.stdout.splitlines() if line.startswith('{"result"')]
+            cwd=ROOT, name="the clients")
+        try:
+            clients.wait(timeout * (rounds * len(counts) + 2))
+        except subprocess.TimeoutExpired:
+            pass
+        finally:
+            clients.stop()
+        lines = [line for line in clients.lines if line.startswith('{"result"')]
         if not lines:
-            raise RuntimeError(f"the clients failed: {done.stderr[-2000:]}")
+            raise RuntimeError(f"the clients failed: {clients.output[-2000:]}")
         phases = json.loads(lines[-1])["result"]["phases"]
     finally:
         for server in servers:

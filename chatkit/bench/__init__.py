@@ -37,12 +37,12 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from typing import Any, Callable
 
 from .servers import KernelServer, ServerProcess
-from ..support.processes import raise_file_limit
+from ..support.loop_thread import LoopThread
+from ..support.processes import raise_file_limit, start_child
 
 __all__ = [
     "run", "run_size", "compare_broadcast", "python_overhead", "plot", "plot_compression",
@@ -80,26 +80,24 @@ Progress = Callable[[str, int, int], None]
 def _clients(config: dict[str, Any], label: str, progress: Progress | None,
              timeout: float) -> dict[str, Any]:
     """Run :mod:`chatkit.bench.clients` with ``config``; forward its progress; return its result."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chatkit.bench.clients", json.dumps(config)],
-        stdout=subprocess.PIPE, text=True,
-    )
-    watchdog = threading.Timer(timeout, process.kill)  # the clients bound their waits too
-    watchdog.start()
+    clients = start_child([sys.executable, "-m", "chatkit.bench.clients", json.dumps(config)],
+                          stderr=None, name=f"the clients ({label})")
     result = None
+    deadline = time.monotonic() + timeout  # the clients bound their waits too
     try:
-        for line in process.stdout:
+        for line in clients.iter_lines(timeout):
             message = json.loads(line)
             if "progress" in message and progress is not None:
                 progress(label, message["progress"], message["total"])
             elif "result" in message:
                 result = message["result"]
+        clients.wait(max(1.0, deadline - time.monotonic()))
+    except (TimeoutError, subprocess.TimeoutExpired):
+        pass
     finally:
-        process.wait()
-        watchdog.cancel()
-        process.stdout.close()
+        code = clients.stop()
     if result is None:
-        raise RuntimeError(f"the clients failed ({label}): exit code {process.returncode}")
+        raise RuntimeError(f"the clients failed ({label}): exit code {code}")
     return result
 
 
@@ -462,13 +460,15 @@ def python_overhead(sizes=(10, 100, 500), messages: int = 200, repeat: int = 5) 
     barely moves when other programs load the machine (the best of ``repeat`` runs).
     """
     rows: list[dict[str, float]] = []
-
-    def measure() -> None:  # a thread of its own: a notebook's loop is already running here
-        rows.extend(asyncio.run(_python_overhead(size, messages, repeat)) for size in sizes)
-
-    thread = threading.Thread(target=measure, name="chatkit-bench-overhead")
-    thread.start()
-    thread.join(60 + 10 * len(sizes))
+    deadline = time.monotonic() + 60 + 10 * len(sizes)
+    # A loop of its own: a notebook's is already running here.
+    with LoopThread("chatkit-bench-overhead") as runner:
+        for size in sizes:
+            try:
+                rows.append(runner.run(_python_overhead(size, messages, repeat),
+                                       max(0.1, deadline - time.monotonic())))
+            except TimeoutError:
+                break
     return rows
 
 

@@ -17,14 +17,14 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import urllib.parse
 from typing import Any
 
-__all__ = ["ServerProcess", "KernelServer", "serve_main", "SERVED_KINDS"]
+from ..support.processes import ChildExited, free_port, start_child
+
+__all__ = ["ServerProcess", "KernelServer", "serve_main", "until_stdin_closes", "SERVED_KINDS"]
 
 #: The kinds ``--serve`` can run in a process of its own, and their compression policy.
 SERVED_KINDS = ("floor", "chatkit", "shared", "deflate", "live", "uvloop", "unbatched")
@@ -83,12 +83,13 @@ async def _serve_until_stdin_closes(kind: str) -> None:
             options["create_connection"] = ServerConnection
         server = await serve("127.0.0.1", 0, rate_limit=None, max_per_client=None, **options)
     print(f"port {server.sockets[0].getsockname()[1]}", flush=True)
-    await _stdin_closed()
+    await until_stdin_closes()
     server.close()
     await server.wait_closed()
 
 
-async def _stdin_closed() -> None:
+async def until_stdin_closes() -> None:
+    """Return once this process's stdin is closed: how a server under test is told to stop."""
     loop = asyncio.get_running_loop()
     closed = loop.create_future()
 
@@ -106,7 +107,7 @@ def _serve_live() -> None:
 
     live = start(port=0, show=False, rate_limit=None, max_per_client=None)
     print(f"port {live.port}", flush=True)
-    asyncio.run(_stdin_closed())  # the "kernel's" own loop, idle, as between cells
+    asyncio.run(until_stdin_closes())  # the "kernel's" own loop, idle, as between cells
     live.stop()
 
 
@@ -130,54 +131,35 @@ class ServerProcess:
 
     ``kind`` is one of :data:`SERVED_KINDS` (``python -m chatkit.bench --serve kind``),
     or ``"seed"``: the express-ws original, run by Node (see :mod:`chatkit.bench.peers`).
+    Started and stopped by :mod:`chatkit.support.processes`.
     """
 
     def __init__(self, kind: str, timeout: float = 20) -> None:
         self.kind = kind
-        cwd, env, self.port = None, None, 0
+        cwd, env, port = None, None, 0
         if kind == "seed":
             from .peers import node_command
 
             command, cwd = node_command()
-            port = _free_port()  # the seed prints its PORT back, not the port it got
+            port = free_port()  # the seed prints its PORT back, not the port it got
             env = {**os.environ, "PORT": str(port)}
+            ready = r"^listening"
         else:
             command = [sys.executable, "-m", "chatkit.bench", "--serve", kind]
-        self.process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True)
-        self.pid = self.process.pid
-        watchdog = threading.Timer(timeout, self.process.kill)  # readline() has no timeout
-        watchdog.start()
+            ready = r"^port (\d+)"
         try:
-            for line in self.process.stdout:
-                if line.startswith("port "):
-                    self.port = int(line.split()[1])
-                    break
-                if kind == "seed" and line.startswith("listening"):
-                    self.port = port
-                    break
-        finally:
-            watchdog.cancel()
-        if not self.port:
-            self.stop()
-            raise RuntimeError(f"the {kind} server did not start")
+            self.child = start_child(command, cwd=cwd, env=env, stdin=subprocess.PIPE,
+                                     stderr=None, ready_line=ready, timeout=timeout,
+                                     name=f"the {kind} server")
+        except (ChildExited, TimeoutError) as exc:
+            raise RuntimeError(f"the {kind} server did not start: {exc}") from None
+        self.process = self.child.process
+        self.pid = self.child.pid
+        self.port = port or int(self.child.ready_match[1])
 
     def stop(self) -> None:
-        try:
-            self.process.stdin.close()
-            if self.kind == "seed":
-                self.process.terminate()  # Node does not watch its stdin
-            self.process.wait(5)
-        except (subprocess.TimeoutExpired, OSError):
-            self.process.kill()
-            self.process.wait(5)
-        self.process.stdout.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        # Ours stop when their stdin closes; Node does not watch its stdin.
+        self.child.stop(timeout=5, sig=signal.SIGTERM if self.kind == "seed" else None)
 
 
 class KernelServer:

@@ -2,7 +2,7 @@
 
 Notebook 7 and the tests need a real Redis, not a stand-in; this starts Debian's (or
 Homebrew's) ``redis-server`` as a child process with persistence off, waits until it
-answers ``PING``, and stops it by its process id::
+answers ``PING``, and stops it by its process id (:mod:`chatkit.support.processes`)::
 
     >>> from chatkit.redis.local import start_redis, redis_installed
     >>> if redis_installed():
@@ -20,11 +20,11 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import time
 from typing import Any
+
+from ..support.processes import ChildExited, ChildProcess, free_port, start_child
 
 __all__ = ["RedisServer", "start_redis", "redis_installed", "INSTALL", "RedisMissing"]
 
@@ -53,12 +53,6 @@ def redis_installed() -> bool:
     return redis_program() is not None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _ping(port: int, timeout: float = 0.5) -> bool:
     """Send PING in Redis's protocol; True on ``+PONG``."""
     try:
@@ -76,9 +70,10 @@ class RedisServer:
     ``python -m chatkit serve --redis`` take.
     """
 
-    def __init__(self, port: int, process: subprocess.Popen) -> None:
+    def __init__(self, port: int, child: ChildProcess) -> None:
         self.port = port
-        self.process = process
+        self.child = child
+        self.process = child.process
 
     @property
     def url(self) -> str:
@@ -86,11 +81,11 @@ class RedisServer:
 
     @property
     def pid(self) -> int:
-        return self.process.pid
+        return self.child.pid
 
     @property
     def running(self) -> bool:
-        return self.process.poll() is None
+        return self.child.running
 
     def __repr__(self) -> str:
         return f"<RedisServer {self.url} pid {self.pid} {'running' if self.running else 'stopped'}>"
@@ -103,20 +98,11 @@ class RedisServer:
 
     def stop(self, timeout: float = 5) -> None:
         """Stop the server (SIGTERM, then SIGKILL after ``timeout`` seconds)."""
-        if self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout)
+        self.child.stop(timeout)
 
     def kill(self) -> None:
         """Kill it at once (SIGKILL), as a crash would."""
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(5)
+        self.child.kill()
 
 
 def start_redis(
@@ -131,21 +117,19 @@ def start_redis(
     program = redis_program()
     if program is None:
         raise RedisMissing(INSTALL)
-    port = port or _free_port()
-    process = subprocess.Popen(
-        [program, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--protected-mode", "yes", *args],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    server = RedisServer(port, process)
+    port = port or free_port()
+    try:
+        child = start_child(
+            [program, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--protected-mode", "yes", *args],
+            ready=lambda: _ping(port), timeout=timeout, name="redis-server",
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+    except ChildExited as exc:
+        raise RuntimeError(f"redis-server exited with code {exc.returncode}"
+                           f" (is port {port} free?)") from None
+    except TimeoutError:
+        raise TimeoutError(f"redis-server did not answer PING within {timeout} s") from None
+    server = RedisServer(port, child)
     atexit.register(server.stop)  # a kernel restarted, a script ended: no Redis left behind
-    deadline = time.monotonic() + timeout
-    while not _ping(port):
-        if process.poll() is not None:
-            raise RuntimeError(f"redis-server exited with code {process.returncode}"
-                               f" (is port {port} free?)")
-        if time.monotonic() > deadline:
-            server.stop()
-            raise TimeoutError(f"redis-server did not answer PING within {timeout} s")
-        time.sleep(0.02)
     return server

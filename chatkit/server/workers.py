@@ -15,12 +15,16 @@ threads, put the other cores to work.
 from __future__ import annotations
 
 import argparse
-import asyncio
+import math
 import signal
 import socket
 import sys
+import threading
+import time
+import urllib.parse
 
 from .options import worker_argv
+from ..support.processes import ChildProcess, start_child
 
 __all__ = ["run_workers", "shares_ports"]
 
@@ -37,7 +41,12 @@ def _worker_argv(args: argparse.Namespace, number: int, port: int, shared: bool)
             f"--worker={number}", *(["--reuse-port"] if shared else [])]
 
 
-async def _run(args: argparse.Namespace) -> int:
+def run_workers(args: argparse.Namespace) -> int:
+    """Run ``args.workers`` servers on one Redis until Ctrl-C; return the exit code.
+
+    Each worker is a child process of its own (:mod:`chatkit.support.processes`); its
+    lines are printed here, marked with its number. Ctrl-C (or SIGTERM) stops them all.
+    """
     if args.class_code == "":  # --class-code with none given: one code for every worker
         from .class_code import new_code
 
@@ -53,75 +62,71 @@ async def _run(args: argparse.Namespace) -> int:
         port = reserved.getsockname()[1]
     ports = [port] * args.workers if shared else [
         (port + i if port else 0) for i in range(args.workers)]
-    workers = [
-        await asyncio.create_subprocess_exec(
-            *_worker_argv(args, i + 1, ports[i], shared),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-        for i in range(args.workers)
-    ]
+    stop: list[int] = []  # the signal that asked us to stop (a list: safe in a handler)
+    previous = {sig: signal.signal(sig, lambda number, _: stop.append(number))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
     listening: list[str] = []
-    ready = asyncio.Event()
+    workers: list[ChildProcess] = []
+    relays: list[threading.Thread] = []
 
-    async def relay(number: int, worker: asyncio.subprocess.Process) -> None:
+    def relay(number: int, worker: ChildProcess) -> None:
         """Print the worker's lines, marked with its number; note where it listens."""
-        assert worker.stdout is not None
-        while line := (await worker.stdout.readline()).decode():
+        for line in worker.iter_lines(timeout=math.inf):
             if line.startswith("chatkit: serving on "):
                 listening.append(line.removeprefix("chatkit: serving on ").strip())
-                if len(listening) == len(workers):
-                    ready.set()
             print(f"[worker {number} pid {worker.pid}] {line}", end="", flush=True)
-        code = await worker.wait()
+        code = worker.wait()
         print(f"chatkit: worker {number} (pid {worker.pid}) exited with code {code}", flush=True)
-        ready.set()  # one that fails to start must not leave us waiting
 
-    relays = [asyncio.create_task(relay(i + 1, w)) for i, w in enumerate(workers)]
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await ready.wait()
-    if reserved is not None:
-        reserved.close()
-    if len(listening) < len(workers):
-        print("chatkit: not every worker started; stopping", file=sys.stderr, flush=True)
-        stop.set()
-    else:
-        shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
-        if shared:
-            print(f"chatkit: serving on {args.host}:{port} ({len(workers)} workers sharing"
-                  f" the port; rooms shared through {args.redis})", flush=True)
-            print(f"chatkit: open http://{shown}:{port}/{_quote(args.room)}  (Ctrl-C to stop)",
-                  flush=True)
-        else:
-            print(f"chatkit: {len(workers)} workers on {', '.join(listening)};"
-                  f" rooms shared through {args.redis}", flush=True)
-            for address in listening:
-                print(f"chatkit: open http://{shown}:{address.rsplit(':', 1)[1]}/"
-                      f"{_quote(args.room)}", flush=True)
-    done = asyncio.ensure_future(asyncio.gather(*relays))
-    await asyncio.wait({done, asyncio.ensure_future(stop.wait())},
-                       return_when=asyncio.FIRST_COMPLETED)
-    for worker in workers:
-        if worker.returncode is None:
-            worker.send_signal(signal.SIGTERM)
     try:
-        async with asyncio.timeout(10):
-            await done
-    except TimeoutError:
+        for number, worker_port in enumerate(ports, start=1):
+            worker = start_child(_worker_argv(args, number, worker_port, shared),
+                                 name=f"worker {number}")
+            workers.append(worker)
+            relays.append(threading.Thread(target=relay, args=(number, worker),
+                                           name=f"chatkit-worker-{number}", daemon=True))
+            relays[-1].start()
+        # Until every worker listens -- or one exits, failing to start: no waiting forever.
+        while len(listening) < len(workers) and all(w.running for w in workers) and not stop:
+            time.sleep(0.05)
+        if reserved is not None:
+            reserved.close()
+        if len(listening) < len(workers):
+            if not stop:
+                print("chatkit: not every worker started; stopping", file=sys.stderr, flush=True)
+        else:
+            _print_addresses(args, port, shared, listening)
+        while not stop and any(w.running for w in workers):
+            time.sleep(0.1)
+    finally:
+        for worker in workers:  # all at once, then each gets what is left of 10 seconds
+            worker.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
         for worker in workers:
-            if worker.returncode is None:
-                worker.kill()
+            worker.stop(timeout=max(0.1, deadline - time.monotonic()))
+        for thread in relays:  # their last lines (and exit codes) before ours
+            thread.join(max(0.1, deadline - time.monotonic()))
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     print("chatkit: stopped", flush=True)
     return 0 if len(listening) == len(workers) else 1
 
 
+def _print_addresses(args: argparse.Namespace, port: int, shared: bool,
+                     listening: list[str]) -> None:
+    shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    if shared:
+        print(f"chatkit: serving on {args.host}:{port} ({len(listening)} workers sharing"
+              f" the port; rooms shared through {args.redis})", flush=True)
+        print(f"chatkit: open http://{shown}:{port}/{_quote(args.room)}  (Ctrl-C to stop)",
+              flush=True)
+    else:
+        print(f"chatkit: {len(listening)} workers on {', '.join(listening)};"
+              f" rooms shared through {args.redis}", flush=True)
+        for address in listening:
+            print(f"chatkit: open http://{shown}:{address.rsplit(':', 1)[1]}/"
+                  f"{_quote(args.room)}", flush=True)
+
+
 def _quote(room: str) -> str:
-    import urllib.parse
-
     return urllib.parse.quote(room, safe="")
-
-
-def run_workers(args: argparse.Namespace) -> int:
-    """Run ``args.workers`` servers on one Redis until Ctrl-C; return the exit code."""
-    return asyncio.run(_run(args))

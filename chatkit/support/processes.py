@@ -52,7 +52,14 @@ POLL = 0.02
 
 
 class ChildExited(RuntimeError):
-    """The child exited before it was ready; the message ends with its last output."""
+    """The child exited before it was ready; the message ends with its last output.
+
+    ``returncode`` is its exit code.
+    """
+
+    def __init__(self, message: str, returncode: int | None = None) -> None:
+        super().__init__(message)
+        self.returncode = returncode
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -183,7 +190,8 @@ class ChildProcess:
                                f" within {timeout:g} s{self._tail()}") from None
         self.process.wait(5)
         raise ChildExited(f"{self.name} exited with code {self.process.returncode} before"
-                          f" printing a line matching {pattern.pattern!r}{self._tail()}")
+                          f" printing a line matching {pattern.pattern!r}{self._tail()}",
+                          self.process.returncode)
 
     def _tail(self, lines: int = 20) -> str:
         with self._changed:
@@ -207,15 +215,21 @@ class ChildProcess:
         return self.process.wait(timeout)
 
     def stop(self, timeout: float = 5, sig: int | None = signal.SIGTERM) -> int | None:
-        """Stop it by PID (see :func:`stop_process`); return its exit code."""
-        code = stop_process(self.process, timeout, sig)
+        """Stop it by PID (see :func:`stop_process`); return its exit code.
+
+        Its last words are read before its output pipe is closed.
+        """
+        code = stop_process(self.process, timeout, sig, close_pipes=False)
         if self._reader is not None:
-            self._reader.join(timeout)
+            self._reader.join(timeout)  # to the end of its output, unless a descendant holds it
+            if self._reader.is_alive():  # closing the pipe would wait for the reader: leave it
+                return code
+        _close(self.process.stdout, self.process.stderr)
         return code
 
     def kill(self, timeout: float = 5) -> int | None:
         """``SIGKILL`` at once, as a crash would; its descendants too."""
-        return stop_process(self.process, timeout, signal.SIGKILL)
+        return self.stop(timeout, signal.SIGKILL)
 
 
 def start_child(
@@ -229,6 +243,7 @@ def start_child(
     stderr: int | IO[Any] | None = subprocess.STDOUT,
     stdin: int | IO[Any] | None = subprocess.DEVNULL,
     on_line: Callable[[str], Any] | None = None,
+    max_lines: int = MAX_LINES,
     name: str = "",
     **popen: Any,
 ) -> ChildProcess:
@@ -241,7 +256,8 @@ def start_child(
 
     Its output goes to a pipe read by a thread (``stdout=subprocess.PIPE``, the default;
     stderr with it): ``child.lines``, and ``on_line(line)`` for each line, on that
-    thread. Or pass ``stdout=`` a file, ``subprocess.DEVNULL`` or None (inherited).
+    thread; the newest ``max_lines`` are kept. Or pass ``stdout=`` a file,
+    ``subprocess.DEVNULL`` or None (inherited).
     Its stdin is ``/dev/null`` unless ``stdin=subprocess.PIPE``. Other keywords
     (``cwd``, ``env``, ``preexec_fn`` ...) go to ``subprocess.Popen``.
     """
@@ -252,7 +268,7 @@ def start_child(
         stderr=stderr if (stdout is not None or stderr != subprocess.STDOUT) else None,
         start_new_session=True, **({**text, "bufsize": 1} if piped or stdin == subprocess.PIPE
                                    else {}), **popen)
-    child = ChildProcess(process, name=name, on_line=on_line)
+    child = ChildProcess(process, name=name, on_line=on_line, max_lines=max_lines)
     deadline = time.monotonic() + timeout
     try:
         if ready_line is not None:
@@ -273,7 +289,7 @@ def start_child(
                 if child._reader is not None:
                     child._reader.join(1)
                 raise ChildExited(f"{child.name} exited with code {process.returncode}"
-                                  f" before it was ready{child._tail()}")
+                                  f" before it was ready{child._tail()}", process.returncode)
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{child.name} was not ready within {timeout:g} s"
                                    f"{child._tail()}")
@@ -285,14 +301,14 @@ def start_child(
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 5,
-                 sig: int | None = signal.SIGTERM) -> int | None:
+                 sig: int | None = signal.SIGTERM, *, close_pipes: bool = True) -> int | None:
     """Stop a child by its PID; return its exit code.
 
     Its stdin is closed (a server that waits for EOF stops there), ``sig`` is sent
     (None: none; EOF is enough), and after ``timeout`` seconds it is killed. The
     descendants it had when this began (a hub's proxy, a worker's children; they may
     live in sessions of their own) get ``timeout`` seconds more to end, then
-    ``SIGKILL``. Its pipes are closed.
+    ``SIGKILL``. Its output pipes are closed (unless ``close_pipes=False``).
     """
     family = descendants(process.pid) if process.poll() is None else []
     if process.stdin is not None:
@@ -321,13 +337,18 @@ def stop_process(process: subprocess.Popen, timeout: float = 5,
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-    for stream in (process.stdout, process.stderr):
+    if close_pipes:
+        _close(process.stdout, process.stderr)
+    return process.returncode
+
+
+def _close(*streams: IO[Any] | None) -> None:
+    for stream in streams:
         if stream is not None:
             try:
                 stream.close()
             except OSError:
                 pass
-    return process.returncode
 
 
 def descendants(pid: int) -> list[tuple[int, int]]:
