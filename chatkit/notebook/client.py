@@ -33,6 +33,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import broadcast
 from websockets.exceptions import ConnectionClosed
 
+from ..support.loop_thread import LoopThread, call_on_loop, running_loop
+
 __all__ = ["WebSocket", "Event", "MessageEvent", "CloseEvent", "InvalidStateError",
            "InvalidAccessError"]
 
@@ -275,23 +277,7 @@ async def _report_failure(awaitable: Any, name: str) -> None:
         traceback.print_exc()
 
 
-def running_loop() -> asyncio.AbstractEventLoop | None:
-    """The event loop running in this thread, or None (a plain script, another thread)."""
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
-
-
-def call_on_loop(loop: asyncio.AbstractEventLoop, callback: Callable[[], Any]) -> None:
-    """Run ``callback`` on ``loop``: now if we are on it, else soon (from any thread)."""
-    if running_loop() is loop:
-        callback()
-    elif not loop.is_closed():
-        loop.call_soon_threadsafe(callback)
-
-
-_background: asyncio.AbstractEventLoop | None = None
+_background: LoopThread | None = None
 _background_lock = threading.Lock()
 
 
@@ -299,8 +285,7 @@ def _background_loop() -> asyncio.AbstractEventLoop:
     """One event loop in a daemon thread, for clients made outside a running loop."""
     global _background
     with _background_lock:
-        if _background is None or _background.is_closed():
-            loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="chatkit-client", daemon=True).start()
-            _background = loop
-        return _background
+        if _background is None or not _background.running:
+            _background = LoopThread("chatkit-client").start()
+        assert _background.loop is not None
+        return _background.loop

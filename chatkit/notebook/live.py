@@ -24,12 +24,11 @@ import errno
 import html
 import logging
 import re
-import threading
 import urllib.parse
 from typing import Any
 
 from . import hosting
-from .client import running_loop
+from ..support.loop_thread import LoopThread, running_loop
 from ..server.app import ChatServer, Event
 from ..core.user import ChatUser
 
@@ -129,9 +128,8 @@ class LiveServer:
         self.host = host
         self.port = port
         self.room = room
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: LoopThread | None = None  # the server's own loop, in a thread
         self._ws_server: Any = None
-        self._thread: threading.Thread | None = None
         self._panel: Any = None
         self._kernel_loop: asyncio.AbstractEventLoop | None = None
         self._pending: list[Event] = []
@@ -177,7 +175,14 @@ class LiveServer:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._runner is not None and self._runner.running
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The server's own event loop (it runs in a thread of its own), or None."""
+        return self._runner.loop if self._runner is not None else None
+
+    _loop = loop  # the name tests used before ``loop``
 
     @property
     def events(self) -> list[Event]:
@@ -198,17 +203,15 @@ class LiveServer:
 
     def _start(self, timeout: float = 10) -> None:
         self._kernel_loop = running_loop()  # in a notebook: the kernel's
-        ready = threading.Event()
-        failure: list[BaseException] = []
-        self._thread = threading.Thread(
-            target=self._run, args=(ready, failure), name=f"chatkit-server-{self.port}", daemon=True
-        )
-        self._thread.start()
-        if not ready.wait(timeout):
-            raise TimeoutError(f"the chat server did not start within {timeout} s")
-        if failure:
-            self._thread.join(timeout)
-            exc = failure[0]
+        runner = LoopThread(f"chatkit-server-{self.port}").start(timeout)
+
+        async def listen() -> Any:  # on the server's loop: its guards watch that loop
+            return await self.server.serve(self.host, self.port)
+
+        try:
+            self._ws_server = runner.run(listen(), timeout)
+        except BaseException as exc:
+            runner.stop(timeout)
             if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
                 raise OSError(
                     exc.errno,
@@ -216,41 +219,19 @@ class LiveServer:
                     f" or program is serving there. Stop it, or pick another port:"
                     f" chatkit.start(port={self.port + 1})",
                 ) from exc
-            raise exc
-
-    def _run(self, ready: threading.Event, failure: list[BaseException]) -> None:
-        loop = self._loop = asyncio.new_event_loop()
-
-        async def listen() -> Any:
-            return await self.server.serve(self.host, self.port)
-
-        try:
-            self._ws_server = loop.run_until_complete(listen())
-        except BaseException as exc:
-            failure.append(exc)
-            loop.close()
-            ready.set()
-            return
+            if isinstance(exc, TimeoutError):
+                raise TimeoutError(f"the chat server did not start within {timeout} s") from None
+            raise
+        self._runner = runner
         self.port = self._ws_server.sockets[0].getsockname()[1]
         self.server.report("listen", f"listening on {self.url} (room page: {self.page_url()})")
-        ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            # As asyncio.run does: end what is left (if stop timed out) before closing.
-            tasks = asyncio.all_tasks(loop)
-            for task in tasks:
-                task.cancel()
-            if tasks:
-                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
 
     def stop(self, timeout: float = 5) -> None:
         """Stop the server: close every connection (code 1001) and free the port."""
         if not self.running:
             return
-        assert self._loop is not None and self._thread is not None
+        runner = self._runner
+        assert runner is not None
 
         async def close() -> None:
             # A peer that cannot answer the closing handshake must not hold us up:
@@ -263,10 +244,9 @@ class LiveServer:
             await self.server.shutdown()  # a shared room's link to Redis, if any
 
         try:
-            asyncio.run_coroutine_threadsafe(close(), self._loop).result(timeout)
+            runner.run(close(), timeout)
         finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout)
+            runner.stop(timeout)  # what is left is cancelled, the loop closed
             if _live.get(self.port) is self:
                 del _live[self.port]
         self.server.report("stop", "stopped; the port is free")
