@@ -13,12 +13,12 @@ run past it.
 
 from __future__ import annotations
 
-import re
 import signal
 import socket
-import subprocess
 import sys
 import time
+
+from chatkit.support.processes import ChildProcess, start_child
 
 #: The child's file limit: a few for Python itself, the rest fill up at once.
 LIMIT = 48
@@ -76,46 +76,27 @@ def fill(port: int) -> list[socket.socket]:
     return socks
 
 
-def start(script: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-
-
-def read_until(process: subprocess.Popen, pattern: str, lines: list[str]) -> re.Match:
-    """Read the child's lines (kept in ``lines``) until one matches ``pattern``."""
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if match := re.search(pattern, line):
-            return match
-    raise AssertionError(f"no line matching {pattern!r}:\n{''.join(lines)[-3000:]}")
+def start(script: str) -> ChildProcess:
+    """The server ``script`` in a child process, its output (stderr too) kept."""
+    return start_child([sys.executable, "-c", script], name="the server")
 
 
 def test_closing_while_the_accept_back_off_is_pending_logs_no_traceback():
     """The server's own stop path: close it within the back-off, keep the loop running."""
-    process = start(ON_ITS_OWN_LOOP)
-    lines: list[str] = []
-    socks: list[socket.socket] = []
-    try:
-        port = int(read_until(process, r"^port (\d+)", lines)[1])
-        socks = fill(port)
-        gap = float(read_until(process, r"^closed ([\d.]+) s after", lines)[1])
-        delay = float(read_until(process, r"^back-off ([\d.]+)", lines)[1])
-        output, _ = process.communicate(timeout=DEADLINE)
-    finally:
-        for sock in socks:
-            sock.close()
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    output = "".join(lines) + output
+    with start(ON_ITS_OWN_LOOP) as server:
+        socks = fill(int(server.wait_for_line(r"^port (\d+)", DEADLINE)[1]))
+        try:
+            gap = float(server.wait_for_line(r"^closed ([\d.]+) s after", DEADLINE)[1])
+            delay = float(server.wait_for_line(r"^back-off ([\d.]+)", DEADLINE)[1])
+            server.wait(DEADLINE)
+        finally:
+            for sock in socks:
+                sock.close()
+    output = server.output
     assert gap < delay, f"closed {gap} s after the refusal: the back-off had already fired"
     assert "stopped" in output, output[-3000:]
     assert "Traceback" not in output and "Invalid file descriptor" not in output, output[-3000:]
-    assert process.returncode == 0, output[-3000:]
+    assert server.returncode == 0, output[-3000:]
 
 
 def test_ctrl_c_on_the_command_line_while_the_back_off_is_pending_logs_no_traceback():
@@ -124,25 +105,17 @@ def test_ctrl_c_on_the_command_line_while_the_back_off_is_pending_logs_no_traceb
     Its idle sockets still open, the server's close waits for them (their handshake
     never comes) for longer than the back-off; then they close and it exits.
     """
-    process = start(BY_THE_COMMAND_LINE)
-    lines: list[str] = []
-    socks: list[socket.socket] = []
-    try:
-        port = int(read_until(process, r"serving on \S+:(\d+)", lines)[1])
-        socks = fill(port)
-        read_until(process, r"cannot accept connections", lines)
-        process.send_signal(signal.SIGINT)
-        time.sleep(1.5)  # past asyncio's one-second back-off, the server still closing
-        for sock in socks:
-            sock.close()
-        output, _ = process.communicate(timeout=DEADLINE)
-    finally:
-        for sock in socks:
-            sock.close()
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    output = "".join(lines) + output
+    with start(BY_THE_COMMAND_LINE) as server:
+        socks = fill(int(server.wait_for_line(r"serving on \S+:(\d+)", DEADLINE)[1]))
+        try:
+            server.wait_for_line("cannot accept connections", DEADLINE)
+            server.send_signal(signal.SIGINT)
+            time.sleep(1.5)  # past asyncio's one-second back-off, the server still closing
+        finally:
+            for sock in socks:
+                sock.close()
+        server.wait(DEADLINE)
+    output = server.output
     assert "chatkit: stopped" in output, output[-3000:]
     assert "Traceback" not in output and "Invalid file descriptor" not in output, output[-3000:]
-    assert process.returncode == 0, output[-3000:]
+    assert server.returncode == 0, output[-3000:]
