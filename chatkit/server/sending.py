@@ -232,7 +232,7 @@ def make_sender(
             transport.abort()  # the close frame would wait behind the backlog
             raise ConnectionError("client stopped reading: dropped")
 
-    if bits is None:  # no compression: every member writes the same bytes
+    if bits is not False:  # no compression, or deflate without context takeover
 
         def send(text: str) -> None:
             if (protocol.state is not OPEN or transport.is_closing()
@@ -243,17 +243,8 @@ def make_sender(
             # Straight to the socket, as broadcast() would through protocol.send_text:
             # this connection never sends fragments, and websockets writes its own
             # frames (pings, pongs, close) at once, so nothing waits in the protocol.
-            write(transport, frames.plain)
-
-    elif bits is not False:  # deflate, no context takeover: compressed once for all
-
-        def send(text: str) -> None:
-            if (protocol.state is not OPEN or transport.is_closing()
-                    or transport.get_write_buffer_size() > max_buffer):
-                check()
-            if frames.text is not text:
-                frames.load(text)
-            write(transport, frames.deflated(bits))
+            # Every member writes the same bytes: plain, or compressed once for all.
+            write(transport, frames.plain if bits is None else frames.deflated(bits))
 
     else:  # deflate with context takeover: this connection's own compressor
 
