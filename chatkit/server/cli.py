@@ -23,7 +23,7 @@ __all__ = ["main", "parse_args", "port_number"]
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m chatkit", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    add_options(commands.add_parser("serve", help="run the chat server and its page"))
+    add_options(commands.add_parser("serve", help="run the chat server and its page"), ChatServer)
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be 1 or more")

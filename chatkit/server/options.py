@@ -4,13 +4,16 @@ From this one table come the command line (:func:`add_options`, so ``--help`` sh
 the real defaults), the :class:`~chatkit.server.ChatServer` keywords a command line
 stands for (:func:`server_options`) and the command line each worker of
 ``--workers N`` gets (:func:`worker_argv`). A default is never written here: it is
-read from ``ChatServer``'s signature, whose defaults are the named constants of
-:mod:`chatkit.core.limits` -- change a constant and the command line follows::
+read from the signature of the server class given (``ChatServer``: its defaults are
+the named constants of :mod:`chatkit.core.limits`) -- change a constant and the
+command line follows::
 
     >>> from chatkit.core.limits import JOIN_TIMEOUT
-    >>> option("--join-timeout").default == JOIN_TIMEOUT
+    >>> from chatkit.server import ChatServer
+    >>> args = parse([], ChatServer)
+    >>> args.join_timeout == JOIN_TIMEOUT
     True
-    >>> args = parse(["--max-per-client", "0", "--origin", "https://hub.example.org"])
+    >>> args = parse(["--max-per-client", "0", "--origin", "https://hub.example.org"], ChatServer)
     >>> server_options(args)["max_per_client"], server_options(args)["origins"]
     (None, ['https://hub.example.org'])
 
@@ -23,25 +26,31 @@ import dataclasses
 import inspect
 from typing import Any, Callable
 
-from .app import ChatServer
-from ..core.limits import ClientLimit
+from ..core.limits import ClientLimit, RateLimit
 
 __all__ = ["Option", "OPTIONS", "option", "add_options", "server_options", "worker_argv",
-           "port_number", "server_default", "LIMITS"]
+           "server_defaults", "port_number", "LIMITS"]
 
 #: An option's value that stands for no keyword at all (the server's default applies).
 OMIT: Any = object()
 #: The group of options about limits and who may connect, as ``--help`` shows it.
 LIMITS = "limits and who may connect"
 
-_SERVER = inspect.signature(ChatServer).parameters
-_LISTEN = inspect.signature(ChatServer.serve).parameters
 
+def server_defaults(server: type) -> dict[str, Any]:
+    """The keyword defaults of a server class and of its ``serve`` (``host``, ``port``).
 
-def server_default(keyword: str) -> Any:
-    """The default of a :class:`ChatServer` keyword (or of ``serve``'s ``host`` and ``port``)."""
-    parameters = _SERVER if keyword in _SERVER else _LISTEN
-    return parameters[keyword].default
+    >>> from chatkit.server import ChatServer
+    >>> server_defaults(ChatServer)["port"]
+    3000
+
+    """
+    found = {}
+    for function in (server, server.serve):
+        for name, parameter in inspect.signature(function).parameters.items():
+            if parameter.default is not inspect.Parameter.empty:
+                found[name] = parameter.default
+    return found
 
 
 def port_number(text: str) -> int:
@@ -76,15 +85,18 @@ class Option:
 
     ``keyword``: the :class:`ChatServer` keyword it sets (None: the command line's own),
     through ``to_server`` (the command line's value -> the keyword's; :data:`OMIT`
-    for none). ``needs``: passed to the server only when that other option is set.
-    ``workers``: passed on, as given, to each worker of ``--workers N``. ``help`` may
-    say ``{default}``: the default as it reads (:func:`_shown`).
+    for none). ``default``: the command line's own default, unless ``default_from``
+    names the server keyword (or ``serve``'s) whose default it is. ``needs``: passed
+    to the server only when that other option is set. ``workers``: passed on, as
+    given, to each worker of ``--workers N``. ``help`` may say ``{default}``: the
+    default as it reads (``60`` for 60.0, ``off`` for None).
     """
 
     flag: str
     help: str
     keyword: str | None = None
     default: Any = None
+    default_from: str | None = None
     type: Callable[[str], Any] | None = None
     action: str | None = None  # "store_true", "append"
     nargs: str | None = None
@@ -101,14 +113,17 @@ class Option:
     def dest(self) -> str:
         return self.flag[2:].replace("-", "_")
 
-    def argument(self) -> dict[str, Any]:
-        """``add_argument``'s keywords for this option."""
+    def argument(self, defaults: dict[str, Any]) -> dict[str, Any]:
+        """``add_argument``'s keywords for this option, its default read from ``defaults``."""
+        default = defaults[self.default_from] if self.default_from else self.default
+        if self.choices is not None and default not in self.choices:
+            default = _shown(default)  # compression=None is the choice "off"
         spec: dict[str, Any] = {"help": argparse.SUPPRESS if self.hidden
-                                else self.help.format(default=_shown(self.default))}
+                                else self.help.format(default=_shown(default))}
         if self.action == "store_true":
             spec["action"] = "store_true"
             return spec
-        spec["default"] = [] if self.action == "append" else self.default
+        spec["default"] = [] if self.action == "append" else default
         for key in ("action", "type", "nargs", "const", "choices", "metavar"):
             if getattr(self, key) is not None:
                 spec[key] = getattr(self, key)
@@ -117,14 +132,13 @@ class Option:
 
 OPTIONS: tuple[Option, ...] = (
     Option("--host", "address to listen on (default {default}: this machine only;"
-           " 0.0.0.0 lets the whole network in, e.g. a class)",
-           default=server_default("host")),
+           " 0.0.0.0 lets the whole network in, e.g. a class)", default_from="host"),
     Option("--port", "port (default {default}; 0: any free port)", type=port_number,
-           default=server_default("port"), workers=False),  # each worker's own
+           default_from="port", workers=False),  # each worker's own
     Option("--room", "room whose page address is printed (default {default})", default="people"),
     Option("--random-every", "seconds between numbers on the /random demo route"
            " (default {default})", keyword="random_every", type=float,
-           default=server_default("random_every"), metavar="SECONDS"),
+           default_from="random_every", metavar="SECONDS"),
     Option("--class-code", "let in only those who know this code (none given: make one up);"
            " for a class on a shared network", nargs="?", const="", metavar="CODE"),
     Option("--quiet", "print only errors", action="store_true"),
@@ -135,21 +149,19 @@ OPTIONS: tuple[Option, ...] = (
            " besides localhost (repeatable)", keyword="hosts", action="append", metavar="NAME",
            group=LIMITS, to_server=list),
     Option("--max-connections", "open connections at most (default: from the file limit)",
-           keyword="max_connections", type=int, default=server_default("max_connections"),
-           metavar="N", group=LIMITS),
+           keyword="max_connections", type=int, default_from="max_connections", metavar="N",
+           group=LIMITS),
     Option("--max-per-client", "open connections per client address at most (default {default};"
-           " 0: no cap)", keyword="max_per_client", type=int,
-           default=server_default("max_per_client"), metavar="N", group=LIMITS,
-           to_server=_none_if_zero),
+           " 0: no cap)", keyword="max_per_client", type=int, default_from="max_per_client",
+           metavar="N", group=LIMITS, to_server=_none_if_zero),
     Option("--no-client-limit", "no budget shared by all the connections of one client address"
            f" (by default {ClientLimit().describe()}; off: e.g. many people behind one"
            " address, or a load test from one machine); each connection keeps its own rate"
-           f" limit ({server_default('rate_limit').describe()})", keyword="client_limit",
-           action="store_true",
+           f" limit ({RateLimit().describe()})", keyword="client_limit", action="store_true",
            group=LIMITS, to_server=lambda off: None if off else OMIT),
     Option("--join-timeout", "close a chat connection that has not joined by then"
            " (default {default}; 0: never)", keyword="join_timeout", type=float,
-           default=server_default("join_timeout"), metavar="SECONDS", group=LIMITS,
+           default_from="join_timeout", metavar="SECONDS", group=LIMITS,
            to_server=_none_if_zero),
     Option("--redis", "share rooms with every server on this Redis (e.g. redis://127.0.0.1:6379;"
            " see README, One room, many servers)", keyword="redis", metavar="URL",
@@ -158,14 +170,14 @@ OPTIONS: tuple[Option, ...] = (
            default=1, metavar="N", workers=False),
     Option("--presence-timeout", "with --redis: a server silent this long is taken for dead and"
            " its members are announced as gone (default {default})",
-           keyword="presence_timeout", type=float, default=server_default("presence_timeout"),
+           keyword="presence_timeout", type=float, default_from="presence_timeout",
            metavar="SECONDS", needs="redis"),
     Option("--reuse-port", "", action="store_true", hidden=True, workers=False),
     Option("--worker", "", default="", hidden=True, workers=False),  # set by --workers
     Option("--compression", "answer the browsers' permessage-deflate offer: off (as Node's ws),"
            " shared (once per broadcast) or deflate (once per member); default {default}",
            keyword="compression", choices=("off", "shared", "deflate"),
-           default=_shown(server_default("compression")), to_server=_off_is_none),
+           default_from="compression", to_server=_off_is_none),
 )
 
 
@@ -177,19 +189,21 @@ def option(flag: str) -> Option:
     raise KeyError(flag)
 
 
-def add_options(parser: argparse.ArgumentParser) -> None:
-    """Add every option of :data:`OPTIONS` to ``parser`` (groups as ``--help`` shows them)."""
+def add_options(parser: argparse.ArgumentParser, server: type) -> None:
+    """Add every option of :data:`OPTIONS` to ``parser``, with the defaults of ``server``
+    (the :class:`ChatServer` class; groups as ``--help`` shows them)."""
+    defaults = server_defaults(server)
     groups: dict[str, Any] = {"": parser}
     for entry in OPTIONS:
         if entry.group not in groups:
             groups[entry.group] = parser.add_argument_group(entry.group)
-        groups[entry.group].add_argument(entry.flag, **entry.argument())
+        groups[entry.group].add_argument(entry.flag, **entry.argument(defaults))
 
 
-def parse(argv: list[str]) -> argparse.Namespace:
+def parse(argv: list[str], server: type) -> argparse.Namespace:
     """``serve``'s options alone, parsed (for a doctest or a test)."""
     parser = argparse.ArgumentParser(prog="serve")
-    add_options(parser)
+    add_options(parser, server)
     return parser.parse_args(argv)
 
 
