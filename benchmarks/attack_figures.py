@@ -50,7 +50,7 @@ class Server:
         self.child = start_child(
             [sys.executable, "-m", "chatkit", "serve", "--port", "0", *args],
             ready_line=r"serving on \S+:(\d+)", preexec_fn=limit, on_line=self._count,
-            cwd="/",  # not this checkout's folder: PYTHONPATH (or the install) decides which chatkit
+            cwd="/",  # not this checkout's folder: PYTHONPATH (or the install) says which chatkit
             max_lines=1000,  # counted, not kept: an attack can make a server log a lot
         )
         self.process = self.child.process

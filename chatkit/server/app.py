@@ -3,10 +3,11 @@
 The Python twin of the exercise's ``app.js``::
 
     app.ws("/chat/:roomName", ...)      ->  Rule("/chat/<room>", endpoint=chat)
-    app.get("/:roomName", ...)          ->  the page, served by process_request
+    app.get("/:roomName", ...)          ->  the page (:mod:`chatkit.server.pages`)
 
 It is a thin shell: each connection gets a ``ChatUser`` with a plain ``send``
-function, and every frame goes to ``user.handle_message``. Run it from a script::
+function (:mod:`chatkit.server.sending`), and every frame goes to
+``user.handle_message``. Run it from a script::
 
     async with serve(port=3000) as server:
         await server.serve_forever()

@@ -278,9 +278,9 @@ def start_child(
                 child.ready_match = child.wait_for_line(ready_line,
                                                         max(0.0, deadline - time.monotonic()))
             except TimeoutError:
+                wanted = getattr(ready_line, "pattern", ready_line)
                 raise TimeoutError(f"{child.name} was not ready within {timeout:g} s: it printed"
-                                   f" no line matching {getattr(ready_line, 'pattern', ready_line)!r}"
-                                   f"{child._tail()}") from None
+                                   f" no line matching {wanted!r}{child._tail()}") from None
         while ready_port is not None or ready is not None:
             if ((ready_port is None or port_answers(ready_port))
                     and (ready is None or ready())):
@@ -326,20 +326,27 @@ def stop_process(process: subprocess.Popen, timeout: float = 5,
             process.wait(timeout)
         except ProcessLookupError:
             process.wait(timeout)
-    deadline = time.monotonic() + timeout
-    while family and time.monotonic() < deadline:
-        family = [member for member in family if _alive(*member)]
-        if family:
-            time.sleep(POLL)
+    family = _wait_gone(family, timeout)
     for pid, started in family:
         if _alive(pid, started):
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+    _wait_gone(family, timeout)  # SIGKILL takes a moment too
     if close_pipes:
         _close(process.stdout, process.stderr)
     return process.returncode
+
+
+def _wait_gone(family: list[tuple[int, int]], timeout: float) -> list[tuple[int, int]]:
+    """Wait up to ``timeout`` seconds for these processes to end; those still alive."""
+    deadline = time.monotonic() + timeout
+    while True:
+        family = [member for member in family if _alive(*member)]
+        if not family or time.monotonic() >= deadline:
+            return family
+        time.sleep(POLL)
 
 
 def _close(*streams: IO[Any] | None) -> None:

@@ -30,7 +30,8 @@ def gone(pid: int) -> bool:
 
 
 def test_a_child_is_ready_when_its_line_comes_and_stops_by_sigterm_in_a_group_of_its_own():
-    script = "import time; time.sleep(0.3); print('serving on 127.0.0.1:4242', flush=True); time.sleep(60)"
+    script = ("import time; time.sleep(0.3); print('serving on 127.0.0.1:4242', flush=True);"
+              " time.sleep(60)")
     with start_child([PYTHON, "-c", script], ready_line=r"serving on \S+:(\d+)") as child:
         assert child.ready_match[1] == "4242" and child.running
         assert os.getpgid(child.pid) == child.pid != os.getpgid(0)  # Ctrl-C is not sent to it
@@ -59,8 +60,9 @@ def test_a_child_that_exits_before_it_is_ready_says_so_with_its_last_words():
 def test_a_child_not_ready_in_time_is_stopped_and_the_error_says_how_long():
     pids = []
     with pytest.raises(TimeoutError, match="within 0.5 s"):
-        start_child([PYTHON, "-c", "import os, time; print(os.getpid(), flush=True); time.sleep(60)"],
-                    ready_line="never", timeout=0.5, on_line=lambda line: pids.append(int(line)))
+        start_child([PYTHON, "-c", "import os, time; print(os.getpid(), flush=True);"
+                     " time.sleep(60)"], ready_line="never", timeout=0.5,
+                    on_line=lambda line: pids.append(int(line)))
     assert pids and gone(pids[0])
 
 
@@ -81,7 +83,8 @@ def test_stop_kills_a_child_that_ignores_sigterm_and_the_descendants_it_started_
 
 
 def test_lines_come_as_they_are_printed_and_the_wait_for_them_is_bounded():
-    script = "import time\nfor i in range(3):\n    print('line', i, flush=True); time.sleep(0.1)\ntime.sleep(60)"
+    script = ("import time\nfor i in range(3):\n    print('line', i, flush=True); time.sleep(0.1)\n"
+              "time.sleep(60)")
     with start_child([PYTHON, "-c", script], stdin=subprocess.PIPE) as child:
         seen = []
         with pytest.raises(TimeoutError):
