@@ -154,7 +154,7 @@ def test_two_workers_share_one_port_and_one_room(redis_server):
 
 
 def test_the_fan_out_benchmark_across_processes_loses_nothing_at_a_tiny_size():
-    from chatkit import bench_redis
+    from benchmarks import redis_fanout as bench_redis
 
     results = bench_redis.run([2], size=6, messages=20, rounds=1, baseline=False, timeout=30)
     (two,) = results["runs"]
