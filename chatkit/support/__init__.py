@@ -10,3 +10,5 @@ benchmarks and the tests can all use them::
     from chatkit.support.loop_thread import LoopThread
 
 """
+
+__all__: list[str] = []  # its modules are imported by name: chatkit.support.processes, ...
