@@ -15,6 +15,7 @@ import sys
 import urllib.parse
 
 from .app import ChatServer
+from .rooms import rooms_backend
 
 __all__ = ["main"]
 
@@ -111,12 +112,11 @@ async def run_server(args: argparse.Namespace) -> None:
         from .class_code import ClassCode
 
         gate = ClassCode(args.class_code or None)
-    options = {"redis": args.redis, "presence_timeout": args.presence_timeout} if args.redis else {}
+    rooms = rooms_backend(redis=args.redis or None, presence_timeout=args.presence_timeout,
+                          name=f"worker {args.worker}" if args.worker else None)
     compression = None if args.compression == "off" else args.compression
     chat_server = ChatServer(random_every=args.random_every, gate=gate, compression=compression,
-                             **guard_options(args), **options)
-    if args.worker and chat_server.hub is not None:
-        chat_server.hub.name = f"worker {args.worker}"
+                             rooms=rooms, **guard_options(args))
     listen = {"reuse_port": True} if args.reuse_port else {}
     async with chat_server.serve(args.host, args.port, **listen) as server:
         host, port = server.sockets[0].getsockname()[:2]
