@@ -94,7 +94,8 @@ class Room:
 
         A member whose ``send`` fails is skipped; everyone else still gets it.
         """
-        send_each(self.members, encode(data))
+        text = encode(data)  # once: every member gets the same str
+        send_each(self.members, text)
 
 
 def send_each(members: Iterable[Member], text: str) -> int:
