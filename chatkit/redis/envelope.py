@@ -119,11 +119,11 @@ def decode(payload: str) -> Envelope:
     """
     header, _, text = payload.partition("\n")
     kind, _, args = header.partition(" ")
+    if kind == "all" and args:  # first, and quick: nearly every payload is one
+        return All(args, text)
     origin, *rest = args.split(" ")
     if not origin:
         pass  # every kind names its server
-    elif kind == "all":  # first: nearly every payload is one
-        return All(origin, text)
     elif kind == "to" and len(rest) == 1:
         return To(origin, rest[0], text)
     elif kind == "roster" and len(rest) == 1:
