@@ -95,7 +95,8 @@ def test_a_students_own_chat_user_shares_a_room_through_redis(redis_server):
             await recv_until(ann, lambda m: m == {"type": "note", "text": 'bob joined "people".'})
             assert sorted(names.hgetall("chatkit:names:people")) == ["ann", "bob"]  # claimed
             await say(bob, "hi from server B")
-            assert await recv_json(ann) == {"type": "chat", "name": "bob", "text": "hi from server B"}
+            assert await recv_json(ann) == {
+                "type": "chat", "name": "bob", "text": "hi from server B"}
             await bob.close()
             assert await recv_json(ann) == {"type": "note", "text": "bob left people."}
             await ann.close()
@@ -122,8 +123,9 @@ def test_a_join_written_with_json_escapes_still_claims_its_name_in_redis(redis_s
                 assert list(names.hgetall("chatkit:names:race")) == ["Sam"]
                 async with connect(b.ws_url("race"), open_timeout=DEADLINE) as other:
                     await other.send('{"type": "join", "name": "Sam"}')
-                    assert await recv_json(other) == {
-                        "type": "error", "text": '"Sam" is already taken in "race": pick another name'}
+                    assert await recv_json(other) == {"type": "error", "text":
+                                                      '"Sam" is already taken in "race":'
+                                                      " pick another name"}
 
         run(body, timeout=20)
     finally:
