@@ -43,7 +43,8 @@ import traceback
 import uuid
 from typing import Any, Callable
 
-from ..core.grammar import MEMBERS, NAME, PRIV, Command, Join, left, may_be_join_or_command, read
+from ..core import grammar
+from ..core.grammar import MEMBERS, NAME, PRIV, Command, Join, may_be_join_or_command, read
 from ..core.messages import ProtocolError, check_name, encode
 from ..core.room import send_member_lists
 from .envelope import All, Hello, Replay, Roster, To, decode
@@ -579,9 +580,9 @@ class RedisHub:
             for room, version, gone, flat in swept:
                 self.report("drop", f"server {sid} stopped answering: {', '.join(gone)}"
                                     f" left {room!r}")
-                for name in gone:
-                    self._put(("publish", room, All(self.sid, encode(left(name, room))).encode(),
-                               None))
+                for name in gone:  # as each would have said it, leaving: ChatUser's note
+                    payload = All(self.sid, encode(grammar.left(name, room))).encode()
+                    self._put(("publish", room, payload, None))
                 self._put(("roster", room))
 
     # -- the flow picture's record ---------------------------------------------------
