@@ -1,7 +1,11 @@
-"""The protocol core: messages, ``Room`` and ``ChatUser`` -- plain Python, no sockets, no event loop.
+"""The protocol core: messages, grammar, ``Room`` and ``ChatUser`` -- plain Python, no sockets,
+no event loop.
 
-Everything a server does with a frame is decided here; the I/O shells (:mod:`chatkit.server`,
-:mod:`chatkit.redis`) only move text. So the core runs with a list standing in for a socket::
+``messages`` is the wire format (JSON in, JSON out, what a name may be); ``grammar`` what a
+frame means (join, chat, command) and the wording of every answer; ``room`` and ``user`` act
+on it. Everything a server does with a frame is decided here; the I/O shells
+(:mod:`chatkit.server`, :mod:`chatkit.redis`) only move text. So the core runs with a list
+standing in for a socket::
 
     >>> from chatkit.core import ChatUser, Room
     >>> ChatUser.Room = Room.new_registry()

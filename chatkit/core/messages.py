@@ -35,6 +35,7 @@ __all__ = [
     "MAX_NAME_LENGTH",
     "MAX_ROOM_NAME_LENGTH",
     "MAX_TEXT_LENGTH",
+    "SERVER_NAME",
 ]
 
 #: Largest frame the server accepts, in bytes; a larger one closes with 1009.
@@ -138,8 +139,10 @@ def _string_field(message: dict[str, Any], field: str, limit: int | None) -> str
     return value
 
 
-#: Names no member may take: the server's own (``/joke`` answers as "Server").
-RESERVED_NAMES = ("Server",)
+#: The name the server speaks as (``/joke`` answers as "Server").
+SERVER_NAME = "Server"
+#: Names no member may take: the server's own.
+RESERVED_NAMES = (SERVER_NAME,)
 #: Pieces of the page's own decorations (``Ann → Bob (private): hi``): a name holding one
 #: could pass for a private message, so it is refused.
 DECORATIONS = ("\u2192", "(private)")

@@ -24,11 +24,12 @@ real connections and with a list in a test::
 from __future__ import annotations
 
 import logging
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Iterable, Protocol
 
+from .grammar import WANT_MEMBERS, member_list
 from .messages import encode
 
-__all__ = ["Room", "Member"]
+__all__ = ["Room", "Member", "send_each", "send_member_lists"]
 
 logger = logging.getLogger("chatkit")
 
@@ -93,9 +94,51 @@ class Room:
 
         A member whose ``send`` fails is skipped; everyone else still gets it.
         """
-        text = encode(data)
-        for member in tuple(self.members):
-            try:
-                member.send(text)
-            except Exception:  # one broken member must not silence the room
-                logger.debug("could not send to %r", member, exc_info=True)
+        text = encode(data)  # once: every member gets the same str
+        send_each(self.members, text)
+
+
+def send_each(members: Iterable[Member], text: str) -> int:
+    """Send ``text`` (the same str) to each of ``members``; return how many there were.
+
+    A member whose ``send`` fails is skipped; everyone else still gets it. The loop
+    of every broadcast, here and through Redis (``RedisRoom.deliver``)::
+
+        >>> class Broken:
+        ...     def send(self, text): raise ConnectionError("gone")
+        >>> sent = []
+        >>> class Fine:
+        ...     def send(self, text): sent.append(text)
+        >>> send_each([Broken(), Fine()], "hi")
+        2
+        >>> sent
+        ['hi']
+
+    """
+    members = tuple(members)  # a member's send may make another leave meanwhile
+    for member in members:
+        try:
+            member.send(text)
+        except Exception:  # one broken member must not silence the room
+            logger.debug("could not send to %r", member, exc_info=True)
+    return len(members)
+
+
+def send_member_lists(members: Iterable[Any]) -> None:
+    """Send the member list of ``members`` (all of a room's, in join order) to those
+    of them that asked for it (``"want": ["members"]``); the others never see one.
+
+        >>> class Member:
+        ...     def __init__(self, name, wants=()):
+        ...         self.name, self.wants, self.sent = name, wants, []
+        ...     def send(self, text): self.sent.append(text)
+        >>> ann, bob = Member("ann", {"members"}), Member("bob")
+        >>> send_member_lists([ann, bob])
+        >>> ann.sent, bob.sent
+        (['{"type":"members","names":["ann","bob"]}'], [])
+
+    """
+    members = tuple(members)
+    listeners = [m for m in members if WANT_MEMBERS in getattr(m, "wants", ())]
+    if listeners:
+        send_each(listeners, encode(member_list(m.name for m in members)))

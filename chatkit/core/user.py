@@ -23,18 +23,16 @@ import logging
 import random
 from typing import Any, Callable, ClassVar
 
+from .grammar import (JOKE, MEMBERS, NAME, PRIV, WANT_YOU, Chat, Command, Join, features, in_room,
+                      is_command, joined, joke, left, priv_recipient, private, read, renamed,
+                      split_priv, you)
 from .jokes import JOKES
-from .messages import ProtocolError, chat, check_name, encode, name_key, note, parse
-from .room import Room
+from .messages import ProtocolError, chat, check_name, encode, name_key
+from .room import Room, send_member_lists
 
 __all__ = ["ChatUser"]
 
 logger = logging.getLogger("chatkit")
-
-#: Extensions a client may ask for in its join message: ``"want": ["members"]``.
-#: ``"you"``: after joining and after each ``/name``, ``{"type": "you", "name": ...}``
-#: tells that client the name the server knows it by (a panel follows it, not note text).
-FEATURES = frozenset({"members", "you"})
 
 
 class ChatUser:
@@ -90,11 +88,11 @@ class ChatUser:
         message; nothing else happens.
         """
         try:
-            message = parse(raw)
-            if message["type"] == "join":
-                self.handle_join(message["name"], message.get("want"))
-            elif message["type"] == "chat":
-                self.handle_chat(message["text"])
+            match read(raw):  # a Join, or a Chat (a Command is a Chat too)
+                case Join(name, want):
+                    self.handle_join(name, want)
+                case Chat(text):
+                    self.handle_chat(text)
         except ProtocolError as exc:
             self.send_json(exc.reply())
 
@@ -106,14 +104,13 @@ class ChatUser:
             )
         name = check_name(name)
         self._check_name_is_free(name)
-        if isinstance(want, list):
-            self.wants = FEATURES.intersection(w for w in want if isinstance(w, str))
+        self.wants |= features(want)
         self.name = name
         # The room may have emptied out and been forgotten since we connected:
         # take the one the registry holds now, so newcomers find us there.
         self.room = self.Room.get(self.room.name)
         self.room.join(self)
-        self.room.broadcast(note(f'{self.name} joined "{self.room.name}".'))
+        self.room.broadcast(joined(self.name, self.room.name))
         self._send_your_name()
         self._send_member_lists()
 
@@ -121,7 +118,7 @@ class ChatUser:
         """Say ``text`` to the room, or run it as a command if it starts with ``/``."""
         if self.name is None:
             raise ProtocolError('join first: send {"type": "join", "name": "..."}')
-        if text.startswith("/"):
+        if is_command(text):
             self.handle_command(text)
             return
         if not text.strip():
@@ -134,45 +131,36 @@ class ChatUser:
             self.room.leave(self)  # not a member, but forget the room if it is empty
             return  # never joined: nobody to tell
         self.room.leave(self)
-        self.room.broadcast(note(f"{self.name} left {self.room.name}."))
+        self.room.broadcast(left(self.name, self.room.name))
         self._send_member_lists()
 
     # -- further study: commands ---------------------------------------------
 
     def handle_command(self, text: str) -> None:
         """Run a ``/command``: ``/joke``, ``/members``, ``/priv``, ``/name``."""
-        command, _, rest = text.partition(" ")
-        if command == "/joke":
+        command = Command(text).check()  # an unknown word is an error to this user
+        if command.word == JOKE:
             self.handle_joke()
-        elif command == "/members":
+        elif command.word == MEMBERS:
             self.handle_members()
-        elif command == "/priv":
-            self.handle_priv(rest)
-        elif command == "/name":
-            self.handle_name(rest)
-        else:
-            raise ProtocolError(
-                f"unknown command {command}: try /joke, /members, /priv or /name"
-            )
+        elif command.word == PRIV:
+            self.handle_priv(command.rest)
+        elif command.word == NAME:
+            self.handle_name(command.rest)
 
     def handle_joke(self) -> None:
         """Tell this user (only) a joke."""
-        self.send_json(chat("Server", random.choice(JOKES)))
+        self.send_json(joke(random.choice(JOKES)))
 
     def handle_members(self) -> None:
         """Tell this user who is in the room, in join order."""
-        self.send_json(note(f"In room: {', '.join(self.member_names())}"))
+        self.send_json(in_room(self.member_names()))
 
     def handle_priv(self, rest: str) -> None:
         """``/priv <name> <message>``: send a message to one member and the sender."""
-        rest = rest.strip()  # "/priv  jenny hi": a doubled space is still a /priv to jenny
-        recipient = self._find_recipient(rest)
-        text = rest[len(recipient.name) :].strip()
-        if not text:
-            raise ProtocolError(f"usage: /priv {recipient.name} <message>")
-        message = encode(
-            {**chat(self.name, text), "private": True, "to": recipient.name}
-        )
+        name, text = split_priv(rest, self.member_names(), self.room.name)
+        recipient = self._find_recipient(name)
+        message = encode(private(self.name, text, name))
         recipient.send(message)
         if recipient is not self:
             self.send(message)
@@ -184,7 +172,7 @@ class ChatUser:
             raise ProtocolError(f'you are already "{new_name}"')
         self._check_name_is_free(new_name)
         old_name, self.name = self.name, new_name
-        self.room.broadcast(note(f"{old_name} is now known as {new_name}."))
+        self.room.broadcast(renamed(old_name, new_name))
         self._send_your_name()
         self._send_member_lists()
 
@@ -203,28 +191,15 @@ class ChatUser:
             )
 
     def _find_recipient(self, rest: str) -> ChatUser:
-        """The member whose name starts ``rest`` (the longest, as names may hold spaces)."""
-        candidates = [
-            member
-            for member in self.room.members
-            if rest == member.name or rest.startswith(member.name + " ")
-        ]
-        if not candidates:
-            who = rest.split(" ", 1)[0] if rest.strip() else ""
-            if not who:
-                raise ProtocolError("usage: /priv <name> <message>")
-            raise ProtocolError(f'no one called "{who}" in "{self.room.name}"')
-        return max(candidates, key=lambda member: len(member.name))
+        """The member ``/priv <rest>`` is for: the longest name that starts ``rest``."""
+        name = priv_recipient(rest, self.member_names(), self.room.name)
+        return next(member for member in self.room.members if member.name == name)
 
     def _send_your_name(self) -> None:
         """Tell this client its name, if it asked (``"want": ["you"]``)."""
-        if "you" in self.wants:
-            self.send_json({"type": "you", "name": self.name})
+        if WANT_YOU in self.wants:
+            self.send_json(you(self.name))
 
     def _send_member_lists(self) -> None:
         """Send the member list to members that asked for it (``"want": ["members"]``)."""
-        listeners = [m for m in self.room.members if "members" in getattr(m, "wants", ())]
-        if listeners:
-            text = encode({"type": "members", "names": self.member_names()})
-            for member in listeners:
-                member.send(text)
+        send_member_lists(self.room.members)

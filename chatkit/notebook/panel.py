@@ -60,6 +60,7 @@ from typing import Any, Callable, Hashable
 
 from websockets.frames import CloseCode
 
+from ..core.grammar import NAME, WANT_MEMBERS, WANT_YOU, Command, renamed
 from .client import (
     CLOSED,
     CONNECTING,
@@ -437,9 +438,9 @@ class ChatPanel:
             self._add(Line("error", "not connected: click Connect first"))
             return False
         ws.send(json.dumps({"type": "chat", "text": text}))
-        command, _, rest = text.partition(" ")
-        if command == "/name" and rest.strip():
-            self._renaming_to = rest.strip()
+        command = Command(text)
+        if command.word == NAME and command.rest.strip():
+            self._renaming_to = command.rest.strip()
         return True
 
     # -- the four callbacks --------------------------------------------------------
@@ -447,7 +448,7 @@ class ChatPanel:
     def _opened(self, ws: WebSocket, name: str, room: str) -> None:
         if ws is not self._ws:
             return
-        ws.send(json.dumps({"type": "join", "name": name, "want": ["members", "you"]}))
+        ws.send(json.dumps({"type": "join", "name": name, "want": [WANT_MEMBERS, WANT_YOU]}))
         self._joined_as, self._you_known, self._renaming_to = name, False, None
         self._set_state("open", f'connected to room "{room}" as {name}')
 
@@ -522,7 +523,7 @@ class ChatPanel:
         """Without ``"you"``: only the exact note our own ``/name`` asked for renames us."""
         if self._you_known or self._joined_as is None or self._renaming_to is None:
             return
-        if text == f"{self._joined_as} is now known as {self._renaming_to}.":
+        if text == renamed(self._joined_as, self._renaming_to)["text"]:
             self._follow_name(self._renaming_to)
 
     def _set_state(self, state: str, text: str) -> None:

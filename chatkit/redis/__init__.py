@@ -1,7 +1,9 @@
 """Rooms shared by several servers through Redis.
 
-``room`` (a ``Room`` whose broadcast publishes: no I/O), ``hub`` (one server's link to
-Redis: the subscriber loop, names, presence), ``local`` (a redis-server for a notebook),
+``room`` (a ``Room`` whose broadcast publishes: no I/O), ``envelope`` (the header each
+payload on a room's channel carries: pure encode/decode), ``scripts`` (the Lua that keeps
+names unique across servers), ``hub`` (one server's link to Redis: the subscriber loop,
+names, presence; a server's rooms backend), ``local`` (a redis-server for a notebook),
 ``flow`` (the picture of which server carried what). redis-py is needed by ``hub`` only,
 when it connects::
 

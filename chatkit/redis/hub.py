@@ -22,6 +22,11 @@ A server whose ``alive`` key expired has died: any other server sweeps its names
 for each. If Redis goes away, each server keeps its own members chatting (local
 delivery), says so in its activity log, reconnects with backoff, and then puts its
 members back into Redis and tells the other servers who left meanwhile.
+
+The hub reads frames with the core's grammar (:mod:`chatkit.core.grammar`), writes and
+reads what it publishes with :mod:`chatkit.redis.envelope`, and runs the Lua of
+:mod:`chatkit.redis.scripts`; what is left here is I/O. To a ``ChatServer`` it is a
+rooms backend (:mod:`chatkit.server.rooms`): ``chat_user``, ``prepare``, ``serving``, ``close``.
 """
 
 from __future__ import annotations
@@ -38,8 +43,13 @@ import traceback
 import uuid
 from typing import Any, Callable
 
-from ..core.messages import ProtocolError, check_name, encode, note, parse
+from ..core import grammar
+from ..core.grammar import MEMBERS, NAME, PRIV, Command, Join, may_be_join_or_command, read
+from ..core.messages import ProtocolError, check_name, encode
+from ..core.room import send_member_lists
+from .envelope import All, Hello, Replay, Roster, To, decode
 from .room import RedisRoom
+from .scripts import SCRIPTS, roster
 
 __all__ = ["RedisHub", "Flow"]
 
@@ -51,94 +61,6 @@ BACKOFF_START, BACKOFF_MAX = 0.1, 5.0
 MAX_OUTBOX = 10_000
 #: Notes said while Redis was away, kept to tell the other servers when it is back.
 MAX_MISSED_NOTES = 100
-
-# Each script runs atomically in Redis: no other server's command runs in between.
-CLAIM = """
-local seq = redis.call('INCR', KEYS[2])
-local ok = redis.call('HSETNX', KEYS[1], ARGV[1], string.format('%015d', seq) .. ' ' .. ARGV[2])
-if ok == 1 then redis.call('SADD', KEYS[3], ARGV[3]) end
-return {ok, seq, redis.call('HGETALL', KEYS[1])}
-"""
-RENAME = """
-local seq = redis.call('INCR', KEYS[2])
-local value = redis.call('HGET', KEYS[1], ARGV[1])
-local ok = 0
-if value and string.sub(value, -#ARGV[3] - 1) == ' ' .. ARGV[3] then
-  ok = redis.call('HSETNX', KEYS[1], ARGV[2], value)
-  if ok == 1 then redis.call('HDEL', KEYS[1], ARGV[1]) end
-elseif not value then
-  ok = redis.call('HSETNX', KEYS[1], ARGV[2], string.format('%015d', seq) .. ' ' .. ARGV[3])
-end
-return {ok, seq, redis.call('HGETALL', KEYS[1])}
-"""
-RELEASE = """
-local value = redis.call('HGET', KEYS[1], ARGV[1])
-local n = 0
-if value and string.sub(value, -#ARGV[2] - 1) == ' ' .. ARGV[2] then
-  n = redis.call('HDEL', KEYS[1], ARGV[1])
-end
-return {n, redis.call('INCR', KEYS[2]), redis.call('HGETALL', KEYS[1])}
-"""
-ROSTER = """
-return {0, tonumber(redis.call('GET', KEYS[2]) or '0'), redis.call('HGETALL', KEYS[1])}
-"""
-# ARGV: the dead server's id, the key prefix. Returns {room, version, {gone...}, roster}...
-SWEEP = """
-local sid, prefix = ARGV[1], ARGV[2]
-if redis.call('EXISTS', prefix .. ':alive:' .. sid) == 1 then return {} end
-local out = {}
-local rooms_key = prefix .. ':rooms-of:' .. sid
-for _, room in ipairs(redis.call('SMEMBERS', rooms_key)) do
-  local names = prefix .. ':names:' .. room
-  local flat = redis.call('HGETALL', names)
-  local gone = {}
-  for i = 1, #flat, 2 do
-    if string.find(flat[i + 1], ' ' .. sid .. ':', 1, true) then
-      redis.call('HDEL', names, flat[i])
-      table.insert(gone, {flat[i + 1], flat[i]})
-    end
-  end
-  if #gone > 0 then
-    table.sort(gone, function(a, b) return a[1] < b[1] end)
-    local gone_names = {}
-    for _, pair in ipairs(gone) do table.insert(gone_names, pair[2]) end
-    local seq = redis.call('INCR', prefix .. ':seq:' .. room)
-    table.insert(out, {room, seq, gone_names, redis.call('HGETALL', names)})
-  end
-end
-redis.call('DEL', rooms_key)
-redis.call('SREM', KEYS[1], sid)
-return out
-"""
-# After a reconnection: make Redis hold exactly this server's members of one room.
-# ARGV: server id, room, then (member id, name, join number or 0) triples; a join number
-# kept from before puts the member back in its place. Returns {version, clashes, roster}.
-RESYNC = """
-local names, sid = KEYS[1], ARGV[1]
-local mine = {}
-for i = 3, #ARGV, 3 do mine[ARGV[i]] = ARGV[i + 1] end
-local present = {}
-local flat = redis.call('HGETALL', names)
-for i = 1, #flat, 2 do
-  local mid = string.match(flat[i + 1], ' (.*)$')
-  if string.find(mid, sid .. ':', 1, true) == 1 then
-    if mine[mid] == flat[i] then present[mid] = true else redis.call('HDEL', names, flat[i]) end
-  end
-end
-local clashes = {}
-for i = 3, #ARGV, 3 do
-  if not present[ARGV[i]] then
-    local seq = tonumber(ARGV[i + 2])
-    if seq > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], seq) end
-    if seq == 0 then seq = redis.call('INCR', KEYS[2]) end
-    local value = string.format('%015d', seq) .. ' ' .. ARGV[i]
-    if redis.call('HSETNX', names, ARGV[i + 1], value) == 0 then table.insert(clashes, ARGV[i + 1]) end
-  end
-end
-if #ARGV > 2 then redis.call('SADD', KEYS[3], ARGV[2]) else redis.call('SREM', KEYS[3], ARGV[2]) end
-return {redis.call('INCR', KEYS[2]), clashes, redis.call('HGETALL', names)}
-"""
-
 
 @dataclasses.dataclass(frozen=True)
 class Flow:
@@ -155,21 +77,6 @@ class Flow:
     origin: str  # the id of the hub that published it
     text: str
     count: int = 0
-
-
-def _roster(flat: list[str], seqs: dict[str, int] | None = None) -> list[tuple[str, str]]:
-    """Redis's ``HGETALL`` of a room's names as ``[(name, member id)]`` in join order.
-
-    ``seqs``, if given, is filled with each member id's join number.
-    """
-    pairs = sorted((flat[i + 1], flat[i]) for i in range(0, len(flat), 2))
-    roster = []
-    for value, name in pairs:
-        seq, member_id = value.split(" ", 1)
-        roster.append((name, member_id))
-        if seqs is not None:
-            seqs[member_id] = int(seq)
-    return roster
 
 
 class RedisHub:
@@ -271,9 +178,8 @@ class RedisHub:
             self.url, decode_responses=True, socket_connect_timeout=2.0, socket_timeout=5.0,
             retry=Retry(NoBackoff(), 1), socket_keepalive=True,
         )
-        self._scripts = {name: self.client.register_script(text) for name, text in
-                         [("claim", CLAIM), ("rename", RENAME), ("release", RELEASE),
-                          ("roster", ROSTER), ("sweep", SWEEP), ("resync", RESYNC)]}
+        self._scripts = {name: self.client.register_script(text)
+                         for name, text in SCRIPTS.items()}
         try:
             await asyncio.wait_for(self.client.ping(), timeout)
         except Exception as exc:
@@ -325,14 +231,14 @@ class RedisHub:
 
     def publish(self, room: RedisRoom, text: str) -> None:
         """Publish ``text`` to ``room``'s channel; while Redis is away, deliver it here."""
-        if self.connected and self._put(("publish", room.name, f"all {self.sid}\n{text}", text)):
+        if self.connected and self._put(("publish", room.name, All(self.sid, text).encode(), text)):
             return
         self._local(room, text)
 
     def send_to(self, room: RedisRoom, member_id: str, name: str, text: str) -> None:
         """Send ``text`` to one member on another server (``/priv``)."""
         if not self.connected or not self._put(
-                ("publish", room.name, f"to {self.sid} {member_id}\n{text}", None)):
+                ("publish", room.name, To(self.sid, member_id, text).encode(), None)):
             raise room.unreachable(name)
 
     def joined(self, room: RedisRoom, member: Any) -> None:
@@ -364,21 +270,19 @@ class RedisHub:
         """
         if not self.connected:
             return  # names are checked against what this server last heard
-        text = raw if isinstance(raw, str) else bytes(raw).decode(errors="replace")
-        if "join" not in text and "/" not in text:
+        if not may_be_join_or_command(raw):
             return  # a plain chat: most frames stop here
         try:
-            message = parse(raw)
+            frame = read(raw)  # the core's grammar, as ChatUser reads it
             room = self.Room.get(user.room.name)
-            if message["type"] == "join" and user.name is None:
-                await self._claim(room, user, check_name(message["name"]), None)
-            elif message["type"] == "chat" and user.name is not None:
-                command, _, rest = message["text"].partition(" ")
-                if command == "/name":
-                    new_name = check_name(rest)
+            if isinstance(frame, Join) and user.name is None:
+                await self._claim(room, user, check_name(frame.name), None)
+            elif isinstance(frame, Command) and user.name is not None:
+                if frame.word == NAME:
+                    new_name = check_name(frame.rest)
                     if new_name != user.name:
                         await self._claim(room, user, new_name, user.name)
-                elif command in ("/members", "/priv"):
+                elif frame.word in (MEMBERS, PRIV):
                     await self._refresh(room)
         except ProtocolError:
             return  # the handler itself will say what is wrong
@@ -427,9 +331,9 @@ class RedisHub:
     def _roster(self, flat: list[str]) -> list[tuple[str, str]]:
         """The roster in ``flat``; remember the join numbers of members here."""
         seqs: dict[str, int] = {}
-        roster = _roster(flat, seqs)
+        entries = roster(flat, seqs)
         self._seqs.update((k, v) for k, v in seqs.items() if k in self.members)
-        return roster
+        return entries
 
     def _new_id(self, member: Any) -> str:
         member_id = f"{self.sid}:{next(self._next_id)}"
@@ -443,47 +347,40 @@ class RedisHub:
         if message.get("type") not in ("pmessage", "message"):
             return  # a subscription's confirmation
         room = self.Room.rooms.get(message["channel"][len(self._room_channel):])
-        data = message["data"]
-        header, _, text = data.partition("\n")
-        kind, origin, *rest = header.split(" ")
         if room is None:
             return  # no member of this room here
-        count = 0
-        if kind == "all":  # most messages: a chat or a note for the whole room
-            count = room.deliver(text)
-        elif kind == "hello":
-            if origin != self.sid and time.monotonic() < self._replay_until:
-                for number, room_name, note_text in self._replay:
-                    if room_name == room.name:
-                        self._put(("publish", room_name,
-                                   f"for {self.sid} {number} {origin}\n{note_text}", None))
-            return
-        if kind in ("others", "for"):  # a note replayed after Redis was away
-            if origin == self.sid or (kind == "for" and rest[1] != self.sid):
+        match decode(message["data"]):
+            case All(origin, text):  # most messages: a chat or a note for the whole room
+                count = room.deliver(text)
+            case Hello(origin):
+                if origin != self.sid and time.monotonic() < self._replay_until:
+                    for number, room_name, note_text in self._replay:
+                        if room_name == room.name:
+                            self._put(("publish", room_name,
+                                       Replay(self.sid, number, note_text, origin).encode(), None))
                 return
-            if (origin, rest[0]) in self._replayed:
-                return  # heard it already
-            if len(self._replayed) > 10 * MAX_MISSED_NOTES:
-                self._replayed.clear()
-            self._replayed.add((origin, rest[0]))
-            count = room.deliver(text)
-        elif kind == "to":
-            member = self.members.get(rest[0])
-            if member is not None and member in room.local:
-                member.send(text)
-                count = 1
-        elif kind == "roster":
-            before = [m.name for m in room.members]
-            entries = json.loads(text)  # [name, member id, join number], in join order
-            self._seqs.update((e[1], e[2]) for e in entries if e[1] in self.members)
-            if room.load_roster(int(rest[0]), [(e[0], e[1]) for e in entries], self.members):
-                if [m.name for m in room.members] != before:
-                    listeners = room.listeners()
-                    if listeners:
-                        names = room.member_list()
-                        for member in listeners:
-                            member.send(names)
-            return
+            case Replay(origin, number, text, server):  # a note replayed after Redis was away
+                if origin == self.sid or server not in (None, self.sid):
+                    return
+                if (origin, number) in self._replayed:
+                    return  # heard it already
+                if len(self._replayed) > 10 * MAX_MISSED_NOTES:
+                    self._replayed.clear()
+                self._replayed.add((origin, number))
+                count = room.deliver(text)
+            case To(origin, member_id, text):
+                count = 0
+                member = self.members.get(member_id)
+                if member is not None and member in room.local:
+                    member.send(text)
+                    count = 1
+            case Roster(origin, version, entries):  # [name, member id, join number], in join order
+                before = [m.name for m in room.members]
+                self._seqs.update((e[1], e[2]) for e in entries if e[1] in self.members)
+                if room.load_roster(version, [(e[0], e[1]) for e in entries], self.members):
+                    if [m.name for m in room.members] != before:
+                        send_member_lists(room.members)
+                return
         self._record("deliver", room.name, origin, text, count)
 
     # -- sending: the publisher task --------------------------------------------------
@@ -551,9 +448,8 @@ class RedisHub:
 
     async def _publish_roster(self, room: str, version: int, flat: list[str]) -> None:
         seqs: dict[str, int] = {}
-        entries = [[name, member_id, seqs[member_id]] for name, member_id in _roster(flat, seqs)]
-        await self.client.publish(self.channel(room),
-                                  f"roster {self.sid} {version}\n{json.dumps(entries)}")
+        entries = [[name, member_id, seqs[member_id]] for name, member_id in roster(flat, seqs)]
+        await self.client.publish(self.channel(room), Roster(self.sid, version, entries).encode())
 
     # -- Redis away and back: the supervisor --------------------------------------------
 
@@ -628,9 +524,9 @@ class RedisHub:
         self._replay_until = time.monotonic() + 2 * self.presence_timeout
         pipe = self.client.pipeline(transaction=False)
         for number, room_name, text in missed:  # numbered: each server hears it once
-            pipe.publish(self.channel(room_name), f"others {self.sid} {number}\n{text}")
+            pipe.publish(self.channel(room_name), Replay(self.sid, number, text).encode())
         for name in sorted(self.Room.rooms):
-            pipe.publish(self.channel(name), f"hello {self.sid}\n")
+            pipe.publish(self.channel(name), Hello(self.sid).encode())
         await pipe.execute()
         self.connected = True
         self._connected_since = time.monotonic()
@@ -684,9 +580,9 @@ class RedisHub:
             for room, version, gone, flat in swept:
                 self.report("drop", f"server {sid} stopped answering: {', '.join(gone)}"
                                     f" left {room!r}")
-                for name in gone:
-                    self._put(("publish", room, f"all {self.sid}\n"
-                               f"{encode(note(f'{name} left {room}.'))}", None))
+                for name in gone:  # as each would have said it, leaving: ChatUser's note
+                    payload = All(self.sid, encode(grammar.left(name, room))).encode()
+                    self._put(("publish", room, payload, None))
                 self._put(("roster", room))
 
     # -- the flow picture's record ---------------------------------------------------

@@ -32,15 +32,12 @@ the member lists or the check that a name is free.
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Iterable
 
 from ..core.messages import ProtocolError, encode
-from ..core.room import Member, Room
+from ..core.room import Member, Room, send_each
 
 __all__ = ["RedisRoom", "RemoteMember"]
-
-logger = logging.getLogger("chatkit")
 
 
 class RemoteMember:
@@ -105,14 +102,10 @@ class RedisRoom(Room):
     def deliver(self, text: str) -> int:
         """Send ``text`` to this server's members (the same str to each); return how many.
 
-        A member whose ``send`` fails is skipped; everyone else still gets it.
+        A member whose ``send`` fails is skipped; everyone else still gets it
+        (``Room.broadcast``'s loop: :func:`chatkit.core.room.send_each`).
         """
-        for member in tuple(self.local):
-            try:
-                member.send(text)
-            except Exception:  # one broken member must not silence the room
-                logger.debug("could not send to %r", member, exc_info=True)
-        return len(self.local)
+        return send_each(self.local, text)
 
     def join(self, member: Member) -> None:
         """Add ``member`` (of this server) to the room; the hub tells the others."""
@@ -152,14 +145,6 @@ class RedisRoom(Room):
             members.setdefault(member, None)
         self.members = members
         return True
-
-    def listeners(self) -> list[Any]:
-        """This server's members that asked for member lists (``"want": ["members"]``)."""
-        return [m for m in self.local if "members" in getattr(m, "wants", ())]
-
-    def member_list(self) -> str:
-        """The ``members`` message, as ``ChatUser`` sends it."""
-        return encode({"type": "members", "names": [m.name for m in self.members]})
 
     @staticmethod
     def unreachable(name: str) -> ProtocolError:

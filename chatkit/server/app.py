@@ -41,6 +41,7 @@ from .guard import Guard
 from .pages import answer_page, secure
 from .sending import SHARED_DEFLATE, ChatConnection, Outbox, OutgoingFrames, make_sender
 from ..core.limits import JOIN_TIMEOUT, MAX_BUFFER_BYTES, MAX_PER_CLIENT, ClientLimit, RateLimit
+from .rooms import RoomsBackend, rooms_backend
 from ..core.messages import MAX_MESSAGE_BYTES, ProtocolError, check_room_name, encode, error
 from ..core.user import ChatUser
 
@@ -111,8 +112,10 @@ class ChatServer:
         gate: who may come in, asked first on every request (page and WebSocket):
             ``await gate(connection, request)`` returns None to let it through or a
             response to answer instead (see :mod:`chatkit.server.jupyterhub`, :mod:`chatkit.server.class_code`).
+        rooms: where the rooms live, a rooms backend (:mod:`chatkit.server.rooms`):
+            by default :class:`~chatkit.server.rooms.LocalRooms`, in this process.
         redis: a Redis address (``redis://127.0.0.1:6379``): rooms are shared with every
-            server on that Redis (:mod:`chatkit.redis.hub`). None: rooms live here only.
+            server on that Redis (the backend :class:`chatkit.redis.hub.RedisHub`).
         redis_room: the shared room class (default :class:`chatkit.redis.room.RedisRoom`).
         presence_timeout: seconds after which a silent server's members are announced gone.
     """
@@ -135,6 +138,7 @@ class ChatServer:
         join_timeout: float | None = JOIN_TIMEOUT,
         origins: Sequence[str] = (),
         hosts: Sequence[str] = (),
+        rooms: RoomsBackend | None = None,
         redis: str | None = None,
         redis_room: type | None = None,
         presence_timeout: float = 5.0,
@@ -142,23 +146,11 @@ class ChatServer:
     ) -> None:
         if compression not in COMPRESSIONS:
             raise ValueError(f"compression must be one of {COMPRESSIONS}, got {compression!r}")
-        #: This server's link to Redis, if its rooms are shared (``redis=``), else None.
-        self.hub: Any = None
-        if redis is not None:
-            from ..redis.hub import RedisHub  # only a shared room needs redis-py
-
-            self.hub = RedisHub(redis, presence_timeout=presence_timeout, report=self.report,
-                                **({"room": redis_room} if redis_room is not None else {}))
-            chat_user, new_rooms = self.hub.chat_user(chat_user), False
-        # A registry of its own needs both halves: the reference's ChatUser, or a
-        # subclass, whose Room can make one (a student's own Room may not).
-        if (
-            new_rooms
-            and hasattr(chat_user, "with_new_rooms")
-            and hasattr(getattr(chat_user, "Room", None), "new_registry")
-        ):
-            chat_user = chat_user.with_new_rooms()
-        self.chat_user = chat_user
+        #: Where this server's rooms live: in this process, or shared through Redis.
+        self.rooms = rooms_backend(rooms, redis=redis, redis_room=redis_room,
+                                   presence_timeout=presence_timeout, new_rooms=new_rooms)
+        self.rooms.report = self.report
+        self.chat_user = self.rooms.chat_user(chat_user)
         self.random_every = random_every
         self.rate_limit = rate_limit
         self.max_buffer = max_buffer
@@ -237,8 +229,7 @@ class ChatServer:
                     )))
                     await asyncio.sleep(self.guard.client_limit.pause(size))  # stop reading it
                     continue
-                if self.hub is not None:  # a shared room: claim names in Redis first
-                    await self.hub.prepare(user, message)
+                await self.rooms.prepare(user, message)  # a shared room claims names first
                 self._handle(user, room, message, send)
         except (ConnectionClosed, ConnectionError):  # ConnectionError: from send, closed
             pass
@@ -370,12 +361,16 @@ class ChatServer:
         server = route(
             self.url_map, host, port, process_request=self._answer, **kwargs
         )
-        return server if self.hub is None else self.hub.serving(server)
+        return self.rooms.serving(server)
 
     async def shutdown(self) -> None:
-        """After the server closed: let go of Redis (if ``redis=`` was given)."""
-        if self.hub is not None:
-            await self.hub.close()
+        """After the server closed: let go of the rooms backend (Redis, if shared)."""
+        await self.rooms.close()
+
+    @property
+    def hub(self) -> RoomsBackend:
+        """``rooms``, by the name notebook 7 draws it: ``draw_flow([a.server.hub, ...])``."""
+        return self.rooms
 
 
 def serve(

@@ -43,7 +43,7 @@ async def run_server(args: argparse.Namespace) -> None:
 
         gate = ClassCode(args.class_code or None)
     chat_server = ChatServer(gate=gate, **server_options(args))
-    if args.worker and chat_server.hub is not None:
+    if args.worker and args.redis:
         chat_server.hub.name = f"worker {args.worker}"
     listen = {"reuse_port": True} if args.reuse_port else {}
     async with chat_server.serve(args.host, args.port, **listen) as server:

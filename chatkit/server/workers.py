@@ -103,7 +103,7 @@ def run_workers(args: argparse.Namespace) -> int:
             worker.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 10
         for worker in workers:
-            worker.stop(timeout=max(0.1, deadline - time.monotonic()))
+            worker.stop(timeout=max(0.1, deadline - time.monotonic()), sig=None)  # sent above: a second SIGTERM could land after the worker restored the default handler
         for thread in relays:  # their last lines (and exit codes) before ours
             thread.join(max(0.1, deadline - time.monotonic()))
         for sig, handler in previous.items():

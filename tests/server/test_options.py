@@ -22,7 +22,7 @@ def settings(server: ChatServer) -> dict:
             "client_limit": guard.client_limit, "join_timeout": guard.join_timeout,
             "max_connections": guard.admission.max_connections,
             "max_per_client": guard.admission.max_per_client,
-            "origins": guard.origins, "hosts": guard.hosts, "hub": server.hub}
+            "origins": guard.origins, "hosts": guard.hosts, "rooms": type(server.rooms)}
 
 
 def test_the_command_line_without_options_builds_the_server_the_code_builds_by_default():
