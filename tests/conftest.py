@@ -1,43 +1,28 @@
-"""Fixtures shared by the whole suite: real servers on 127.0.0.1, a real browser.
+"""Fixtures shared by the whole suite: real servers on 127.0.0.1, a real browser, a real Redis.
 
-Helpers kept here so no test file grows its own copy:
+- ``live_server``: the reference chat server, live on a free port, stopped after;
+- ``chromium``: a headless Debian Chromium driven by Playwright (one per test module);
+- ``page``: a fresh browser page (its own context) per test, its console recorded;
+- ``redis_server``: a ``redis-server`` of the test's own on a free port, persistence off;
+- ``artifacts``: a folder of the test's own under ``test-artifacts/`` for screenshots.
 
-- ``live_server``: the reference chat server, live on a free port, stopped after.
-- ``chromium``: a headless Debian Chromium driven by Playwright (one per test module).
-- ``page``: a fresh browser page (its own context) per test.
+Helpers (functions and classes) live in ``tests/helpers/``; fixtures used by one
+folder only live in that folder's ``conftest.py``.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
+import re
 from pathlib import Path
 
 import pytest
 
 import chatkit
+from chatkit.redis.local import redis_installed, start_redis
+from tests.helpers import ROOT, browser
+from tests.helpers.sockets import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def chromium_path() -> str:
-    """Debian's chromium (Playwright's own download does not work on our machines)."""
-    for candidate in (os.environ.get("CHATKIT_CHROMIUM"), "/usr/lib/chromium/chromium",
-                      "/usr/bin/chromium", shutil.which("chromium")):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    pytest.fail("no chromium found: run `make test-setup` (installs Debian's chromium)")
 
 
 @pytest.fixture
@@ -59,11 +44,9 @@ def chromium():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
+        launched = browser.launch(playwright)
+        yield launched
+        launched.close()
 
 
 @pytest.fixture
@@ -79,7 +62,22 @@ def page(chromium):
 
 
 @pytest.fixture
-def artifacts() -> Path:
-    """A folder for screenshots and other test artifacts (kept after the run)."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    return ARTIFACTS
+def redis_server():
+    """A real Redis of the test's own on a free port of 127.0.0.1, persistence off."""
+    if not redis_installed():
+        pytest.fail("redis-server is not installed: run `make test-setup` (scripts/install-redis)")
+    server = start_redis(port=free_port())
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def artifacts(request) -> Path:
+    """A folder for this test's screenshots, kept after the run: ``test-artifacts/<test id>/``.
+
+    Named after the test, so tests running in parallel never write the same file.
+    """
+    test_id = request.node.nodeid.removeprefix("tests/").replace(".py::", ".")
+    folder = ARTIFACTS / re.sub(r"[^\w.-]+", "_", test_id.replace("/", "."))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -11,77 +11,23 @@ attacker and the honest member are two clients without leaving this host.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
-import os
 import resource
-import socket
-import subprocess
-import sys
+import signal
 import time
 
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import InvalidStatus
 from websockets.frames import CloseCode
 
 import chatkit
-from chat_helpers import DEADLINE, chat_server, joined, recv_json, recv_until, run, say
-from kernel_support import Outside
-
-ATTACKER = "127.0.0.2"  # another loopback address: another client to the server
-
-
-def raw_connect(port: int, source: str = "127.0.0.1", rcvbuf: int | None = None) -> socket.socket:
-    """A plain TCP socket to the server, from ``source``."""
-    sock = socket.socket()
-    if rcvbuf is not None:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    sock.bind((source, 0))
-    sock.settimeout(DEADLINE)
-    sock.connect(("127.0.0.1", port))
-    return sock
-
-
-def upgrade_request(port: int, path: str = "/chat/people", host: str | None = None,
-                    extra: str = "") -> bytes:
-    key = base64.b64encode(os.urandom(16)).decode()
-    host_line = f"Host: {host or f'127.0.0.1:{port}'}\r\n" if host != "" else ""
-    return (f"GET {path} HTTP/1.1\r\n{host_line}Upgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n").encode()
-
-
-def read_head(sock: socket.socket) -> bytes:
-    """Read an HTTP response's head (up to the blank line), or what came before a close."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
-def read_all(sock: socket.socket) -> bytes:
-    data = b""
-    while chunk := sock.recv(65536):
-        data += chunk
-    return data
-
-
-async def wait_for(condition, timeout: float = DEADLINE) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
-
-
-async def close_code(ws) -> tuple[int | None, str | None]:
-    async with asyncio.timeout(DEADLINE):
-        with pytest.raises(ConnectionClosed):
-            while True:
-                await ws.recv()
-    return ws.close_code, ws.close_reason
+from tests.helpers.chat import Outside, chat_server, closed_with, joined, recv_json, recv_until, say
+from tests.helpers.http import http_get
+from tests.helpers.processes import SERVING, ChatkitServe, Process
+from tests.helpers.sockets import ATTACKER, raw_connect, read_all, read_head, upgrade_request
+from tests.helpers.waiting import DEADLINE, eventually, run
 
 
 # -- High 1: memory ------------------------------------------------------------------
@@ -125,9 +71,7 @@ def test_a_ping_flooder_that_hangs_up_leaves_no_line_per_pong_in_the_log(caplog)
             assert read_head(sock).startswith(b"HTTP/1.1 101")
             sock.sendall(PING * 3000)  # 400 KB: under the cap, more than the sockets hold
             sock.close()  # unread pongs: the kernel resets the connection
-        async def settled():
-            await wait_for(lambda: sum(e.kind == "close" for e in server.events) == 3)
-        asyncio.run(settled())
+        run(lambda: eventually(lambda: sum(e.kind == "close" for e in server.events) == 3))
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text[:2000]
 
 
@@ -160,7 +104,7 @@ def test_one_address_past_its_cap_gets_503_and_1013_and_other_addresses_still_ge
             assert head.startswith(b"HTTP/1.1 503") and b"Retry-After: 5" in head
             # A WebSocket, from the same address: open, then 1013 "try again later".
             extra = await connect(server.room(), local_addr=(ATTACKER, 0))
-            code, reason = await close_code(extra)
+            code, reason = await closed_with(extra)
             assert code == CloseCode.TRY_AGAIN_LATER and "too many connections" in reason
             # Everyone else is not locked out.
             ann = await server.join("Ann")
@@ -206,7 +150,7 @@ def test_the_total_cap_refuses_politely_with_503_and_1013():
         async with chat_server(max_connections=3, max_per_client=None) as server:
             held = [await server.connect("/chat/people") for _ in range(3)]
             extra = await connect(server.room(), open_timeout=DEADLINE)
-            code, reason = await close_code(extra)
+            code, reason = await closed_with(extra)
             assert code == CloseCode.TRY_AGAIN_LATER and "server is full" in reason
             status, _, body_ = await asyncio.to_thread(http_get, server.port, "/people")
             assert status == 503 and b"server is full" in body_
@@ -228,7 +172,7 @@ def test_a_chat_connection_that_never_joins_is_closed_with_a_reason_and_one_that
         async with chat_server(join_timeout=0.3) as server:
             lurker = await server.connect("/chat/people")
             ann = await server.join("Ann")
-            code, reason = await close_code(lurker)
+            code, reason = await closed_with(lurker)
             assert code == CloseCode.POLICY_VIOLATION and reason.startswith("no join within 0.3 s")
             await asyncio.sleep(0.4)
             await say(ann, "still in")
@@ -238,7 +182,7 @@ def test_a_chat_connection_that_never_joins_is_closed_with_a_reason_and_one_that
 
 
 QUIET_SERVER = """
-import asyncio, resource, sys
+import resource, sys
 resource.setrlimit(resource.RLIMIT_NOFILE, (60, 60))  # soft = hard: nothing to raise
 from chatkit.server.cli import main
 sys.exit(main(["serve", "--port", "0"]))
@@ -247,22 +191,19 @@ sys.exit(main(["serve", "--port", "0"]))
 
 def test_running_out_of_file_descriptors_keeps_the_log_quiet_and_the_server_recovers():
     """Under a tiny file limit, 150 idle sockets: no traceback per failed accept."""
-    process = subprocess.Popen([sys.executable, "-c", QUIET_SERVER], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
     socks = []
-    try:
-        line = process.stdout.readline()
-        assert "serving on" in line, line
-        port = int(line.rsplit(":", 1)[1])
-        for _ in range(150):
-            try:
-                socks.append(raw_connect(port))
-            except OSError:
-                break
-        time.sleep(3)  # long enough for asyncio to retry accepting, and fail, a few times
-        for sock in socks:
-            sock.close()
-        socks.clear()
+    with Process.python("-c", QUIET_SERVER, name="a server with 60 file descriptors") as server:
+        port = int(server.wait_for(SERVING, 3 * DEADLINE)[2])
+        try:
+            for _ in range(150):
+                try:
+                    socks.append(raw_connect(port))
+                except OSError:
+                    break
+            time.sleep(3)  # long enough for asyncio to retry accepting, and fail, a few times
+        finally:
+            for sock in socks:
+                sock.close()
         status = None
         deadline = time.monotonic() + 3 * DEADLINE  # the server retries accepting every second
         while status != 200 and time.monotonic() < deadline:
@@ -271,13 +212,9 @@ def test_running_out_of_file_descriptors_keeps_the_log_quiet_and_the_server_reco
             except OSError:
                 time.sleep(0.2)
         assert status == 200
-    finally:
-        for sock in socks:
-            sock.close()
-        process.send_signal(2)
-        output, _ = process.communicate(timeout=DEADLINE * 2)
-    assert "Traceback" not in output, output[-3000:]
-    assert len(output) < 5000, output[-3000:]  # a line now and then, not one per accept
+        server.stop(signal.SIGINT)
+    assert "Traceback" not in server.output, server.output[-3000:]
+    assert len(server.output) < 5000, server.output[-3000:]  # a line now and then, not one per accept
 
 
 # -- Medium 3: a budget per client ------------------------------------------------------------
@@ -382,18 +319,6 @@ def test_a_dns_rebinding_host_is_refused_when_bound_to_loopback_and_a_proxy_is_l
 # -- Low: HTTP edge cases ---------------------------------------------------------------------
 
 
-def http_get(port: int, path: str, method: str = "GET"):
-    import http.client
-
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE)
-    try:
-        connection.request(method, path)
-        response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        connection.close()
-
-
 def test_an_upgrade_without_a_host_header_gets_a_clean_400(caplog):
     with caplog.at_level(logging.ERROR), chatkit.start(port=0, show=False) as server:
         sock = raw_connect(server.port)
@@ -468,7 +393,7 @@ def test_room_names_with_nul_crlf_or_bidi_overrides_are_closed_with_1008(room):
     async def body():
         async with chat_server() as server:
             ws = await server.connect(f"/chat/{room}")
-            code, reason = await close_code(ws)
+            code, reason = await closed_with(ws)
             assert code == CloseCode.POLICY_VIOLATION and "room name" in reason, reason
 
     run(body)
@@ -551,7 +476,7 @@ def test_a_client_key_lets_a_class_behind_one_proxy_address_in_and_caps_each_use
             for ws, name in zip(class_, ("ann", "bob", "cy")):
                 await recv_until(ws, lambda m, n=name: m.get("text", "").startswith(f"{n} joined"))
             second = await connect(server.room(), additional_headers={"X-Test-User": "ann"})
-            code, reason = await close_code(second)
+            code, reason = await closed_with(second)
             assert code == CloseCode.TRY_AGAIN_LATER and "too many connections" in reason
             status, _, _ = await asyncio.to_thread(http_get, server.port, "/people")
             assert status == 200  # no user header: exempt (client_key returned None)
@@ -560,25 +485,18 @@ def test_a_client_key_lets_a_class_behind_one_proxy_address_in_and_caps_each_use
 
 
 def test_the_command_line_flags_set_the_limits_and_the_allowed_origins():
-    from test_cli import start_cli, stop_cli
+    async def body(url):
+        hub = await connect(url, origin="https://hub.example.org", open_timeout=DEADLINE)
+        with pytest.raises(InvalidStatus):
+            await connect(url, origin="https://evil.example", open_timeout=DEADLINE)
+        lurker = await connect(url, open_timeout=DEADLINE)  # the second of two
+        third = await connect(url, open_timeout=DEADLINE)
+        assert (await closed_with(third))[0] == CloseCode.TRY_AGAIN_LATER
+        code, reason = await closed_with(lurker)
+        assert code == CloseCode.POLICY_VIOLATION and "no join within 0.5 s" in reason
+        await hub.close()
 
-    async def body():
-        process, _, port, _ = await start_cli(
-            "--origin", "https://hub.example.org", "--max-per-client", "2",
-            "--join-timeout", "0.5")
-        try:
-            url = f"ws://127.0.0.1:{port}/chat/people"
-            hub = await connect(url, origin="https://hub.example.org", open_timeout=DEADLINE)
-            with pytest.raises(InvalidStatus):
-                await connect(url, origin="https://evil.example", open_timeout=DEADLINE)
-            lurker = await connect(url, open_timeout=DEADLINE)  # the second of two
-            third = await connect(url, open_timeout=DEADLINE)
-            assert (await close_code(third))[0] == CloseCode.TRY_AGAIN_LATER
-            code, reason = await close_code(lurker)
-            assert code == CloseCode.POLICY_VIOLATION and "no join within 0.5 s" in reason
-            await hub.close()
-        finally:
-            code, _ = await stop_cli(process)
-        assert code == 0
-
-    run(body)
+    with ChatkitServe("--origin", "https://hub.example.org", "--max-per-client", "2",
+                      "--join-timeout", "0.5").wait_serving() as server:
+        run(lambda: body(server.ws_url("people")))
+        assert server.stop(signal.SIGINT) == 0

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from chatkit import Room, bench
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "06-how-many-students.ipynb"
 
 FIGURES = {"deliveries_per_s", "latency_ms", "server_cpu_ms_per_1000", "server_cpu_share",

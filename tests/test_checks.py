@@ -18,19 +18,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
-import broken
-import broken.correct  # noqa: F401  (registers the right solutions)
-import broken.nb1_client  # noqa: F401
-import broken.nb2_route  # noqa: F401
-import broken.nb3_chat_user  # noqa: F401
-import broken.nb4_room  # noqa: F401
-import broken.nb5_further  # noqa: F401
-from broken.cases import RIGHT, WRONG
-from broken.nb4_room import StudentRoom
 from chatkit import ChatUser, Room, checks
 from chatkit.checks.solutions import SOLUTIONS
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests import broken
+from tests.broken import correct, nb1_client, nb2_route, nb3_chat_user, nb4_room, nb5_further
+from tests.broken.cases import RIGHT, WRONG
+from tests.broken.nb4_room import StudentRoom
+from tests.helpers import ROOT
+from tests.helpers.kernel import Kernel
 GROUPS = {
     "client": {"callbacks", "onerror"},
     "route": {"route", "bye", "disconnect"},
@@ -162,27 +157,27 @@ def test_each_pasteable_solution_passes_its_check(name):
 
 
 def test_the_old_registry_bug_is_explained_with_its_sequence():
-    text = str(run("room", broken.nb4_room.LeavePopsByName))
+    text = str(run("room", nb4_room.LeavePopsByName))
     assert "leaving an old, forgotten room removed the NEW room of the same name" in text
     assert "if Room.rooms.get(self.name) is self" in text
     assert "the next joiner lands in a third room" in text
 
 
 def test_leaving_when_not_a_member_shows_the_students_own_line():
-    text = str(run("room", broken.nb4_room.LeaveDelRaises))
+    text = str(run("room", nb4_room.LeaveDelRaises))
     assert "someone who never joined leaving raised an exception" in text
     assert "KeyError: <member visitor> in leave (nb4_room.py, line" in text
     assert "del self.members[member]" in text
 
 
 @pytest.mark.parametrize("case, words", [
-    (broken.nb3_chat_user.JoinDoubleJSON, "JSON-encoded twice"),
-    (broken.nb3_chat_user.JoinBroadcastsBeforeNameIsSet, "the name was not set yet"),
-    (broken.nb3_chat_user.JoinNoteWithoutQuotes, "the quotes differ"),
-    (broken.nb4_room.BroadcastsBytes, "bytes (a binary frame)"),
-    (broken.nb4_room.BroadcastsRepr, "Python's way of writing a dict"),
-    (broken.nb3_chat_user.ChatWrongKey, 'the message has the wrong keys (missing "name"; not expected: "user")'),
-    (broken.nb5_further.PrivToSelfTwice, "the same message was sent more than once"),
+    (nb3_chat_user.JoinDoubleJSON, "JSON-encoded twice"),
+    (nb3_chat_user.JoinBroadcastsBeforeNameIsSet, "the name was not set yet"),
+    (nb3_chat_user.JoinNoteWithoutQuotes, "the quotes differ"),
+    (nb4_room.BroadcastsBytes, "bytes (a binary frame)"),
+    (nb4_room.BroadcastsRepr, "Python's way of writing a dict"),
+    (nb3_chat_user.ChatWrongKey, 'the message has the wrong keys (missing "name"; not expected: "user")'),
+    (nb5_further.PrivToSelfTwice, "the same message was sent more than once"),
 ])
 def test_the_hint_names_what_actually_differs(case, words):
     check = "room" if issubclass(case, StudentRoom) else (
@@ -192,13 +187,13 @@ def test_the_hint_names_what_actually_differs(case, words):
 
 
 def test_what_the_sender_was_sent_is_shown_when_it_is_the_clue():
-    text = str(run("errors", broken.nb5_further.JoinFirstInverted))
+    text = str(run("errors", nb5_further.JoinFirstInverted))
     assert "Juanita got 0 messages, expected 1" in text  # Colt's chat never reached the room...
     assert 'meanwhile Colt was sent: {"type": "error", "text": "join first"}' in text  # ...why
 
 
 def test_a_callback_that_raises_is_reported_once_without_a_traceback(capfd):
-    report = run("client", broken.nb1_client.client_callback_raises)
+    report = run("client", nb1_client.client_callback_raises)
     text = str(report)
     out, err = capfd.readouterr()
     assert "Traceback" not in out + err + text
@@ -208,19 +203,19 @@ def test_a_callback_that_raises_is_reported_once_without_a_traceback(capfd):
 
 
 def test_a_missing_await_is_named_with_its_line():
-    text = str(run("route", broken.nb2_route.route_close_not_awaited))
+    text = str(run("route", nb2_route.route_close_not_awaited))
     assert "Connection.close was called without await, so it never ran" in text
     assert "nb2_route.py, line" in text and "websocket.close()" in text
 
 
 def test_a_route_that_blocks_the_event_loop_is_told_so():
-    text = str(run("route", broken.nb2_route.route_time_sleep))
+    text = str(run("route", nb2_route.route_time_sleep))
     assert "the event loop was held for" in text and "await asyncio.sleep" in text, text
-    assert "the event loop was held" not in str(run("route", broken.nb2_route.route_answers_late))
+    assert "the event loop was held" not in str(run("route", nb2_route.route_answers_late))
 
 
 def test_a_non_callable_callback_is_told_what_a_callback_is():
-    text = str(run("client", broken.nb1_client.client_onopen_not_callable))
+    text = str(run("client", nb1_client.client_onopen_not_callable))
     assert "something was logged before the connection could open" in text
     assert "ws.onopen = log.append('open') appends now" in text
     assert text.count("appends now") == 1  # the same failure, said once
@@ -265,8 +260,8 @@ def test_the_time_limit_also_works_off_the_main_thread():
     assert "took longer than 1 s" in str(reports[0])
 
 
-@pytest.mark.parametrize("route", [broken.nb2_route.route_busy_waits,
-                                   broken.nb1_client.client_blocks_until_open])
+@pytest.mark.parametrize("route", [nb2_route.route_busy_waits,
+                                   nb1_client.client_blocks_until_open])
 def test_a_loop_that_never_awaits_in_the_checks_event_loop_is_stopped_at_its_line(route):
     check = "route" if route.__name__.startswith("route") else "client"
     start = time.monotonic()
@@ -298,10 +293,11 @@ def test_a_chat_user_without_a_room_attribute_is_told_the_contract():
 
 def test_checks_leave_the_registry_as_they_found_it():
     Room.rooms["lobby"] = lobby = Room("lobby")
+    found = dict(Room.rooms)  # whatever earlier tests in this process left there, and the lobby
     try:
         checks.run_room(Room)
         checks.run_chat_user(ChatUser)
-        assert Room.rooms == {"lobby": lobby}
+        assert Room.rooms == found and Room.rooms["lobby"] is lobby
     finally:
         del Room.rooms["lobby"]
 
@@ -309,7 +305,7 @@ def test_checks_leave_the_registry_as_they_found_it():
 def test_check_prints_the_report(capsys):
     checks.check(Room)
     assert capsys.readouterr().out.rstrip().endswith("All 10 checks pass.")
-    checks.check(broken.correct.EchoRoute())  # a class-based route is a route
+    checks.check(correct.EchoRoute())  # a class-based route is a route
     assert "All 7 checks pass." in capsys.readouterr().out
 
 
@@ -327,7 +323,7 @@ def test_a_route_that_raises_is_reported_with_its_error_not_the_close_code():
 
 
 def test_every_result_carries_a_group_slug_for_grading():
-    report = checks.run_room(broken.nb4_room.LeavePopsByName)
+    report = checks.run_room(nb4_room.LeavePopsByName)
     assert [r.group for r in report.results if r.status != checks.OK] == ["registry"]
     assert all(re.fullmatch(r"[a-z-]+", r.group) for r in report.results)
     assert list(report.groups()) == ["registry", "broadcast", "join", "leave"]
@@ -371,8 +367,6 @@ ROOM_CELL = "import json\nfrom chatkit import checks\n\n" + SOLUTIONS["Room"]
 
 
 def test_in_a_kernel_a_class_cell_that_raised_is_not_checked_as_the_old_class():
-    from kernel_support import Kernel
-
     with Kernel.start() as kernel:
         kernel.run(ROOM_CELL)
         assert "All 10 checks pass." in kernel.run("checks.check_room(Room)").stdout
@@ -394,8 +388,6 @@ def test_in_a_kernel_a_class_cell_that_raised_is_not_checked_as_the_old_class():
 
 
 def test_in_a_kernel_a_method_that_hangs_is_stopped_and_the_kernel_goes_on():
-    from kernel_support import Kernel
-
     with Kernel.start() as kernel:
         kernel.run(ROOM_CELL.replace("        self.members[member] = None",
                                      "        while True:\n            pass"))

@@ -2,113 +2,72 @@
 
 from __future__ import annotations
 
-import asyncio
-import re
 import signal
 import socket
-import sys
 
 import pytest
 from websockets.asyncio.client import connect
 
 from chatkit.server.cli import parse_args
-from chat_helpers import DEADLINE, recv_json, run, say
-
-SERVING = re.compile(r"chatkit: serving on (\S+):(\d+)")
-OPEN = re.compile(r"chatkit: open (http://\S+)")
-
-
-async def start_cli(*args):
-    """Start ``python -m chatkit serve --port 0 ...``; return (process, host, port, page url)."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "chatkit", "serve", "--port", "0", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    host = port = page = None
-    async with asyncio.timeout(DEADLINE):
-        while page is None:
-            line = (await process.stdout.readline()).decode()
-            assert line, f"the CLI exited early: {(await process.stderr.read()).decode()}"
-            if match := SERVING.search(line):
-                host, port = match[1], int(match[2])
-            if match := OPEN.search(line):
-                page = match[1]
-    return process, host, port, page
-
-
-async def stop_cli(process, sig=signal.SIGINT):
-    """Send ``sig``; return (exit code, the rest of stdout)."""
-    process.send_signal(sig)
-    async with asyncio.timeout(DEADLINE):
-        rest, _ = await process.communicate()
-    return process.returncode, rest.decode()
+from tests.helpers.chat import recv_json, say
+from tests.helpers.processes import ChatkitServe, Process
+from tests.helpers.waiting import DEADLINE, run
 
 
 def test_serve_prints_its_address_serves_a_room_and_stops_on_ctrl_c():
-    async def body():
-        process, host, port, page = await start_cli()
-        try:
-            assert host == "127.0.0.1" and port > 0
-            assert page == f"http://127.0.0.1:{port}/people"
-            async with connect(f"ws://127.0.0.1:{port}/chat/people", open_timeout=DEADLINE) as ws:
-                await ws.send('{"type": "join", "name": "Colt"}')
-                assert await recv_json(ws) == {"type": "note", "text": 'Colt joined "people".'}
-                await say(ws, "hi from a script")
-                assert await recv_json(ws) == {
-                    "type": "chat", "name": "Colt", "text": "hi from a script"}
-            code, rest = await stop_cli(process)
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-        assert code == 0
-        assert "chatkit: stopped" in rest
-        assert "Colt joined 'people'" in rest  # the activity log goes to stdout
+    async def chat(url):
+        async with connect(url, open_timeout=DEADLINE) as ws:
+            await ws.send('{"type": "join", "name": "Colt"}')
+            assert await recv_json(ws) == {"type": "note", "text": 'Colt joined "people".'}
+            await say(ws, "hi from a script")
+            assert await recv_json(ws) == {"type": "chat", "name": "Colt", "text": "hi from a script"}
 
-    run(body, timeout=15)
+    with ChatkitServe().wait_serving() as server:
+        assert server.host == "127.0.0.1" and server.port > 0
+        assert server.page_url == f"http://127.0.0.1:{server.port}/people"
+        run(lambda: chat(f"ws://127.0.0.1:{server.port}/chat/people"))
+        assert server.stop(signal.SIGINT) == 0
+    assert "chatkit: stopped" in server.output
+    assert "Colt joined 'people'" in server.output  # the activity log goes to stdout
 
 
 def test_sigterm_stops_it_cleanly_too_and_the_port_is_free_after():
-    async def body():
-        process, _, port, _ = await start_cli("--quiet", "--room", "my room")
-        code, rest = await stop_cli(process, signal.SIGTERM)
-        assert code == 0 and "chatkit: stopped" in rest
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", port))  # would raise if the port were still held
-
-    run(body, timeout=15)
+    with ChatkitServe("--quiet", "--room", "my room").wait_serving() as server:
+        assert server.stop(signal.SIGTERM) == 0 and "chatkit: stopped" in server.output
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", server.port))  # would raise if the port were still held
 
 
 def test_the_printed_room_is_percent_encoded_in_the_link():
-    async def body():
-        process, _, port, page = await start_cli("--room", "my room")
-        try:
-            assert page == f"http://127.0.0.1:{port}/my%20room"
-        finally:
-            await stop_cli(process)
-
-    run(body, timeout=15)
+    with ChatkitServe("--room", "my room").wait_serving() as server:
+        assert server.page_url == f"http://127.0.0.1:{server.port}/my%20room"
 
 
 def test_a_busy_port_gives_a_clear_message_and_exit_code_1():
-    async def body():
-        with socket.socket() as busy:
-            busy.bind(("127.0.0.1", 0))
-            busy.listen()
-            port = busy.getsockname()[1]
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "chatkit", "serve", "--port", str(port),
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            )
-            async with asyncio.timeout(DEADLINE):
-                out, err = await process.communicate()
-        assert process.returncode == 1
-        message = err.decode()
-        assert f"cannot listen on 127.0.0.1:{port}" in message
-        assert "in use" in message
-        assert "Traceback" not in message + out.decode()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with Process.python("-m", "chatkit", "serve", "--port", str(port)) as cli:
+            assert cli.wait(3 * DEADLINE) == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in cli.output
+    assert "in use" in cli.output
+    assert "Traceback" not in cli.output
 
-    run(body, timeout=15)
+
+@pytest.mark.parametrize("flag, expected", [([], ""), (["--compression", "shared"],
+                                                        "server_no_context_takeover")])
+def test_the_command_line_server_takes_the_compression_policy(flag, expected):
+    async def answered(url) -> str:
+        async with connect(url, open_timeout=DEADLINE) as ws:
+            extensions = ws.response.headers.get("Sec-WebSocket-Extensions", "")
+            await ws.send('{"type": "join", "name": "Colt"}')
+            assert (await recv_json(ws))["type"] == "note"
+        return extensions
+
+    with ChatkitServe(*flag).wait_serving() as server:
+        extensions = run(lambda: answered(server.ws_url("people")))
+    assert (expected in extensions) if expected else extensions == ""
 
 
 def test_defaults_are_this_machine_only_port_3000_room_people():

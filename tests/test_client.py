@@ -15,7 +15,8 @@ import pytest
 
 import chatkit
 from chatkit.notebook.client import CloseEvent, InvalidStateError, MessageEvent, WebSocket
-from chat_helpers import DEADLINE, free_port, run
+from tests.helpers.sockets import free_port
+from tests.helpers.waiting import DEADLINE, eventually, run
 
 
 class Recorder:
@@ -99,9 +100,7 @@ def test_the_server_hears_the_close_code_the_client_chose(live_server):
         ws.onopen = lambda event: join(ws, "Colt")
         ws.onmessage = lambda event: ws.close(4001, "bye")
         await ws.wait_closed(DEADLINE)
-        async with asyncio.timeout(DEADLINE):
-            while not any("Colt disconnected" in e.text for e in live_server.events):
-                await asyncio.sleep(0.01)
+        await eventually(lambda: any("Colt disconnected" in e.text for e in live_server.events))
         assert any("Colt disconnected" in e.text and "code 4001" in e.text
                    for e in live_server.events)
 
@@ -208,8 +207,8 @@ def test_an_exception_in_a_callback_is_printed_and_later_callbacks_still_fire(
 
         ws.onopen, ws.onmessage, ws.onclose = onopen, onmessage, onclose
         await ws.wait_closed(DEADLINE)
-        await asyncio.sleep(0.05)  # let the async onclose run
-        assert len(seen) == 4 and seen[-1] == 1000
+        await eventually(lambda: len(seen) == 4)  # the async onclose runs as a task of its own
+        assert seen[-1] == 1000
 
     run(body)
     printed = capsys.readouterr()
@@ -275,11 +274,10 @@ def test_two_clients_chat_with_each_other(live_server):
         second.onmessage = lambda event: heard.append(json.loads(event.data))
         assert await first.wait_open(DEADLINE) and await second.wait_open(DEADLINE)
         join(second, "second")
+        await eventually(lambda: heard)  # joined: second is in the room before first joins
         join(first, "first")
         first.send(json.dumps({"type": "chat", "text": "hello second"}))
-        async with asyncio.timeout(DEADLINE):
-            while len(heard) < 3:
-                await asyncio.sleep(0.01)
+        await eventually(lambda: len(heard) >= 3)
         assert heard == [
             {"type": "note", "text": 'second joined "people".'},
             {"type": "note", "text": 'first joined "people".'},
@@ -305,9 +303,7 @@ def test_bytes_frames_arrive_as_bytes_and_text_as_str(live_server):
         assert await ws.wait_open(DEADLINE)
         ws.send(b"\x00\xff")
         ws.send("héllo")
-        async with asyncio.timeout(DEADLINE):
-            while len(got) < 2:
-                await asyncio.sleep(0.01)
+        await eventually(lambda: len(got) >= 2)
         assert got == [b"\x00\xff", "héllo"]
         ws.close()
         await ws.wait_closed(DEADLINE)
@@ -365,6 +361,6 @@ def test_callbacks_given_to_the_constructor_hear_an_immediate_failure_in_plain_c
         onerror=lambda event: heard.append("error"),
         onclose=lambda event: (heard.append(("close", event.code)), done.set()),
     )
-    assert done.wait(10)
+    assert done.wait(DEADLINE)
     assert heard == ["error", ("close", 1006)]
     assert ws.ready_state == WebSocket.CLOSED

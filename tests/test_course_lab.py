@@ -15,9 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
-from lab_harness import KERNEL_IDLE, JupyterLab
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT, browser
+from tests.helpers.lab import KERNEL_IDLE, JupyterLab
+
 NOTEBOOK = ROOT / "instructor" / "04-room-and-broadcast.ipynb"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 CLEAN_UP = "server.stop()"  # the notebook's last code cell stops everything
@@ -79,7 +80,7 @@ def test_notebook_4_runs_in_jupyterlab_and_its_panels_chat_with_the_browser_page
     with JupyterLab.start(tmp_path / "lab", [source]) as lab:
         context = chromium.new_context(viewport={"width": 1200, "height": 1000})
         page = context.new_page()
-        page.set_default_timeout(15_000)
+        page.set_default_timeout(browser.TIMEOUT_MS)
         lab.open_notebook(page, source.name)
         notebook = run_all_and_wait(page, lab, source.name)
 
@@ -101,12 +102,9 @@ def test_notebook_4_runs_in_jupyterlab_and_its_panels_chat_with_the_browser_page
         ann.scroll_into_view_if_needed()
         ann.locator(".chatkit-messages", has_text="I am a panel too").wait_for()
         browser_tab = context.new_page()
-        browser_tab.goto(room_page)
-        browser_tab.fill("#name", "Dee")
-        browser_tab.click("#join")
+        browser.join(browser_tab, "Dee", room_page)
         ann.locator(".chatkit-messages", has_text='Dee joined "people".').wait_for()
-        browser_tab.fill("#m", "hello panels, from the page")
-        browser_tab.click("#send")
+        browser.say(browser_tab, "hello panels, from the page")
         ann.locator(".chatkit-messages", has_text="Dee: hello panels, from the page").wait_for()
         box = ann.locator(".chatkit-message input")
         box.fill("hello page, from Ann's panel")

@@ -22,12 +22,18 @@ from playwright.sync_api import Page, expect
 from websockets.sync.client import connect
 from websockets.exceptions import InvalidStatus
 
-from hub_harness import Hub
-from lab_harness import KERNEL_IDLE
+from tests.helpers import ROOT
+from tests.helpers.browser import join, say
+from tests.helpers.chat import Outside
+from tests.helpers.http import http_get
+from tests.helpers.hub import Hub
+from tests.helpers.lab import KERNEL_IDLE, JupyterLab
+from tests.helpers.processes import Process
+from tests.helpers.sockets import free_port
+from tests.helpers.waiting import DEADLINE
 
 pytestmark = pytest.mark.timeout(150)
 
-ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = "04-room-and-broadcast.ipynb"
 
 #: Ann's notebook ends with this cell: a panel in the class's room, from her kernel.
@@ -69,18 +75,6 @@ def hub(tmp_path_factory):
         print(f"hub, proxy, service and user servers stopped in {time.monotonic() - stopping:.1f} s")
 
 
-def join(page: Page, name: str) -> None:
-    page.fill("#name", name)
-    page.click("#join")
-    expect(page.locator("#status")).to_have_text("connected", timeout=15_000)
-    expect(page.locator("#messages li.note").first).to_contain_text(f"{name} joined")
-
-
-def say(page: Page, text: str) -> None:
-    page.fill("#m", text)
-    page.click("#send")
-
-
 def test_hub_students_chat_on_their_own_page_and_the_class_shares_a_room_on_the_service(
     hub, chromium, artifacts
 ):
@@ -94,8 +88,7 @@ def test_hub_students_chat_on_their_own_page_and_the_class_shares_a_room_on_the_
         page.wait_for_url(f"**/user/{user}/lab**", timeout=60_000)
         page.goto(f"{hub.url}/user/{user}/lab/tree/{NOTEBOOK}")
         page.get_by_text(KERNEL_IDLE).wait_for(timeout=60_000)
-        page.get_by_role("menuitem", name="Run", exact=True).click()
-        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        JupyterLab.run_all(page)
     print(f"both notebooks running after {time.monotonic() - started:.1f} s")
 
     # The start cell's panel links to the room page through jupyter-server-proxy.
@@ -112,6 +105,7 @@ def test_hub_students_chat_on_their_own_page_and_the_class_shares_a_room_on_the_
         assert own.url == f"{hub.url}{href}"
         expect(own.locator("#room")).to_have_text("people")
         join(own, people[user])
+        expect(own.locator("#status")).to_have_text("connected")
         say(own, f"{people[user]} here, in my own kernel's room")
         expect(own.locator("#messages li.chat").last).to_have_text(
             f"{people[user]}: {people[user]} here, in my own kernel's room"
@@ -132,6 +126,7 @@ def test_hub_students_chat_on_their_own_page_and_the_class_shares_a_room_on_the_
         expect(class_page.locator("#room")).to_have_text("people", timeout=15_000)
         assert class_page.url == f"{hub.url}/services/chatkit/people"
         join(class_page, people[user])
+        expect(class_page.locator("#status")).to_have_text("connected")
     ann, bob = class_pages["ann"], class_pages["bob"]
     expect(ann.locator("#messages")).to_contain_text('Bob joined "people".')
     say(ann, "hello class")
@@ -150,7 +145,7 @@ def test_hub_students_chat_on_their_own_page_and_the_class_shares_a_room_on_the_
 
     # What the service saw of each handshake, through the hub's proxy (for the origin check).
     seen = re.findall(r"joins /services/chatkit/chat/people \(Host: (.*?), Origin: (.*?)\)",
-                      hub.log.read_text())
+                      hub.output)
     print("service saw Host, Origin:", seen)
     assert (f"127.0.0.1:{hub.ports['public']}", hub.url) in seen
 
@@ -175,7 +170,7 @@ def test_hub_students_chat_on_their_own_page_and_the_class_shares_a_room_on_the_
 def handshake_status(url: str, headers: dict[str, str] | None = None) -> int:
     """101 if a WebSocket handshake to ``url`` succeeds, else the HTTP status of the refusal."""
     try:
-        with connect(url, open_timeout=10, additional_headers=headers):
+        with connect(url, open_timeout=DEADLINE, additional_headers=headers):
             return 101
     except InvalidStatus as refused:
         return refused.response.status_code
@@ -198,13 +193,8 @@ def test_class_room_from_a_notebook_needs_the_hub_environment(monkeypatch):
 
 def test_the_service_alone_sends_browsers_to_the_hub_login_refuses_websockets_and_stops_on_sigint():
     """``python -m chatkit.server.jupyterhub`` as the hub starts it (its environment), with no hub there."""
-    import http.client
     import os
     import signal
-    import subprocess
-    import sys
-
-    from kernel_support import free_port
 
     port, hub_port = free_port(), free_port()
     env = {
@@ -216,43 +206,26 @@ def test_the_service_alone_sends_browsers_to_the_hub_login_refuses_websockets_an
         "JUPYTERHUB_API_URL": f"http://127.0.0.1:{hub_port}/hub/api",
         "JUPYTERHUB_OAUTH_ACCESS_SCOPES": '["access:services!service=chatkit"]',
     }
-    process = subprocess.Popen([sys.executable, "-m", "chatkit.server.jupyterhub"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        first = process.stdout.readline()  # the test's timeout bounds it
-        assert "serving /services/chatkit/<room>" in first, first
-
-        def get(path: str, headers: dict[str, str] | None = None):
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            connection.request("GET", path, headers=headers or {})
-            response = connection.getresponse()
-            response.read()
-            connection.close()
-            return response
-
-        style = get("/services/chatkit/_static/chat.css")
-        assert style.status == 200 and style.getheader("Connection") == "close"
-        login = get("/services/chatkit/people")
-        assert login.status == 302 and login.getheader("Connection") == "close"
-        assert login.getheader("Location").startswith(  # the hub's page, on the same host
+    with Process.python("-m", "chatkit.server.jupyterhub", env=env) as service:
+        service.wait_for(r"serving /services/chatkit/<room>")
+        status, headers, _ = http_get(port, "/services/chatkit/_static/chat.css")
+        assert status == 200 and headers["Connection"] == "close"
+        status, login, _ = http_get(port, "/services/chatkit/people")
+        assert status == 302 and login["Connection"] == "close"
+        assert login["Location"].startswith(  # the hub's page, on the same host
             "/hub/api/oauth2/authorize?client_id=service-chatkit&redirect_uri="
             "%2Fservices%2Fchatkit%2Foauth_callback"
         )
-        assert "code_challenge=" in login.getheader("Location")
-        assert "HttpOnly" in login.getheader("Set-Cookie")
+        assert "code_challenge=" in login["Location"]
+        assert "HttpOnly" in login["Set-Cookie"]
         # A callback that this service did not start is refused.
-        assert get("/services/chatkit/oauth_callback?code=x&state=y").status == 400
+        assert http_get(port, "/services/chatkit/oauth_callback?code=x&state=y")[0] == 400
         ws_room = f"ws://127.0.0.1:{port}/services/chatkit/chat/people"
         assert handshake_status(ws_room) == 403
         # A token, but no hub to vouch for it: the service says so, and goes on.
         assert handshake_status(ws_room, {"Authorization": "token abc"}) == 503
-        process.send_signal(signal.SIGINT)  # as the hub stops its services
-        assert process.wait(timeout=5) == 0
-        assert "stopped" in process.stdout.read()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        assert service.stop(signal.SIGINT) == 0  # as the hub stops its services
+    assert "stopped" in service.output
 
 
 def test_the_link_chatkit_prints_fits_where_the_notebook_runs(monkeypatch, capsys):
@@ -283,7 +256,6 @@ def test_a_live_server_with_a_class_code_gives_links_and_panels_that_carry_it():
     import chatkit
     from chatkit.server.class_code import ClassCode
     from chatkit.notebook.panel import ChatPanel
-    from kernel_support import Outside
 
     with chatkit.start(port=0, show=False, gate=ClassCode("abcd-efgh")) as server:
         assert server.page_url() == f"http://127.0.0.1:{server.port}/people?code=abcd-efgh"

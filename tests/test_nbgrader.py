@@ -39,18 +39,19 @@ from pathlib import Path
 import nbformat
 import pytest
 
-import broken
 import chatkit
-from chatkit.redis.local import start_redis
-from chatkit.redis.room import RedisRoom
 from chatkit import checks
 from chatkit.checks import grading
-from kernel_support import Kernel
+from chatkit.redis.local import start_redis
+from chatkit.redis.room import RedisRoom
+from tests import broken
+from tests.helpers import ROOT
+from tests.helpers.kernel import Kernel
+from tests.helpers.sockets import free_port
 
 # The course fixture runs nbgrader ~15 times (about 1 min here, 2 on a busy machine).
 pytestmark = pytest.mark.timeout(600)
 
-ROOT = Path(__file__).resolve().parent.parent
 NBGRADER = ROOT / ".venv-instructor" / "bin" / "nbgrader"
 ASSIGNMENTS = sorted(path.stem for path in (ROOT / "instructor").glob("0[1-57]-*.ipynb"))
 BLANK = ["03-chat-user", "04-room-and-broadcast"]  # the others: a test without nbgrader
@@ -250,7 +251,7 @@ def test_no_graded_cell_gives_a_point_for_the_given_code_alone():
     """Every graded cell of every notebook, on the students' stubs, run here: 0 points."""
     from chatkit.core.jokes import JOKES
 
-    redis = start_redis()  # notebook 7's graded cells check against a real Redis
+    redis = start_redis(port=free_port())  # notebook 7's graded cells check against a real Redis
     try:
         for assignment in ASSIGNMENTS:
             student = nbformat.read(ROOT / "notebooks" / f"{assignment}.ipynb", as_version=4)
@@ -420,7 +421,7 @@ def test_every_behaviour_the_checks_report_is_graded_by_one_cell():
         "check_errors": chatkit.ChatUser, "check_commands": chatkit.ChatUser,
         "check_render": broken.render_reference,
     }
-    redis = start_redis()  # notebook 7's check runs against a real Redis
+    redis = start_redis(port=free_port())  # notebook 7's check runs against a real Redis
     try:
         for number, spec in metadata.GRADED.items():
             for check, groups in spec.items():

@@ -17,7 +17,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT
+
 INSTRUCTOR = sorted((ROOT / "instructor").glob("*.ipynb"))
 STUDENT = [ROOT / "notebooks" / path.name for path in INSTRUCTOR]
 CHECK_CALL = re.compile(r"^checks\.check_\w+\(", re.M)

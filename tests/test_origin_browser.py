@@ -13,9 +13,9 @@ import pytest
 from playwright.sync_api import Page
 
 import chatkit
-from chat_helpers import serve_page
-from conftest import CHROMIUM_ARGS, chromium_path
-from kernel_support import Outside
+from tests.helpers import browser
+from tests.helpers.chat import Outside
+from tests.helpers.http import serve_page
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -37,28 +37,21 @@ window.tryJoin = (url) => {  // what the attacker's page does with the student's
 
 
 @pytest.fixture(scope="module")
-def browser():
-    """Chromium that resolves ``attacker.test`` to 127.0.0.1, as after a DNS rebinding."""
+def chromium():
+    """Chromium that resolves ``attacker.test`` to 127.0.0.1, as after a DNS rebinding.
+
+    (It stands in for the suite's ``chromium`` in this module: ``page`` uses it.)
+    """
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium_path(), headless=True,
-            args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP attacker.test 127.0.0.1"],
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context()
-    yield context.new_page()
-    context.close()
+        launched = browser.launch(playwright, "--host-resolver-rules=MAP attacker.test 127.0.0.1")
+        yield launched
+        launched.close()
 
 
 def outcome(page: Page) -> str:
-    page.wait_for_function("window.result && window.result !== 'pending'", timeout=10_000)
+    page.wait_for_function("window.result && window.result !== 'pending'", timeout=30_000)
     return page.evaluate("window.result")
 
 
@@ -73,9 +66,7 @@ def test_a_page_from_another_origin_cannot_join_a_room(page):
         assert not [e for e in server.events if e.kind == "join" and "Mallory" in e.text]
         assert any(e.kind == "refuse" and "another site" in e.text for e in server.events)
         # The server's own page, in the same browser, still chats.
-        page.goto(server.page_url("people"))
-        page.fill("#name", "Ada")
-        page.click("#join")
+        browser.join(page, "Ada", server.page_url("people"))
         ann.expect(type="note", text='Ada joined "people".')
 
 

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -19,23 +16,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 import chatkit
-from chat_helpers import serve_page
-from kernel_support import Outside, free_port
+from tests.helpers.browser import join, page_errors, say
+from tests.helpers.chat import Outside
+from tests.helpers.http import serve_page
+from tests.helpers.processes import ChatkitServe
+from tests.helpers.sockets import free_port
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def join(page: Page, url: str, name: str) -> None:
-    """Open the page at ``url`` and join as ``name``; wait for the join note."""
-    page.goto(url)
-    page.fill("#name", name)
-    page.click("#join")
-    expect(page.locator("#messages li.note").first).to_contain_text(f"{name} joined")
-
-
-def say(page: Page, text: str) -> None:
-    page.fill("#m", text)
-    page.click("#send")
 
 
 def last(page: Page, selector: str) -> Any:
@@ -77,7 +64,7 @@ def test_the_page_joins_and_chats_both_ways_with_a_python_client(live_server, pa
     expect(last(page, "li.note")).to_have_text("Bob left people.")
     expect(page.locator("#m")).to_have_value("")
     page.screenshot(path=artifacts / "page-chat.png")
-    assert not [line for line in page.console_lines if line.startswith(("error", "pageerror"))]
+    assert page_errors(page) == []
 
 
 # -- HTML in user text ------------------------------------------------------------
@@ -177,8 +164,8 @@ def test_the_page_talks_to_the_server_and_port_it_was_served_from(page):
         other_page = page.context.new_page()
         with Outside(one.ws_url("people"), "Watcher1") as watcher1, \
                 Outside(two.ws_url("people"), "Watcher2") as watcher2:
-            join(page, one.page_url("people"), "Ada")
-            join(other_page, two.page_url("people"), "Bea")
+            join(page, "Ada", one.page_url("people"))
+            join(other_page, "Bea", two.page_url("people"))
             watcher1.expect(type="note", text='Ada joined "people".')
             watcher2.expect(type="note", text='Bea joined "people".')
             assert page.evaluate("address") == one.ws_url("people")
@@ -188,7 +175,7 @@ def test_the_page_talks_to_the_server_and_port_it_was_served_from(page):
 
 
 def test_the_page_shows_disconnected_with_the_code_when_the_server_stops(live_server, page):
-    join(page, live_server.page_url("people"), "Ada")
+    join(page, "Ada", live_server.page_url("people"))
     live_server.stop()
     expect(page.locator("#status")).to_have_text("disconnected (code 1001)")
     expect(last(page, "li.note")).to_have_text("disconnected (code 1001)")
@@ -289,14 +276,14 @@ def run_the_original_client(live_server, page, page_port):
 def test_a_long_room_name_wraps_on_a_phone_sized_screen(live_server, page):
     page.set_viewport_size({"width": 400, "height": 700})
     room = "a-long-room-name-without-spaces-" + "x" * 48  # 80 characters, the limit
-    join(page, live_server.page_url(room), "Ada")
+    join(page, "Ada", live_server.page_url(room))
     assert page.evaluate("document.documentElement.scrollWidth") <= 400
     expect(page.locator("#status")).to_be_in_viewport()
 
 
 def test_a_hand_typed_room_url_with_a_stray_percent_sign_still_joins(live_server, page):
     with Outside(live_server.ws_url("100%"), "Bob") as bob:
-        join(page, f"{live_server.url}/100%", "Ada")  # typed as is, not "100%25"
+        join(page, "Ada", f"{live_server.url}/100%")  # typed as is, not "100%25"
         expect(page.locator("#room")).to_have_text("100%")
         bob.expect(type="note", text='Ada joined "100%".')
     assert not [line for line in page.console_lines if line.startswith("pageerror")]
@@ -325,29 +312,15 @@ def test_a_refused_join_shows_the_error_and_lets_the_person_pick_another_name(
 @contextlib.contextmanager
 def cli_server(*options: str) -> Iterator[str]:
     """``python -m chatkit serve --port 0`` as a real process; yields the room page it prints."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chatkit", "serve", "--port", "0", "--room", "people", *options],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    try:
-        page_url = None
-        deadline = time.monotonic() + 15
-        while page_url is None and time.monotonic() < deadline:
-            line = process.stdout.readline()
-            assert line, "the CLI exited before printing its address"
-            if line.startswith("chatkit: open "):
-                page_url = line.split()[2]
-        assert page_url, "the CLI never printed the page's address"
-        yield page_url
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=10) == 0
+    with ChatkitServe("--room", "people", *options).wait_serving() as server:
+        yield server.page_url
+        assert server.stop(signal.SIGINT) == 0
 
 
 def test_the_command_line_server_serves_a_room_a_browser_and_a_python_client_chat_in(page):
     with cli_server() as page_url:
         assert page_url.startswith("http://127.0.0.1:") and page_url.endswith("/people")
-        join(page, page_url, "Ann")
+        join(page, "Ann", page_url)
         ws_url = page_url.replace("http://", "ws://").replace("/people", "/chat/people")
         with Outside(ws_url, "Colt") as colt:
             expect(page.locator("#messages li.note").last).to_have_text('Colt joined "people".')
@@ -365,7 +338,7 @@ def test_the_page_works_behind_jupyter_server_proxy_at_the_link_chatkit_gives(
     page, tmp_path, monkeypatch, artifacts
 ):
     """The real jupyter-server-proxy, in a local Jupyter server: /proxy/<port>/ is stripped."""
-    from lab_harness import JupyterLab
+    from tests.helpers.lab import JupyterLab
 
     seen = []
 
@@ -378,7 +351,7 @@ def test_the_page_works_behind_jupyter_server_proxy_at_the_link_chatkit_gives(
             chatkit.start(port=0, show=False, gate=record) as server:
         link = server.page_url("people")
         assert link == f"/proxy/{server.port}/people"
-        join(page, f"{lab.url}{link}", "Ann")
+        join(page, "Ann", f"{lab.url}{link}")
         assert page.evaluate("address") == f"ws://127.0.0.1:{lab.port}/proxy/{server.port}/chat/people"
         with Outside(server.ws_url("people"), "Bob") as bob:
             say(page, "through the proxy")
@@ -390,7 +363,7 @@ def test_the_page_works_behind_jupyter_server_proxy_at_the_link_chatkit_gives(
     handshake = next(entry for entry in seen if entry[0] == "/chat/people")
     # The browser's Host and Origin pass unchanged: an Origin check (Origin host == Host) holds.
     assert handshake[1:] == (f"127.0.0.1:{lab.port}", lab.url)
-    assert not [line for line in page.console_lines if line.startswith(("error", "pageerror"))]
+    assert page_errors(page) == []
 
 
 def test_a_server_under_a_prefix_serves_the_page_and_its_room_there_only(page):
@@ -398,7 +371,7 @@ def test_a_server_under_a_prefix_serves_the_page_and_its_room_there_only(page):
     with chatkit.start(port=0, show=False, prefix="/services/chatkit/") as server:
         base = f"{server.url}/services/chatkit"
         assert server.ws_url("people") == f"ws://127.0.0.1:{server.port}/services/chatkit/chat/people"
-        join(page, f"{base}/people", "Ann")
+        join(page, "Ann", f"{base}/people")
         with Outside(server.ws_url("people"), "Bob") as bob:
             say(page, "under a prefix")
             bob.expect(type="chat", name="Ann", text="under a prefix")
@@ -428,7 +401,7 @@ def test_a_class_code_keeps_out_whoever_lacks_it_and_lets_in_whoever_has_the_lin
         page.fill("#code", "k7f3-q9x2")
         page.click("#enter")
         page.wait_for_url(bare)
-        join(page, bare, "Ann")
+        join(page, "Ann", bare)
         with Outside(f"{ws_url}?code=k7f3-q9x2", "Colt") as colt:
             say(page, "only the class hears this")
             colt.expect(type="chat", name="Ann", text="only the class hears this")

@@ -14,11 +14,13 @@ import asyncio
 import re
 
 import pytest
-from chat_helpers import free_port, joined, recv_json, recv_until, run, say
-from kernel_support import Kernel, Outside
 
 import chatkit
 from chatkit.notebook.panel import LOG_LINES, ChatPanel, text_html
+from tests.helpers.chat import Outside, joined, recv_json, recv_until, say
+from tests.helpers.kernel import Kernel
+from tests.helpers.sockets import free_port
+from tests.helpers.waiting import DEADLINE, eventually, run
 
 PAYLOAD = "<img src=x onerror=alert(1)>"
 
@@ -32,21 +34,14 @@ def html_values(panel: ChatPanel) -> list[str]:
     return [panel.status.value, panel.log.value, panel.member_list.value]
 
 
-async def eventually(condition, timeout: float = 2) -> None:
-    """Wait for ``condition()``: the server counts connections on a thread of its own."""
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.005)
-
-
 async def closed(panel: ChatPanel) -> None:
     panel.close()
-    await panel.wait_closed()
+    await panel.wait_closed(DEADLINE)
 
 
 async def joined_panel(server, name="Ann", room="people", **kwargs) -> ChatPanel:
     panel = ChatPanel(server, room=room, name=name, **kwargs)
-    await panel.wait_for(lambda p: name in p.members)
+    await panel.wait_for(lambda p: name in p.members, DEADLINE)
     return panel
 
 
@@ -54,12 +49,12 @@ def test_panel_joins_asking_for_members_and_lists_the_room_in_join_order(live_se
     async def body():
         bob = await joined(live_server.ws_url("people"), "Bob")
         ann = await joined_panel(live_server)
-        await ann.wait_for(lambda p: p.members == ["Bob", "Ann"])
+        await ann.wait_for(lambda p: p.members == ["Bob", "Ann"], DEADLINE)
         assert ann.connection_state == "open"
         assert ann.status_text == 'connected to room "people" as Ann'
-        await ann.wait_for(lambda p: "In the room (2)" in p.member_list.value)  # redrawn
+        await ann.wait_for(lambda p: "In the room (2)" in p.member_list.value, DEADLINE)  # redrawn
         await bob.close()
-        await ann.wait_for(lambda p: p.members == ["Ann"])
+        await ann.wait_for(lambda p: p.members == ["Ann"], DEADLINE)
         assert "Bob left people." in [line.text for line in ann.lines]
         await closed(ann)
 
@@ -76,7 +71,7 @@ def test_enter_in_the_message_box_sends_a_chat_that_another_client_receives(live
         assert await recv_json(bob) == {"type": "chat", "name": "Ann",
                                         "text": "hello from the panel"}
         assert ann.message_box.value == ""
-        await ann.wait_for(lambda p: "Ann: hello from the panel" in p.log_text())
+        await ann.wait_for(lambda p: "Ann: hello from the panel" in p.log_text(), DEADLINE)
         await closed(ann)
         await bob.close()
 
@@ -107,7 +102,7 @@ def test_log_shows_notes_in_italics_chats_with_bold_names_private_and_errors_mar
         await say(bob, "/priv Ann just for you")
         ann.send("/nonsense")
         await ann.wait_for(lambda p: [line.kind for line in p.lines][-4:]
-                           == ["note", "chat", "private", "error"])
+                           == ["note", "chat", "private", "error"], DEADLINE)
         note, chat, private, error = list(ann.lines)[-4:]
         assert (chat.name, chat.text) == ("Bob", "hi Ann")
         assert (private.name, private.to, private.text) == ("Bob", "Ann", "just for you")
@@ -133,7 +128,7 @@ def test_html_in_names_rooms_and_text_is_escaped_in_every_widget(live_server):
         await say(bob, PAYLOAD)
         await say(bob, f"/priv {PAYLOAD} {PAYLOAD}")
         ann.send(f"/name {PAYLOAD}!")
-        await ann.wait_for(lambda p: p.name_box.value == f"{PAYLOAD}!")
+        await ann.wait_for(lambda p: p.name_box.value == f"{PAYLOAD}!", DEADLINE)
         escaped = "&lt;img src=x onerror=alert(1)&gt;"
         for value in html_values(ann):
             assert "<img" not in value and "onerror=alert(1)>" not in value
@@ -156,11 +151,12 @@ def test_log_keeps_only_the_newest_lines():
             for n in range(LOG_LINES + 50):
                 await say(bob, f"message {n}")
             last = f"message {LOG_LINES + 49}"
-            await ann.wait_for(lambda p: p.lines[-1].text == last)
+            await ann.wait_for(lambda p: p.lines[-1].text == last, DEADLINE)
             await recv_until(bob, lambda m: m.get("text") == last)  # read Bob's echoes
             assert len(ann.lines) == LOG_LINES
             # the log redraws at the end of the loop's turn: many lines can arrive in one
-            await ann.wait_for(lambda p: p.log.value.count("class=\"chatkit-line ") == LOG_LINES)
+            await ann.wait_for(
+                lambda p: p.log.value.count('class="chatkit-line ') == LOG_LINES, DEADLINE)
             assert ann.lines[0].text == "message 50"  # the 200 newest: 50..249
             assert "flex-direction: column-reverse" in ann.log.value  # opens at the newest
             await closed(ann)
@@ -179,7 +175,7 @@ def test_status_follows_the_callbacks_when_the_server_goes_and_one_click_reconne
             'connected to room "people" as Ann',
         ]
         server.stop()
-        await ann.wait_for(lambda p: p.connection_state == "closed")
+        await ann.wait_for(lambda p: p.connection_state == "closed", DEADLINE)
         assert ann.status_text.startswith("disconnected (code 1001 going away)")
         assert ann.connect_button.description == "Connect"
         assert ann.message_box.disabled and not ann.name_box.disabled
@@ -187,11 +183,11 @@ def test_status_follows_the_callbacks_when_the_server_goes_and_one_click_reconne
         assert ann.lines[-1].kind == "error" and "not connected" in ann.lines[-1].text
         with chatkit.start(port=port, show=False) as again:
             ann.connect_button.click()
-            await ann.wait_for(lambda p: p.members == ["Ann"])
+            await ann.wait_for(lambda p: p.members == ["Ann"], DEADLINE)
             assert ann.connection_state == "open" and not ann.message_box.disabled
             assert ann.connect_button.description == "Disconnect"
             ann.connect_button.click()
-            await ann.wait_for(lambda p: p.connection_state == "closed")
+            await ann.wait_for(lambda p: p.connection_state == "closed", DEADLINE)
             assert ann.status_text.startswith("disconnected (code 1000 normal closure: left)")
             await eventually(lambda: again.server.connections == 0)
         await closed(ann)
@@ -202,7 +198,7 @@ def test_status_follows_the_callbacks_when_the_server_goes_and_one_click_reconne
 def test_an_unreachable_server_shows_the_error_then_closed_1006():
     async def body():
         ann = ChatPanel(f"ws://127.0.0.1:{free_port()}", name="Ann")
-        await ann.wait_for(lambda p: p.connection_state == "closed")
+        await ann.wait_for(lambda p: p.connection_state == "closed", DEADLINE)
         states = [line.text.split(":")[0].split(" (")[0] for line in ann.lines]
         assert states[0] == "connecting to ws"
         assert states[1] == "error"
@@ -216,7 +212,7 @@ def test_a_taken_name_is_explained_and_the_connection_closed(live_server):
     async def body():
         bob = await joined(live_server.ws_url("people"), "Ann")
         ann = ChatPanel(live_server, room="people", name="Ann")
-        await ann.wait_for(lambda p: p.connection_state == "closed")
+        await ann.wait_for(lambda p: p.connection_state == "closed", DEADLINE)
         assert '"Ann" is already taken' in ann.status_text
         assert ann.status_text.startswith("disconnected (code 1000 normal closure: could not join)")
         await closed(ann)
@@ -231,10 +227,10 @@ def test_two_panels_chat_in_one_room_and_rooms_stay_apart(live_server):
         bob = await joined_panel(live_server, "Bob", "people")
         cat = await joined_panel(live_server, "Cat", "other")
         ann.send("hi Bob")
-        await bob.wait_for(lambda p: "Ann: hi Bob" in p.log_text())
+        await bob.wait_for(lambda p: "Ann: hi Bob" in p.log_text(), DEADLINE)
         bob.message_box.value = "hi Ann"
         press_enter(bob.message_box)
-        await ann.wait_for(lambda p: "Bob: hi Ann" in p.log_text())
+        await ann.wait_for(lambda p: "Bob: hi Ann" in p.log_text(), DEADLINE)
         assert ann.members == bob.members == ["Ann", "Bob"] and cat.members == ["Cat"]
         assert "hi" not in cat.log_text()
         for panel in (ann, bob, cat):
@@ -261,7 +257,7 @@ def test_close_leaves_no_connection_and_no_task_behind(live_server):
     async def body():
         ann = await joined_panel(live_server)
         await closed(ann)
-        await ann.wait_for(lambda p: p.connection_state == "closed")
+        await ann.wait_for(lambda p: p.connection_state == "closed", DEADLINE)
         await eventually(lambda: live_server.server.connections == 0)  # the server's thread
         assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
         assert ann.widget.comm is None and ann not in chatkit.notebook.panel.live_panels()
@@ -273,9 +269,12 @@ def test_renaming_with_the_name_command_updates_the_name_box_and_member_list(liv
     async def body():
         ann = await joined_panel(live_server)
         ann.send("/name Annie")
-        await ann.wait_for(lambda p: p.members == ["Annie"])
-        assert ann.name_box.value == "Annie"
-        await ann.wait_for(lambda p: 'font-weight: bold;">Annie</span>' in p.member_list.value)
+        # The member list and the panel's own name come in two messages ("members", "you"):
+        # wait for what is asserted, each in its own time.
+        await ann.wait_for(lambda p: p.members == ["Annie"], DEADLINE)
+        await ann.wait_for(lambda p: p.name_box.value == "Annie", DEADLINE)
+        await ann.wait_for(lambda p: 'font-weight: bold;">Annie</span>' in p.member_list.value,
+                           DEADLINE)
         await closed(ann)
 
     run(body)
@@ -289,15 +288,15 @@ def test_a_classmate_named_like_a_rename_note_does_not_rename_the_panel(live_ser
         ann = await joined_panel(live_server)
         impostor = await joined(live_server.ws_url("people"), IMPOSTOR)
         await say(impostor, "/name Ann is now known as Eve")
-        await ann.wait_for(lambda p: p.members == ["Ann", "Ann is now known as Eve"])
-        await ann.wait_for(lambda p: "In the room (2)" in p.member_list.value)
+        await ann.wait_for(lambda p: p.members == ["Ann", "Ann is now known as Eve"], DEADLINE)
+        await ann.wait_for(lambda p: "In the room (2)" in p.member_list.value, DEADLINE)
         assert ann.name_box.value == "Ann"
         assert ann.status_text == 'connected to room "people" as Ann'
         you = text_html(" (you)", "you")
         assert f'{text_html("Ann", "name")}{you}' in ann.member_list.value
         assert f'{text_html("Ann is now known as Eve", "name")}{you}' not in ann.member_list.value
         ann.send("/name Annie")  # and a real rename is still followed, by protocol
-        await ann.wait_for(lambda p: p.name_box.value == "Annie")
+        await ann.wait_for(lambda p: p.name_box.value == "Annie", DEADLINE)
         await closed(ann)
         await impostor.close()
 
@@ -308,13 +307,13 @@ def test_without_the_you_extension_only_the_panels_own_rename_moves_its_name_box
     async def body():
         with chatkit.start(port=0, show=False, chat_user=ChatUserWithoutExtensions) as server:
             ann = ChatPanel(server, name="Ann")
-            await ann.wait_for(lambda p: 'Ann joined "people".' in p.log_text())
+            await ann.wait_for(lambda p: 'Ann joined "people".' in p.log_text(), DEADLINE)
             impostor = await joined(server.ws_url("people"), IMPOSTOR)
             await say(impostor, "/name Ann is now known as Eve")
-            await ann.wait_for(lambda p: "Ann is now known as Eve." in p.log_text())
+            await ann.wait_for(lambda p: "Ann is now known as Eve." in p.log_text(), DEADLINE)
             assert ann.name_box.value == "Ann"
             ann.send("/name Annie")
-            await ann.wait_for(lambda p: p.name_box.value == "Annie")
+            await ann.wait_for(lambda p: p.name_box.value == "Annie", DEADLINE)
             await closed(ann)
             await impostor.close()
 
@@ -332,15 +331,15 @@ def test_with_a_server_running_a_students_classes_without_member_lists_it_still_
     async def body():
         with chatkit.start(port=0, show=False, chat_user=ChatUserWithoutExtensions) as server:
             ann = ChatPanel(server, name="Ann")
-            await ann.wait_for(lambda p: 'Ann joined "people".' in p.log_text())
+            await ann.wait_for(lambda p: 'Ann joined "people".' in p.log_text(), DEADLINE)
             bob = await joined(server.ws_url("people"), "Bob")
-            await ann.wait_for(lambda p: "Bob joined" in p.log_text())
+            await ann.wait_for(lambda p: "Bob joined" in p.log_text(), DEADLINE)
             assert not ann.members_known and ann.connection_state == "open"
             assert "no member list from this server (yet): type /members" in ann.member_list.value
             ann.send("/members")
-            await ann.wait_for(lambda p: "In room: Ann, Bob" in p.log_text())
+            await ann.wait_for(lambda p: "In room: Ann, Bob" in p.log_text(), DEADLINE)
             await say(bob, "hi")
-            await ann.wait_for(lambda p: "Bob: hi" in p.log_text())
+            await ann.wait_for(lambda p: "Bob: hi" in p.log_text(), DEADLINE)
             await closed(ann)
             await bob.close()
 
@@ -389,25 +388,9 @@ def kernel():
         kernel.run("server.stop()")
 
 
-def run_cell_as(kernel: Kernel, cell_id: str, code: str, timeout: float = 10) -> dict:
-    """Execute ``code`` as JupyterLab does, naming the cell (``metadata.cellId``)."""
-    client = kernel.client
-    message = client.session.msg(
-        "execute_request",
-        {"code": code, "silent": False, "store_history": True, "user_expressions": {},
-         "allow_stdin": False, "stop_on_error": True},
-        metadata={"cellId": cell_id},
-    )
-    client.shell_channel.send(message)
-    for _ in range(100):
-        reply = client.get_shell_msg(timeout=timeout)
-        if reply["parent_header"].get("msg_id") == message["header"]["msg_id"]:
-            assert reply["content"]["status"] == "ok", reply["content"]
-            return reply
-    raise AssertionError("no execute_reply")
-
-
-def test_in_a_kernel_the_panel_updates_widgets_on_the_kernel_thread_between_cells(kernel):
+def test_in_a_kernel_the_panel_updates_widgets_on_the_kernel_thread_between_cells(
+    kernel, tmp_path
+):
     kernel.run("ann = ChatPanel(server, room='people', name='Ann')\n"
                "threads = set()\n"
                "ann.log.observe(lambda change: threads.add(threading.current_thread().name),"
@@ -416,14 +399,15 @@ def test_in_a_kernel_the_panel_updates_widgets_on_the_kernel_thread_between_cell
     assert kernel.value_when("ann.members == ['Ann']", "on_kernel_loop") is True
     url = kernel.value("server.ws_url('people')")
     with Outside(url, "Bob") as bob:
-        blocking = kernel.run_in_background(
-            "print('blocking', flush=True)\n"
-            "time.sleep(1.0)\n"
-            "print('seen while blocked:', 'Bob: during' in ann.log_text())")
-        assert blocking.seen.wait(5)
+        heard = tmp_path / "bob-heard-himself"
+        blocking = kernel.block(  # the kernel's thread is busy until Bob's line went round
+            heard, before="print('blocking', flush=True)",
+            after="print('seen while blocked:', 'Bob: during' in ann.log_text())")
+        assert blocking.seen.wait(DEADLINE)
         bob.say("during")
         bob.expect(type="chat", name="Bob", text="during")
-        assert "seen while blocked: False" in blocking.wait(10).stdout
+        heard.touch()
+        assert "seen while blocked: False" in blocking.wait(3 * DEADLINE).stdout
         assert kernel.value_when("'Bob: during' in ann.log_text()", "sorted(threads)") == [
             "MainThread"]
         kernel.run("ann.message_box.value = 'from the kernel'\n"
@@ -436,13 +420,13 @@ def test_in_a_kernel_the_panel_updates_widgets_on_the_kernel_thread_between_cell
 def test_in_a_kernel_rerunning_a_cell_replaces_its_panels_and_frees_their_names(kernel):
     code = ("a = ChatPanel(server, room='rerun', name='Ann')\n"
             "b = ChatPanel(server, room='rerun', name='Bob')")
-    run_cell_as(kernel, "cell-7", code)
+    kernel.run_as_cell("cell-7", code)
     assert kernel.value_when("len(a.members) == 2 and len(b.members) == 2", "a.members") == [
         "Ann", "Bob"]
     kernel.run("first = (a, b)")
-    run_cell_as(kernel, "cell-7", code)
+    kernel.run_as_cell("cell-7", code)
     assert kernel.value_when(
         "a.members == ['Ann', 'Bob'] or a.members == ['Bob', 'Ann']",
         "[p.connection_state for p in first] + [a.connection_state, b.connection_state,"
         " server.server.connections]") == ["closed", "closed", "open", "open", 2]
-    kernel.run("a.close(); b.close()\nawait a.wait_closed(); await b.wait_closed()")
+    kernel.run("a.close(); b.close()\nawait a.wait_closed(15); await b.wait_closed(15)")

@@ -12,12 +12,15 @@ import statistics
 from pathlib import Path
 
 import pytest
-from lab_harness import JupyterLab
+
+from tests.helpers import browser
+from tests.helpers.chat import Outside
+from tests.helpers.lab import JupyterLab
 
 NOTEBOOK = Path(__file__).parent / "notebooks" / "panel_demo.ipynb"
 PAYLOAD_NAME = "<img src=x onerror=window.pwned=1>"
 PAYLOAD_TEXT = "<img src=y onerror=window.pwned=2><script>window.pwned=3</script><b>bold?</b>"
-TIMEOUT = 10_000  # ms, for any one wait in the browser
+TIMEOUT = browser.TIMEOUT_MS  # for any one wait in the browser
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +69,7 @@ def test_two_panels_and_the_browser_page_chat_with_each_other(lab, chromium):
     try:
         chat = context.new_page()
         chat.set_default_timeout(TIMEOUT)
-        chat.goto(room_page)
-        chat.fill("#name", "Dee")
-        chat.click("#join")
+        browser.join(chat, "Dee", room_page)
         for panel in (ann(page), bob(page)):
             panel.locator(".chatkit-members", has_text="In the room (3)").wait_for()
             assert "Dee" in panel.locator(".chatkit-members").inner_text()
@@ -92,9 +93,7 @@ def test_html_from_the_page_shows_as_text_in_the_panels_and_runs_nothing(
     try:
         chat = context.new_page()
         chat.set_default_timeout(TIMEOUT)
-        chat.goto(room_page)
-        chat.fill("#name", PAYLOAD_NAME)
-        chat.click("#join")
+        browser.join(chat, PAYLOAD_NAME, room_page)
         chat.fill("#m", PAYLOAD_TEXT)
         chat.press("#m", "Enter")
         for panel in (ann(page), bob(page)):
@@ -175,8 +174,6 @@ def toggle_left_sidebar(page) -> None:
 
 def test_the_servers_activity_log_shows_a_url_as_text_not_a_link(lab):
     """A name like a URL must not become a link in the teacher's log (streams autolink)."""
-    from kernel_support import Outside
-
     page, room_page = lab
     ws_url = room_page.replace("http://", "ws://").replace("/people", "/chat/people")
     with Outside(ws_url, "http://evil.example"):

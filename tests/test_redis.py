@@ -12,34 +12,34 @@ import asyncio
 import pytest
 from websockets.asyncio.client import connect
 
+from chatkit.core.messages import note
 from chatkit.redis.local import start_redis
-from chat_helpers import COLT_TRANSCRIPT, DEADLINE, joined, recv_json, recv_until, run, say
-from redis_helpers import redis_server, start_servers, stop_servers  # noqa: F401 (fixture)
+from tests.helpers.chat import COLT_TRANSCRIPT, joined, recv_json, recv_until, say
+from tests.helpers.processes import SERVING, ChatkitServe
+from tests.helpers.redis import PRESENCE, serve_with_redis, stop_all
+from tests.helpers.sockets import free_port
+from tests.helpers.waiting import DEADLINE, run
 
 
 @pytest.fixture(scope="module")
 def three_servers():
     """Three server processes on one Redis (each test uses rooms of its own)."""
-    redis = start_redis()
-    servers = start_servers(redis.url, 3)
+    redis = start_redis(port=free_port())
+    servers = serve_with_redis(redis.url, 3)
     yield servers
-    stop_servers(servers)
+    stop_all(servers)
     redis.stop()
-
-
-def note(text):
-    return {"type": "note", "text": text}
 
 
 def test_three_server_processes_one_room_the_single_server_transcript(three_servers):
     a, b, c = three_servers
 
     async def body():
-        jenny = await joined(a.ws(), "jenny")
-        bob = await joined(b.ws(), "bob")
-        elsewhere = await joined(b.ws("other"), "Ann")
+        jenny = await joined(a.ws_url(), "jenny")
+        bob = await joined(b.ws_url(), "bob")
+        elsewhere = await joined(b.ws_url("other"), "Ann")
         await recv_until(jenny, lambda m: m == note('bob joined "people".'))
-        colt = await connect(c.ws(), open_timeout=DEADLINE)
+        colt = await connect(c.ws_url(), open_timeout=DEADLINE)
         await colt.send('{"type": "join", "name": "Colt"}')
         await say(colt, "hi all")
         assert await recv_json(colt) == {"type": "note", "text": 'Colt joined "people".'}
@@ -52,12 +52,12 @@ def test_three_server_processes_one_room_the_single_server_transcript(three_serv
         for ws in (jenny, bob, elsewhere):
             await ws.close()
 
-    run(body, timeout=20)
+    run(body)
 
 
 def test_clients_spread_over_three_servers_see_every_line_in_the_same_order(three_servers):
     async def body():
-        clients = [await joined(three_servers[i % 3].ws("order"), f"user{i}") for i in range(6)]
+        clients = [await joined(three_servers[i % 3].ws_url("order"), f"user{i}") for i in range(6)]
         for client in clients[:-1]:
             await recv_until(client, lambda m: m.get("text") == 'user5 joined "order".')
         await asyncio.gather(*(say(c, f"line {i}") for i, c in enumerate(clients)))
@@ -67,16 +67,16 @@ def test_clients_spread_over_three_servers_see_every_line_in_the_same_order(thre
         for client in clients:
             await client.close()
 
-    run(body, timeout=20)
+    run(body)
 
 
 def test_priv_members_and_member_lists_reach_across_servers(three_servers):
     a, b, c = three_servers
 
     async def body():
-        juanita = await joined(a.ws("study"), "juanita", want=["members"])
-        jenny = await joined(b.ws("study"), "jenny")
-        jeff = await joined(c.ws("study"), "jeff", want=["members"])
+        juanita = await joined(a.ws_url("study"), "juanita", want=["members"])
+        jenny = await joined(b.ws_url("study"), "jenny")
+        jeff = await joined(c.ws_url("study"), "jeff", want=["members"])
         assert (await recv_until(juanita, lambda m: m["type"] == "members"
                                  and len(m["names"]) == 3))[-1]["names"] == [
             "juanita", "jenny", "jeff"]
@@ -99,16 +99,16 @@ def test_priv_members_and_member_lists_reach_across_servers(three_servers):
         got = await recv_until(juanita, lambda m: m["type"] == "members")
         assert note("jenny left study.") in got and got[-1]["names"] == ["juanita", "Jeffrey"]
         # A name that was freed on one server can be taken on another.
-        again = await joined(a.ws("study"), "jenny")
+        again = await joined(a.ws_url("study"), "jenny")
         for ws in (juanita, jeff, again):
             await ws.close()
 
-    run(body, timeout=20)
+    run(body)
 
 
 def test_a_name_is_unique_across_servers_even_when_nine_race_for_it(three_servers):
     async def body():
-        clients = [await connect(three_servers[i % 3].ws("race"), open_timeout=DEADLINE)
+        clients = [await connect(three_servers[i % 3].ws_url("race"), open_timeout=DEADLINE)
                    for i in range(9)]
         await asyncio.gather(*(c.send('{"type": "join", "name": "Sam"}') for c in clients))
         answers = [await recv_json(c) for c in clients]
@@ -119,21 +119,18 @@ def test_a_name_is_unique_across_servers_even_when_nine_race_for_it(three_server
         for client in clients:
             await client.close()
 
-    run(body, timeout=20)
+    run(body)
 
 
 def test_two_workers_share_one_port_and_one_room(redis_server):
     """``serve --workers 2``: the kernel spreads connections; Redis holds members of both."""
     import redis as redis_py
 
-    from redis_helpers import SERVING, ServerProcess
-
-    parent = ServerProcess(redis_server.url, "--workers", "2")
-    try:
-        parent.wait_listening(3 * DEADLINE)
+    with ChatkitServe("--redis", redis_server.url, "--presence-timeout", str(PRESENCE),
+                      "--workers", "2").wait_serving() as parent:
 
         async def body():
-            await parent.wait_for_line("workers sharing the port")
+            await parent.printed("workers sharing the port")
             port = int(SERVING.findall(parent.output)[-1][1])
             url = f"ws://127.0.0.1:{port}/chat/people"
             clients = [await joined(url, f"student{i}") for i in range(12)]
@@ -146,15 +143,13 @@ def test_two_workers_share_one_port_and_one_room(redis_server):
                 await recv_until(client, lambda m: m.get("text") == "hello, both workers")
                 await client.close()
 
-        run(body, timeout=20)
-    finally:
-        parent.stop()
+        run(body)
     assert "chatkit: stopped" in parent.output
     assert parent.output.count("exited with code 0") == 2
 
 
 def test_the_fan_out_benchmark_across_processes_loses_nothing_at_a_tiny_size():
-    from chatkit import bench_redis
+    from benchmarks import redis_fanout as bench_redis
 
     results = bench_redis.run([2], size=6, messages=20, rounds=1, baseline=False, timeout=30)
     (two,) = results["runs"]
@@ -169,7 +164,6 @@ def test_a_redis_that_does_not_answer_is_a_clear_error_in_a_notebook_and_on_the_
     import sys
 
     import chatkit
-    from chat_helpers import free_port
 
     nowhere = f"redis://127.0.0.1:{free_port()}"
     with pytest.raises(ConnectionError, match="cannot reach Redis at .*is redis-server running"):

@@ -10,48 +10,43 @@ import time
 
 import redis as redis_py
 
+from chatkit.core.messages import chat, error, note
 from chatkit.redis.local import start_redis
-from chat_helpers import DEADLINE, joined, recv_json, recv_until, run, say
-from redis_helpers import PRESENCE, redis_server, start_servers, stop_servers  # noqa: F401
-
-
-def note(text):
-    return {"type": "note", "text": text}
-
-
-def chat(name, text):
-    return {"type": "chat", "name": name, "text": text}
+from tests.helpers.chat import joined, recv_json, recv_until, say
+from tests.helpers.redis import PRESENCE, serve_with_redis, stop_all
+from tests.helpers.sockets import free_port
+from tests.helpers.waiting import DEADLINE, eventually, run
 
 
 def test_redis_stopped_and_restarted_mid_chat_each_server_goes_on_then_resumes(redis_server):
-    servers = start_servers(redis_server.url, 2)
+    servers = serve_with_redis(redis_server.url, 2)
     a, b = servers
     port = redis_server.port
     restarted = []
 
     async def body():
-        jenny = await joined(a.ws(), "jenny")
-        colt = await joined(a.ws(), "colt")
-        ann = await joined(b.ws(), "ann")
+        jenny = await joined(a.ws_url(), "jenny")
+        colt = await joined(a.ws_url(), "colt")
+        ann = await joined(b.ws_url(), "ann")
         await recv_until(jenny, lambda m: m == note('ann joined "people".'))
         await recv_until(colt, lambda m: m == note('ann joined "people".'))
 
         redis_server.stop()  # Redis goes away mid-chat
-        await a.wait_for_line("lost Redis")
-        await b.wait_for_line("lost Redis")
+        await a.printed("lost Redis")
+        await b.printed("lost Redis")
         assert "keep chatting" in a.output
         await say(jenny, "still here?")  # members of one server keep chatting
         assert await recv_json(colt) == chat("jenny", "still here?")
         assert await recv_json(jenny) == chat("jenny", "still here?")
         await say(jenny, "/priv ann are you there?")  # a member elsewhere is out of reach
-        assert await recv_json(jenny) == {"type": "error", "text": '"ann" is on another server,'
-                                          " out of reach while Redis is down: try again soon"}
+        assert await recv_json(jenny) == error('"ann" is on another server,'
+                                               " out of reach while Redis is down: try again soon")
         await colt.close()  # and leave: those here hear it at once
         assert await recv_json(jenny) == note("colt left people.")
 
         restarted.append(start_redis(port=port))  # back, empty (no persistence)
-        await a.wait_for_line("reconnected to Redis", timeout=3 * DEADLINE)
-        await b.wait_for_line("reconnected to Redis", timeout=3 * DEADLINE)
+        await a.printed("reconnected to Redis", 3 * DEADLINE)
+        await b.printed("reconnected to Redis", 3 * DEADLINE)
         # Ann, on the other server, hears who left while Redis was away -- and not the
         # chat she missed; then the room is one again, both ways.
         assert await recv_json(ann) == note("colt left people.")
@@ -68,21 +63,21 @@ def test_redis_stopped_and_restarted_mid_chat_each_server_goes_on_then_resumes(r
             await ws.close()
 
     try:
-        run(body, timeout=30)
+        run(body)
     finally:
-        stop_servers(servers)
+        stop_all(servers)
         for server in restarted:
             server.stop()
 
 
 def test_a_server_killed_mid_chat_its_members_leave_within_the_presence_timeout(redis_server):
-    servers = start_servers(redis_server.url, 2)
+    servers = serve_with_redis(redis_server.url, 2)
     a, b = servers
 
     async def body():
-        jenny = await joined(a.ws(), "jenny", want=["members"])
-        colt = await joined(b.ws(), "colt")
-        bob = await joined(b.ws(), "bob")
+        jenny = await joined(a.ws_url(), "jenny", want=["members"])
+        colt = await joined(b.ws_url(), "colt")
+        bob = await joined(b.ws_url(), "bob")
         await recv_until(jenny, lambda m: m == {"type": "members", "names": ["jenny", "colt", "bob"]})
         await say(bob, "bye, my laptop is dying")
         await recv_until(jenny, lambda m: m.get("text") == "bye, my laptop is dying")
@@ -96,25 +91,26 @@ def test_a_server_killed_mid_chat_its_members_leave_within_the_presence_timeout(
         waited = time.monotonic() - killed
         # The key expires PRESENCE s after the last beat; a sweep runs every PRESENCE/3 s.
         assert waited < PRESENCE + PRESENCE / 3 + 1.0, waited
-        again = await joined(a.ws(), "bob")  # the dead server's names are free again
+        again = await joined(a.ws_url(), "bob")  # the dead server's names are free again
         for ws in (jenny, again):
             await ws.close()
         for ws in (colt, bob):
             ws.transport.abort()
 
     try:
-        run(body, timeout=30)
+        run(body)
     finally:
-        stop_servers(servers)
+        stop_all(servers)
     assert "stopped answering: colt, bob left 'people'" in a.output
 
 
 def test_a_subscriber_that_stops_reading_is_cut_off_by_redis_and_stalls_no_one():
     # Redis drops a pub/sub client whose unsent output passes 256 KiB (128 KiB for 1 s).
     # The kernel's socket buffers hold the first ~3 MB, so the rooms carry ~4.7 MB.
-    redis = start_redis(args=("--client-output-buffer-limit", "pubsub 256kb 128kb 1"))
+    redis = start_redis(port=free_port(),
+                        args=("--client-output-buffer-limit", "pubsub 256kb 128kb 1"))
     # 40 senders from one address stand for 40 people: no budget per address.
-    servers = start_servers(redis.url, 2, "--no-client-limit")
+    servers = serve_with_redis(redis.url, 2, "--no-client-limit")
     a, b = servers
     stalled = socket.socket()
     stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -126,20 +122,16 @@ def test_a_subscriber_that_stops_reading_is_cut_off_by_redis_and_stalls_no_one()
         return len(control.client_list(_type="pubsub"))
 
     async def body():
-        async with asyncio.timeout(DEADLINE):
-            while pubsub_clients() < 3:
-                await asyncio.sleep(0.02)
-        ann = await joined(b.ws("room0"), "ann")
-        senders = [await joined(a.ws(f"room{i}"), f"sender{i}") for i in range(40)]
+        await eventually(lambda: pubsub_clients() >= 3, every=0.02)
+        ann = await joined(b.ws_url("room0"), "ann")
+        senders = [await joined(a.ws_url(f"room{i}"), f"sender{i}") for i in range(40)]
         await recv_until(ann, lambda m: m == note('sender0 joined "room0".'))
         text = "x" * 3900  # under the 4,000-character limit; 30 a sender: the rate limit's burst
         for round_ in range(29):
             await asyncio.gather(*(say(sender, f"{round_} {text}") for sender in senders))
         got = [(await recv_json(ann))["text"].split(" ")[0] for _ in range(29)]
         assert got == [str(r) for r in range(29)]  # ann, on the other server, got all, in order
-        async with asyncio.timeout(DEADLINE):
-            while pubsub_clients() > 2:  # only the two servers are left subscribed
-                await asyncio.sleep(0.05)
+        await eventually(lambda: pubsub_clients() <= 2, every=0.05)  # only the two servers are left subscribed
         assert control.ping()
         await say(senders[0], "after")
         assert (await recv_json(ann))["text"] == "after"
@@ -147,34 +139,34 @@ def test_a_subscriber_that_stops_reading_is_cut_off_by_redis_and_stalls_no_one()
             ws.transport.abort()
 
     try:
-        run(body, timeout=30)
+        run(body)
     finally:
         stalled.close()
         control.close()
-        stop_servers(servers)
+        stop_all(servers)
         redis.stop()
     assert "lost Redis" not in a.output + b.output, a.output + b.output  # the servers kept up
 
 
 def test_member_lists_stay_right_when_redis_restarts_empty_after_much_coming_and_going(redis_server):
-    servers = start_servers(redis_server.url, 2)
+    servers = serve_with_redis(redis_server.url, 2)
     a, b = servers
     port = redis_server.port
     restarted = []
 
     async def body():
-        ann = await joined(b.ws(), "ann", want=["members"])
+        ann = await joined(b.ws_url(), "ann", want=["members"])
         for i in range(8):  # churn: the room's counter in Redis runs up
-            visitor = await joined(a.ws(), f"visitor{i}")
+            visitor = await joined(a.ws_url(), f"visitor{i}")
             await visitor.close()
         await recv_until(ann, lambda m: m.get("text") == "visitor7 left people.")
         redis_server.stop()
-        await a.wait_for_line("lost Redis")
-        await b.wait_for_line("lost Redis")
+        await a.printed("lost Redis")
+        await b.printed("lost Redis")
         restarted.append(start_redis(port=port))  # empty: its counters start from 0 again
-        await a.wait_for_line("reconnected to Redis", timeout=3 * DEADLINE)
-        await b.wait_for_line("reconnected to Redis", timeout=3 * DEADLINE)
-        dora = await joined(a.ws(), "dora")
+        await a.printed("reconnected to Redis", 3 * DEADLINE)
+        await b.printed("reconnected to Redis", 3 * DEADLINE)
+        dora = await joined(a.ws_url(), "dora")
         got = await recv_until(ann, lambda m: m.get("type") == "members" and "dora" in m["names"])
         assert got[-1] == {"type": "members", "names": ["ann", "dora"]}
         await dora.close()
@@ -183,20 +175,20 @@ def test_member_lists_stay_right_when_redis_restarts_empty_after_much_coming_and
         await ann.close()
 
     try:
-        run(body, timeout=30)
+        run(body)
     finally:
-        stop_servers(servers)
+        stop_all(servers)
         for server in restarted:
             server.stop()
 
 
 def test_a_server_stopped_with_sigterm_says_its_members_left_at_once(redis_server):
-    servers = start_servers(redis_server.url, 2)
+    servers = serve_with_redis(redis_server.url, 2)
     a, b = servers
 
     async def body():
-        jenny = await joined(a.ws(), "jenny")
-        await joined(b.ws(), "colt")
+        jenny = await joined(a.ws_url(), "jenny")
+        await joined(b.ws_url(), "colt")
         await recv_until(jenny, lambda m: m == note('colt joined "people".'))
         stopping = time.monotonic()
         await asyncio.get_running_loop().run_in_executor(None, b.stop)  # SIGTERM: a clean stop
@@ -205,7 +197,7 @@ def test_a_server_stopped_with_sigterm_says_its_members_left_at_once(redis_serve
         await jenny.close()
 
     try:
-        run(body, timeout=30)
+        run(body)
     finally:
-        stop_servers(servers)
+        stop_all(servers)
     assert "stopped answering" not in a.output

@@ -1,40 +1,33 @@
 """The server over real sockets on 127.0.0.1: rooms, limits, failures, the page, the demos.
 
 Each test runs its own ``chatkit.serve`` on a free port under ``asyncio.run`` with a
-deadline (``chat_helpers.run``), and talks to it with ``websockets`` clients.
+deadline (``helpers.waiting.run``), and talks to it with ``websockets`` clients.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import http.client
 
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import InvalidStatus
 from websockets.protocol import State
 
 import chatkit
 from chatkit import ChatUser
 from chatkit.core.messages import MAX_MESSAGE_BYTES, MAX_ROOM_NAME_LENGTH
 from chatkit.server import RateLimit
-from chat_helpers import COLT_TRANSCRIPT, DEADLINE, chat_server, recv_json, recv_until, run, say
+from tests.helpers.chat import (COLT_TRANSCRIPT, chat_server, closed_with, recv_json, recv_until,
+                                say)
+from tests.helpers.http import http_get
+from tests.helpers.waiting import DEADLINE, eventually, run
 
 NO_LIMIT = {"rate_limit": None}
 
 
 def is_chat(text):
     return lambda message: message.get("type") == "chat" and message.get("text") == text
-
-
-async def closed_with(ws):
-    """Wait for the server to close ``ws``; return (code, reason)."""
-    async with asyncio.timeout(DEADLINE):
-        with pytest.raises(ConnectionClosed):
-            while True:
-                await ws.recv()
-    return ws.close_code, ws.close_reason
 
 
 # -- chat over sockets ----------------------------------------------------
@@ -202,9 +195,7 @@ def test_a_client_that_floods_and_vanishes_ends_its_handler_cleanly(caplog):
                 for text in ("one", "two, over the limit", "three, over the limit"):
                     await ws.send(f'{{"type": "chat", "text": "{text}"}}')
                 ws.transport.abort()
-            async with asyncio.timeout(DEADLINE):
-                while server.kinds().count("close") < 5:
-                    await asyncio.sleep(0.01)
+            await eventually(lambda: server.kinds().count("close") >= 5)
 
     with caplog.at_level(logging.ERROR, logger="websockets"):
         run(body)
@@ -295,9 +286,7 @@ def test_an_exception_in_handle_close_is_reported_and_the_room_goes_on():
             leaver = await server.join("leaver")
             await leaver.close()
             stays = await server.join("stays")
-            async with asyncio.timeout(DEADLINE):
-                while "exception" not in server.kinds():
-                    await asyncio.sleep(0.01)
+            await eventually(lambda: "exception" in server.kinds())
             assert "forgot to leave" in [e for e in server.events if e.kind == "exception"][0].detail
             await say(stays, "hi")
             assert (await recv_json(stays))["text"] == "hi"
@@ -310,9 +299,7 @@ def test_join_and_close_are_in_the_event_log():
         async with chat_server() as server:
             ws = await server.join("Colt")
             await ws.close()
-            async with asyncio.timeout(DEADLINE):
-                while "close" not in server.kinds():
-                    await asyncio.sleep(0.01)
+            await eventually(lambda: "close" in server.kinds())
             texts = [e.text for e in server.events]
             assert "connect" in server.kinds()
             assert "Colt joined 'people'" in texts
@@ -324,21 +311,6 @@ def test_join_and_close_are_in_the_event_log():
 # -- plain HTTP -------------------------------------------------------------
 
 
-def http_get(port, path):
-    """GET over plain HTTP: (status, [(header, value), ...], body)."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        return response.status, response.getheaders(), response.read()
-    finally:
-        connection.close()
-
-
-def values(headers, name):
-    return [value for key, value in headers if key.lower() == name.lower()]
-
-
 def test_http_serves_the_page_static_files_and_404():
     async def body():
         async with chat_server() as server:
@@ -346,24 +318,24 @@ def test_http_serves_the_page_static_files_and_404():
 
             status, headers, page = await get("/people")
             assert status == 200
-            assert values(headers, "Content-Type") == ["text/html; charset=utf-8"]
-            [csp] = values(headers, "Content-Security-Policy")
+            assert headers.get_all("Content-Type") == ["text/html; charset=utf-8"]
+            [csp] = headers.get_all("Content-Security-Policy")
             assert "script-src 'self'" in csp and "default-src 'none'" in csp
-            assert values(headers, "X-Content-Type-Options") == ["nosniff"]
+            assert headers.get_all("X-Content-Type-Options") == ["nosniff"]
             assert b'<script src="_static/chat.js"' in page  # relative: works under any prefix
-            assert int(values(headers, "Content-Length")[0]) == len(page)
+            assert int(headers.get_all("Content-Length")[0]) == len(page)
 
             status, headers, _ = await get("/my%20room?x=1")
-            assert status == 200 and values(headers, "Content-Type") == ["text/html; charset=utf-8"]
+            assert status == 200 and headers.get_all("Content-Type") == ["text/html; charset=utf-8"]
 
             status, headers, index = await get("/")
-            assert status == 200 and values(headers, "Content-Type") == ["text/html; charset=utf-8"]
+            assert status == 200 and headers.get_all("Content-Type") == ["text/html; charset=utf-8"]
 
             status, headers, script = await get("/_static/chat.js")
             assert status == 200 and script
-            assert values(headers, "Content-Type") == ["text/javascript; charset=utf-8"]
+            assert headers.get_all("Content-Type") == ["text/javascript; charset=utf-8"]
             status, headers, _ = await get("/_static/chat.css")
-            assert status == 200 and values(headers, "Content-Type") == ["text/css; charset=utf-8"]
+            assert status == 200 and headers.get_all("Content-Type") == ["text/css; charset=utf-8"]
 
             for path in ("/_static/nope.js", "/_static/../server.py", "/a/b", "/chat/people"):
                 assert (await get(path))[0] == 404, path

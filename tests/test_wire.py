@@ -18,6 +18,7 @@ from websockets.asyncio.client import connect
 import chatkit
 from chatkit.bench.clients import Deflate, client_frame, handshake_request
 from chatkit.core.messages import chat, encode, note
+from tests.helpers.waiting import DEADLINE
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -34,7 +35,7 @@ class RawMember:
     """A blocking socket that does what a browser does on the wire, frame by frame."""
 
     def __init__(self, port: int, name: str) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
         self.sock.sendall(handshake_request(port, "/chat/people", "browser"))
         response = b""
         while b"\r\n\r\n" not in response:
@@ -116,12 +117,12 @@ def test_browser_like_members_get_the_originals_wire_text_under_every_policy(ser
 
 def test_per_connection_deflate_carries_many_messages_with_its_context():
     async def body(url: str) -> list[dict]:
-        async with connect(url, open_timeout=5) as ws:  # websockets' client offers deflate
+        async with connect(url, open_timeout=DEADLINE) as ws:  # websockets' client offers deflate
             assert ws.protocol.extensions, "deflate was not negotiated"
             await ws.send(json.dumps({"type": "join", "name": "Colt"}))
             for n in range(5):
                 await ws.send(json.dumps({"type": "chat", "text": f"same words again {n}"}))
-            return [json.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(6)]
+            return [json.loads(await asyncio.wait_for(ws.recv(), DEADLINE)) for _ in range(6)]
 
     with chatkit.start(port=0, show=False, compression="deflate") as live:
         got = asyncio.run(body(live.ws_url("people")))
@@ -136,10 +137,10 @@ def test_an_unknown_compression_policy_is_refused_with_the_choices():
 def test_the_python_client_offers_no_compression_unless_asked(server):
     async def extensions(**options) -> list:
         ws = chatkit.WebSocket(server.ws_url("people"), **options)
-        assert await ws.wait_open(5)
+        assert await ws.wait_open(DEADLINE)
         negotiated = list(ws._connection.protocol.extensions)
         ws.close()
-        await ws.wait_closed(5)
+        await ws.wait_closed(DEADLINE)
         return negotiated
 
     assert asyncio.run(extensions()) == []
@@ -163,29 +164,9 @@ def test_frames_batched_in_a_loop_turn_go_out_before_a_close_in_that_same_turn()
         texts = [colt.frame()[1] for _ in range(3)]
         close_raw, _ = colt.frame()
         colt.close()  # the server's closing handshake ends here
-        closing.result(5)
+        closing.result(DEADLINE)
     assert texts == [encode(note(f"last words {n}")) for n in range(3)]
     assert close_raw[0] == 0x88 and close_raw[2:4] == (1001).to_bytes(2, "big")
-
-
-@pytest.mark.parametrize("flag, expected", [([], ""), (["--compression", "shared"],
-                                                        "server_no_context_takeover")])
-def test_the_command_line_server_takes_the_compression_policy(flag, expected):
-    from test_cli import start_cli, stop_cli
-
-    async def body() -> str:
-        process, _, port, _ = await start_cli(*flag)
-        try:
-            async with connect(f"ws://127.0.0.1:{port}/chat/people", open_timeout=5) as ws:
-                answered = ws.response.headers.get("Sec-WebSocket-Extensions", "")
-                await ws.send('{"type": "join", "name": "Colt"}')
-                assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "note"
-        finally:
-            await stop_cli(process)
-        return answered
-
-    answered = asyncio.run(asyncio.wait_for(body(), 20))
-    assert (expected in answered) if expected else answered == ""
 
 
 def test_two_live_servers_in_one_process_each_write_their_own_rooms_frames():

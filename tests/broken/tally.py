@@ -14,7 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parents[2]  # the repository: where ``tests`` is a package
+sys.path.insert(0, str(ROOT))
 
 from chatkit import checks  # noqa: E402
 
@@ -23,8 +24,8 @@ MODULES = ["nb1_client", "nb2_route", "nb3_chat_user", "nb4_room", "nb5_further"
 
 def main(argv: list[str]) -> int:
     for module in MODULES:
-        importlib.import_module(f"broken.{module}")
-    from broken.cases import RIGHT, WRONG
+        importlib.import_module(f"tests.broken.{module}")
+    from tests.broken.cases import RIGHT, WRONG
 
     checks.sockets.TIMEOUT = 0.3
     if hasattr(checks, "report") and hasattr(checks.report, "LIMIT"):

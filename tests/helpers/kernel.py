@@ -1,38 +1,34 @@
-"""Helpers for tests that drive a real Jupyter kernel and talk to it from outside.
-
-- :class:`Kernel`: a real ipykernel (``jupyter_client``), run cell by cell;
-- :func:`free_port`: a port the OS says is free on 127.0.0.1;
-- :class:`Outside`: a chat client in the test process (``websockets``' sync client).
+"""A real Jupyter kernel (ipykernel through jupyter_client), run cell by cell from a test.
 
 ::
 
     with Kernel.start() as kernel:
         cell = kernel.run("print(1 + 1)")
         assert cell.stdout == "2\\n"
+        kernel.value("[1, 2]")                          # a JSON-able value, from the kernel
+        kernel.value_when("server.running", "server.port")  # after awaiting a condition
+
+The classmates a kernel's server talks to are ``helpers.chat.Outside`` clients.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
 import shutil
-import socket
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from websockets.sync.client import ClientConnection, connect
+from . import ROOT
+from .waiting import DEADLINE
 
-from chat_helpers import free_port
+__all__ = ["Kernel", "Cell", "RunningCell", "WIDGET_MIME"]
 
-__all__ = ["Kernel", "Cell", "RunningCell", "free_port", "port_is_free", "Outside"]
-
-ROOT = Path(__file__).resolve().parent.parent
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
@@ -102,7 +98,7 @@ class Kernel:
         self.client = client
 
     @classmethod
-    def start(cls, startup_timeout: float = 30) -> Kernel:
+    def start(cls, startup_timeout: float = 60) -> Kernel:
         """Start ipykernel of this Python (not a ``python3`` kernelspec of the user's)."""
         from jupyter_client.kernelspec import KernelSpecManager
         from jupyter_client.manager import KernelManager
@@ -152,7 +148,7 @@ class Kernel:
         if cell.status == "error":
             cell.error = reply["content"]
 
-    def run(self, code: str, timeout: float = 15, *, ok: bool = True) -> Cell:
+    def run(self, code: str, timeout: float = 30, *, ok: bool = True) -> Cell:
         """Execute one cell and wait for it; with ``ok``, fail the test if it raised."""
         cell = Cell(code)
         self._execute(cell, timeout)
@@ -160,11 +156,11 @@ class Kernel:
             assert cell.status == "ok", cell.describe()
         return cell
 
-    def run_in_background(self, code: str, timeout: float = 15) -> RunningCell:
+    def run_in_background(self, code: str, timeout: float = 30) -> RunningCell:
         """Start executing a cell and return at once (do not run another meanwhile)."""
         return RunningCell(self, code, timeout)
 
-    def value(self, expression: str, timeout: float = 15) -> Any:
+    def value(self, expression: str, timeout: float = 30) -> Any:
         """Evaluate a JSON-able expression in the kernel (a cell may ``await`` in it)."""
         marker = "@@value@@"
         cell = self.run(
@@ -174,7 +170,7 @@ class Kernel:
         assert lines, cell.describe()
         return json.loads(lines[-1][len(marker):])
 
-    def value_when(self, condition: str, expression: str, timeout: float = 5) -> Any:
+    def value_when(self, condition: str, expression: str, timeout: float = DEADLINE) -> Any:
         """Await (bounded, on the kernel's loop) until ``condition`` holds; then ``value``."""
         steps = int(timeout / 0.01)
         self.run(
@@ -186,79 +182,33 @@ class Kernel:
         )
         return self.value(expression)
 
+    def block(self, until: Path, before: str = "", after: str = "",
+              timeout: float = 60) -> RunningCell:
+        """Start a cell that holds the kernel's thread in ``time.sleep`` until the file
+        ``until`` exists (at most ``timeout`` s): a student's blocking cell, for exactly as
+        long as the test needs. ``before`` runs first (print something: it sets ``seen``),
+        ``after`` once released.
+        """
+        code = (f"{before}\nimport os as _os, time as _time\n"
+                f"for _ in range({int(timeout / 0.05)}):\n"
+                f"    if _os.path.exists({str(until)!r}):\n"
+                "        break\n"
+                "    _time.sleep(0.05)\n"
+                f"{after}")
+        return self.run_in_background(code, timeout + 30)
 
-# -- ports ----------------------------------------------------------------------
-
-
-def port_is_free(port: int) -> bool:
-    """True if a new server could listen on 127.0.0.1:``port`` now.
-
-    Like every server (asyncio, ``http.server``, Node) it sets SO_REUSEADDR, so
-    closed connections lingering in TIME_WAIT do not count; a listening socket does.
-    """
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-            sock.listen()
-        except OSError:
-            return False
-        return True
-
-
-# -- a chat client outside the kernel -------------------------------------------
-
-
-class Outside:
-    """A chat client in the test process, reading JSON messages with a deadline::
-
-        with Outside(server.ws_url(), "Bob") as bob:   # joins as Bob
-            bob.say("hi")
-            bob.expect(type="chat", name="Bob", text="hi")
-    """
-
-    def __init__(self, url: str, name: str | None = None, timeout: float = 5) -> None:
-        self.timeout = timeout
-        self._exit = contextlib.ExitStack()
-        self.connection: ClientConnection = self._exit.enter_context(
-            connect(url, open_timeout=timeout)
+    def run_as_cell(self, cell_id: str, code: str, timeout: float = 30) -> dict[str, Any]:
+        """Execute ``code`` as JupyterLab does, naming its cell (``metadata.cellId``)."""
+        message = self.client.session.msg(
+            "execute_request",
+            {"code": code, "silent": False, "store_history": True, "user_expressions": {},
+             "allow_stdin": False, "stop_on_error": True},
+            metadata={"cellId": cell_id},
         )
-        self.received: list[dict[str, Any]] = []
-        if name is not None:
-            self.send({"type": "join", "name": name})
-            self.expect(type="note", text=f'{name} joined "{_room_of(url)}".')
-
-    def __enter__(self) -> Outside:
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self._exit.close()
-
-    def send(self, message: dict[str, Any]) -> None:
-        self.connection.send(json.dumps(message))
-
-    def say(self, text: str) -> None:
-        self.send({"type": "chat", "text": text})
-
-    def expect(self, **fields: Any) -> dict[str, Any]:
-        """Read until a message has all of ``fields`` (within the timeout); return it."""
-        return self.wait_for(lambda m: all(m.get(k) == v for k, v in fields.items()), fields)
-
-    def wait_for(self, test: Callable[[dict[str, Any]], bool], what: Any = "") -> dict[str, Any]:
-        deadline = time.monotonic() + self.timeout
-        while True:
-            left = deadline - time.monotonic()
-            assert left > 0, f"no message like {what} within {self.timeout} s: {self.received}"
-            try:
-                message = json.loads(self.connection.recv(timeout=left))
-            except TimeoutError:
-                continue
-            self.received.append(message)
-            if test(message):
-                return message
-
-
-def _room_of(url: str) -> str:
-    from urllib.parse import unquote, urlparse
-
-    return unquote(urlparse(url).path.rsplit("/", 1)[-1])
+        self.client.shell_channel.send(message)
+        for _ in range(100):
+            reply = self.client.get_shell_msg(timeout=timeout)
+            if reply["parent_header"].get("msg_id") == message["header"]["msg_id"]:
+                assert reply["content"]["status"] == "ok", reply["content"]
+                return reply
+        raise AssertionError("no execute_reply")

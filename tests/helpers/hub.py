@@ -4,7 +4,7 @@
 
     with Hub.start(tmp_path, users={"ann": [NOTEBOOK]}) as hub:
         hub.url                      # http://127.0.0.1:<port>, the proxy's public address
-        hub.log.read_text()          # the hub's, the proxy's and the service's output
+        hub.output                   # what the hub, its proxy and the service printed
 
 Everything listens on free ports of 127.0.0.1: the proxy (public and API), the
 hub, the chatkit service. DummyAuthenticator (one password for all),
@@ -14,32 +14,27 @@ toast), sqlite and the cookie secret in the temporary folder. The chatkit servic
 is README's snippet itself, docs/jupyterhub_config.py, moved to a free port.
 
 ``stop()`` ends the hub and everything it started (its proxy, the service, the
-users' servers and their kernels, each in a session of its own): their PIDs are
-collected first, the hub gets SIGTERM, leftovers get SIGKILL.
+users' servers and their kernels, each in a session of its own): ``Process(tree=True)``
+collects their PIDs first, the hub gets SIGTERM, leftovers get SIGKILL.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-import psutil
-
-from kernel_support import free_port
+from . import ROOT
+from .http import wait_http_ok
+from .lab import quiet_news
+from .processes import Process
+from .sockets import free_port
 
 __all__ = ["Hub", "PASSWORD", "proxy_command"]
 
 PASSWORD = "class-password"
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def proxy_command() -> str:
@@ -83,27 +78,26 @@ c.Spawner.environment = {{"CHATKIT_CLASS_URL": "http://127.0.0.1:{service}/servi
 class Hub:
     """A running ``jupyterhub`` process and the folder it lives in."""
 
-    def __init__(self, process: subprocess.Popen, folder: Path, ports: dict[str, int]) -> None:
+    def __init__(self, process: Process, folder: Path, ports: dict[str, int]) -> None:
         self.process = process
         self.folder = folder
         self.ports = ports
-        self.log = folder / "jupyterhub.log"
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.ports['public']}"
 
+    @property
+    def output(self) -> str:
+        """What the hub, its proxy and its services printed so far."""
+        return self.process.output
+
     @classmethod
-    def start(cls, folder: Path, users: dict[str, list[Path]], timeout: float = 30) -> Hub:
+    def start(cls, folder: Path, users: dict[str, list[Path]], timeout: float = 60) -> Hub:
         ports = {name: free_port() for name in ("public", "hub", "proxy_api", "service")}
         for user, notebooks in users.items():
             home = folder / "home" / user
-            settings = home / ".jupyter" / "lab" / "user-settings" / "@jupyterlab" / \
-                "apputils-extension"
-            settings.mkdir(parents=True)
-            (settings / "notification.jupyterlab-settings").write_text(
-                json.dumps({"fetchNews": "false", "checkForUpdates": False})
-            )
+            quiet_news(home / ".jupyter" / "lab" / "user-settings")
             for notebook in notebooks:
                 shutil.copy(notebook, home / notebook.name)
         config = folder / "jupyterhub_config.py"
@@ -116,15 +110,12 @@ class Hub:
         for variable in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR",
                          "JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR", "IPYTHONDIR"):
             env.pop(variable, None)
-        with open(folder / "jupyterhub.log", "wb") as output:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "jupyterhub", "-f", str(config)],
-                cwd=folder, env=env, stdout=output, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        process = Process.python("-m", "jupyterhub", "-f", str(config), name="jupyterhub",
+                                 cwd=folder, env=env, tree=True)
         hub = cls(process, folder, ports)
-        try:
-            hub._wait_ready(timeout)
+        try:  # the hub's API through the proxy, then the service through the proxy too
+            for url in (f"{hub.url}/hub/api/", f"{hub.url}/services/chatkit/_static/chat.css"):
+                wait_http_ok(url, process, timeout)
         except BaseException:
             hub.stop()
             raise
@@ -135,25 +126,6 @@ class Hub:
 
     def __exit__(self, *exc_info: Any) -> None:
         self.stop()
-
-    def _wait_ready(self, timeout: float) -> None:
-        """Until the hub's API answers through the proxy, and the service answers too."""
-        deadline = time.monotonic() + timeout
-        for url in (f"{self.url}/hub/api/", f"{self.url}/services/chatkit/_static/chat.css"):
-            while True:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"jupyterhub exited ({self.process.returncode}):\n"
-                                       + self.log.read_text()[-3000:])
-                try:
-                    with urllib.request.urlopen(url, timeout=2) as response:
-                        if response.status == 200:
-                            break
-                except (urllib.error.URLError, ConnectionError, TimeoutError):
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"no answer from {url} within {timeout} s:\n"
-                                       + self.log.read_text()[-3000:])
-                time.sleep(0.1)
 
     # -- in the browser ------------------------------------------------------------
 
@@ -166,23 +138,6 @@ class Hub:
 
     # -- stopping ------------------------------------------------------------------
 
-    def stop(self, timeout: float = 15) -> None:
+    def stop(self) -> None:
         """Stop the hub and every process it started, by PID."""
-        try:
-            family = psutil.Process(self.process.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            family = []
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout)
-        gone, alive = psutil.wait_procs(family, timeout=5)
-        for process in alive:
-            try:
-                process.kill()
-            except psutil.NoSuchProcess:
-                pass
-        psutil.wait_procs(alive, timeout=5)
+        self.process.stop()
