@@ -20,10 +20,10 @@ import pytest
 
 from chatkit import ChatUser, Room, checks
 from chatkit.checks.solutions import SOLUTIONS
-from tests import broken
-from tests.broken import correct, nb1_client, nb2_route, nb3_chat_user, nb4_room, nb5_further
-from tests.broken.cases import RIGHT, WRONG
-from tests.broken.nb4_room import StudentRoom
+from tests.checks import broken
+from tests.checks.broken import correct, nb1_client, nb2_route, nb3_chat_user, nb4_room, nb5_further
+from tests.checks.broken.cases import RIGHT, WRONG
+from tests.checks.broken.nb4_room import StudentRoom
 from tests.helpers import ROOT
 from tests.helpers.kernel import Kernel
 GROUPS = {

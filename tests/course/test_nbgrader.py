@@ -44,7 +44,7 @@ from chatkit import checks
 from chatkit.checks import grading
 from chatkit.redis.local import start_redis
 from chatkit.redis.room import RedisRoom
-from tests import broken
+from tests.checks import broken
 from tests.helpers import ROOT
 from tests.helpers.kernel import Kernel
 from tests.helpers.sockets import free_port

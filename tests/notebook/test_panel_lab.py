@@ -17,7 +17,7 @@ from tests.helpers import browser
 from tests.helpers.chat import Outside
 from tests.helpers.lab import JupyterLab
 
-NOTEBOOK = Path(__file__).parent / "notebooks" / "panel_demo.ipynb"
+NOTEBOOK = Path(__file__).parent / "panel_demo.ipynb"
 PAYLOAD_NAME = "<img src=x onerror=window.pwned=1>"
 PAYLOAD_TEXT = "<img src=y onerror=window.pwned=2><script>window.pwned=3</script><b>bold?</b>"
 TIMEOUT = browser.TIMEOUT_MS  # for any one wait in the browser

@@ -1,7 +1,7 @@
 """How many of the wrong solutions each notebook's checks catch, and which right ones pass.
 
-    .venv/bin/python tests/broken/tally.py        # one line per notebook, then the totals
-    .venv/bin/python tests/broken/tally.py -v     # and a line per mistake
+    .venv/bin/python tests/checks/broken/tally.py        # one line per notebook, then the totals
+    .venv/bin/python tests/checks/broken/tally.py -v     # and a line per mistake
 
 Run it against another version of chatkit (``PYTHONPATH=<that tree>``) to compare.
 """
@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]  # the repository: where ``tests`` is a package
+ROOT = Path(__file__).resolve().parents[3]  # the repository: where ``tests`` is a package
 sys.path.insert(0, str(ROOT))
 
 from chatkit import checks  # noqa: E402
@@ -24,8 +24,8 @@ MODULES = ["nb1_client", "nb2_route", "nb3_chat_user", "nb4_room", "nb5_further"
 
 def main(argv: list[str]) -> int:
     for module in MODULES:
-        importlib.import_module(f"tests.broken.{module}")
-    from tests.broken.cases import RIGHT, WRONG
+        importlib.import_module(f"tests.checks.broken.{module}")
+    from tests.checks.broken.cases import RIGHT, WRONG
 
     checks.sockets.TIMEOUT = 0.3
     if hasattr(checks, "report") and hasattr(checks.report, "LIMIT"):
