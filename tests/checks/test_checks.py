@@ -1,6 +1,6 @@
 """The checks a student runs are themselves checked.
 
-Every wrong solution in tests/broken (a beginner's, a careless one's, an attacker's)
+Every wrong solution in tests/checks/broken (a beginner's, a careless one's, an attacker's)
 must fail, on the group of behaviours it breaks, in plain words with no traceback;
 every right solution in another style must pass; the instructor's solutions pass,
 the students' blank exercises pass nothing. Route and client checks run real

@@ -1,6 +1,6 @@
 """A course notebook as a student runs it: in a real JupyterLab, in headless Chromium.
 
-nbclient already runs every notebook top to bottom (tests/test_notebooks.py); this
+nbclient already runs every notebook top to bottom (tests/course/test_notebooks.py); this
 runs notebook 4 -- the whole chat live, a plot, two chat panels -- through
 JupyterLab's own front end: Run All from the menu, widgets rendered by the real
 ipywidgets manager. JupyterLab stops Run All at the first cell that raises, so

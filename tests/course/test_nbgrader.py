@@ -6,7 +6,7 @@ One course, made once for the module (``scripts/nbgrader_course.py``), released 
 - ``ann`` hands in the instructor's solutions, all five notebooks: full marks;
 - ``blank`` hands in notebooks 3 and 4 untouched: 0, and no cell hangs (every
   graded cell of all five gives the stubs 0 in a test of its own, without nbgrader);
-- ``mistakes`` hands in notebooks 3 and 4 with typical bugs from ``tests/broken``:
+- ``mistakes`` hands in notebooks 3 and 4 with typical bugs from ``tests/checks/broken``:
   part of the points -- exactly what ``chatkit.checks.grading`` gives the same
   code in class -- and feedback that says what fails, in the checks' words;
 - ``noisy`` hands in a correct notebook 3 that writes to stderr, one graded cell
@@ -14,8 +14,8 @@ One course, made once for the module (``scripts/nbgrader_course.py``), released 
 - one more goes through the exchange: fetches notebook 3, submits it untouched, and
   fetches the feedback.
 
-Hangs are tested in a real kernel on the graded cells alone (the ungraded check
-cell above them would hang too, for nbgrader's whole cell timeout).
+Hangs are tested in a real kernel on the graded cells alone, in tests/checks/test_grading.py
+(the ungraded check cell above them would hang too, for nbgrader's whole cell timeout).
 The metadata script (``scripts/nbgrader_metadata.py``) is tested without nbgrader.
 """
 
@@ -46,7 +46,6 @@ from chatkit.redis.local import start_redis
 from chatkit.redis.room import RedisRoom
 from tests.checks import broken
 from tests.helpers import ROOT
-from tests.helpers.kernel import Kernel
 from tests.helpers.sockets import free_port
 
 # The course fixture runs nbgrader ~15 times (about 1 min here, 2 on a busy machine).
@@ -315,67 +314,6 @@ def test_a_deleted_graded_cell_is_put_back_and_graded(course):
 
 
 # -- a hang, in a real kernel -------------------------------------------------------------
-
-
-def test_a_hanging_method_costs_its_own_behaviours_and_about_a_second_each():
-    notebook = nbformat.read(ROOT / "instructor" / "03-chat-user.ipynb", as_version=4)
-    graded = [c.source for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade")]
-    assert len(graded) == 3
-    with Kernel.start() as kernel:
-        kernel.run(textwrap.dedent("""\
-            from chatkit import Room, ChatUser as Reference
-
-            class ChatUser(Reference):
-                Room = Room.new_registry()
-                def handle_close(self):
-                    while True:  # a loop that never ends
-                        pass
-        """))
-        cells = [kernel.run(source, timeout=60) for source in graded]
-    for cell in cells:
-        assert cell.status == "ok" and cell.stderr == "", cell.describe()
-    assert [cell.displayed("text/plain") for cell in cells] == [["2.0"], ["2.0"], ["0.0"]]
-    assert "your code raised TookTooLong" in cells[2].stdout
-    assert "in handle_close" in cells[2].stdout
-    took = [cell.finished - cell.started for cell in cells]
-    assert sum(took) < 2 * grading.STALL + 5, took  # two behaviours stopped, in one cell
-
-
-def test_checks_that_wait_themselves_are_never_stopped(monkeypatch, capsys):
-    # The route's "bye" check waits a whole second for a close that never comes: that is
-    # the checks waiting on their own loop, not the student's code running.
-    monkeypatch.setattr(grading, "STALL", 0.2)
-    assert grading.score(checks.run_route, broken.route_never_closes, "bye", 2) == 1.0
-    assert "TookTooLong" not in capsys.readouterr().out
-
-
-def test_code_that_cannot_be_stopped_costs_the_step_its_limit_once_and_stays_silent():
-    with Kernel.start() as kernel:
-        kernel.run(textwrap.dedent("""\
-            import sys, time
-            from chatkit import Room, ChatUser as Reference
-            from chatkit.checks import grading, run_chat_user
-
-            class ChatUser(Reference):
-                Room = Room.new_registry()
-                def handle_join(self, name, want=None):
-                    while True:  # swallows even the grader's stop, and talks on stderr
-                        try:
-                            print("still joining", file=sys.stderr)
-                            time.sleep(0.01)
-                        except BaseException:
-                            pass
-        """))
-        cells = [kernel.run(f'grading.score(run_chat_user, ChatUser, "{group}", 2, limit=3)',
-                            timeout=60) for group in ("join", "chat")]
-        after = kernel.run("time.sleep(0.5)\n1 + 1")
-    for cell in cells:
-        assert cell.status == "ok" and cell.stderr == "", cell.describe()
-        assert cell.displayed("text/plain") == ["0.0"], cell.describe()
-        assert "never returns" in cell.stdout
-    took = [cell.finished - cell.started for cell in cells]
-    assert took[0] < 3 + 3 and took[1] < 2, took  # the same step: no second wait
-    assert after.displayed("text/plain") == ["2"] and after.stderr == "", after.describe()
 
 
 # -- the metadata script, without nbgrader --------------------------------------------------

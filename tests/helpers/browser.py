@@ -5,6 +5,7 @@
     browser = launch(playwright)                 # what the ``chromium`` fixture does
     join(page, "Ada", url=server.page_url("people"))
     say(page, "hello")
+    expect(last_line(page, "li.chat")).to_have_text("Ada: hello")
     assert page_errors(page) == []               # the ``page`` fixture records the console
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-__all__ = ["CHROMIUM_ARGS", "chromium_path", "launch", "join", "say", "page_errors"]
+__all__ = ["CHROMIUM_ARGS", "chromium_path", "launch", "join", "say", "last_line", "page_errors"]
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -62,6 +63,11 @@ def say(page: Page, text: str) -> None:
     """Type ``text`` into the page's message box and press Send."""
     page.fill("#m", text)
     page.click("#send")
+
+
+def last_line(page: Page, selector: str = "li") -> Any:
+    """The last line of the page's message list matching ``selector`` (``li.chat``, ...)."""
+    return page.locator(f"#messages {selector}").last
 
 
 def page_errors(page: Page) -> list[str]:

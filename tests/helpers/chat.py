@@ -27,7 +27,7 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect as connect_sync
 
 import chatkit
@@ -36,7 +36,7 @@ from chatkit.core.messages import chat, note
 from .waiting import DEADLINE
 
 __all__ = ["COLT_TRANSCRIPT", "chat_server", "ChatServerUnderTest", "joined", "say", "recv_json",
-           "recv_until", "closed_with", "Outside", "room_of"]
+           "recv_until", "closed_with", "Outside", "room_of", "handshake_status"]
 
 #: What a member hears when Colt joins, says "hi all" and leaves: the original's transcript,
 #: the same on one server (tests/server/test_app.py) as across servers sharing a room
@@ -197,3 +197,12 @@ class Outside:
 def room_of(url: str) -> str:
     """The room a chat URL names: ``ws://h:p/chat/my%20room`` -> ``my room``."""
     return unquote(urlparse(url).path.rsplit("/", 1)[-1])
+
+
+def handshake_status(url: str, headers: dict[str, str] | None = None) -> int:
+    """101 if a WebSocket handshake to ``url`` succeeds, else the HTTP status of the refusal."""
+    try:
+        with connect_sync(url, open_timeout=DEADLINE, additional_headers=headers):
+            return 101
+    except InvalidStatus as refused:
+        return refused.response.status_code

@@ -19,18 +19,12 @@ from pathlib import Path
 import nbformat
 import pytest
 from playwright.sync_api import Page, expect
-from websockets.sync.client import connect
-from websockets.exceptions import InvalidStatus
 
 from tests.helpers import ROOT
 from tests.helpers.browser import join, say
-from tests.helpers.chat import Outside
-from tests.helpers.http import http_get
+from tests.helpers.chat import handshake_status
 from tests.helpers.hub import Hub
 from tests.helpers.lab import KERNEL_IDLE, JupyterLab
-from tests.helpers.processes import Process
-from tests.helpers.sockets import free_port
-from tests.helpers.waiting import DEADLINE
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -167,103 +161,3 @@ def test_hub_students_chat_on_their_own_page_and_the_class_shares_a_room_on_the_
     print(f"test body took {time.monotonic() - started:.1f} s")
 
 
-def handshake_status(url: str, headers: dict[str, str] | None = None) -> int:
-    """101 if a WebSocket handshake to ``url`` succeeds, else the HTTP status of the refusal."""
-    try:
-        with connect(url, open_timeout=DEADLINE, additional_headers=headers):
-            return 101
-    except InvalidStatus as refused:
-        return refused.response.status_code
-
-
-def test_class_room_from_a_notebook_needs_the_hub_environment(monkeypatch):
-    import chatkit
-
-    monkeypatch.delenv("CHATKIT_CLASS_URL", raising=False)
-    monkeypatch.delenv("JUPYTERHUB_API_TOKEN", raising=False)
-    with pytest.raises(RuntimeError, match="CHATKIT_CLASS_URL"):
-        chatkit.class_room("people")
-    monkeypatch.setenv("CHATKIT_CLASS_URL", "http://127.0.0.1:10101/services/chatkit/")
-    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "t0ken")
-    room = chatkit.class_room("people")
-    assert room.ws_url() == "ws://127.0.0.1:10101/services/chatkit/chat/people"
-    assert room.page_url("a b") == "/services/chatkit/a%20b"
-    assert room.headers == {"Authorization": "token t0ken"}
-
-
-def test_the_service_alone_sends_browsers_to_the_hub_login_refuses_websockets_and_stops_on_sigint():
-    """``python -m chatkit.server.jupyterhub`` as the hub starts it (its environment), with no hub there."""
-    import os
-    import signal
-
-    port, hub_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "JUPYTERHUB_SERVICE_PREFIX": "/services/chatkit/",
-        "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{port}",
-        "JUPYTERHUB_API_TOKEN": "service-token",
-        "JUPYTERHUB_CLIENT_ID": "service-chatkit",
-        "JUPYTERHUB_API_URL": f"http://127.0.0.1:{hub_port}/hub/api",
-        "JUPYTERHUB_OAUTH_ACCESS_SCOPES": '["access:services!service=chatkit"]',
-    }
-    with Process.python("-m", "chatkit.server.jupyterhub", env=env) as service:
-        service.wait_for(r"serving /services/chatkit/<room>")
-        status, headers, _ = http_get(port, "/services/chatkit/_static/chat.css")
-        assert status == 200 and headers["Connection"] == "close"
-        status, login, _ = http_get(port, "/services/chatkit/people")
-        assert status == 302 and login["Connection"] == "close"
-        assert login["Location"].startswith(  # the hub's page, on the same host
-            "/hub/api/oauth2/authorize?client_id=service-chatkit&redirect_uri="
-            "%2Fservices%2Fchatkit%2Foauth_callback"
-        )
-        assert "code_challenge=" in login["Location"]
-        assert "HttpOnly" in login["Set-Cookie"]
-        # A callback that this service did not start is refused.
-        assert http_get(port, "/services/chatkit/oauth_callback?code=x&state=y")[0] == 400
-        ws_room = f"ws://127.0.0.1:{port}/services/chatkit/chat/people"
-        assert handshake_status(ws_room) == 403
-        # A token, but no hub to vouch for it: the service says so, and goes on.
-        assert handshake_status(ws_room, {"Authorization": "token abc"}) == 503
-        assert service.stop(signal.SIGINT) == 0  # as the hub stops its services
-    assert "stopped" in service.output
-
-
-def test_the_link_chatkit_prints_fits_where_the_notebook_runs(monkeypatch, capsys):
-    import chatkit
-
-    for variable in ("JUPYTERHUB_SERVICE_PREFIX", "JUPYTERHUB_PUBLIC_URL", "COLAB_RELEASE_TAG"):
-        monkeypatch.delenv(variable, raising=False)
-    with chatkit.start(port=0, show=False) as server:  # on your own machine
-        assert server.page_url("a b") == f"http://127.0.0.1:{server.port}/a%20b"
-        assert server.page_note() == ""
-        # JupyterHub or Binder: beside the notebook, through jupyter-server-proxy
-        monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/ann/")
-        assert server.page_url() == f"/user/ann/proxy/{server.port}/people"
-        assert server.page_note() == ""  # jupyter-server-proxy is installed here
-        monkeypatch.setenv("JUPYTERHUB_PUBLIC_URL", "https://hub.example.org/user/ann/")
-        assert server.page_url() == f"https://hub.example.org/user/ann/proxy/{server.port}/people"
-        # The kernel's own clients still go straight to 127.0.0.1.
-        assert server.ws_url() == f"ws://127.0.0.1:{server.port}/chat/people"
-    capsys.readouterr()
-    monkeypatch.delenv("JUPYTERHUB_SERVICE_PREFIX")
-    monkeypatch.setenv("COLAB_RELEASE_TAG", "release-colab")
-    with chatkit.start(port=0, show=False):
-        printed = capsys.readouterr().out
-    assert "cannot be opened from your browser" in printed and "ChatPanel" in printed
-
-
-def test_a_live_server_with_a_class_code_gives_links_and_panels_that_carry_it():
-    import chatkit
-    from chatkit.server.class_code import ClassCode
-    from chatkit.notebook.panel import ChatPanel
-
-    with chatkit.start(port=0, show=False, gate=ClassCode("abcd-efgh")) as server:
-        assert server.page_url() == f"http://127.0.0.1:{server.port}/people?code=abcd-efgh"
-        assert server.ws_url() == f"ws://127.0.0.1:{server.port}/chat/people?code=abcd-efgh"
-        with Outside(server.ws_url(), "Ann") as ann:
-            ann.say("with the code")
-            ann.expect(type="chat", name="Ann", text="with the code")
-        assert handshake_status(server.ws_url().split("?")[0]) == 403
-        panel = ChatPanel(f"ws://127.0.0.1:{server.port}/?code=abcd-efgh", room="lab")
-        assert panel.ws_url == f"ws://127.0.0.1:{server.port}/chat/lab?code=abcd-efgh"
-        panel.close()

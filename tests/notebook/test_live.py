@@ -4,7 +4,8 @@ A student's notebook does: start the server in a cell, re-run that cell, chat
 from a ``chatkit.WebSocket`` in the kernel with classmates outside it, run a cell
 that blocks, plug in a broken ``ChatUser``, stop the server. Each step here runs
 in a real ipykernel (jupyter_client), and the classmates are real clients in the
-test process talking to 127.0.0.1.
+test process talking to 127.0.0.1. The same ``start`` also runs in a plain script,
+and its activity log shows what students type as inert text.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import time
 
 import pytest
 from websockets.exceptions import ConnectionClosed
+
+import chatkit
 
 from tests.helpers.chat import Outside
 from tests.helpers.http import http_get
@@ -288,3 +291,38 @@ def test_start_works_the_same_in_a_plain_python_script(tmp_path):
         ],
         "running": False,
     }
+
+
+class UncheckedChatUser(chatkit.ChatUser):
+    """A student's ChatUser that takes any name, and breaks with a huge message on "boom"."""
+
+    def handle_join(self, name, want=None):
+        self.name = name
+        self.room.join(self)
+
+    def handle_chat(self, text):
+        if text == "boom":
+            raise ValueError("x" * 60_000)
+        super().handle_chat(text)
+
+
+def test_the_activity_log_shows_user_text_inert_and_bounds_what_it_redraws():
+    with chatkit.start(port=0, show=False, chat_user=UncheckedChatUser) as server:
+        panel = server.panel()
+        with Outside(server.ws_url("people")) as link, Outside(server.ws_url("people")) as fake:
+            link.send({"type": "join", "name": "http://evil.example"})
+            fake.send({"type": "join", "name": "\x1b[31mserver stopped\r"})
+            fake.say("boom")
+            fake.expect(type="error")
+            for _ in range(30):  # a student's loop hitting the same bug, again and again
+                fake.say("boom")
+            for _ in range(30):
+                fake.expect(type="error")
+        server._refresh()
+        [output] = panel.children[1].outputs
+        html_text = output["data"]["text/html"]
+        assert output["output_type"] == "display_data"  # not a stream: nothing autolinked
+        assert "http://evil.example" in html_text and "<a " not in html_text
+        assert "\x1b" not in html_text and "\r" not in html_text
+        assert "\\x1b[31mserver stopped\\r" in html_text  # shown, as escapes
+        assert len(html_text) < 40_000, len(html_text)  # 31 tracebacks of 60 KB each

@@ -1,7 +1,7 @@
 """One room, many servers: real ``python -m chatkit serve --redis`` processes on one real Redis.
 
 Clients spread over three server processes must see exactly what clients of one
-server see (the transcript of tests/test_server.py), in one order; ``/priv``,
+server see (the transcript of tests/server/test_app.py), in one order; ``/priv``,
 ``/members``, the member lists and name uniqueness work across servers.
 """
 
@@ -14,11 +14,19 @@ from websockets.asyncio.client import connect
 
 from chatkit.core.messages import note
 from chatkit.redis.local import start_redis
+from tests.helpers import ROOT
 from tests.helpers.chat import COLT_TRANSCRIPT, joined, recv_json, recv_until, say
-from tests.helpers.processes import SERVING, ChatkitServe
-from tests.helpers.redis import PRESENCE, serve_with_redis, stop_all
+from tests.helpers.redis import serve_with_redis, stop_all
 from tests.helpers.sockets import free_port
 from tests.helpers.waiting import DEADLINE, run
+
+
+def test_this_folder_does_not_hide_redis_py():
+    """tests/redis is a package inside ``tests``: ``import redis`` still finds redis-py."""
+    import redis
+
+    assert not redis.__file__.startswith(str(ROOT / "tests")), redis.__file__
+    assert redis.asyncio.Redis and redis.__name__ == "redis"
 
 
 @pytest.fixture(scope="module")
@@ -120,43 +128,6 @@ def test_a_name_is_unique_across_servers_even_when_nine_race_for_it(three_server
             await client.close()
 
     run(body)
-
-
-def test_two_workers_share_one_port_and_one_room(redis_server):
-    """``serve --workers 2``: the kernel spreads connections; Redis holds members of both."""
-    import redis as redis_py
-
-    with ChatkitServe("--redis", redis_server.url, "--presence-timeout", str(PRESENCE),
-                      "--workers", "2").wait_serving() as parent:
-
-        async def body():
-            await parent.printed("workers sharing the port")
-            port = int(SERVING.findall(parent.output)[-1][1])
-            url = f"ws://127.0.0.1:{port}/chat/people"
-            clients = [await joined(url, f"student{i}") for i in range(12)]
-            names = redis_py.Redis.from_url(redis_server.url, decode_responses=True).hgetall(
-                "chatkit:names:people")
-            servers = {value.split(" ")[1].split(":")[0] for value in names.values()}
-            assert len(names) == 12 and len(servers) == 2, names  # both workers got members
-            await say(clients[0], "hello, both workers")
-            for client in clients:
-                await recv_until(client, lambda m: m.get("text") == "hello, both workers")
-                await client.close()
-
-        run(body)
-    assert "chatkit: stopped" in parent.output
-    assert parent.output.count("exited with code 0") == 2
-
-
-def test_the_fan_out_benchmark_across_processes_loses_nothing_at_a_tiny_size():
-    from benchmarks import redis_fanout as bench_redis
-
-    results = bench_redis.run([2], size=6, messages=20, rounds=1, baseline=False, timeout=30)
-    (two,) = results["runs"]
-    assert results["lost"] == 0 and two["errors"] == []
-    assert two["processes"] == 2 and len(two["server_cpu_ms_per_1000"]) == 2
-    assert two["deliveries_per_s"] > 0 and two["redis_cpu_ms_per_1000"] > 0
-    assert "| 2 |" in bench_redis.table(results)
 
 
 def test_a_redis_that_does_not_answer_is_a_clear_error_in_a_notebook_and_on_the_command_line():

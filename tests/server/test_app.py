@@ -1,4 +1,5 @@
-"""The server over real sockets on 127.0.0.1: rooms, limits, failures, the page, the demos.
+"""The app (``chatkit.server.app``) over real sockets on 127.0.0.1: rooms, names, the size and
+rate limits, a student's failing ChatUser, the event log, the demo routes.
 
 Each test runs its own ``chatkit.serve`` on a free port under ``asyncio.run`` with a
 deadline (``helpers.waiting.run``), and talks to it with ``websockets`` clients.
@@ -7,11 +8,11 @@ deadline (``helpers.waiting.run``), and talks to it with ``websockets`` clients.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 import pytest
-from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
+from websockets.frames import CloseCode
 from websockets.protocol import State
 
 import chatkit
@@ -20,7 +21,6 @@ from chatkit.core.messages import MAX_MESSAGE_BYTES, MAX_ROOM_NAME_LENGTH
 from chatkit.server import RateLimit
 from tests.helpers.chat import (COLT_TRANSCRIPT, chat_server, closed_with, recv_json, recv_until,
                                 say)
-from tests.helpers.http import http_get
 from tests.helpers.waiting import DEADLINE, eventually, run
 
 NO_LIMIT = {"rate_limit": None}
@@ -308,52 +308,6 @@ def test_join_and_close_are_in_the_event_log():
     run(body)
 
 
-# -- plain HTTP -------------------------------------------------------------
-
-
-def test_http_serves_the_page_static_files_and_404():
-    async def body():
-        async with chat_server() as server:
-            get = lambda path: asyncio.to_thread(http_get, server.port, path)  # noqa: E731
-
-            status, headers, page = await get("/people")
-            assert status == 200
-            assert headers.get_all("Content-Type") == ["text/html; charset=utf-8"]
-            [csp] = headers.get_all("Content-Security-Policy")
-            assert "script-src 'self'" in csp and "default-src 'none'" in csp
-            assert headers.get_all("X-Content-Type-Options") == ["nosniff"]
-            assert b'<script src="_static/chat.js"' in page  # relative: works under any prefix
-            assert int(headers.get_all("Content-Length")[0]) == len(page)
-
-            status, headers, _ = await get("/my%20room?x=1")
-            assert status == 200 and headers.get_all("Content-Type") == ["text/html; charset=utf-8"]
-
-            status, headers, index = await get("/")
-            assert status == 200 and headers.get_all("Content-Type") == ["text/html; charset=utf-8"]
-
-            status, headers, script = await get("/_static/chat.js")
-            assert status == 200 and script
-            assert headers.get_all("Content-Type") == ["text/javascript; charset=utf-8"]
-            status, headers, _ = await get("/_static/chat.css")
-            assert status == 200 and headers.get_all("Content-Type") == ["text/css; charset=utf-8"]
-
-            for path in ("/_static/nope.js", "/_static/../server.py", "/a/b", "/chat/people"):
-                assert (await get(path))[0] == 404, path
-            assert (await get("/favicon.ico"))[0] == 204
-
-    run(body)
-
-
-def test_a_websocket_upgrade_to_an_unknown_path_is_refused_with_404():
-    async def body():
-        async with chat_server() as server:
-            with pytest.raises(InvalidStatus) as refused:
-                await connect(server.ws("/nowhere"), open_timeout=DEADLINE)
-            assert refused.value.response.status_code == 404
-
-    run(body)
-
-
 # -- the demo routes ---------------------------------------------------------
 
 
@@ -445,5 +399,62 @@ def test_the_members_extension_over_sockets_reaches_only_the_client_that_asked()
             ]
             await say(plain, "sentinel")  # plain's next message is its own line, no list
             assert await recv_json(plain) == {"type": "chat", "name": "plain", "text": "sentinel"}
+
+    run(body)
+
+
+# -- names and room names: look-alikes, control characters, the extensions that follow them --
+
+
+@pytest.mark.parametrize("name, says", [
+    ("Ann\u200d", "joiner"),
+    ("\u0410nn", "mix Latin, Cyrillic and Greek"),
+    ("Server", "reserved"),
+    ("server", "reserved"),
+    ("Ann → Bob (private)", "private message"),
+    ("ＡＮＮ", "already taken"),
+    ("ann", "already taken"),
+    ("\u0410\u0441\u0435", "already taken"),  # all Cyrillic, drawn as "Ace"
+])
+def test_look_alike_names_are_refused_over_sockets(name, says):
+    async def body():
+        async with chat_server() as server:
+            await server.join("Ann")
+            await server.join("Ace")
+            ws = await server.connect("/chat/people")
+            await ws.send(json.dumps({"type": "join", "name": name}))
+            reply = await recv_json(ws)
+            assert reply["type"] == "error" and says in reply["text"], reply
+
+    run(body)
+
+
+@pytest.mark.parametrize("room", ["a%00b", "a%0D%0Ab", "a%E2%80%AEb", "%E2%80%8B", "a%E2%80%8Db"])
+def test_room_names_with_nul_crlf_or_bidi_overrides_are_closed_with_1008(room):
+    async def body():
+        async with chat_server() as server:
+            ws = await server.connect(f"/chat/{room}")
+            code, reason = await closed_with(ws)
+            assert code == CloseCode.POLICY_VIOLATION and "room name" in reason, reason
+
+    run(body)
+
+
+def test_the_you_extension_reaches_only_a_client_that_asked_and_follows_renames():
+    async def body():
+        async with chat_server() as server:
+            ann = await server.connect("/chat/people")
+            await ann.send('{"type": "join", "name": " Ann ", "want": ["you"]}')
+            assert [await recv_json(ann) for _ in range(2)] == [
+                {"type": "note", "text": 'Ann joined "people".'},
+                {"type": "you", "name": "Ann"},
+            ]
+            plain = await server.join("plain")
+            await say(ann, "/name Annie")
+            got = await recv_until(ann, lambda m: m["type"] == "you")
+            assert got[-1] == {"type": "you", "name": "Annie"}
+            await say(plain, "sentinel")
+            got = await recv_until(plain, lambda m: m.get("text") == "sentinel")
+            assert {m["type"] for m in got} <= {"note", "chat"}
 
     run(body)

@@ -7,9 +7,11 @@ import socket
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+from websockets.frames import CloseCode
 
 from chatkit.server.cli import parse_args
-from tests.helpers.chat import recv_json, say
+from tests.helpers.chat import closed_with, recv_json, say
 from tests.helpers.processes import ChatkitServe, Process
 from tests.helpers.waiting import DEADLINE, run
 
@@ -87,3 +89,21 @@ def test_a_port_out_of_range_is_a_usage_error_not_a_traceback(port, capsys):
         parse_args(["serve", "--port", port])
     assert exited.value.code == 2
     assert "--port" in capsys.readouterr().err
+
+
+def test_the_command_line_flags_set_the_limits_and_the_allowed_origins():
+    async def body(url):
+        hub = await connect(url, origin="https://hub.example.org", open_timeout=DEADLINE)
+        with pytest.raises(InvalidStatus):
+            await connect(url, origin="https://evil.example", open_timeout=DEADLINE)
+        lurker = await connect(url, open_timeout=DEADLINE)  # the second of two
+        third = await connect(url, open_timeout=DEADLINE)
+        assert (await closed_with(third))[0] == CloseCode.TRY_AGAIN_LATER
+        code, reason = await closed_with(lurker)
+        assert code == CloseCode.POLICY_VIOLATION and "no join within 0.5 s" in reason
+        await hub.close()
+
+    with ChatkitServe("--origin", "https://hub.example.org", "--max-per-client", "2",
+                      "--join-timeout", "0.5").wait_serving() as server:
+        run(lambda: body(server.ws_url("people")))
+        assert server.stop(signal.SIGINT) == 0

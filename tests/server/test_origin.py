@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import Page
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 import chatkit
 from tests.helpers import browser
-from tests.helpers.chat import Outside
+from tests.helpers.chat import Outside, chat_server
 from tests.helpers.http import serve_page
+from tests.helpers.sockets import raw_connect, read_head, upgrade_request
+from tests.helpers.waiting import DEADLINE, run
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -53,6 +57,52 @@ def chromium():
 def outcome(page: Page) -> str:
     page.wait_for_function("window.result && window.result !== 'pending'", timeout=30_000)
     return page.evaluate("window.result")
+
+
+# -- Origin and Host, in the handshake (first: asyncio.run fails while Chromium runs) --
+
+
+def test_a_websocket_from_another_origin_is_refused_and_the_servers_own_origin_is_not():
+    async def body():
+        async with chat_server(origins=["https://hub.example.org"]) as server:
+            own = f"http://127.0.0.1:{server.port}"
+            for origin in ("http://evil.example", f"http://127.0.0.1:{server.port + 1}",
+                           "null", f"http://localhost:{server.port}"):
+                with pytest.raises(InvalidStatus) as refused:
+                    await connect(server.room(), origin=origin, open_timeout=DEADLINE)
+                assert refused.value.response.status_code == 403, origin
+            for origin in (own, "https://hub.example.org", None):  # None: not a browser
+                ws = await connect(server.room(), origin=origin, open_timeout=DEADLINE)
+                await ws.close()
+            assert not [e for e in server.events if e.kind == "join"]
+
+    run(body)
+
+
+def test_a_dns_rebinding_host_is_refused_when_bound_to_loopback_and_a_proxy_is_let_through():
+    with chatkit.start(port=0, show=False) as server:
+        rebound = f"attacker.example:{server.port}"
+        origin = f"Origin: http://{rebound}\r\n"
+        sock = raw_connect(server.port)
+        sock.sendall(upgrade_request(server.port, host=rebound, extra=origin))
+        assert read_head(sock).startswith(b"HTTP/1.1 403")
+        sock.close()
+        for host in (f"localhost:{server.port}", f"127.0.0.1:{server.port}"):
+            sock = raw_connect(server.port)
+            origin = f"Origin: http://{host}\r\n"
+            sock.sendall(upgrade_request(server.port, host=host, extra=origin))
+            assert read_head(sock).startswith(b"HTTP/1.1 101"), host
+            sock.close()
+        # Behind jupyter-server-proxy on a hub, Host is the hub's, and the proxy says so.
+        sock = raw_connect(server.port)
+        sock.sendall(upgrade_request(
+            server.port, host="hub.example.org",
+            extra="Origin: https://hub.example.org\r\nX-Forwarded-For: 10.0.0.7\r\n"))
+        assert read_head(sock).startswith(b"HTTP/1.1 101")
+        sock.close()
+
+
+# -- pages in Chromium ----------------------------------------------------------------
 
 
 def test_a_page_from_another_origin_cannot_join_a_room(page):

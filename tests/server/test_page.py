@@ -16,17 +16,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 import chatkit
-from tests.helpers.browser import join, page_errors, say
+from tests.helpers.browser import join, last_line, page_errors, say
 from tests.helpers.chat import Outside
 from tests.helpers.http import serve_page
 from tests.helpers.processes import ChatkitServe
 from tests.helpers.sockets import free_port
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def last(page: Page, selector: str) -> Any:
-    return page.locator(f"#messages {selector}").last
 
 
 def test_the_page_joins_and_chats_both_ways_with_a_python_client(live_server, page, artifacts):
@@ -42,26 +38,26 @@ def test_the_page_joins_and_chats_both_ways_with_a_python_client(live_server, pa
     expect(page.locator("#join-form")).to_be_hidden()
 
     with Outside(live_server.ws_url("people"), "Bob") as bob:
-        expect(last(page, "li.note")).to_have_text('Bob joined "people".')
+        expect(last_line(page, "li.note")).to_have_text('Bob joined "people".')
         # page -> Python
         say(page, "hello from the browser")
         bob.expect(type="chat", name="Ada", text="hello from the browser")
-        expect(last(page, "li.chat")).to_have_text("Ada: hello from the browser")
+        expect(last_line(page, "li.chat")).to_have_text("Ada: hello from the browser")
         # Python -> page
         bob.say("hi Ada")
-        expect(last(page, "li.chat")).to_have_text("Bob: hi Ada")
-        expect(last(page, "li.chat .name")).to_have_text("Bob: ")
+        expect(last_line(page, "li.chat")).to_have_text("Bob: hi Ada")
+        expect(last_line(page, "li.chat .name")).to_have_text("Bob: ")
         # a private message is marked as such
         bob.say("/priv Ada just between us")
-        private = last(page, "li.private")
+        private = last_line(page, "li.private")
         expect(private).to_have_text("Bob → Ada (private): just between us")
         expect(page.locator("#messages li.private")).to_have_count(1)
         # errors are shown, and the page goes on
         say(page, "/nope")
-        expect(last(page, "li.error")).to_contain_text("unknown command /nope")
+        expect(last_line(page, "li.error")).to_contain_text("unknown command /nope")
         say(page, "/members")
-        expect(last(page, "li.note")).to_have_text("In room: Ada, Bob")
-    expect(last(page, "li.note")).to_have_text("Bob left people.")
+        expect(last_line(page, "li.note")).to_have_text("In room: Ada, Bob")
+    expect(last_line(page, "li.note")).to_have_text("Bob left people.")
     expect(page.locator("#m")).to_have_value("")
     page.screenshot(path=artifacts / "page-chat.png")
     assert page_errors(page) == []
@@ -178,7 +174,7 @@ def test_the_page_shows_disconnected_with_the_code_when_the_server_stops(live_se
     join(page, "Ada", live_server.page_url("people"))
     live_server.stop()
     expect(page.locator("#status")).to_have_text("disconnected (code 1001)")
-    expect(last(page, "li.note")).to_have_text("disconnected (code 1001)")
+    expect(last_line(page, "li.note")).to_have_text("disconnected (code 1001)")
     expect(page.locator("#chat-form")).to_be_hidden()
     expect(page.locator("#join-form")).to_be_visible()
 
@@ -296,7 +292,7 @@ def test_a_refused_join_shows_the_error_and_lets_the_person_pick_another_name(
         page.goto(live_server.page_url("people"))
         page.fill("#name", "Bob")
         page.click("#join")
-        expect(last(page, "li.error")).to_contain_text('"Bob" is already taken')
+        expect(last_line(page, "li.error")).to_contain_text('"Bob" is already taken')
         expect(page.locator("#join-form")).to_be_visible()
         expect(page.locator("#chat-form")).to_be_hidden()
         expect(page.locator("#status")).to_have_text("not connected")
@@ -334,38 +330,6 @@ def test_the_command_line_server_serves_a_room_a_browser_and_a_python_client_cha
 # -- under a path prefix: JupyterHub, Binder, a hub service ---------------------------
 
 
-def test_the_page_works_behind_jupyter_server_proxy_at_the_link_chatkit_gives(
-    page, tmp_path, monkeypatch, artifacts
-):
-    """The real jupyter-server-proxy, in a local Jupyter server: /proxy/<port>/ is stripped."""
-    from tests.helpers.lab import JupyterLab
-
-    seen = []
-
-    async def record(connection, request):  # what reaches the server through the proxy
-        seen.append((request.path, request.headers.get("Host"), request.headers.get("Origin")))
-
-    # As on a hub whose user prefix is this server's base URL, "/".
-    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/")
-    with JupyterLab.start(tmp_path) as lab, \
-            chatkit.start(port=0, show=False, gate=record) as server:
-        link = server.page_url("people")
-        assert link == f"/proxy/{server.port}/people"
-        join(page, "Ann", f"{lab.url}{link}")
-        assert page.evaluate("address") == f"ws://127.0.0.1:{lab.port}/proxy/{server.port}/chat/people"
-        with Outside(server.ws_url("people"), "Bob") as bob:
-            say(page, "through the proxy")
-            bob.expect(type="chat", name="Ann", text="through the proxy")
-            bob.say("and back")
-            expect(last(page, "li.chat")).to_have_text("Bob: and back")
-        page.screenshot(path=artifacts / "page-behind-jupyter-server-proxy.png")
-    print("through jupyter-server-proxy, the server saw (path, Host, Origin):", seen)
-    handshake = next(entry for entry in seen if entry[0] == "/chat/people")
-    # The browser's Host and Origin pass unchanged: an Origin check (Origin host == Host) holds.
-    assert handshake[1:] == (f"127.0.0.1:{lab.port}", lab.url)
-    assert page_errors(page) == []
-
-
 def test_a_server_under_a_prefix_serves_the_page_and_its_room_there_only(page):
     """As the hub service runs: /services/chatkit/<room> and /services/chatkit/chat/<room>."""
     with chatkit.start(port=0, show=False, prefix="/services/chatkit/") as server:
@@ -383,27 +347,3 @@ def test_a_server_under_a_prefix_serves_the_page_and_its_room_there_only(page):
 # -- a class code, off a hub ------------------------------------------------------------
 
 
-def test_a_class_code_keeps_out_whoever_lacks_it_and_lets_in_whoever_has_the_link(page):
-    from websockets.exceptions import InvalidStatus
-
-    with cli_server("--class-code", "k7f3-q9x2") as page_url:
-        assert page_url.endswith("/people?code=k7f3-q9x2")
-        bare = page_url.split("?")[0]
-        ws_url = bare.replace("http://", "ws://").replace("/people", "/chat/people")
-        # Without the code: a form that asks for it, and no WebSocket.
-        assert page.goto(bare).status == 401
-        page.fill("#code", "a-guess")
-        page.click("#enter")
-        expect(page.locator("#code")).to_be_visible()
-        with pytest.raises(InvalidStatus, match="403"):
-            Outside(ws_url, "Mallory")
-        # With it: typed into the form, the page opens (the code leaves the address bar).
-        page.fill("#code", "k7f3-q9x2")
-        page.click("#enter")
-        page.wait_for_url(bare)
-        join(page, "Ann", bare)
-        with Outside(f"{ws_url}?code=k7f3-q9x2", "Colt") as colt:
-            say(page, "only the class hears this")
-            colt.expect(type="chat", name="Ann", text="only the class hears this")
-    with cli_server() as page_url:  # and without a class code, the original's way still works
-        assert "?" not in page_url

@@ -1,4 +1,4 @@
-"""Deliberately broken versions of the course's code, one bug each, for tests/test_checks.py.
+"""Deliberately broken versions of the course's code, one bug each (tests/checks/test_checks.py).
 
 Each is the reference with one method changed. The checks must fail on every one
 of them -- on the behaviour the bug breaks, with a message that names it -- except
@@ -12,7 +12,7 @@ import html
 import json
 
 from chatkit import ChatUser, Room
-from chatkit.core.messages import chat, error, note
+from chatkit.core.messages import chat, note
 
 # -- ChatUser ---------------------------------------------------------------------
 

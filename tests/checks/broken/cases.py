@@ -1,9 +1,9 @@
 """The registry of mistakes and of right answers in other styles, one per test case.
 
-Each module ``tests/broken/nbN_*.py`` writes wrong solutions the way students write
+Each module ``tests/checks/broken/nbN_*.py`` writes wrong solutions the way students write
 them (a beginner, a careless one, an attacker) and marks each with :func:`wrong`;
 ``correct.py`` writes right solutions in other styles, marked with :func:`right`.
-``tests/test_checks.py`` runs the notebook's check over every one of them.
+``tests/checks/test_checks.py`` runs the notebook's check over every one of them.
 
     @wrong("room", "registry: leave deletes whatever room now holds its name", {"registry"})
     class LeavePopsByName(StudentRoom): ...
