@@ -48,8 +48,9 @@ from tests.checks import broken
 from tests.helpers import ROOT
 from tests.helpers.sockets import free_port
 
-# The course fixture runs nbgrader ~15 times (about 1 min here, 2 on a busy machine).
-pytestmark = pytest.mark.timeout(600)
+# The course fixture runs nbgrader ~15 times (about 1 min here, 2 on a busy machine): once,
+# in one pytest-xdist worker for all the tests that read its results.
+pytestmark = [pytest.mark.timeout(600), pytest.mark.xdist_group("nbgrader")]
 
 NBGRADER = ROOT / ".venv-instructor" / "bin" / "nbgrader"
 ASSIGNMENTS = sorted(path.stem for path in (ROOT / "instructor").glob("0[1-57]-*.ipynb"))

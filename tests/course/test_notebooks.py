@@ -19,6 +19,9 @@ from nbclient import NotebookClient
 
 from tests.helpers import ROOT
 
+# All notebooks run once (the ``executed`` fixture), in one pytest-xdist worker.
+pytestmark = pytest.mark.xdist_group("notebooks")
+
 INSTRUCTOR = sorted((ROOT / "instructor").glob("*.ipynb"))
 STUDENT = [ROOT / "notebooks" / path.name for path in INSTRUCTOR]
 CHECK_CALL = re.compile(r"^checks\.check_\w+\(", re.M)
