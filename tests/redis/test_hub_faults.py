@@ -18,11 +18,10 @@ from tests.helpers.sockets import free_port
 from tests.helpers.waiting import DEADLINE, eventually, run
 
 
-def test_redis_stopped_and_restarted_mid_chat_each_server_goes_on_then_resumes(redis_server):
-    servers = serve_with_redis(redis_server.url, 2)
-    a, b = servers
-    port = redis_server.port
-    restarted = []
+def test_redis_stopped_and_restarted_mid_chat_each_server_goes_on_then_resumes(
+    redis_server, restart_redis, two_servers
+):
+    a, b = two_servers
 
     async def body():
         jenny = await joined(a.ws_url(), "jenny")
@@ -44,7 +43,7 @@ def test_redis_stopped_and_restarted_mid_chat_each_server_goes_on_then_resumes(r
         await colt.close()  # and leave: those here hear it at once
         assert await recv_json(jenny) == note("colt left people.")
 
-        restarted.append(start_redis(port=port))  # back, empty (no persistence)
+        restart_redis()  # back, empty (no persistence)
         await a.printed("reconnected to Redis", 3 * DEADLINE)
         await b.printed("reconnected to Redis", 3 * DEADLINE)
         # Ann, on the other server, hears who left while Redis was away -- and not the
@@ -62,17 +61,11 @@ def test_redis_stopped_and_restarted_mid_chat_each_server_goes_on_then_resumes(r
         for ws in (jenny, ann):
             await ws.close()
 
-    try:
-        run(body)
-    finally:
-        stop_all(servers)
-        for server in restarted:
-            server.stop()
+    run(body)
 
 
-def test_a_server_killed_mid_chat_its_members_leave_within_the_presence_timeout(redis_server):
-    servers = serve_with_redis(redis_server.url, 2)
-    a, b = servers
+def test_a_server_killed_mid_chat_its_members_leave_within_the_presence_timeout(two_servers):
+    a, b = two_servers
 
     async def body():
         jenny = await joined(a.ws_url(), "jenny", want=["members"])
@@ -97,11 +90,8 @@ def test_a_server_killed_mid_chat_its_members_leave_within_the_presence_timeout(
         for ws in (colt, bob):
             ws.transport.abort()
 
-    try:
-        run(body)
-    finally:
-        stop_all(servers)
-    assert "stopped answering: colt, bob left 'people'" in a.output
+    run(body)
+    a.wait_for("stopped answering: colt, bob left 'people'")
 
 
 def test_a_subscriber_that_stops_reading_is_cut_off_by_redis_and_stalls_no_one():
@@ -148,11 +138,10 @@ def test_a_subscriber_that_stops_reading_is_cut_off_by_redis_and_stalls_no_one()
     assert "lost Redis" not in a.output + b.output, a.output + b.output  # the servers kept up
 
 
-def test_member_lists_stay_right_when_redis_restarts_empty_after_much_coming_and_going(redis_server):
-    servers = serve_with_redis(redis_server.url, 2)
-    a, b = servers
-    port = redis_server.port
-    restarted = []
+def test_member_lists_stay_right_when_redis_restarts_empty_after_much_coming_and_going(
+    redis_server, restart_redis, two_servers
+):
+    a, b = two_servers
 
     async def body():
         ann = await joined(b.ws_url(), "ann", want=["members"])
@@ -163,7 +152,7 @@ def test_member_lists_stay_right_when_redis_restarts_empty_after_much_coming_and
         redis_server.stop()
         await a.printed("lost Redis")
         await b.printed("lost Redis")
-        restarted.append(start_redis(port=port))  # empty: its counters start from 0 again
+        restart_redis()  # empty: its counters start from 0 again
         await a.printed("reconnected to Redis", 3 * DEADLINE)
         await b.printed("reconnected to Redis", 3 * DEADLINE)
         dora = await joined(a.ws_url(), "dora")
@@ -174,17 +163,11 @@ def test_member_lists_stay_right_when_redis_restarts_empty_after_much_coming_and
         assert got[-1] == {"type": "members", "names": ["ann"]}
         await ann.close()
 
-    try:
-        run(body)
-    finally:
-        stop_all(servers)
-        for server in restarted:
-            server.stop()
+    run(body)
 
 
-def test_a_server_stopped_with_sigterm_says_its_members_left_at_once(redis_server):
-    servers = serve_with_redis(redis_server.url, 2)
-    a, b = servers
+def test_a_server_stopped_with_sigterm_says_its_members_left_at_once(two_servers):
+    a, b = two_servers
 
     async def body():
         jenny = await joined(a.ws_url(), "jenny")
@@ -196,8 +179,5 @@ def test_a_server_stopped_with_sigterm_says_its_members_left_at_once(redis_serve
         assert time.monotonic() - stopping < PRESENCE  # not the sweeper: colt's own goodbye
         await jenny.close()
 
-    try:
-        run(body)
-    finally:
-        stop_all(servers)
+    run(body)
     assert "stopped answering" not in a.output
