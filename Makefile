@@ -29,7 +29,7 @@ $(VENV)/.course-installed: requirements.txt pyproject.toml
 	touch $@
 
 test: test-setup
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 test-3.13:
 	$(MAKE) test PYTHON=$(PYTHON313) VENV=.venv-3.13

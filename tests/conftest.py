@@ -30,11 +30,40 @@ ARTIFACTS = ROOT / "test-artifacts"
 SLOWEST_FIRST = ["tests/course/test_nbgrader.py", "tests/hub/test_jupyterhub.py",
                  "tests/course/test_notebooks.py", "tests/course/test_lab.py"]
 
+#: Modules whose tests share a costly module or session fixture (the graded course, the
+#: executed notebooks, a JupyterLab, three servers on one Redis): a parallel run gives
+#: each to one worker, whole, so that the fixture is made once.
+SHARED_FIXTURE_MODULES = {"tests/course/test_nbgrader.py", "tests/course/test_notebooks.py",
+                          "tests/notebook/test_panel_lab.py", "tests/redis/test_hub.py"}
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Put the slowest modules first, each kept whole and in its own order."""
     rank = {path: number for number, path in enumerate(SLOWEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``pytest -n N``: tests are dealt out to the workers one by one, as xdist's own
+    ``--dist load`` does, except each of SHARED_FIXTURE_MODULES, which goes to one worker whole.
+
+    (xdist's ``--dist loadgroup`` would do it with marks, but it reads the group from a
+    suffix it writes into node ids, which pytest 9.2 no longer lets it write: pytest-xdist
+    issue #1386. The other ``--dist`` modes are xdist's, untouched.)
+    """
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WholeWhereShared(LoadScopeScheduling):
+        """LoadScopeScheduling where a scope is a module listed above, or a single test."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in SHARED_FIXTURE_MODULES else nodeid
+
+    return WholeWhereShared(config, log)
 
 
 @pytest.fixture

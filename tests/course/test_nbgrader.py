@@ -49,8 +49,8 @@ from tests.helpers import ROOT
 from tests.helpers.sockets import free_port
 
 # The course fixture runs nbgrader ~15 times (about 1 min here, 2 on a busy machine): once,
-# in one pytest-xdist worker for all the tests that read its results.
-pytestmark = [pytest.mark.timeout(600), pytest.mark.xdist_group("nbgrader")]
+# in one pytest-xdist worker for all the tests that read its results (tests/conftest.py).
+pytestmark = pytest.mark.timeout(600)
 
 NBGRADER = ROOT / ".venv-instructor" / "bin" / "nbgrader"
 ASSIGNMENTS = sorted(path.stem for path in (ROOT / "instructor").glob("0[1-57]-*.ipynb"))

@@ -21,8 +21,8 @@ from nbclient import NotebookClient
 from tests.helpers import ROOT
 
 # All notebooks run once (the ``executed`` fixture, in the first test's time), in one
-# pytest-xdist worker.
-pytestmark = [pytest.mark.timeout(300), pytest.mark.xdist_group("notebooks")]
+# pytest-xdist worker (tests/conftest.py).
+pytestmark = pytest.mark.timeout(300)
 
 INSTRUCTOR = sorted((ROOT / "instructor").glob("*.ipynb"))
 STUDENT = [ROOT / "notebooks" / path.name for path in INSTRUCTOR]

@@ -22,8 +22,6 @@ PAYLOAD_NAME = "<img src=x onerror=window.pwned=1>"
 PAYLOAD_TEXT = "<img src=y onerror=window.pwned=2><script>window.pwned=3</script><b>bold?</b>"
 TIMEOUT = browser.TIMEOUT_MS  # for any one wait in the browser
 
-# One JupyterLab for the module (the ``lab`` fixture), in one pytest-xdist worker.
-pytestmark = pytest.mark.xdist_group("panel_lab")
 
 
 @pytest.fixture(scope="module")

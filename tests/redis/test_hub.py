@@ -21,10 +21,6 @@ from tests.helpers.sockets import free_port
 from tests.helpers.waiting import DEADLINE, run
 
 
-# Three servers on one Redis for the module (``three_servers``), in one pytest-xdist worker.
-pytestmark = pytest.mark.xdist_group("three_servers")
-
-
 def test_this_folder_does_not_hide_redis_py():
     """tests/redis is a package inside ``tests``: ``import redis`` still finds redis-py."""
     import redis
