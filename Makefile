@@ -4,10 +4,17 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# make test runs the suite in parallel (pytest-xdist): one worker more than the CPUs, as the
+# tests wait (on kernels, browsers, servers) more than they compute. TEST_WORKERS=0: serially.
+TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print((os.cpu_count() or 1) + 1)")
+# More for pytest, e.g. make test PYTEST_ARGS="tests/core -x"
+PYTEST_ARGS ?=
+# The newest Python students have: make test-3.13 runs the suite there, in .venv-3.13.
+PYTHON313 ?= python3.13
 # JupyterLab refuses to run as root unless told; on a student's laptop this is empty.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: course setup test test-setup chromium redis seed students bench serve clean instructor
+.PHONY: course setup test test-3.13 test-setup chromium redis seed students bench serve clean instructor
 
 course: setup
 	@scripts/install-redis || echo "chatkit: redis-server not installed: notebooks 1-6 do not need it; notebook 7 says how to get it"
@@ -22,7 +29,10 @@ $(VENV)/.course-installed: requirements.txt pyproject.toml
 	touch $@
 
 test: test-setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+test-3.13:
+	$(MAKE) test PYTHON=$(PYTHON313) VENV=.venv-3.13
 
 test-setup: setup $(VENV)/.test-installed $(VENV)/.hub-test-installed chromium redis seed instructor
 
@@ -30,7 +40,7 @@ $(VENV)/.test-installed: requirements-test.txt
 	$(BIN)/python -m pip install -q -r requirements-test.txt
 	touch $@
 
-# JupyterHub and its proxy (npm), for tests/test_hub.py.
+# JupyterHub and its proxy (npm), for tests/hub/.
 $(VENV)/.hub-test-installed: requirements-hub-test.txt scripts/install-hub-test
 	scripts/install-hub-test $(VENV)
 	touch $@
@@ -67,4 +77,4 @@ serve: setup
 	$(BIN)/python -m chatkit serve
 
 clean:
-	rm -rf $(VENV) .venv-instructor .pytest_cache test-artifacts
+	rm -rf $(VENV) .venv-3.13 .venv-instructor .pytest_cache test-artifacts

@@ -1,0 +1,1 @@
+"""chatkit.bench and benchmarks/: the fan-out benchmarks, at a tiny size."""

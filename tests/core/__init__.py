@@ -1,0 +1,1 @@
+"""chatkit.core: the protocol's grammar, Room and ChatUser -- pure, a list as ``send``."""

@@ -1,0 +1,1 @@
+"""chatkit.notebook: chatkit.start in a real kernel, the WebSocket client, the chat panel."""
