@@ -15,13 +15,14 @@ In docs/security.md each table sits between ``<!-- begin NAME: ... -->`` and
 from __future__ import annotations
 
 import inspect
-import re
 import sys
 from pathlib import Path
 
-__all__ = ["limits_table", "options_table", "TABLES", "replace_tables", "main"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from markdown_blocks import ROOT, markdown_table, run  # noqa: E402  (scripts/, beside this one)
 
-ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["limits_table", "options_table", "TABLES", "main"]
+
 PAGE = ROOT / "docs" / "security.md"
 
 
@@ -100,7 +101,7 @@ def limits_table() -> str:
          " `/chat/<room>`", f"connection closed with {int(CloseCode.POLICY_VIOLATION)}:"
          f' "no join within {_seconds(defaults["join_timeout"])}"'),
     ]
-    return _markdown(("limit", "value", "on breach"), rows)
+    return markdown_table(("limit", "value", "on breach"), rows)
 
 
 def options_table() -> str:
@@ -132,44 +133,15 @@ def options_table() -> str:
         ("`max_buffer=BYTES`", "—", _size(defaults["max_buffer"])),
         ("`client_key=callable`", "—", "the peer's IP address"),
     ]
-    return _markdown(("option", "CLI flag", "default"), rows)
+    return markdown_table(("option", "CLI flag", "default"), rows)
 
 
-def _markdown(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
-
-
-#: Each generated table by its marker name.
+#: Each generated table by its block name in docs/security.md.
 TABLES = {"limits": limits_table, "options": options_table}
 
 
-def _block(name: str) -> re.Pattern:
-    return re.compile(rf"(<!-- begin {name}\b[^>]*-->\n)(.*?)(<!-- end {name} -->)", re.S)
-
-
-def replace_tables(text: str) -> str:
-    """``text`` with every marked table regenerated; a missing marker is an error."""
-    for name, make in TABLES.items():
-        pattern = _block(name)
-        if not pattern.search(text):
-            raise ValueError(f"no <!-- begin {name} --> ... <!-- end {name} --> in the page")
-        text = pattern.sub(lambda m: m.group(1) + make() + m.group(3), text, count=1)
-    return text
-
-
 def main(argv: list[str]) -> int:
-    if argv == ["--write"]:
-        PAGE.write_text(replace_tables(PAGE.read_text(encoding="utf-8")), encoding="utf-8")
-        print(f"rewrote the tables in {PAGE.relative_to(ROOT)}")
-        return 0
-    if argv:
-        print(__doc__, file=sys.stderr)
-        return 2
-    for name, make in TABLES.items():
-        print(f"{name}:\n{make()}")
-    return 0
+    return run(argv, PAGE, TABLES, __doc__)
 
 
 if __name__ == "__main__":
