@@ -11,12 +11,15 @@ the code and this fails until the page is regenerated::
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+import markdown_blocks as blocks  # scripts/ (conftest.py puts it on sys.path)
+import nbgrader_metadata
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "scripts"
@@ -26,22 +29,14 @@ GENERATORS = {"limits_table": ROOT / "docs" / "security.md",
 
 
 def load(name: str):
-    """A script of scripts/ as a module (they import their neighbours from scripts/)."""
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def blocks():
-    return load("markdown_blocks")
+    """A script of scripts/, imported."""
+    return importlib.import_module(name)
 
 
 @pytest.mark.parametrize("script, table", [("limits_table", "limits"),
                                            ("limits_table", "options"),
                                            ("grading_table", "grading")])
-def test_the_page_holds_the_table_the_code_gives_now(blocks, script, table):
+def test_the_page_holds_the_table_the_code_gives_now(script, table):
     page = GENERATORS[script]
     match = blocks.block(table).search(page.read_text(encoding="utf-8"))
     assert match, f"{page.name} has no <!-- begin {table} --> ... <!-- end {table} --> block"
@@ -66,8 +61,6 @@ def test_the_limits_follow_the_constants_not_a_copy():
 
 def test_the_grading_table_follows_graded():
     script = load("grading_table")
-    import nbgrader_metadata  # scripts/ is on sys.path once a script is loaded
-
     graded = nbgrader_metadata.GRADED
     saved = graded["03"]
     graded["03"] = {"check_chat_user": {"join": 5}}
@@ -78,7 +71,7 @@ def test_the_grading_table_follows_graded():
         graded["03"] = saved
 
 
-def test_replace_blocks_rewrites_only_the_marked_blocks(blocks):
+def test_replace_blocks_rewrites_only_the_marked_blocks():
     page = ("# Page\nbefore\n<!-- begin a: generated -->\nstale\n<!-- end a -->\n"
             "between\n<!-- begin b -->\n<!-- end b -->\nafter\n")
     tables = {"a": lambda: "| x |\n", "b": lambda: "| y |\n"}
