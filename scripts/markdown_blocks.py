@@ -57,6 +57,9 @@ def run(argv: list[str], page: Path, tables: Mapping[str, Callable[[], str]], us
         page.write_text(replace_blocks(page.read_text(encoding="utf-8"), tables), encoding="utf-8")
         print(f"rewrote the generated tables in {page.relative_to(ROOT)}")
         return 0
+    if argv in (["-h"], ["--help"]):
+        print(usage)
+        return 0
     if argv:
         print(usage, file=sys.stderr)
         return 2
