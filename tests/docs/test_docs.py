@@ -236,34 +236,23 @@ def checkout_on_path(monkeypatch):
 # -- the pages ----------------------------------------------------------------------------------
 
 
+#: Each check on a page, and what it says of what it finds.
+CHECKS = {
+    "paths": (missing_paths, "cites paths that do not exist"),
+    "python -m": (missing_modules, "runs `python -m` on modules that do not run"),
+    "names": (missing_names, "names what chatkit does not have"),
+    "links": (broken_links, "has broken links"),
+    "venv": (bare_commands, "runs commands that need the venv: write .venv/bin/... or say"
+                            " to activate it first"),
+}
+
+
+@pytest.mark.parametrize("check", CHECKS)
 @pytest.mark.parametrize("page", PAGES, ids=IDS)
-def test_cited_paths_exist(page):
-    missing = missing_paths(page)
-    assert not missing, f"{page.name} cites paths that do not exist: {missing}"
-
-
-@pytest.mark.parametrize("page", PAGES, ids=IDS)
-def test_python_m_modules_exist(page):
-    missing = missing_modules(page)
-    assert not missing, f"{page.name}: `python -m` of modules that do not run: {missing}"
-
-
-@pytest.mark.parametrize("page", PAGES, ids=IDS)
-def test_dotted_chatkit_names_exist(page):
-    missing = missing_names(page)
-    assert not missing, f"{page.name} names what chatkit does not have:\n" + "\n".join(missing)
-
-
-@pytest.mark.parametrize("page", PAGES, ids=IDS)
-def test_relative_links_resolve(page):
-    broken = broken_links(page)
-    assert not broken, f"{page.name} has broken links: {broken}"
-
-
-@pytest.mark.parametrize("page", PAGES, ids=IDS)
-def test_commands_run_python_from_the_venv(page):
-    bare = bare_commands(page)
-    assert not bare, f"{page.name}: write .venv/bin/... or say to activate the venv first: {bare}"
+def test_the_page_cites_only_what_exists_and_runs_from_the_venv(page, check):
+    find, says = CHECKS[check]
+    found = find(page)
+    assert not found, f"{page.name} {says}:\n" + "\n".join(found)
 
 
 def test_the_project_s_command_lines_know_every_flag_the_pages_give():
