@@ -294,3 +294,13 @@ def test_slugs_are_github_s():
     assert slug('Who is "a client"') == "who-is-a-client"
     assert slug("The notebooks: `instructor/` is the source") == "the-notebooks-instructor-is-the-source"
     assert slug("On JupyterHub, Binder, Colab") == "on-jupyterhub-binder-colab"
+
+
+def test_the_readme_is_short_and_starts_with_the_two_commands():
+    lines = text_of(ROOT / "README.md").splitlines()
+    assert len(lines) <= 150, f"README.md has {len(lines)} lines: move the rest to docs/"
+    top = "\n".join(lines[:20])
+    assert re.search(r"^```bash\nmake course +# .+\nmake test +# .+\n```$", top, re.M), (
+        "README.md's first 20 lines keep the two commands, `make course` and `make test`")
+    assert {"course", "test"} <= set(re.findall(r"^(\w+):", (ROOT / "Makefile").read_text(),
+                                                re.M))
