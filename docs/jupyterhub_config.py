@@ -1,7 +1,8 @@
 # The class's chat room as a JupyterHub service: add these lines to your
-# jupyterhub_config.py (see README, "On JupyterHub / Binder / Colab", and
-# chatkit/server/jupyterhub.py; tests/test_hub.py runs this very file). chatkit must be installed where the hub runs, and in the
-# users' image with jupyter-server-proxy>=4.2 (requirements.txt).
+# jupyterhub_config.py (see docs/instructors.md, "On JupyterHub, Binder, Colab", and the
+# module chatkit.server.jupyterhub; the hub tests run this very file). chatkit must be
+# installed where the hub runs, and in the users' image with jupyter-server-proxy>=4.2
+# (requirements.txt).
 import sys
 
 c = get_config()  # noqa: F821 (JupyterHub provides it)
