@@ -46,7 +46,7 @@ from ..support.processes import raise_file_limit, start_child
 
 __all__ = [
     "run", "run_size", "compare_broadcast", "python_overhead", "plot", "plot_compression",
-    "table", "main",
+    "table",
     "KINDS", "ALL_KINDS",
 ]
 
@@ -633,9 +633,3 @@ def plot_compression(results: dict[str, Any], path: str | None = None) -> Any:
     _save(fig, path)
     return fig
 
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m chatkit.bench``'s entry point, callable from Python."""
-    from .__main__ import main as cli_main
-
-    return cli_main(argv)
