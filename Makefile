@@ -63,7 +63,7 @@ students: setup
 	$(BIN)/python scripts/nbgrader_metadata.py
 	$(BIN)/python scripts/make_student_notebooks.py
 
-# The instructor's venv: the course plus nbgrader (README: "Grading with nbgrader").
+# The instructor's venv: the course plus nbgrader (docs/instructors.md, "Grading with nbgrader").
 # A venv of its own, because nbgrader switches on its Lab extensions wherever it is.
 instructor: .venv-instructor/.installed
 

@@ -1,5 +1,5 @@
 # nbgrader's configuration for the chatkit course: copy it to the root of your
-# course directory (scripts/nbgrader_course.py does). README: "Grading with nbgrader".
+# course directory (scripts/nbgrader_course.py does). docs/instructors.md, "Grading with nbgrader".
 c = get_config()  # noqa: F821  (nbgrader provides get_config)
 
 c.CourseDirectory.course_id = "chatkit"

@@ -10,7 +10,7 @@ of ``grading/nbgrader_config.py``). Then, in that directory::
 
     nbgrader generate_assignment 03-chat-user    # release/03-chat-user/: solutions stubbed
 
-(README: "Grading with nbgrader".)
+(docs/instructors.md, "Grading with nbgrader".)
 """
 
 from __future__ import annotations

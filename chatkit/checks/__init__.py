@@ -25,7 +25,7 @@ What the checks expect of your classes (the contract):
   ``self.room``, and has ``name`` (None until it joins), ``send(text)``,
   ``handle_message(raw)``, ``handle_join(name)``, ``handle_chat(text)`` and
   ``handle_close()``. Nothing escapes ``handle_message`` in notebook 5: every row
-  of PROTOCOL.md's bad input gets an error to the sender.
+  of docs/protocol.md's bad input gets an error to the sender.
 - Messages are compared as parsed JSON, never as text: ``json.dumps``'s default
   output and compact separators are both right.
 

@@ -1,6 +1,6 @@
 """The protocol's grammar: what a frame means, and what the server says back.
 
-One place for every rule of the chat protocol (see PROTOCOL.md): the two message
+One place for every rule of the chat protocol (see docs/protocol.md): the two message
 kinds, the commands and how their arguments split, and the exact wording of the
 notes. ``ChatUser`` dispatches on it; the Redis path (:mod:`chatkit.redis.hub`),
 which reads frames before a handler does, reads them with it too. Plain values and

@@ -1,7 +1,7 @@
 """The chat protocol's messages: what clients may send, what the server answers.
 
 Everything here is plain data and plain functions -- no sockets, no event loop.
-The wire format is the classic express-ws exercise's (see PROTOCOL.md)::
+The wire format is the classic express-ws exercise's (see docs/protocol.md)::
 
     >>> parse('{"type": "join", "name": "Colt"}')
     {'type': 'join', 'name': 'Colt'}

@@ -164,7 +164,7 @@ OPTIONS: tuple[Option, ...] = (
            default_from="join_timeout", metavar="SECONDS", group=LIMITS,
            to_server=_none_if_zero),
     Option("--redis", "share rooms with every server on this Redis (e.g. redis://127.0.0.1:6379;"
-           " see README, One room, many servers)", keyword="redis", metavar="URL",
+           " see docs/redis.md)", keyword="redis", metavar="URL",
            to_server=lambda url: url or OMIT),
     Option("--workers", "run N server processes sharing the port (needs --redis)", type=int,
            default=1, metavar="N", workers=False),

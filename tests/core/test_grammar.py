@@ -163,7 +163,7 @@ def test_priv_without_a_known_name_or_a_message_says_what_is_wrong(rest, error):
 
 
 def test_every_answer_is_written_byte_for_byte_as_the_protocol_says():
-    # PROTOCOL.md's rows, as JSON.stringify writes them: the original client reads these.
+    # docs/protocol.md's rows, as JSON.stringify writes them: the original client reads these.
     assert encode(joined("Colt", "people")) == '{"type":"note","text":"Colt joined \\"people\\"."}'
     assert encode(left("Colt", "people")) == '{"type":"note","text":"Colt left people."}'
     assert encode(renamed("jenny", "Jen Lee")) == (

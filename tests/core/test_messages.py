@@ -1,6 +1,6 @@
 """``chatkit.core.messages``: what a frame may hold, and the error each bad frame earns.
 
-Pure functions, no I/O: each bad input of PROTOCOL.md's table is a ``ProtocolError``
+Pure functions, no I/O: each bad input of docs/protocol.md's table is a ``ProtocolError``
 whose text tells the client what was wrong, never another exception.
 """
 

@@ -1,4 +1,4 @@
-"""``ChatUser``: every row of PROTOCOL.md, with a list as ``send`` (no sockets).
+"""``ChatUser``: every row of docs/protocol.md, with a list as ``send`` (no sockets).
 
 Each test takes a fresh room registry (``ChatUser.with_new_rooms()``), so no test
 sees another's rooms.
