@@ -44,7 +44,7 @@ def stop_servers_in_the_kernel(kernel):
     """Each test leaves the kernel with no server running."""
     yield
     if kernel.is_alive():
-        kernel.run("chatkit.notebook.live.stop_all()")
+        kernel.run("import chatkit.notebook.live; chatkit.notebook.live.stop_all()")
 
 
 def start_cell(port: int, extra: str = "") -> str:
@@ -258,17 +258,18 @@ import chatkit
 
 with chatkit.start(port=0) as server:
     got, done = [], threading.Event()
-    ws = chatkit.WebSocket(server.ws_url())
 
     def onmessage(evt):
         got.append(json.loads(evt.data))
         if got[-1]["type"] == "note":
-            ws.send(json.dumps({"type": "chat", "text": "hi from a script"}))
+            evt.target.send(json.dumps({"type": "chat", "text": "hi from a script"}))
         else:
             done.set()
 
-    ws.onopen = lambda evt: ws.send(json.dumps({"type": "join", "name": "Scripty"}))
-    ws.onmessage = onmessage
+    # In a script the connection opens on a thread of its own, maybe before a line after
+    # this one runs: callbacks go to the constructor (the client's docstring says so).
+    ws = chatkit.WebSocket(server.ws_url(), onmessage=onmessage, onopen=lambda evt:
+                           evt.target.send(json.dumps({"type": "join", "name": "Scripty"})))
     assert done.wait(15), got
     ws.close()
 print(json.dumps({"got": got, "running": server.running}))
