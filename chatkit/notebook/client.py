@@ -36,7 +36,7 @@ from websockets.exceptions import ConnectionClosed
 from ..support.loop_thread import LoopThread, call_on_loop, running_loop
 
 __all__ = ["WebSocket", "Event", "MessageEvent", "CloseEvent", "InvalidStateError",
-           "InvalidAccessError"]
+           "InvalidAccessError", "background_loop"]
 
 CONNECTING, OPEN, CLOSING, CLOSED = 0, 1, 2, 3
 STATE_NAMES = {CONNECTING: "CONNECTING", OPEN: "OPEN", CLOSING: "CLOSING", CLOSED: "CLOSED"}
@@ -125,7 +125,7 @@ class WebSocket:
         self._close_request: tuple[int, str] | None = None
         self._opened = threading.Event()
         self._closed = threading.Event()
-        self._loop = loop = loop or running_loop() or _background_loop()
+        self._loop = loop = loop or running_loop() or background_loop()
         self._on_loop(lambda: setattr(self, "_task", loop.create_task(self._run())))
 
     def __repr__(self) -> str:
@@ -281,7 +281,7 @@ _background: LoopThread | None = None
 _background_lock = threading.Lock()
 
 
-def _background_loop() -> asyncio.AbstractEventLoop:
+def background_loop() -> asyncio.AbstractEventLoop:
     """One event loop in a daemon thread, for clients made outside a running loop."""
     global _background
     with _background_lock:

@@ -68,7 +68,7 @@ from .client import (
     CloseEvent,
     Event,
     WebSocket,
-    _background_loop,
+    background_loop,
     call_on_loop,
     running_loop,
 )
@@ -226,7 +226,7 @@ class ChatPanel:
         self._query = f"?{query}" if query else ""
         room = room or url_room or getattr(self._server, "room", None) or "people"
         # In a notebook, the kernel's loop; in a script, a loop thread of chatkit's.
-        self._loop = running_loop() or _background_loop()
+        self._loop = running_loop() or background_loop()
         self.lines: collections.deque[Line] = collections.deque(maxlen=log_lines)
         self.members: list[str] = []
         self.members_known = False  # the server sends member lists (it knows the extension)
