@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import ast
-import contextlib
 import json
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .report import Fail
 
@@ -135,25 +134,17 @@ def _lines(messages: list[Any]) -> str:
     return "\n              ".join(json.dumps(m, ensure_ascii=False) for m in messages)
 
 
-@contextlib.contextmanager
-def _fresh_rooms(room_class: Any) -> Iterator[None]:
-    """Empty ``room_class.rooms`` for one check; put the rooms back afterwards."""
-    rooms = getattr(room_class, "rooms", None)
-    if not isinstance(rooms, dict):
-        raise Fail(f"{getattr(room_class, '__name__', room_class)} has no dict `rooms`",
-                   "a class attribute: rooms = {}", rooms,
-                   "the registry of rooms, by name, that Room.get reads and fills")
-    saved = dict(rooms)
-    rooms.clear()
-    try:
-        yield
-    finally:
-        rooms.clear()
-        rooms.update(saved)
+class _fresh_registry:
+    """``with _fresh_registry(Room):`` empties ``Room.rooms`` for one session; puts the rooms back after."""
 
+    def __init__(self, room_class: Any):
+        self.rooms = room_class.rooms
+        self.saved: dict[Any, Any] = {}
 
-def _isolated(room_class_of: Callable[[], Any], test: Callable[[], None]) -> Callable[[], None]:
-    def run() -> None:
-        with _fresh_rooms(room_class_of()):
-            test()
-    return run
+    def __enter__(self) -> None:
+        self.saved = dict(self.rooms)
+        self.rooms.clear()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.rooms.clear()
+        self.rooms.update(self.saved)
