@@ -414,7 +414,9 @@ class ErrorChecks(_ChatUserExercise):
                      _nearest_tagged(steps, mismatch.index)):
             if kind in _BAD_TAGS:
                 return _BAD_TAGS.index(kind)
-        return 0
+        # Well-formed input alone went wrong: a chat refused after joining is the join-first
+        # rule turned around; a join, the fields' rules.
+        return _BAD_TAGS.index("bad-name" if _is_join(mismatch.step) else "before-join")
 
     def exercised(self, steps: list[Step], index: int) -> Iterable[int]:
         tag = steps[index].tag

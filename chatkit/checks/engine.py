@@ -187,6 +187,7 @@ class Exercise:
 class Run:
     steps: list[Step]  # the steps that ran (a step that could not happen is dropped)
     mismatches: list[Mismatch]
+    cut: bool = False  # stopped early: a step hung, or a step of a kind that hung came up
 
 
 def replay(exercise: Exercise, subject: Any, steps: list[Step], watch: Watchdog,
@@ -197,9 +198,11 @@ def replay(exercise: Exercise, subject: Any, steps: list[Step], watch: Watchdog,
     ran: list[Step] = []
     mismatches: list[Mismatch] = []
     limit = step_limit()
+    cut = False
     try:
         for step in steps:
             if step.kind in blocked:
+                cut = True
                 break
             alternatives = play.expect(step)
             if alternatives is None:
@@ -222,11 +225,12 @@ def replay(exercise: Exercise, subject: Any, steps: list[Step], watch: Watchdog,
             mismatch = _judge(play, index, step, alternatives, outcome)
             if mismatch is not None:
                 mismatches.append(mismatch)
+                cut = cut or mismatch.hung
                 if mismatch.hung or (stop is not None and stop(mismatch)):
                     break
     finally:
         play.close()
-    return Run(ran, mismatches)
+    return Run(ran, mismatches, cut)
 
 
 def _judge(play: Play, index: int, step: Step, alternatives: list[Alternative],
@@ -335,13 +339,16 @@ def explore(exercise: Exercise, subject: Any, title: str) -> list[Result]:
         for steps in sessions:
             tried += 1
             run = replay(exercise, subject, steps, watch, blocked=frozenset(blocked))
-            for index in range(len(run.steps)):
-                for b in exercise.exercised(run.steps, index):
+            for index in range(len(run.steps) if not run.cut else 0):  # a session cut short
+                for b in exercise.exercised(run.steps, index):  # tested nothing for sure
                     judged[b] += 1
             for mismatch in run.mismatches:
                 b = exercise.classify(run.steps, mismatch)
-                if b not in found:
-                    found[b] = _Found(run.steps[: mismatch.index + 1], mismatch)
+                # Not written yet, or stopped: every behaviour the step tests is not there.
+                for b in (exercise.exercised(run.steps, mismatch.index)
+                          if mismatch.not_done or mismatch.hung else ()) or (b,):
+                    if b not in found:
+                        found[b] = _Found(run.steps[: mismatch.index + 1], mismatch)
                 if mismatch.hung:
                     blocked.add(mismatch.step.kind)
             if len(found) == len(behaviours):
@@ -352,6 +359,11 @@ def explore(exercise: Exercise, subject: Any, title: str) -> list[Result]:
                 results.append(_failure(exercise, subject, b, found[b], watch, tried,
                                         frozenset(blocked)))
             elif judged[b] == 0:
+                not_done = next((f.mismatch for f in found.values() if f.mismatch.not_done), None)
+                if not_done is not None:  # what blocks it is not written yet
+                    results.append(Result(behaviour.text, NOT_DONE,
+                                          _not_done(not_done.outcome.raised), behaviour.group))
+                    continue
                 why = next((f"not tried: a step it needs ({k}) took too long" for k in blocked), "")
                 results.append(Result(behaviour.text, FAIL,
                                       [why or "not tried: no session reached it"],

@@ -95,6 +95,11 @@ def _explain(expected: list[Any], got: list[Any]) -> str:
     for want, have in zip(expected, got):
         if want == have or not isinstance(want, dict) or not isinstance(have, dict):
             continue
+        if have.get("type") == "error" and want.get("type") != "error":
+            return ("an error where none is due: your code refused what the reference does --"
+                    " look at the condition that sends it")
+        if want.get("type") == "error" and have.get("type") != "error":
+            return f'this needs an error to the sender, not a "{have.get("type")}"'
         missing = [k for k in want if k not in have]
         extra = [k for k in have if k not in want]
         if missing or extra:

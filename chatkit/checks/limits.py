@@ -102,7 +102,7 @@ def cell_name(filename: str) -> str:
             return f"Cell In[{number}]"
     except Exception:
         pass
-    return os.path.basename(filename)
+    return filename if filename.startswith("<") else os.path.basename(filename)
 
 
 def where_in_stack(frames: traceback.StackSummary | list[traceback.FrameSummary]) -> str:
@@ -124,10 +124,14 @@ def where(exc: BaseException) -> str:
     return where_in_stack(traceback.extract_tb(exc.__traceback__))
 
 
-def _raise_in(thread_id: int, exc: type[BaseException] | None) -> None:
-    """Raise ``exc`` in another thread at its next Python instruction (None: take it back)."""
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id),
-                                               ctypes.py_object(exc) if exc else None)
+def _raise_in(thread_id: int, exc: type[BaseException]) -> None:
+    """Raise ``exc`` in another thread at its next Python instruction.
+
+    Never "taken back" with NULL: on CPython 3.11 that leaves the interpreter's
+    async-exception flag set for good (no thread ever clears it), which slows every
+    thread down and, with a trace function set, re-enters signal handlers without end.
+    """
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(exc))
 
 
 def _theirs_on_stack(frame: Any, entry: Any = None) -> bool:
@@ -221,7 +225,8 @@ class Watchdog:
                 if not self._due():
                     continue
                 frame = sys._current_frames().get(self.thread.ident)
-                if frame is not None and _theirs_on_stack(frame, self._entry):
+                if frame is not None and self.thread.is_alive() and _theirs_on_stack(
+                        frame, self._entry):
                     self._strike(frame)
                     _raise_in(self.thread.ident, TookTooLong)
 
@@ -246,8 +251,13 @@ class _Armed:
         with watch._lock:
             watch._deadline = None
             watch._entry = None
-            if watch._poller is not None and watch._struck:
-                _raise_in(watch.thread.ident, None)  # struck too late to matter: take it back
+            late = watch._poller is not None and watch._struck and exc is None
+        if late and watch.thread is threading.current_thread():
+            try:  # a stop that came as the block ended lands here, not in the checks' code
+                for _ in range(1000):
+                    pass
+            except TookTooLong:
+                pass
         if isinstance(exc, TookTooLong) and not exc.where:  # raised by the watcher thread
             exc.seconds, exc.where = self.seconds, watch.where
             exc.args = (self.seconds, watch.where, exc.hint)

@@ -141,7 +141,7 @@ def could_not_run(exc: BaseException) -> list[str]:
 # -- run_x and check_x, with the report kept for the graded cells -------------------------
 
 #: The last reports, by check and subject: a graded cell reuses its check cell's report.
-_reports: dict[tuple, tuple[Any, Report]] = {}
+_reports: dict[tuple, tuple[Any, Report, bool, float]] = {}
 _KEEP = 16
 
 
@@ -164,17 +164,25 @@ def _fingerprint(subject: Any) -> tuple:
 
 
 def cached(key: str, subject: Any, args: tuple, make: Callable[[], Report]) -> Report:
-    """``make()``, or the report made for the same code, check and time limit before."""
+    """``make()``, or the report made before for the same code and check.
+
+    The check cell's report serves the graded cells below it (the same sessions, the
+    same verdicts) unless something in it ran out of time: then the time limit
+    counts, and a report made under another limit is made again.
+    """
     try:
-        found_key = (key, _fingerprint(subject), args, step_limit())
+        found_key = (key, _fingerprint(subject), args)
         hash(found_key)
     except TypeError:
         return make()
     found = _reports.get(found_key)
-    if found is not None and found[0] is subject:
+    if found is not None and found[0] is subject and (
+            not found[2] or found[3] == step_limit()):
         return found[1]
     report = make()
-    _reports[found_key] = (subject, report)
+    timed_out = any("took longer than" in line or "not tried" in line
+                    for result in report.results for line in result.lines)
+    _reports[found_key] = (subject, report, timed_out, step_limit())
     while len(_reports) > _KEEP:
         del _reports[next(iter(_reports))]
     return report

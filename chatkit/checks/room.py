@@ -108,8 +108,8 @@ class _Rooms(Play):
             return [Alternative({"Room.get": [room.label], "room.name": [name],
                                  "Room.rooms": [snapshot]}, apply)]
         room = self.gets.get(step.args[0])
-        if room is None:
-            return None
+        if room is None or step.args[0] not in self.bound:
+            return None  # that get never gave a room
         failing = {n for n, m in self.members.items() if m.failing}
         self.facts = {"room": room.label, "in_room": list(room.members), "left": set(room.left),
                       "failing": failing, "registered": self.model.get(room.name) is room}
@@ -332,9 +332,39 @@ class RoomChecks(Exercise):
         return _B["broadcast"]
 
     def exercised(self, steps: list[Step], index: int) -> Iterable[int]:
-        kind = steps[index].kind
-        return {"get": (0,), "broadcast": (1, 8), "join": (2, 9), "leave": (3, 4, 5, 6, 7)
-                }.get(kind, ())
+        return self.exercised_all(steps)[index]
+
+    def exercised_all(self, steps: list[Step]) -> list[tuple[int, ...]]:
+        """What each step tests, from who is in which room by then (a join into a room
+        already holding the member tests "twice"; a broadcast to nobody tests nothing)."""
+        members: dict[str, list[str]] = {}
+        failing: set[str] = set()
+        tested: list[tuple[int, ...]] = []
+        for step in steps:
+            if step.kind == "get":
+                members.setdefault(step.who, [])
+                tested.append((_B["get"],))
+            elif step.kind == "break":
+                failing.add(step.who)
+                tested.append(())
+            elif step.kind == "join":
+                room = members.setdefault(step.args[0], [])
+                tested.append((_B["twice"],) if step.who in room else (_B["order"],))
+                if step.who not in room:
+                    room.append(step.who)
+            elif step.kind == "leave":
+                room = members.setdefault(step.args[0], [])
+                if step.who in room:
+                    room.remove(step.who)
+                    tested.append((_B["leave"], _B["forget"] if not room else _B["keep"],
+                                   _B["old"]))
+                else:
+                    tested.append((_B["stranger"], _B["old"]))
+            else:
+                room = members.setdefault(step.args[0], [])
+                tested.append(((_B["broadcast"],) if room else ())
+                              + ((_B["failing"],) if failing & set(room) else ()))
+        return tested
 
     def names(self, steps: list[Step]) -> dict[str, str]:
         names, count = {}, 0

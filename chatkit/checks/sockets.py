@@ -561,10 +561,13 @@ def _route_explore(handler: Callable[..., Any]) -> list[Result]:
         port = server.sockets[0].getsockname()[1]
         outcomes: list[Any] = [None] * len(CLIENTS)
         wait, failed = TIMEOUT, set()
+        budget = time.monotonic() + step_limit()
         try:
             for wave in _waves():
                 if CLIENTS[wave[0]].tag in failed:
                     continue
+                if running.get("held") or time.monotonic() > budget:
+                    break  # the loop was held, or time is up: the others would only wait too
                 done = await asyncio.gather(*(talk(i, CLIENTS[i], port, wait) for i in wave),
                                             return_exceptions=True)
                 for i, got in zip(wave, done):
@@ -573,6 +576,8 @@ def _route_explore(handler: Callable[..., Any]) -> list[Result]:
                             None, 1000) or got["answers"] != CLIENTS[i].expected(
                             handlers.get(i, {}).get("room"))["answers"]:
                         failed.add(CLIENTS[i].tag)
+                        if isinstance(got, dict) and got["held"] > 0.1:
+                            running["held"] = got["held"] + wait
                         if isinstance(got, dict) and got["problem"]:
                             wait = TIMEOUT / 3
             return outcomes
@@ -624,6 +629,13 @@ def _route_results(behaviours: list[Behaviour], scenario: Callable[[], Any],
             results[b] = Result(behaviours[b].text, FAIL, [
                 f"the shortest session that shows it (of {len(CLIENTS)} clients):",
                 f"  {client.describe()}", *lines], behaviours[b].group)
+    for b, behaviour in enumerate(behaviours):  # the waves that never ran
+        tags = [t for t, i in _ROUTE_TAGS.items() if i == b]
+        if results[b] is None and all(outcomes[i] is None for i, c in enumerate(CLIENTS)
+                                      if c.tag in tags):
+            why = (f"the event loop was held for {running['held']:.1f} s (above)"
+                   if running.get("held") else "time ran out")
+            results[b] = Result(behaviour.text, FAIL, [f"not tried: {why}"], behaviour.group)
     if awaited:  # a coroutine made and dropped is a mistake even where the server hid it
         method = str(not_awaited.first.message).split("'")[1].rsplit(".", 1)[-1]
         b = _ROUTE_TAGS["bye"] if method == "close" else _ROUTE_TAGS["echo"]
