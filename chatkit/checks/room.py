@@ -18,7 +18,7 @@ from .engine import Alternative, Behaviour, Exercise, Mismatch, Outcome, Play, S
 from .fakes import _fresh_registry
 from .report import Fail, engine_step
 
-__all__ = ["run_room", "check_room", "SESSIONS", "MEMBERS"]
+__all__ = ["run_room", "check_room", "broadcast_problem", "SESSIONS", "MEMBERS"]
 
 #: How many sessions the check plays.
 SESSIONS = 150
@@ -424,6 +424,32 @@ def _labels(names: dict[str, str]) -> Callable[[Any], str]:
             return names[value]
         return str(value)
     return show
+
+
+def broadcast_problem(texts: list[Any], data: dict[str, Any]) -> str:
+    """What is wrong with one broadcast of ``data``, in the room check's words ("" if nothing).
+
+    ``texts`` is what each member was sent (one each)::
+
+        >>> text = json.dumps({"type": "note", "text": "hi"})
+        >>> broadcast_problem([text, text], {"type": "note", "text": "hi"})
+        ''
+        >>> broadcast_problem([{"type": "note", "text": "hi"}], {"type": "note", "text": "hi"})
+        'a member was sent a dict, not text -- send json.dumps(data), a str'
+    """
+    from .fakes import _decode
+
+    for text in texts:
+        try:
+            (got,) = _decode("a member", [text])
+        except Fail as fail:
+            return f"{fail.what} -- {fail.hint}"
+        if got != data:
+            return f"a member was sent {json.dumps(got, ensure_ascii=False)}, not the data"
+    if len(texts) > 1 and not all(text is texts[0] for text in texts):
+        return ("each member was sent a text of its own: the data was encoded once per member,"
+                " not once for all")
+    return ""
 
 
 def _data(value: dict[str, Any]) -> str:
