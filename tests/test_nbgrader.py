@@ -281,8 +281,9 @@ def test_typical_mistakes_earn_what_the_same_checks_give_in_class(course):
 def test_the_feedback_shows_the_plain_words_check_lines(course):
     page = (course.root / "feedback" / "mistakes" / "03-chat-user" / "03-chat-user.html").read_text()
     assert "✗ a chat goes to everyone in the room, the sender too" in page
-    assert "hint: the sender is a member too: broadcast reaches them" in page
-    assert "chat: 2 of 3 behaviours pass -- 1.33 of 2 points" in page
+    assert "hint: the sender is a member of the room too: a broadcast reaches them" in page
+    assert "the shortest session that shows it" in page
+    assert "chat: 1 of 2 behaviours pass -- 1 of 2 points" in page
     assert "✓ closing without having joined announces nothing" in page
 
 
@@ -334,10 +335,9 @@ def test_a_hanging_method_costs_its_own_behaviours_and_about_a_second_each():
     for cell in cells:
         assert cell.status == "ok" and cell.stderr == "", cell.describe()
     assert [cell.displayed("text/plain") for cell in cells] == [["2.0"], ["2.0"], ["0.0"]]
-    assert "your code raised TookTooLong" in cells[2].stdout
-    assert "in handle_close" in cells[2].stdout
+    assert "your code took longer than 1 s, and was stopped in handle_close" in cells[2].stdout
     took = [cell.finished - cell.started for cell in cells]
-    assert sum(took) < 2 * grading.STALL + 5, took  # two behaviours stopped, in one cell
+    assert sum(took) < grading.STALL + 5, took  # one step stopped, once: the others reuse it
 
 
 def test_checks_that_wait_themselves_are_never_stopped(monkeypatch, capsys):

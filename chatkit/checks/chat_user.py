@@ -22,7 +22,7 @@ __all__ = ["run_chat_user", "check_chat_user", "run_errors", "check_errors",
            "run_commands", "check_commands", "SESSIONS"]
 
 #: How many sessions each check plays (the tricky ones, then seeded random ones).
-SESSIONS = {"chat_user": 150, "errors": 100, "commands": 110}
+SESSIONS = {"chat_user": 500, "errors": 400, "commands": 500}
 
 
 def _frame(value: Any) -> str:
@@ -522,7 +522,7 @@ ROOMS = ["people", "People", "kitchen", "café", "cafe\u0301", "the lounge", "th
 TEXTS = ["hi all", "who wants to join?", 'the "type" and "name" of a chat',
          '{"type": "join", "name": "Eve"}', "42", "null", "<b>hi</b> & bye", "héllo ✓ 😀",
          "line one\nline two", "%s {} {0}", "and/or", "1/2 a pizza", "joke /joke", "Colt",
-         "jenny: hi", "bye"]
+         "jenny: hi", "bye", "two  spaces   here"]
 #: Names the reference refuses, and a server may: blank, reserved, invisible, too long.
 REFUSABLE = ["", "   ", "Server", "server", "Ann\u200b", "x" * 41, "/joke", "a\nb"]
 
@@ -624,7 +624,8 @@ def _command_sessions(rng: random.Random, count: int) -> list[list[Step]]:
         [*trio, say(u2, "/members", "members"), close(u1), say(u3, "/members", "members")],
         [*trio, *enter(u4, "jose", "kitchen"), say(u4, "/members", "members"),
          say(u1, "/members", "members")],
-        [*trio, say(u1, "/priv jenny see you at 5", "priv"), say(u2, "/priv jeff hi", "priv")],
+        [*trio, say(u1, "/priv jenny see you at 5", "priv"), say(u2, "/priv jeff hi", "priv"),
+         say(u3, "/priv juanita two  spaces   here", "priv")],
         [*trio, say(u1, "/priv nobody hello", "priv-absent"), say(u1, "/priv j psst", "priv-absent"),
          say(u1, "/priv Jenny hi", "priv-absent"), say(u1, "/priv JEFF hi", "priv-absent")],
         [*trio, say(u1, "/priv juanita note to self", "priv-self")],
@@ -721,7 +722,7 @@ def _random_command(rng: random.Random, world: World, user: Any) -> Step:
         target = rng.choice(others)
         if target == user.name:
             return say(who, f"/priv {target} {rng.choice(TEXTS[:4])}", "priv-self")
-        return say(who, f"/priv {target} {rng.choice(TEXTS[:4])}", "priv")
+        return say(who, f"/priv {target} {rng.choice(TEXTS[:4] + TEXTS[-1:])}", "priv")
     if roll < 0.75:
         absent = rng.choice([n for n in NAMES if n not in others] or ["nobody"])
         return say(who, f"/priv {absent} hi", "priv-absent")

@@ -156,8 +156,13 @@ class Watchdog:
     TICK = 0.05  # seconds between looks
     AGAIN = 0.5  # strike again this long after a stop that was swallowed
 
-    def __init__(self, thread: threading.Thread | None = None):
+    def __init__(self, thread: threading.Thread | None = None, continuous: bool = False):
         self.thread = thread or threading.current_thread()
+        # continuous: the time counts only while the same code of the student's runs without
+        # a break (an event loop's thread: a handler that awaits gives the loop back).
+        self.continuous = continuous
+        self._running: tuple[int, Any] | None = None
+        self._since = 0.0
         self.seconds = 0.0
         self.where = ""
         self.stops = 0  # how many times it struck
@@ -219,9 +224,30 @@ class Watchdog:
             self._strike(frame)
             raise TookTooLong(self.seconds, self.where)
 
+    def _held(self, frame: Any) -> bool:
+        """Has the same frame of the student's code been running since a whole limit ago?"""
+        theirs = frame
+        while theirs is not None and not is_theirs(theirs.f_code.co_filename):
+            theirs = theirs.f_back
+        now = time.monotonic()
+        if theirs is None:
+            self._running = None
+            return False
+        key = (id(theirs), theirs.f_code)
+        if key != self._running:
+            self._running, self._since = key, now
+        return now - self._since >= self.seconds and (
+            not self._struck or now - self._struck >= self.AGAIN)
+
     def _poll(self) -> None:
         while not self._stop.wait(self.TICK):
             with self._lock:
+                if self.continuous and self._deadline is not None:
+                    frame = sys._current_frames().get(self.thread.ident)
+                    if frame is not None and self.thread.is_alive() and self._held(frame):
+                        self._strike(frame)
+                        _raise_in(self.thread.ident, TookTooLong)
+                    continue
                 if not self._due():
                     continue
                 frame = sys._current_frames().get(self.thread.ident)
@@ -241,6 +267,7 @@ class _Armed:
         watch = self.watch
         with watch._lock:
             watch.seconds, watch._struck, watch.where = self.seconds, 0.0, ""
+            watch._running = None
             # Our caller's frame: nothing outside it (a notebook cell calling the check) counts.
             watch._entry = sys._getframe(1) if watch.thread is threading.current_thread() else None
             watch._deadline = time.monotonic() + self.seconds

@@ -21,9 +21,11 @@ from .report import Fail, engine_step
 __all__ = ["run_room", "check_room", "broadcast_problem", "SESSIONS", "MEMBERS"]
 
 #: How many sessions the check plays.
-SESSIONS = 150
-#: The members of every session, with hashes that a Python set would list backwards.
-MEMBERS = ["juanita", "jenny", "jeff", "jose", "colt", "visitor"]
+SESSIONS = 500
+#: The members of every session, with hashes that a Python set would list backwards;
+#: ``jenny2`` is a second connection of someone else called jenny (a member is an
+#: object, not a name: two may share one).
+MEMBERS = ["juanita", "jenny", "jeff", "jose", "colt", "visitor", "jenny2"]
 ROOM_NAMES = ["people", "People", "kitchen", "café", "cafe\u0301", "the lounge", "😀 room",
               "PEOPLE", " people"]
 DATA = [{"type": "note", "text": "hello"}, {"type": "chat", "name": "José", "text": "héllo ✓ 😀"},
@@ -36,23 +38,24 @@ DATA = [{"type": "note", "text": "hello"}, {"type": "chat", "name": "José", "te
 class _Member:
     """A room member that records what it is sent (or fails, once its connection broke)."""
 
-    def __init__(self, name: str, play: _Rooms, hash_value: int):
-        self.name, self._play, self._hash = name, play, hash_value
+    def __init__(self, label: str, play: _Rooms, hash_value: int):
+        self.label, self._play, self._hash = label, play, hash_value
+        self.name = label.rstrip("0123456789")
         self.failing = False
 
     def send(self, data: Any) -> None:
         if self.failing:
-            raise ConnectionError(f"{self.name}'s connection is closed")
+            raise ConnectionError(f"{self.label}'s connection is closed")
         play = self._play
-        play.last_sent.setdefault(self.name, []).append(data)
+        play.last_sent.setdefault(self.label, []).append(data)
         if play.tracing:
-            play.sent_from.setdefault(self.name, []).append(sender_line())
+            play.sent_from.setdefault(self.label, []).append(sender_line())
 
     def __hash__(self) -> int:
         return self._hash
 
     def __repr__(self) -> str:
-        return f"<member {self.name}>"
+        return f"<member {self.label}>"
 
 
 class _RoomModel:
@@ -228,7 +231,7 @@ class _Rooms(Play):
     def _their_members(self, room: Any) -> Any:
         members = getattr(room, "members", None)
         try:
-            return [m.name if isinstance(m, _Member) else repr(m) for m in list(members)]
+            return [m.label if isinstance(m, _Member) else repr(m) for m in list(members)]
         except TypeError:
             return f"room.members is {members!r}"
 
@@ -486,7 +489,7 @@ def _sessions() -> list[list[Step]]:
 
 
 def _make_sessions(rng: random.Random, count: int) -> list[list[Step]]:
-    ju, je, jf, jo, co, vi = MEMBERS
+    ju, je, jf, jo, co, vi, j2 = MEMBERS
     tricky = [
         [get("g1"), get("g2"), get("g3", "kitchen"), get("g4", "People"), get("g5", "café"),
          get("g6", "cafe\u0301"), get("g7", " people"), get("g8", "people")],
@@ -511,6 +514,8 @@ def _make_sessions(rng: random.Random, count: int) -> list[list[Step]]:
          broadcast("g1"), get("g2")],
         [get("g1"), join(ju, "g1"), join(je, "g1"), join(jf, "g1"), leave(je, "g1"),
          join(je, "g1"), broadcast("g1")],
+        [get("g1"), join(je, "g1"), join(j2, "g1"), broadcast("g1"), leave(je, "g1"),
+         broadcast("g1", DATA[1])],
     ]
     return tricky + [_random_session(rng) for _ in range(count - len(tricky))]
 
