@@ -28,6 +28,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import sys
 import time
 from typing import Any, Callable, Iterable
@@ -550,8 +551,10 @@ def _their_line(mismatch: Mismatch, call: Callable[[str], str]) -> str:
     for who, sent_from in outcome.sent_from.items():
         if sent_from:
             return f"your code sent to {call(who)} from{sent_from[0]}"
-    if outcome.path:
-        return f"your code on that path ran up to{outcome.path[-1]}"
+    if outcome.path:  # the last line that decided something (a loop's header only loops)
+        decided = [line for line in outcome.path
+                   if not re.search(r"\): (for|while|async for) ", line)] or outcome.path
+        return f"your code on that path ran up to{decided[-1]}"
     return ""
 
 

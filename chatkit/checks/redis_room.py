@@ -298,6 +298,8 @@ def _explore(room_class: type, url: str) -> list[Result]:
 
 def _run_all(scenarios: Callable[[Any], list[Any]], listen_alone: _Listening, across: _Listening,
              not_awaited: Any) -> list[Result]:
+    from redis.exceptions import RedisError
+
     from .sockets import _LoopThread
 
     results: list[Result] = []
@@ -318,8 +320,10 @@ def _run_all(scenarios: Callable[[Any], list[Any]], listen_alone: _Listening, ac
                          f"{exc.where or ' (waiting)'}",
                          "hint: a loop that never awaits holds the event loop, or code that waits"
                          " for something that never comes"]
-            except ConnectionError as exc:
-                lines = could_not_run(exc)
+            except (ConnectionError, OSError, RedisError) as exc:  # Redis is not there: not yours
+                lines = [f"the check could not run: cannot reach Redis ({exc}) -- is redis-server"
+                         " running? (the notebook's first cell starts one) If it is, tell your"
+                         " instructor"]
             except Exception as exc:
                 if not where(exc):
                     raise
