@@ -102,7 +102,7 @@ class _Lines(Play):
             self.facts = {"structure": False}
             return Outcome({}, path=path, observed=observed)
         self.facts = {"structure": True}
-        observed["a reader sees"] = [line.shown("li")]
+        observed["a reader sees"] = [line.shown()]  # all of it: text after the li shows too
         bold = line.shown("b")
         observed["in <b>"] = [bold in (_seen(name), _seen(name) + ":")]
         same_markup = line.elements == base.elements and all(
