@@ -13,7 +13,7 @@ import json
 import random
 from typing import Any, Callable, Iterable
 
-from .engine import Behaviour, Exercise, Mismatch, Outcome, Play, Step, Tracer, sender_line
+from .engine import Behaviour, Exercise, Mismatch, Play, Step
 from .fakes import _fresh_registry
 from .protocol_model import World, refusable
 from .report import Fail, engine_step
@@ -70,8 +70,6 @@ class _Users(Play):
         self.objects: dict[str, Any] = {}
         self.broken: set[str] = set()
         self.last_sent: dict[str, list[Any]] = {}
-        self.sent_from: dict[str, list[str]] = {}
-        self.tracing = False
         self.facts: dict[str, Any] = {}
         self.kinds: list[str] = []  # the kinds of input so far that are not plain chat
         self.registry = _fresh_registry(users_class.Room)
@@ -81,9 +79,7 @@ class _Users(Play):
         def send(data: Any) -> None:
             if who in self.broken:
                 raise ConnectionError(f"{who}'s connection is closed")
-            self.last_sent.setdefault(who, []).append(data)
-            if self.tracing:
-                self.sent_from.setdefault(who, []).append(sender_line())
+            self.record(who, data)
         return send
 
     def expect(self, step: Step):
@@ -116,20 +112,10 @@ class _Users(Play):
             return world.expect_close(step.who)
         return world.expect_break(step.who)
 
-    def do(self, step: Step, trace: bool = False) -> Outcome:
-        self.last_sent, self.sent_from, self.tracing = {}, {}, trace
-        if step.kind == "break":
-            self.broken.add(step.who)
-            return Outcome({})
-        path: list[str] = []
-        if trace:
-            with Tracer() as path:
-                self._run(step)
-        else:
-            self._run(step)
-        return Outcome(self.last_sent, sent_from=self.sent_from, path=path)
+    def broke(self, who: str) -> None:
+        self.broken.add(who)
 
-    def _run(self, step: Step) -> None:
+    def run(self, step: Step) -> None:
         if step.kind == "connect":
             self.objects[step.who] = self.users_class(self._send(step.who), step.args[0])
         elif step.kind == "frame":

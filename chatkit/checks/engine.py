@@ -121,8 +121,14 @@ class Play:
     """One session's run: the reference model and the code under check, side by side.
 
     An exercise's ``begin(subject)`` makes one; the engine calls :meth:`expect`
-    then :meth:`do` for each step, then :meth:`close`.
+    then :meth:`do` for each step, then :meth:`close`. A subclass writes
+    :meth:`expect`, :meth:`run` (the student's code for one step) and :meth:`broke`
+    (a member's connection breaks); its members' ``send`` calls :meth:`record`.
     """
+
+    last_sent: dict[str, list[Any]]
+    sent_from: dict[str, list[str]]
+    tracing = False
 
     def expect(self, step: Step) -> list[Alternative] | None:
         """The answers the reference accepts, or None if the step cannot happen now."""
@@ -130,7 +136,31 @@ class Play:
 
     def do(self, step: Step, trace: bool = False) -> Outcome:
         """Run ``step`` on the code under check (exceptions are the caller's to catch)."""
+        self.last_sent, self.sent_from, self.tracing = {}, {}, trace
+        if step.kind == "break":
+            self.broke(step.who)
+            return Outcome({})
+        path: list[str] = []
+        if trace:
+            with Tracer() as path:
+                self.run(step)
+        else:
+            self.run(step)
+        return Outcome(self.last_sent, sent_from=self.sent_from, path=path)
+
+    def run(self, step: Step) -> None:
+        """The student's code for one step (not a break)."""
         raise NotImplementedError
+
+    def broke(self, who: str) -> None:
+        """``who``'s connection breaks: its ``send`` fails from now on."""
+        raise NotImplementedError
+
+    def record(self, who: str, data: Any) -> None:
+        """What a member's ``send`` was given (and, when tracing, from which line)."""
+        self.last_sent.setdefault(who, []).append(data)
+        if self.tracing:
+            self.sent_from.setdefault(who, []).append(sender_line())
 
     def compare(self, step: Step, alternative: Alternative, outcome: Outcome,
                 got: dict[str, list[Any]]) -> list[str]:
@@ -594,7 +624,9 @@ def _lines(messages: list[Any]) -> str:
 def sender_line() -> str:
     """`` handle_chat (Cell In[5], line 31): member.send(text)``: the innermost frame of the
     student's code on the stack of whoever calls this (a member's ``send``)."""
-    frame, found = sys._getframe(2), None
+    frame, found = sys._getframe(1), None
+    while frame is not None and frame.f_code.co_filename.startswith(_CHECKS):
+        frame = frame.f_back  # the checks' own member and its send
     while frame is not None and not frame.f_code.co_filename.startswith(_CHECKS):
         if is_theirs(frame.f_code.co_filename):
             found = found or frame

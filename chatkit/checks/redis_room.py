@@ -29,8 +29,7 @@ from .engine import Behaviour, sender_line
 from .fakes import _decode
 from .freedoms import same
 from .limits import TookTooLong, step_limit, where
-from .report import FAIL, NOT_DONE, OK, Fail, Report, Result, _fail_lines, _not_done, cached, \
-    could_not_run
+from .report import FAIL, NOT_DONE, OK, Fail, Report, Result, _fail_lines, _not_done, checked
 
 __all__ = ["run_redis_room", "check_redis_room", "DATA"]
 
@@ -412,21 +411,8 @@ def _session(steps: list[Any], last: int) -> list[str]:
 
 def run_redis_room(room_class: type, redis_url: str) -> Report:
     """Check ``room_class`` (a ``RedisRoom`` with your ``broadcast`` and ``listen``); return the report."""
-    from .freshness import stale
-
-    name = getattr(room_class, "__name__", type(room_class).__name__)
-    title = f"Checking {name} (a room shared through Redis)"
-    old = stale(name, room_class)
-    if old:
-        return Report(title, [Result(b.text, FAIL, [old], b.group) for b in _BEHAVIOURS])
-
-    def make() -> Report:
-        try:
-            return Report(title, _explore(room_class, redis_url))
-        except Exception as exc:  # the checks themselves broke (Redis gone, ...): say so
-            return Report(title, [Result(b.text, FAIL, could_not_run(exc), b.group)
-                                  for b in _BEHAVIOURS])
-    return cached("redis_room", room_class, (redis_url,), make)
+    return checked("redis_room", room_class, (redis_url,), "a room shared through Redis",
+                   _BEHAVIOURS, lambda: _explore(room_class, redis_url))
 
 
 def check_redis_room(room_class: type, redis_url: str) -> None:

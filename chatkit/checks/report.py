@@ -11,7 +11,7 @@ from typing import Any, Callable
 from .limits import LIMIT, TookTooLong, is_theirs, step_limit, where
 
 __all__ = ["Fail", "Result", "Report", "OK", "FAIL", "NOT_DONE", "TookTooLong", "LIMIT",
-           "engine_step", "could_not_run"]
+           "engine_step", "checked", "could_not_run"]
 
 OK, FAIL, NOT_DONE = "pass", "fail", "not done"
 
@@ -188,37 +188,49 @@ def cached(key: str, subject: Any, args: tuple, make: Callable[[], Report]) -> R
     return report
 
 
+def checked(key: str, subject: Any, args: tuple, title: str, behaviours: list[Any],
+            explore: Callable[[], list[Result]]) -> Report:
+    """The report of one check: ``explore()``'s results, or why nothing was checked.
+
+    An older class (its newest cell raised) is not checked; the checks' own failure
+    is said as such (:func:`could_not_run`) -- the student's code never gets there:
+    its exceptions are caught where it runs. The report is kept for the graded cells.
+    """
+    from .freshness import stale
+
+    name = getattr(subject, "__name__", type(subject).__name__)
+    title_line = f"Checking {name} ({title})"
+    old = stale(name, subject)
+    if old:  # testing the class from before would say "pass" about code that did not run
+        return Report(title_line, [Result(b.text, FAIL, [old], b.group) for b in behaviours])
+
+    def make() -> Report:
+        try:
+            return Report(title_line, explore())
+        except Exception as exc:  # the checks themselves broke: say so, never blame the student
+            return Report(title_line, [Result(b.text, FAIL, could_not_run(exc), b.group)
+                                       for b in behaviours])
+    return cached(key, subject, args, make)
+
+
+def named(run: Callable, check: Callable, key: str, run_doc: str, check_doc: str) -> None:
+    """Give ``run`` and ``check`` the names ``run_<key>``, ``check_<key>`` and their docs."""
+    for function, name, doc in ((run, f"run_{key}", run_doc), (check, f"check_{key}", check_doc)):
+        function.__name__ = function.__qualname__ = name
+        function.__doc__ = doc
+
+
 def engine_step(exercise: Any, run_doc: str, check_doc: str) -> tuple[Callable, Callable]:
     """The pair ``run_x`` (returns the :class:`Report`) and ``check_x`` (prints it) for an
     exercise of the differential engine (:mod:`chatkit.checks.engine`)."""
     from .engine import explore
 
-    key = exercise.key
+    def run(subject: Any) -> Report:
+        return checked(exercise.key, subject, (), exercise.title, exercise.behaviours,
+                       lambda: explore(exercise, subject, exercise.title))
 
-    def run(subject: Any, *args: Any) -> Report:
-        from .freshness import stale
+    def check(subject: Any) -> None:
+        print(run(subject))
 
-        name = getattr(subject, "__name__", type(subject).__name__)
-        title_line = f"Checking {name} ({exercise.title})"
-        old = stale(name, subject)
-        if old:  # testing the class from before would say "pass" about code that did not run
-            return Report(title_line, [Result(b.text, FAIL, [old], b.group)
-                                       for b in exercise.behaviours])
-
-        def make() -> Report:
-            try:
-                results = explore(exercise.bind(*args) if args else exercise, subject, title_line)
-            except Exception as exc:  # the engine itself broke: say so, never blame the student
-                results = [Result(b.text, FAIL, could_not_run(exc), b.group)
-                           for b in exercise.behaviours]
-            return Report(title_line, results)
-
-        return cached(key, subject, args, make)
-
-    def check(subject: Any, *args: Any) -> None:
-        print(run(subject, *args))
-
-    for function, name, doc in ((run, f"run_{key}", run_doc), (check, f"check_{key}", check_doc)):
-        function.__name__ = function.__qualname__ = name
-        function.__doc__ = doc
+    named(run, check, exercise.key, run_doc, check_doc)
     return run, check

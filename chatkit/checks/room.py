@@ -13,8 +13,7 @@ import json
 import random
 from typing import Any, Callable, Iterable
 
-from .engine import Alternative, Behaviour, Exercise, Mismatch, Outcome, Play, Step, Tracer, \
-    sender_line
+from .engine import Alternative, Behaviour, Exercise, Mismatch, Outcome, Play, Step
 from .fakes import _fresh_registry
 from .report import Fail, engine_step
 
@@ -46,10 +45,7 @@ class _Member:
     def send(self, data: Any) -> None:
         if self.failing:
             raise ConnectionError(f"{self.label}'s connection is closed")
-        play = self._play
-        play.last_sent.setdefault(self.label, []).append(data)
-        if play.tracing:
-            play.sent_from.setdefault(self.label, []).append(sender_line())
+        self._play.record(self.label, data)
 
     def __hash__(self) -> int:
         return self._hash
@@ -82,8 +78,6 @@ class _Rooms(Play):
         self.planned = ""
         self.one_text = False
         self.last_sent: dict[str, list[Any]] = {}
-        self.sent_from: dict[str, list[str]] = {}
-        self.tracing = False
         self.facts: dict[str, Any] = {}
 
     def _snapshot(self) -> dict[str, str]:
@@ -171,20 +165,10 @@ class _Rooms(Play):
                     and all(name in self.members for name in value[0]):
                 room.members = list(value[0])
 
-    def do(self, step: Step, trace: bool = False) -> Outcome:
-        self.last_sent, self.sent_from, self.tracing = {}, {}, trace
-        if step.kind == "break":
-            self.members[step.who].failing = True
-            return Outcome({})
-        path: list[str] = []
-        if trace:
-            with Tracer() as path:
-                self._run(step)
-        else:
-            self._run(step)
-        return Outcome(self.last_sent, sent_from=self.sent_from, path=path)
+    def broke(self, who: str) -> None:
+        self.members[who].failing = True
 
-    def _run(self, step: Step) -> None:
+    def run(self, step: Step) -> None:
         if step.kind == "get":
             room = self.room_class.get(step.args[0])
             self.objects.append(room)

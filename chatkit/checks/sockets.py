@@ -31,7 +31,7 @@ from .engine import Behaviour, _lines
 from .freedoms import same
 from .limits import TookTooLong, Watchdog, cell_name, step_limit
 from .report import FAIL, NOT_DONE, OK, Fail, Report, Result, _fail_lines, _not_done, _raised, \
-    cached, could_not_run
+    checked, named
 
 __all__ = ["run_client", "check_client", "run_route", "check_route", "TIMEOUT"]
 
@@ -122,31 +122,15 @@ async def _until(done: Callable[[], bool], timeout: float) -> bool:
 
 def _step(key: str, title: str, behaviours: list[Behaviour], explore: Callable[[Any], list[Result]],
           run_doc: str, check_doc: str) -> tuple[Callable, Callable]:
-    """``run_x`` and ``check_x`` for a socket step (with the stale-class check and the cache)."""
+    """``run_x`` and ``check_x`` for a socket step."""
 
     def run(subject: Any) -> Report:
-        from .freshness import stale
-
-        name = getattr(subject, "__name__", type(subject).__name__)
-        title_line = f"Checking {name} ({title})"
-        old = stale(name, subject)
-        if old:
-            return Report(title_line, [Result(b.text, FAIL, [old], b.group) for b in behaviours])
-
-        def make() -> Report:
-            try:
-                return Report(title_line, explore(subject))
-            except Exception as exc:  # the checks themselves broke: never the student's fault
-                return Report(title_line, [Result(b.text, FAIL, could_not_run(exc), b.group)
-                                           for b in behaviours])
-        return cached(key, subject, (), make)
+        return checked(key, subject, (), title, behaviours, lambda: explore(subject))
 
     def check(subject: Any) -> None:
         print(run(subject))
 
-    for function, name, doc in ((run, f"run_{key}", run_doc), (check, f"check_{key}", check_doc)):
-        function.__name__ = function.__qualname__ = name
-        function.__doc__ = doc
+    named(run, check, key, run_doc, check_doc)
     return run, check
 
 

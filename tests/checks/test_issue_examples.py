@@ -14,6 +14,8 @@ import time
 
 import pytest
 
+import broken
+import broken.nb4_room
 from chatkit import Room, bench, checks
 from chatkit.checks import report
 from chatkit.checks.solutions import SOLUTIONS
@@ -105,15 +107,6 @@ def test_callbacks_under_names_no_browser_calls_are_named():
     assert "all lower case, no underscore" in text
 
 
-class EncodesPerMember(Room):
-    def broadcast(self, data):
-        for member in list(self.members):
-            try:
-                member.send(json.dumps(data))
-            except Exception:
-                pass
-
-
 class SendsDicts(Room):
     def broadcast(self, data):
         for member in list(self.members):
@@ -121,7 +114,7 @@ class SendsDicts(Room):
 
 
 def test_a_broadcast_that_encodes_per_member_fails_notebook_4s_check():
-    result = checks.run_room(type("Mine", (EncodesPerMember,), {"rooms": {}}))
+    result = checks.run_room(broken.nb4_room.BroadcastEncodesPerMember)
     failed = result.result("encoded once for all of them")
     assert failed.status == checks.FAIL
     assert any("the data was encoded once per member, not once for all" in line for line in failed.lines)
@@ -131,7 +124,7 @@ def test_notebook_6_says_what_is_wrong_in_the_checks_words_not_a_raw_type_error(
     (row,) = bench.compare_broadcast(SendsDicts, sizes=[5], messages=3, repeat=1)
     assert not row["correct"]
     assert row["problem"] == "a member was sent a dict, not text -- send json.dumps(data), a str"
-    (row,) = bench.compare_broadcast(EncodesPerMember, sizes=[5], messages=3, repeat=1)
+    (row,) = bench.compare_broadcast(broken.EncodesPerMember, sizes=[5], messages=3, repeat=1)
     assert not row["correct"] and "encoded once per member" in row["problem"]
     (row,) = bench.compare_broadcast(Room, sizes=[5], messages=3, repeat=1)
     assert row["correct"] and row["problem"] == ""
