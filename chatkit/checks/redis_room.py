@@ -82,11 +82,14 @@ class _Listening:
                 what = ("a coroutine -- a call without await (await pubsub.get_message(...))"
                         if inspect.iscoroutine(message) else
                         f"{type(message).__name__} {message!r}"[:120])
+                hint = ("a call without await makes a coroutine and never runs it: await it"
+                        if inspect.iscoroutine(message) else
+                        "deliver takes the whole message, as pubsub.listen() yields it -- not its"
+                        " data")
                 self.problem = Fail(
                     "listen handed deliver something other than a message from pubsub.listen()",
                     "the message dict itself: {'type': 'pmessage', 'channel': ..., 'data': ...}",
-                    what, "deliver takes the whole message, as pubsub.listen() yields it --"
-                    " not its data", [f"your code:{sender_line() or ' listen'}"])
+                    what, hint, [f"your code:{sender_line() or ' listen'}"])
             if inspect.iscoroutine(message):
                 message.close()
         return deliver
