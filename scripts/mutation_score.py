@@ -28,10 +28,8 @@ from __future__ import annotations
 
 import argparse
 import ast
-import copy
 import dataclasses
 import json
-import re
 import sys
 import time
 import warnings

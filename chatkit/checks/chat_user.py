@@ -22,7 +22,7 @@ __all__ = ["run_chat_user", "check_chat_user", "run_errors", "check_errors",
            "run_commands", "check_commands", "SESSIONS"]
 
 #: How many sessions each check plays (the tricky ones, then seeded random ones).
-SESSIONS = {"chat_user": 500, "errors": 400, "commands": 500}
+SESSIONS = {"chat_user": 300, "errors": 250, "commands": 300}
 
 
 def _frame(value: Any) -> str:
@@ -238,8 +238,6 @@ class _ChatUserExercise(Exercise):
                     and not message["text"].startswith("/"):
                 yield say(step.who, "hi")
 
-    def extra_lines(self, mismatch: Mismatch, call: Callable[[str], str]) -> list[str]:
-        return []
 
 
 def _unique(name: str, used: set[str]) -> str:

@@ -174,11 +174,14 @@ class Play:
 class Exercise:
     """One exercise's checks: its behaviours, its sessions, its reference model.
 
-    Subclasses define ``title``, ``behaviours``, :meth:`sessions`, :meth:`begin`
-    (a :class:`Play` per session), :meth:`classify`, :meth:`exercised` and
-    :meth:`say` (a step in words).
+    Subclasses define ``key`` (``run_<key>``), ``title``, ``behaviours``,
+    :meth:`sessions`, :meth:`begin` (a :class:`Play` per session), :meth:`classify`,
+    :meth:`exercised` and :meth:`say` (a step in words); and may define
+    ``describe(key, want, have, at, names)`` to say a difference that is not a
+    message (``Room.rooms``, what a reader sees) in its own words.
     """
 
+    key = ""
     title = ""
     behaviours: list[Behaviour] = []
 
@@ -251,8 +254,11 @@ def replay(exercise: Exercise, subject: Any, steps: list[Step], watch: Watchdog,
                 outcome = Outcome(getattr(play, "last_sent", {}) or {}, raised=exc)
             observe = getattr(play, "observe", None)
             if observe is not None and not isinstance(outcome.raised, TookTooLong):
-                with watch.deadline(limit):
-                    outcome.observed.update(observe(step))
+                try:
+                    with watch.deadline(limit):
+                        outcome.observed.update(observe(step))
+                except Exception as exc:  # reading the student's state ran their code, and it raised
+                    outcome.raised = outcome.raised or exc
             mismatch = _judge(play, index, step, alternatives, outcome)
             if mismatch is not None:
                 mismatches.append(mismatch)
@@ -352,7 +358,7 @@ class _Found:
     mismatch: Mismatch
 
 
-def explore(exercise: Exercise, subject: Any, title: str) -> list[Result]:
+def explore(exercise: Exercise, subject: Any) -> list[Result]:
     """Run ``exercise``'s sessions on ``subject``; a :class:`Result` per behaviour."""
     behaviours = exercise.behaviours
     try:
@@ -545,16 +551,10 @@ def _difference_lines(exercise: Exercise, steps: list[Step], mismatch: Mismatch)
         lines.append(f"(the reference {mismatch.closest.says}; the protocol also allows:"
                      f" {'; '.join(others)})")
     lines.extend(_meanwhile(mismatch, call))
-    lines.extend(_extra_lines(exercise, mismatch, call))
     code = _their_line(mismatch, call)
     if code:
         lines.append(code)
     return lines
-
-
-def _extra_lines(exercise: Exercise, mismatch: Mismatch, call: Callable[[str], str]) -> list[str]:
-    extra = getattr(exercise, "extra_lines", None)
-    return extra(mismatch, call) if extra else []
 
 
 def _meanwhile(mismatch: Mismatch, call: Callable[[str], str]) -> list[str]:

@@ -20,7 +20,6 @@ import asyncio
 import gc
 import inspect
 import json
-import sys
 import uuid
 from typing import Any, Callable
 

@@ -184,8 +184,6 @@ class RenderChecks(Exercise):
                     " a browser would run it"]
         return None
 
-    def extra_lines(self, mismatch: Mismatch, call: Callable[[str], str]) -> list[str]:
-        return []
 
 
 run_render, check_render = engine_step(

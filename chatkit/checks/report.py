@@ -227,7 +227,7 @@ def engine_step(exercise: Any, run_doc: str, check_doc: str) -> tuple[Callable, 
 
     def run(subject: Any) -> Report:
         return checked(exercise.key, subject, (), exercise.title, exercise.behaviours,
-                       lambda: explore(exercise, subject, exercise.title))
+                       lambda: explore(exercise, subject))
 
     def check(subject: Any) -> None:
         print(run(subject))

@@ -20,7 +20,7 @@ from .report import Fail, engine_step
 __all__ = ["run_room", "check_room", "broadcast_problem", "SESSIONS", "MEMBERS"]
 
 #: How many sessions the check plays.
-SESSIONS = 500
+SESSIONS = 300
 #: The members of every session, with hashes that a Python set would list backwards;
 #: ``jenny2`` is a second connection of someone else called jenny (a member is an
 #: object, not a name: two may share one).

@@ -27,7 +27,7 @@ import warnings
 from typing import Any, Callable
 
 from . import limits
-from .engine import Behaviour, _lines
+from .engine import Behaviour
 from .freedoms import same
 from .limits import TookTooLong, Watchdog, cell_name, step_limit
 from .report import FAIL, NOT_DONE, OK, Fail, Report, Result, _fail_lines, _not_done, _raised, \

@@ -124,7 +124,7 @@ def test_the_hint_is_the_shortest_session_with_the_students_own_line():
     text = str(checks.run_chat_user(broken.nb3_chat_user.ChatSkipsSender))
     failed = checks.run_chat_user(broken.nb3_chat_user.ChatSkipsSender).result("a chat goes to")
     lines = failed.lines
-    assert lines[0].startswith("the shortest session that shows it (500 sessions tried):")
+    assert lines[0].startswith("the shortest session that shows it (300 sessions tried):")
     steps = [line for line in lines if re.match(r"  \d+\. ", line)]
     assert 3 <= len(steps) <= 6, lines  # connect, join, say: shrunk from sessions of up to 14
     assert any("got 0 messages, expected 1" in line for line in lines)
