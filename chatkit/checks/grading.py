@@ -10,9 +10,12 @@ points earned -- a plain number, which nbgrader takes as partial credit::
 prints ::
 
     join: 1 of 2 behaviours pass -- 1 of 2 points
-    ✓ joining: the joiner gets the note  Colt joined "people".
-    ✗ joining: everyone already in the room gets the note too
-        Juanita got 0 messages, expected 1
+    ✓ joining: the joiner gets  Colt joined "people".  -- quotes and full stop
+    ✗ joining: everyone already in the room gets the note too, and nobody outside it
+        the shortest session that shows it (300 sessions tried):
+          1. Juanita connects to "people"
+          ...
+        at step 4, Juanita got 0 messages, expected 1
         ...
 
 and its value is ``1.0``. What keeps the grade fair:
