@@ -343,7 +343,7 @@ class _CountingMember:
         self.last = text
 
 
-def _time_broadcast(room_class: type, size: int, messages: int) -> tuple[float, bool]:
+def _time_broadcast(room_class: type, size: int, messages: int) -> tuple[float, str]:
     room = room_class("bench")
     members = [_CountingMember() for _ in range(size)]
     for member in members:
@@ -353,9 +353,11 @@ def _time_broadcast(room_class: type, size: int, messages: int) -> tuple[float, 
     for _ in range(messages):
         room.broadcast(data)
     seconds = time.perf_counter() - start
-    correct = all(m.count == messages and m.last is not None and json.loads(m.last) == data
-                  for m in members)
-    return seconds, correct
+    from ..checks.room import broadcast_problem  # what is wrong, in the room check's words
+
+    if not all(m.count == messages for m in members):
+        return seconds, "not every member got every chat"
+    return seconds, broadcast_problem([m.last for m in members], data)
 
 
 def compare_broadcast(room_class: type, sizes=(10, 100, 1000), messages: int = 200,
@@ -363,12 +365,14 @@ def compare_broadcast(room_class: type, sizes=(10, 100, 1000), messages: int = 2
     """Time ``room_class.broadcast`` beside the reference :class:`chatkit.Room`.
 
     Members' ``send`` only counts, so this is the room's own cost per delivery,
-    no network. Returns a row per size: microseconds per delivery, each, and the ratio::
+    no network. Returns a row per size: microseconds per delivery, each, the ratio,
+    and ``problem``: what is wrong with your broadcast, in the room check's words
+    ("" if nothing; ``correct`` is its absence)::
 
         >>> from chatkit import Room
         >>> rows = compare_broadcast(Room, sizes=[10], messages=10, repeat=1)
-        >>> rows[0]["correct"], rows[0]["size"]
-        (True, 10)
+        >>> rows[0]["correct"], rows[0]["problem"], rows[0]["size"]
+        (True, '', 10)
 
     """
     from ..core.room import Room
@@ -377,16 +381,17 @@ def compare_broadcast(room_class: type, sizes=(10, 100, 1000), messages: int = 2
     for size in sizes:
         deliveries = size * messages
         best = {}
-        correct = True
+        problem = ""
         for name, cls in (("reference", Room), ("yours", room_class)):
             times = []
             for _ in range(repeat):
-                seconds, ok = _time_broadcast(cls, size, messages)
+                seconds, wrong = _time_broadcast(cls, size, messages)
                 times.append(seconds)
-                correct = correct and (ok or name == "reference")
+                problem = problem or (wrong if name == "yours" else "")
             best[name] = min(times) * 1e6 / deliveries
         rows.append({"size": size, "reference_us": best["reference"], "yours_us": best["yours"],
-                     "ratio": best["yours"] / best["reference"], "correct": correct})
+                     "ratio": best["yours"] / best["reference"], "correct": not problem,
+                     "problem": problem})
     return rows
 
 

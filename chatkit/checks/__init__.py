@@ -1,16 +1,27 @@
 """Behaviour checks for the course's exercises: run one after each exercise.
 
-Each check runs your code the way the server would and prints, in plain words,
-a line per behaviour -- what works (✓) and what does not yet (✗), with what was
-expected, what happened, and a hint::
+Each check runs your code the way the server would -- beside the reference,
+through generated sessions -- and prints, in plain words, a line per behaviour:
+what works (✓) and what does not yet (✗)::
 
     from chatkit import checks
     checks.check_chat_user(ChatUser)     # notebook 3
     checks.check_room(Room)              # notebook 4
 
+How: a session is people connecting, joining, chatting, leaving and losing their
+connection in any order, in rooms and under names that differ only in case,
+accents, hyphens or spaces (:mod:`.engine`). After every step, what each member
+received from your code is compared with what the reference sends -- as parsed
+JSON, so key order and spacing are yours -- and where the protocol leaves a choice
+(an error's wording, a name the reference refuses) any answer it allows passes
+(:mod:`.freedoms`, the one place that says what is free). A ✗ shows the shortest
+session that goes wrong: its steps, what the reference sent to whom, what yours
+sent, and the line of your code on that path. The sessions are the same on every
+run (a fixed seed), so a check says the same thing twice.
+
 An exercise you have not written yet (it still raises ``NotImplementedError``)
 is reported as "not done yet", never as a traceback. The last line sums up:
-``All 7 checks pass.`` or ``3 of 7 checks pass ...``.
+``All 6 checks pass.`` or ``3 of 6 checks pass ...``.
 
 What the checks expect of your classes (the contract):
 
@@ -18,24 +29,25 @@ What the checks expect of your classes (the contract):
   filled by the classmethod ``Room.get(name)``; a room has ``name``,
   ``members`` (a dict or list, in join order), ``join(member)``,
   ``leave(member)`` and ``broadcast(data)`` (``data`` a dict, sent as JSON text,
-  a ``str``: never bytes). Leaving when not a member is harmless; an empty room
-  is forgotten, but only if ``Room.rooms`` still holds *that* room.
+  a ``str``, encoded once for all the members). Leaving when not a member is
+  harmless; an empty room is forgotten, but only if ``Room.rooms`` still holds
+  *that* room.
 - ``ChatUser(send, room_name)`` finds its room with ``self.Room.get(room_name)``
   (``Room`` is a class attribute: where rooms come from), keeps it in
-  ``self.room``, and has ``name`` (None until it joins), ``send(text)``,
+  ``self.room`` -- and asks again when it joins, as the room may have emptied out
+  meanwhile -- and has ``name`` (None until it joins), ``send(text)``,
   ``handle_message(raw)``, ``handle_join(name)``, ``handle_chat(text)`` and
   ``handle_close()``. Nothing escapes ``handle_message`` in notebook 5: every row
   of docs/protocol.md's bad input gets an error to the sender.
-- Messages are compared as parsed JSON, never as text: ``json.dumps``'s default
-  output and compact separators are both right.
 
-Each check starts from an empty registry: it empties ``Room.rooms`` (of your
-``Room``, or of ``ChatUser.Room``) before it runs and puts the rooms back
-afterwards. Each behaviour has :data:`LIMIT` seconds (3): code that hangs is
-stopped and reported as "took longer than 3 s", at its own line. A failing line
-points at the line of *your* cell that raised. If the cell that defines the class
-raised, the check says it would be testing the older class, and tests nothing.
-Each result has a ``group`` ("join", "leave", "registry", ...) for graders.
+Each session starts from an empty registry: the check empties ``Room.rooms`` (of
+your ``Room``, or of ``ChatUser.Room``) and puts the rooms back afterwards. Each
+step of your code has :data:`LIMIT` seconds (3): code that hangs is stopped and
+reported as "took longer than 3 s", at its own line (:mod:`.limits`). If the
+cell that defines the class raised, the check says it would be testing the
+older class, and tests nothing. A line that says "the check could not run" is
+the check's own failure, never yours: tell your instructor. Each result has a
+``group`` ("join", "leave", "registry", ...) for graders.
 
 Stuck? ``reference.solution("Room")`` prints a solution to paste into the
 exercise cell (see :mod:`chatkit.reference`).

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import ast
-import contextlib
 import json
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .report import Fail
 
@@ -35,7 +34,7 @@ class FailingMember(Member):
         raise ConnectionError(f"{self.name}'s connection is closed")
 
 
-def _decode(who: str, texts: list[Any], hint: str = "") -> list[Any]:
+def decode_sent(who: str, texts: list[Any], hint: str = "") -> list[Any]:
     """Parse what ``who`` was sent; fail, saying what it was, if anything is not JSON text."""
     messages = []
     for text in texts:
@@ -81,21 +80,26 @@ def _not_json_hint(text: str) -> str:
 
 def _expect_sent(who: str, texts: list[Any], expected: list[dict], hint: str = "",
                  also: list[str] | None = None) -> None:
-    got = _decode(who, texts)
+    got = decode_sent(who, texts)
     if got != expected:
         what = f"{who} got {len(got)} message{'s' * (len(got) != 1)}, expected {len(expected)}"
         if len(got) == len(expected):
             what = f"{who} got the wrong message"
-        raise Fail(what, _lines(expected), _lines(got), _explain(expected, got) or hint, also)
+        raise Fail(what, _lines(expected), _lines(got), explain_difference(expected, got) or hint, also)
 
 
-def _explain(expected: list[Any], got: list[Any]) -> str:
+def explain_difference(expected: list[Any], got: list[Any]) -> str:
     """A hint about what actually differs between two lists of messages, or ""."""
     if len(got) > len(expected) and expected and all(m in expected for m in got):
         return "the same message was sent more than once: send each message once"
     for want, have in zip(expected, got):
         if want == have or not isinstance(want, dict) or not isinstance(have, dict):
             continue
+        if have.get("type") == "error" and want.get("type") != "error":
+            return ("an error where none is due: your code refused what the reference does --"
+                    " look at the condition that sends it")
+        if want.get("type") == "error" and have.get("type") != "error":
+            return f'this needs an error to the sender, not a "{have.get("type")}"'
         missing = [k for k in want if k not in have]
         extra = [k for k in have if k not in want]
         if missing or extra:
@@ -135,25 +139,17 @@ def _lines(messages: list[Any]) -> str:
     return "\n              ".join(json.dumps(m, ensure_ascii=False) for m in messages)
 
 
-@contextlib.contextmanager
-def _fresh_rooms(room_class: Any) -> Iterator[None]:
-    """Empty ``room_class.rooms`` for one check; put the rooms back afterwards."""
-    rooms = getattr(room_class, "rooms", None)
-    if not isinstance(rooms, dict):
-        raise Fail(f"{getattr(room_class, '__name__', room_class)} has no dict `rooms`",
-                   "a class attribute: rooms = {}", rooms,
-                   "the registry of rooms, by name, that Room.get reads and fills")
-    saved = dict(rooms)
-    rooms.clear()
-    try:
-        yield
-    finally:
-        rooms.clear()
-        rooms.update(saved)
+class _fresh_registry:
+    """``with _fresh_registry(Room):`` empties ``Room.rooms`` for one session; puts the rooms back after."""
 
+    def __init__(self, room_class: Any):
+        self.rooms = room_class.rooms
+        self.saved: dict[Any, Any] = {}
 
-def _isolated(room_class_of: Callable[[], Any], test: Callable[[], None]) -> Callable[[], None]:
-    def run() -> None:
-        with _fresh_rooms(room_class_of()):
-            test()
-    return run
+    def __enter__(self) -> None:
+        self.saved = dict(self.rooms)
+        self.rooms.clear()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.rooms.clear()
+        self.rooms.update(self.saved)

@@ -10,19 +10,26 @@ points earned -- a plain number, which nbgrader takes as partial credit::
 prints ::
 
     join: 1 of 2 behaviours pass -- 1 of 2 points
-    ✓ joining: the joiner gets the note  Colt joined "people".
-    ✗ joining: everyone already in the room gets the note too
-        Juanita got 0 messages, expected 1
+    ✓ joining: the joiner gets  Colt joined "people".  -- quotes and full stop
+    ✗ joining: everyone already in the room gets the note too, and nobody outside it
+        the shortest session that shows it (300 sessions tried):
+          1. Juanita connects to "people"
+          ...
+        at step 4, Juanita got 0 messages, expected 1
         ...
 
 and its value is ``1.0``. What keeps the grade fair:
 
-- the checks run in a thread of their own: a behaviour still running after
-  ``STALL`` (1 s) is stopped -- it fails with "your code raised TookTooLong ... in
-  handle_close", the others still count -- and the step's later groups reuse that
-  report; checks still not done after ``LIMITS`` (10 s; 20 s for the socket steps)
-  score 0 for every group of the step, the later ones at once. nbgrader's per-cell
-  timeout is never reached;
+- the checks are the check cell's own -- the same engine, the same generated
+  sessions, the same report (a graded cell reuses the check cell's report when
+  nothing in it ran out of time) -- so a wrong solution cannot earn full marks;
+- they run in a thread of their own, and each step of your code gets ``STALL``
+  (1 s) instead of the check cell's 3 s: one that runs longer is stopped by the
+  same watchdog as in class (:mod:`.limits`) -- it fails with "took longer than
+  1 s, and was stopped in handle_close", the others still count; checks still
+  not done after ``LIMITS`` (10 s; 20 s for the socket steps) score 0 for every
+  group of the step, the later ones at once. nbgrader's per-cell timeout is
+  never reached;
 - while they run, whatever anything writes to stdout or stderr (a ``print``, a
   ``warnings.warn``, a log line) is kept out of the cell: nbgrader zeroes a cell
   with anything on stderr; checks that hung stay silent for good (in later cells too);
@@ -34,16 +41,13 @@ and its value is ``1.0``. What keeps the grade fair:
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import io
 import logging
-import os
 import sys
-import sysconfig
 import threading
-import time
 from typing import Any, Callable
 
+from .limits import TookTooLong, limit as step_limit
 from .report import OK, Report, Result
 
 __all__ = ["score", "group_of", "TookTooLong", "LIMITS", "DEFAULT_LIMIT", "STALL"]
@@ -53,29 +57,14 @@ __all__ = ["score", "group_of", "TookTooLong", "LIMITS", "DEFAULT_LIMIT", "STALL
 LIMITS = {"run_client": 20.0, "run_route": 20.0}
 DEFAULT_LIMIT = 10.0
 
-#: Seconds after which a behaviour still running the student's code is stopped (it
-#: fails, the next one runs). Checks that are waiting themselves (the socket steps'
+#: Seconds one step of the student's code may run under grading before it is stopped
+#: (it fails, the checks go on). Checks that are waiting themselves (the socket steps'
 #: servers and clients, on a loop of their own that bounds every wait) are left alone.
 STALL = 1.0
-
-# Where the checks' own code and the standard library's live: no student code there.
-_CHECKS = os.path.dirname(os.path.abspath(__file__))
-_STDLIB = sysconfig.get_paths()["stdlib"]
-# Libraries the checks wait in (redis-py, websockets): their frames are not the student's.
-_LIBRARIES = tuple({sysconfig.get_paths()[key] for key in ("purelib", "platlib")})
 
 # Steps whose checks outlived their limit, by (run function, subject): each keeps
 # its hung thread, so a later group of the same step scores 0 without waiting again.
 _hung: dict[tuple[Callable, Any], float] = {}
-# Reports that took a stopped behaviour: the step's later groups use them as they are.
-_stalled: dict[tuple[Callable, Any], Report] = {}
-
-
-class TookTooLong(Exception):
-    """Raised inside a behaviour that runs past ``STALL`` seconds: its check fails, the rest go on."""
-
-    def __str__(self) -> str:
-        return f"stopped after {STALL:g} s -- a loop that never ends?"
 
 
 def group_of(run: Callable, result: Result) -> str | None:
@@ -124,54 +113,32 @@ def _run_within(run: Callable[..., Report], subject: Any, limit: float,
                 args: tuple = ()) -> Report | None:
     """``run(subject)`` in a thread, with its output kept out of the cell; None if it hangs.
 
-    Student code still running after ``STALL`` seconds gets :class:`TookTooLong`
-    raised inside it, so that behaviour fails and the others still run; code that
-    ignores it, or waits in C, runs into ``limit``.
+    Each step of the student's code gets ``STALL`` seconds (the checks' own watchdog
+    stops it there, and that behaviour fails); code that ignores the stop, or waits
+    in C, runs into ``limit``.
     """
     if (run, subject) in _hung:
         return None
-    if (run, subject) in _stalled:
-        return _stalled[run, subject]
     outcome: dict[str, Any] = {}
 
     def work() -> None:
         try:
-            outcome["report"] = run(subject, *args)
+            with step_limit(STALL):
+                outcome["report"] = run(subject, *args)
         except BaseException as exc:  # the checks themselves broke: the cell shows it
             outcome["error"] = exc
 
     worker = threading.Thread(target=work, name="chatkit-grading", daemon=True)
-    deadline = time.monotonic() + limit
-    stalls = 0
     with _quiet():
         worker.start()
-        while True:
-            left = deadline - time.monotonic()
-            worker.join(min(STALL, left))
-            if not worker.is_alive() or time.monotonic() >= deadline:
-                break
-            if _in_student_code(worker):
-                stalls += ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                    ctypes.c_ulong(worker.ident), ctypes.py_object(TookTooLong))
+        worker.join(limit)
     if worker.is_alive():
         _hung[run, subject] = limit
         _quarantine(worker)
         return None
     if "error" in outcome:
         raise outcome["error"]
-    if stalls:
-        _stalled[run, subject] = outcome["report"]
     return outcome["report"]
-
-
-def _in_student_code(thread: threading.Thread) -> bool:
-    """Is ``thread`` running code other than the checks' own (and libraries')?"""
-    frame = sys._current_frames().get(thread.ident)
-    while frame is not None and frame.f_code.co_filename.startswith((_STDLIB, *_LIBRARIES)):
-        frame = frame.f_back
-    if frame is None:
-        return False
-    return os.path.dirname(os.path.abspath(frame.f_code.co_filename)) != _CHECKS
 
 
 class _Quarantined:

@@ -2,103 +2,18 @@
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
+import inspect
 import json
-import linecache
-import os
-import signal
-import sys
-import sysconfig
-import threading
 import traceback
 from typing import Any, Callable
 
+from .limits import LIMIT, TookTooLong, is_theirs, step_limit, where
+
 __all__ = ["Fail", "Result", "Report", "OK", "FAIL", "NOT_DONE", "TookTooLong", "LIMIT",
-           "time_limit"]
+           "checked", "could_not_run"]
 
 OK, FAIL, NOT_DONE = "pass", "fail", "not done"
-_STDLIB = sysconfig.get_paths()["stdlib"]
-_SITE = sysconfig.get_paths()["purelib"]
-_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # chatkit itself
-
-#: Seconds one behaviour may take before it is stopped and reported as too slow.
-#: A correct solution takes milliseconds; this only bounds a loop that never ends.
-LIMIT = 3.0
-
-
-class TookTooLong(BaseException):
-    """Raised into code under check that ran past its time limit.
-
-    A ``BaseException``, so that a student's ``except Exception`` cannot swallow it.
-    """
-
-
-def _raise_in(thread_id: int, exc: type[BaseException] | None) -> None:
-    """Raise ``exc`` in another thread at its next Python instruction (None: take it back)."""
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id),
-                                               ctypes.py_object(exc) if exc else None)
-
-
-class time_limit:
-    """``with time_limit(3): ...`` raises :class:`TookTooLong` in the block after 3 s.
-
-    In the main thread (a notebook's cells run there) a ``SIGALRM`` timer stops
-    anything, even ``time.sleep``; in another thread a watchdog raises the
-    exception into it at its next Python instruction (a loop that never awaits).
-    """
-
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-        self._old: Any = None
-        self._timer: threading.Timer | None = None
-        self._lock = threading.Lock()
-        self._active = False
-
-    def _again(self, frame: Any) -> bool:
-        """Strike (again)? The first time, always; after that only if the code under check
-        runs on -- a bare except swallowed the stop -- not while the first stop unwinds
-        through the checks' own clean-up."""
-        self._strikes = getattr(self, "_strikes", 0) + 1
-        return self._strikes == 1 or (frame is not None and _is_theirs(frame.f_code.co_filename))
-
-    def _alarm(self, signum: int, frame: Any) -> None:
-        if self._active and self._again(frame):
-            raise TookTooLong(self.seconds)
-
-    def _fire(self, thread_id: int) -> None:
-        with self._lock:
-            if self._active:
-                if self._again(sys._current_frames().get(thread_id)):
-                    _raise_in(thread_id, TookTooLong)
-                # Again every half second, in case a bare except swallowed it.
-                self._timer = threading.Timer(0.5, self._fire, (thread_id,))
-                self._timer.daemon = True
-                self._timer.start()
-
-    def __enter__(self) -> time_limit:
-        self._active = True
-        if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
-            self._old = signal.signal(signal.SIGALRM, self._alarm)
-            # Again every half second, in case a bare except swallowed it.
-            signal.setitimer(signal.ITIMER_REAL, self.seconds, 0.5)
-        else:
-            self._timer = threading.Timer(self.seconds, self._fire, (threading.get_ident(),))
-            self._timer.daemon = True
-            self._timer.start()
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        with self._lock:
-            self._active = False
-            if self._timer is not None:
-                self._timer.cancel()
-        if self._timer is None:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self._old)
-        else:
-            self._timer.cancel()
-            _raise_in(threading.get_ident(), None)  # fired too late to matter: take it back
 
 
 class Fail(Exception):
@@ -184,8 +99,6 @@ class Report:
         return "\n".join([*lines, self.summary()])
 
 
-
-
 def _show(value: Any) -> str:
     """A value as a student would read it: JSON text as is, other values as Python."""
     if isinstance(value, str):
@@ -196,57 +109,12 @@ def _show(value: Any) -> str:
         return repr(value)
 
 
-def _is_theirs(filename: str) -> bool:
-    """Is this file the student's (a notebook cell, their own module), not a library's?"""
-    path = os.path.abspath(filename)
-    return not (path.startswith(_PACKAGE + os.sep) or path.startswith(_STDLIB)
-                or path.startswith(_SITE) or filename.startswith("<frozen"))
-
-
-def _cell_name(filename: str) -> str:
-    """``Cell In[7]`` for a notebook cell (as IPython's tracebacks say), else the file's name."""
-    try:
-        shell = get_ipython()  # type: ignore[name-defined]  # noqa: F821
-        number = shell.compile._filename_map.get(filename)
-        if number is not None:
-            return f"Cell In[{number}]"
-    except Exception:
-        pass
-    return os.path.basename(filename)
-
-
-def _where(exc: BaseException) -> str:
-    """`` in handle_join (Cell In[5], line 12): name = message["nmae"]``: the student's frame.
-
-    The innermost frame of the student's own code: not chatkit's, not a library's.
-    """
-    if len(exc.args) > 1 and isinstance(exc, TookTooLong):
-        return exc.args[1]  # where another thread was stuck, found when time ran out
-    return _say_where(traceback.extract_tb(exc.__traceback__))
-
-
-def _say_where(frames: traceback.StackSummary | list[traceback.FrameSummary]) -> str:
-    theirs = [frame for frame in frames if _is_theirs(frame.filename)]
-    if not theirs:
-        return ""
-    frame = theirs[-1]
-    line = (frame.line or linecache.getline(frame.filename, frame.lineno or 0)).strip()
-    return (f" in {frame.name} ({_cell_name(frame.filename)}, line {frame.lineno})"
-            + (f": {line}" if line else ""))
-
-
-def _stuck_where(thread_id: int | None) -> str:
-    """Where a thread is now, as :func:`_where` says it (for a thread stuck in a loop)."""
-    frame = sys._current_frames().get(thread_id) if thread_id else None
-    return _say_where(traceback.extract_stack(frame)) if frame is not None else ""
-
-
-def _raised(exc: BaseException) -> str:
+def raised_text(exc: BaseException) -> str:
     """``KeyError: 'jeff' in leave (Cell In[4], line 3): del self.members[member]``."""
-    return f"{type(exc).__name__}: {exc}{_where(exc)}"
+    return f"{type(exc).__name__}: {exc}{where(exc)}"
 
 
-def _fail_lines(fail: Fail) -> list[str]:
+def fail_lines(fail: Fail) -> list[str]:
     lines = [fail.what]
     if fail.expected is not None:
         lines.append(f"expected: {_show(fail.expected)}")
@@ -258,90 +126,95 @@ def _fail_lines(fail: Fail) -> list[str]:
     return lines
 
 
-def _not_done(exc: BaseException) -> list[str]:
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if _is_theirs(f.filename)]
+def not_done_lines(exc: BaseException) -> list[str]:
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if is_theirs(f.filename)]
     name = frames[-1].name if frames else "a method"
     return [f"not done yet: {name} still raises NotImplementedError"
             " -- write it in the exercise cell"]
 
 
-def _run_one(behaviour: str, test: Callable[[], None], group: str = "",
-             limit: float | None = None) -> Result:
-    limit = LIMIT if limit is None else limit
-    try:
-        with time_limit(limit):
-            test()
-    except TookTooLong as exc:
-        return Result(behaviour, FAIL, [
-            f"took longer than {limit:.2g} s, and was stopped{_where(exc) or ' (waiting)'}",
-            "hint: " + (exc.args[2] if len(exc.args) > 2 else
-                        "a loop that never ends, or code that waits for something that never"
-                        " comes (in async code: a call without await, or time.sleep instead of"
-                        " await asyncio.sleep)"),
-        ], group)
-    except NotImplementedError as exc:
-        return Result(behaviour, NOT_DONE, _not_done(exc), group)
-    except Fail as fail:
-        return Result(behaviour, FAIL, _fail_lines(fail), group)
-    except Exception as exc:  # the student's code raised: say what and where, no traceback
-        where = _where(exc)
-        if not where and type(exc).__name__.startswith("ConnectionClosed"):
-            # The check's own client saw the server close: the student's route closed it.
-            rcvd = getattr(exc, "rcvd", None)
-            return Result(behaviour, FAIL, [
-                "the server closed the connection before the check was done",
-                f"got:      close code {rcvd.code if rcvd else 1006}",
-                "hint: close only on the message bye; answer every other message",
-            ], group)
-        if not where:  # nothing of the code under check ran: the check itself broke
-            return Result(behaviour, FAIL, [
-                f"the check could not run ({type(exc).__name__}: {exc}):"
-                " please tell your instructor"
-            ], group)
-        return Result(behaviour, FAIL, [f"your code raised {type(exc).__name__}: {exc}{where}"],
-                      group)
-    return Result(behaviour, OK, [], group)
+def could_not_run(exc: BaseException) -> list[str]:
+    """The one way the checks say that they themselves broke (never for the student's bug)."""
+    return [f"the check could not run ({type(exc).__name__}: {exc}): please tell your instructor"]
 
 
-def _report(title: str, checks: list[tuple[str, str, Callable[[], None]]]) -> Report:
-    """Run each ``(behaviour, group, test)``.
+# -- run_x and check_x, with the report kept for the graded cells -------------------------
 
-    A behaviour that took too long stops the rest of its group (each would wait as
-    long again), and the other groups get a third of the time: code that hung once
-    has had its chance, and a correct method takes milliseconds.
+#: The last reports, by check and subject: a graded cell reuses its check cell's report.
+_reports: dict[tuple, tuple[Any, Report, bool, float]] = {}
+_KEEP = 16
+
+
+def _fingerprint(subject: Any) -> tuple:
+    """What identifies the code under check: its functions' code, its class's attributes."""
+    if inspect.isclass(subject):
+        parts = []
+        for klass in subject.__mro__:
+            if klass is object:
+                continue
+            for name, value in vars(klass).items():
+                value = getattr(value, "__func__", value)
+                parts.append((name, id(getattr(value, "__code__", value))))
+        room = getattr(subject, "Room", None)
+        return (id(subject), tuple(parts), _fingerprint(room) if inspect.isclass(room)
+                and room is not subject else ())
+    code = getattr(subject, "__code__", None) or getattr(
+        getattr(type(subject), "__call__", None), "__code__", None)
+    return (id(subject), id(code))
+
+
+def cached(key: str, subject: Any, args: tuple, make: Callable[[], Report]) -> Report:
+    """``make()``, or the report made before for the same code and check.
+
+    The check cell's report serves the graded cells below it (the same sessions, the
+    same verdicts) unless something in it ran out of time: then the time limit
+    counts, and a report made under another limit is made again.
     """
-    results: list[Result] = []
-    for behaviour, group, test in checks:
-        slow = [r for r in results if r.lines and r.lines[0].startswith("took longer than")]
-        same = next((r for r in slow if r.group == group), None)
-        if same is not None:
-            results.append(Result(behaviour, FAIL, [
-                f"not tried: {same.behaviour!r} took too long"], group))
-            continue
-        results.append(_run_one(behaviour, test, group, LIMIT / 3 if slow else LIMIT))
-    return Report(title, results)
+    try:
+        found_key = (key, _fingerprint(subject), args)
+        hash(found_key)
+    except TypeError:
+        return make()
+    found = _reports.get(found_key)
+    if found is not None and found[0] is subject and (
+            not found[2] or found[3] == step_limit()):
+        return found[1]
+    report = make()
+    timed_out = any("took longer than" in line or "not tried" in line
+                    for result in report.results for line in result.lines)
+    _reports[found_key] = (subject, report, timed_out, step_limit())
+    while len(_reports) > _KEEP:
+        del _reports[next(iter(_reports))]
+    return report
 
 
-def _step(title: str, make_checks: Callable[[Any], list], run_doc: str, check_doc: str):
-    """The pair ``run_x`` (returns the :class:`Report`) and ``check_x`` (prints it) for one step."""
+def checked(key: str, subject: Any, args: tuple, title: str, behaviours: list[Any],
+            explore: Callable[[], list[Result]]) -> Report:
+    """The report of one check: ``explore()``'s results, or why nothing was checked.
 
-    def run(subject: Any) -> Report:
-        from .freshness import stale
+    An older class (its newest cell raised) is not checked; the checks' own failure
+    is said as such (:func:`could_not_run`) -- the student's code never gets there:
+    its exceptions are caught where it runs. The report is kept for the graded cells.
+    """
+    from .freshness import stale
 
-        name = getattr(subject, "__name__", type(subject).__name__)
-        title_line = f"Checking {name} ({title})"
-        checks = make_checks(subject)
-        old = stale(name, subject)
-        if old:  # testing the class from before would say "pass" about code that did not run
-            return Report(title_line, [Result(behaviour, FAIL, [old], group)
-                                       for behaviour, group, _ in checks])
-        return _report(title_line, checks)
+    name = getattr(subject, "__name__", type(subject).__name__)
+    title_line = f"Checking {name} ({title})"
+    old = stale(name, subject)
+    if old:  # testing the class from before would say "pass" about code that did not run
+        return Report(title_line, [Result(b.text, FAIL, [old], b.group) for b in behaviours])
 
-    def check(subject: Any) -> None:
-        print(run(subject))
+    def make() -> Report:
+        try:
+            return Report(title_line, explore())
+        except Exception as exc:  # the checks themselves broke: say so, never blame the student
+            return Report(title_line, [Result(b.text, FAIL, could_not_run(exc), b.group)
+                                       for b in behaviours])
+    return cached(key, subject, args, make)
 
-    key = make_checks.__name__.strip("_").removesuffix("_checks")
+
+def named(run: Callable, check: Callable, key: str, run_doc: str, check_doc: str) -> None:
+    """Give ``run`` and ``check`` the names ``run_<key>``, ``check_<key>`` and their docs."""
     for function, name, doc in ((run, f"run_{key}", run_doc), (check, f"check_{key}", check_doc)):
         function.__name__ = function.__qualname__ = name
         function.__doc__ = doc
-    return run, check

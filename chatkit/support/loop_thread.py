@@ -52,14 +52,23 @@ class LoopThread:
         name: the thread's name (it shows in tracebacks and ``py-spy``).
         exception_handler: the loop's exception handler (``loop.set_exception_handler``),
             e.g. one that keeps what goes wrong out of a log; None: asyncio's.
+        resume_after: exceptions that, raised into the thread between callbacks (a check's
+            time limit stopping the code that held the loop), leave the loop running;
+            any other one ends it and is kept in :attr:`failure`.
+        shutdown_timeout: how long the tasks still pending at :meth:`stop` have to
+            finish once cancelled (a task that ignores cancellation is left behind).
 
     ``loop`` and ``thread`` are there once :meth:`start` has returned.
     """
 
     def __init__(self, name: str = "chatkit-loop", *,
-                 exception_handler: ExceptionHandler | None = None) -> None:
+                 exception_handler: ExceptionHandler | None = None,
+                 resume_after: tuple[type[BaseException], ...] = (),
+                 shutdown_timeout: float = 5) -> None:
         self.name = name
         self.exception_handler = exception_handler
+        self.resume_after = resume_after
+        self.shutdown_timeout = shutdown_timeout
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread: threading.Thread | None = None
         #: What ended the loop from inside, if anything did (an exception raised into it).
@@ -99,16 +108,21 @@ class LoopThread:
         loop = self.loop
         assert loop is not None
         asyncio.set_event_loop(loop)
-        try:
-            loop.run_forever()
-        except BaseException as exc:  # raised into this thread (a check's time limit)
-            self.failure = exc
+        while True:
+            try:
+                loop.run_forever()
+                break
+            except self.resume_after:  # raised into the loop between callbacks: keep serving
+                continue
+            except BaseException as exc:  # raised into this thread: the loop ends
+                self.failure = exc
+                break
         try:  # as asyncio.run ends: what is left is cancelled, then the loop closed
             tasks = asyncio.all_tasks(loop)
             for task in tasks:
                 task.cancel()
             if tasks:
-                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+                loop.run_until_complete(asyncio.wait(tasks, timeout=self.shutdown_timeout))
             loop.run_until_complete(loop.shutdown_asyncgens())
         except BaseException as exc:
             self.failure = self.failure or exc

@@ -16,7 +16,6 @@ from tests.checks import broken
 from tests.helpers import ROOT
 from tests.helpers.kernel import Kernel
 
-
 def test_a_hanging_method_costs_its_own_behaviours_and_about_a_second_each():
     notebook = nbformat.read(ROOT / "instructor" / "03-chat-user.ipynb", as_version=4)
     graded = [c.source for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade")]
@@ -35,10 +34,9 @@ def test_a_hanging_method_costs_its_own_behaviours_and_about_a_second_each():
     for cell in cells:
         assert cell.status == "ok" and cell.stderr == "", cell.describe()
     assert [cell.displayed("text/plain") for cell in cells] == [["2.0"], ["2.0"], ["0.0"]]
-    assert "your code raised TookTooLong" in cells[2].stdout
-    assert "in handle_close" in cells[2].stdout
+    assert "your code took longer than 1 s, and was stopped in handle_close" in cells[2].stdout
     took = [cell.finished - cell.started for cell in cells]
-    assert sum(took) < 2 * grading.STALL + 5, took  # two behaviours stopped, in one cell
+    assert sum(took) < grading.STALL + 5, took  # one step stopped, once: the others reuse it
 
 
 def test_checks_that_wait_themselves_are_never_stopped(monkeypatch, capsys):

@@ -35,6 +35,7 @@ def _close_silently(self):
 
 def _join_without_quotes(self, name, want=None):
     self.name = name
+    self.room = self.Room.get(self.room.name)
     self.room.join(self)
     self.room.broadcast(note(f"{self.name} joined {self.room.name}."))
 
@@ -188,7 +189,7 @@ class GetMakesANewRoomEachTime(Room):
 
 NeverForgets = _room("NeverForgets", leave=_leave_but_remember)
 StopsAtFirstFailure = _room("StopsAtFirstFailure", broadcast=_broadcast_stops_at_failure)
-EncodesPerMember = _room("EncodesPerMember", broadcast=_broadcast_per_member)  # fine
+EncodesPerMember = _room("EncodesPerMember", broadcast=_broadcast_per_member)  # once per member
 PythonTextNotJSON = _room("PythonTextNotJSON", broadcast=_broadcast_python_text)
 
 

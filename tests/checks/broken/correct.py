@@ -110,6 +110,7 @@ class ChatUserMatchDispatch(StudentChatUser):
 
     def handle_join(self, name):
         self.name = name
+        self.room = type(self).Room.get(self.room.name)
         self.room.join(self)
         self.room.broadcast(dict(type="note", text=f"{name} joined \"{self.room.name}\"."))
 
@@ -169,7 +170,7 @@ class ListRoom(StudentRoom):
                 continue
 
 
-@right("room", "a set plus a list for the order; try/except KeyError; encode per member")
+@right("room", "a set plus a list for the order; try/except KeyError; a text made once by hand")
 class SetAndOrderRoom(StudentRoom):
     rooms = {}
 
@@ -194,9 +195,10 @@ class SetAndOrderRoom(StudentRoom):
             del type(self).rooms[self.name]
 
     def broadcast(self, data):
+        text = "{" + ", ".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in data.items()) + "}"
         for member in tuple(self.members):
             try:
-                member.send(json.dumps(data))
+                member.send(text)
             except ConnectionError:
                 pass
             except Exception:

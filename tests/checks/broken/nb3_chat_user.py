@@ -34,6 +34,7 @@ class StudentChatUser:
 
     def handle_join(self, name):
         self.name = name
+        self.room = self.Room.get(self.room.name)  # it may have emptied out since we connected
         self.room.join(self)
         self.room.broadcast({"type": "note", "text": f'{self.name} joined "{self.room.name}".'})
 
@@ -56,6 +57,7 @@ def _user(name, check="chat_user", kind="", groups=(), **methods):
 
 
 def _join_name_after(self, name):
+    self.room = self.Room.get(self.room.name)
     self.room.join(self)
     self.room.broadcast({"type": "note", "text": f'{self.name} joined "{self.room.name}".'})
     self.name = name
@@ -63,41 +65,48 @@ def _join_name_after(self, name):
 
 def _join_without_quotes(self, name):
     self.name = name
+    self.room = self.Room.get(self.room.name)
     self.room.join(self)
     self.room.broadcast({"type": "note", "text": f"{self.name} joined {self.room.name}."})
 
 
 def _join_broadcast_before_join(self, name):
     self.name = name
+    self.room = self.Room.get(self.room.name)
     self.room.broadcast({"type": "note", "text": f'{self.name} joined "{self.room.name}".'})
     self.room.join(self)
 
 
 def _join_tells_only_joiner(self, name):
     self.name = name
+    self.room = self.Room.get(self.room.name)
     self.room.join(self)
     self.send(json.dumps({"type": "note", "text": f'{self.name} joined "{self.room.name}".'}))
 
 
 def _join_double_json(self, name):
     self.name = name
+    self.room = self.Room.get(self.room.name)
     self.room.join(self)
     self.room.broadcast(json.dumps({"type": "note", "text": f'{self.name} joined "{self.room.name}".'}))
 
 
 def _join_forgets_to_join(self, name):
     self.name = name
+    self.room = self.Room.get(self.room.name)
     self.room.broadcast({"type": "note", "text": f'{self.name} joined "{self.room.name}".'})
 
 
 def _join_wrong_type(self, name):
     self.name = name
+    self.room = self.Room.get(self.room.name)
     self.room.join(self)
     self.room.broadcast({"type": "chat", "text": f'{self.name} joined "{self.room.name}".'})
 
 
 def _join_no_full_stop(self, name):
     self.name = name
+    self.room = self.Room.get(self.room.name)
     self.room.join(self)
     self.room.broadcast({"type": "note", "text": f'{self.name} joined "{self.room.name}"'})
 

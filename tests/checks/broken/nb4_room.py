@@ -258,6 +258,19 @@ class BroadcastsDict(StudentRoom):
                 pass
 
 
+@wrong("room", "broadcast: json.dumps inside the loop (encoded per member; the exercise says once)",
+       {"broadcast"})
+class BroadcastEncodesPerMember(StudentRoom):
+    rooms = {}
+
+    def broadcast(self, data):
+        for member in list(self.members):
+            try:
+                member.send(json.dumps(data))
+            except Exception:
+                pass
+
+
 @wrong("room", "broadcast: stops at a member whose send fails", {"broadcast"})
 class BroadcastStopsAtFailure(StudentRoom):
     rooms = {}

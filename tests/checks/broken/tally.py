@@ -28,7 +28,9 @@ def main(argv: list[str]) -> int:
     from tests.checks.broken.cases import RIGHT, WRONG
 
     checks.sockets.TIMEOUT = 0.3
-    if hasattr(checks, "report") and hasattr(checks.report, "LIMIT"):
+    if hasattr(checks, "limits"):  # one time limit for checks and grading
+        checks.limits.LIMIT = 1.0
+    elif hasattr(checks, "report") and hasattr(checks.report, "LIMIT"):  # an older tree
         checks.report.LIMIT = 1.0
     caught: collections.Counter[int] = collections.Counter()
     total: collections.Counter[int] = collections.Counter()
