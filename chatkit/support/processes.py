@@ -38,6 +38,7 @@ __all__ = [
     "ChildProcess",
     "ChildExited",
     "start_child",
+    "spawn",
     "stop_process",
     "descendants",
     "free_port",
@@ -232,6 +233,21 @@ class ChildProcess:
         return self.stop(timeout, signal.SIGKILL)
 
 
+def spawn(argv: Sequence[str], *, stdout: int | IO[Any] | None = subprocess.PIPE,
+          stderr: int | IO[Any] | None = subprocess.STDOUT,
+          stdin: int | IO[Any] | None = subprocess.DEVNULL, **popen: Any) -> subprocess.Popen:
+    """``subprocess.Popen(argv)`` as every child here starts: in a session of its own,
+    stdin ``/dev/null``, stdout and stderr merged into one text pipe (UTF-8, line by
+    line). Wrap it in :class:`ChildProcess` to read and stop it; :func:`start_child`
+    does both and waits until it is ready."""
+    text = {"text": True, "encoding": "utf-8", "errors": "replace"}
+    piped = stdout == subprocess.PIPE or stdin == subprocess.PIPE
+    return subprocess.Popen(
+        list(argv), stdin=stdin, stdout=stdout,
+        stderr=stderr if (stdout is not None or stderr != subprocess.STDOUT) else None,
+        start_new_session=True, **({**text, "bufsize": 1} if piped else {}), **popen)
+
+
 def start_child(
     argv: Sequence[str],
     *,
@@ -262,12 +278,7 @@ def start_child(
     (``cwd``, ``env``, ``preexec_fn`` ...) go to ``subprocess.Popen``.
     """
     piped = stdout == subprocess.PIPE
-    text = {"text": True, "encoding": "utf-8", "errors": "replace"}
-    process = subprocess.Popen(
-        list(argv), stdin=stdin, stdout=stdout,
-        stderr=stderr if (stdout is not None or stderr != subprocess.STDOUT) else None,
-        start_new_session=True, **({**text, "bufsize": 1} if piped or stdin == subprocess.PIPE
-                                   else {}), **popen)
+    process = spawn(argv, stdout=stdout, stderr=stderr, stdin=stdin, **popen)
     child = ChildProcess(process, name=name, on_line=on_line, max_lines=max_lines)
     deadline = time.monotonic() + timeout
     try:

@@ -1,18 +1,21 @@
-"""The one way the tests start a program: ``Process``, its output kept as it comes.
+"""The tests' programs, started the one way chatkit starts its own: ``Process``.
 
-::
+A thin layer over :class:`chatkit.support.processes.ChildProcess` (one launcher for
+the package and the tests) with what tests ask of a child: wait for a pattern in
+all it printed so far, stop it with a signal given first::
 
     with ChatkitServe("--room", "people").wait_serving() as server:   # python -m chatkit serve --port 0
         server.port, server.page_url, server.ws_url("people")
-    # on leaving: SIGTERM, SIGKILL if it hangs
+    # on leaving: SIGTERM, SIGKILL if it hangs, then what it started
 
     lab = Process(["jupyter", "lab", ...], name="jupyter lab", tree=True)
     lab.wait_for(r"is running at")          # a regular expression, bounded
-    lab.stop()                              # and every process it started (tree=True)
+    lab.stop()                              # and every process it started
 
 Stdout and stderr are merged into ``output``, read by a thread so that a chatty
-child never blocks on a full pipe. Every wait is bounded; ``stop()`` signals the
-child (by PID, or its whole session with ``tree=True``), waits, and kills what is left.
+child never blocks on a full pipe. Every wait is bounded. Each child runs in a
+session of its own; ``stop()`` ends its descendants too (collected before the
+signal), and ``kill()`` with ``tree=True`` kills the whole session at once.
 """
 
 from __future__ import annotations
@@ -22,13 +25,11 @@ import contextlib
 import os
 import re
 import signal
-import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
-import psutil
+from chatkit.support.processes import ChildProcess, spawn
 
 from .waiting import DEADLINE, wait_until
 
@@ -38,28 +39,19 @@ __all__ = ["Process", "ChatkitServe", "SERVING", "OPEN"]
 SERVING = re.compile(r"^chatkit: serving on (\S+):(\d+)", re.M)
 OPEN = re.compile(r"^chatkit: open (http://\S+)", re.M)
 
-#: A process that ended just before we signalled it is no error.
-_GONE = contextlib.suppress(ProcessLookupError, psutil.NoSuchProcess)
 
-
-class Process:
+class Process(ChildProcess):
     """A child process (``args``) whose merged stdout and stderr is kept in ``output``.
 
-    With ``tree=True`` it runs in a session of its own, and ``stop()`` also ends
-    every process it started (collected by PID before the signal).
+    ``tree=True``: it starts processes of its own (a hub, JupyterLab), and
+    :meth:`kill` ends its whole session at once, as a crash of the machine would.
     """
 
     def __init__(self, args: list[str], *, name: str | None = None, env: dict[str, str] | None = None,
                  cwd: str | Path | None = None, tree: bool = False) -> None:
         self.args = [str(arg) for arg in args]
-        self.name = name or Path(self.args[0]).name
         self.tree = tree
-        self.lines: list[str] = []
-        self.popen = subprocess.Popen(
-            self.args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, errors="replace", env=env, cwd=cwd, start_new_session=tree)
-        self._reader = threading.Thread(target=self._read, daemon=True, name=f"{self.name} output")
-        self._reader.start()
+        super().__init__(spawn(self.args, env=env, cwd=cwd), name=name or Path(self.args[0]).name)
 
     @classmethod
     def python(cls, *args: str, **options: Any) -> Process:
@@ -67,29 +59,8 @@ class Process:
         options.setdefault("name", " ".join(args[:2]) if args[0] == "-m" else "python")
         return cls([sys.executable, *args], **options)
 
-    def _read(self) -> None:
-        for line in self.popen.stdout:
-            self.lines.append(line)
-
     def __enter__(self) -> Process:
         return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.stop()
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    @property
-    def returncode(self) -> int | None:
-        """The exit code, or None while it runs."""
-        return self.popen.poll()
-
-    @property
-    def output(self) -> str:
-        """Everything it printed so far, stdout and stderr together."""
-        return "".join(self.lines)
 
     def wait_for(self, pattern: str | re.Pattern, timeout: float = DEADLINE) -> re.Match:
         """Until ``pattern`` (a regular expression, multi-line) is in the output; the match.
@@ -102,7 +73,7 @@ class Process:
             if match := regex.search(self.output):
                 return match
             if self.returncode is not None:
-                self._reader.join(DEADLINE)  # what it printed last
+                self._finish_reading()  # what it printed last
                 if match := regex.search(self.output):
                     return match
                 raise AssertionError(f"{self.name} exited with code {self.returncode} before"
@@ -120,43 +91,26 @@ class Process:
         """``wait_for`` from a coroutine, without blocking its event loop."""
         return await asyncio.to_thread(self.wait_for, pattern, timeout)
 
-    def wait(self, timeout: float = DEADLINE) -> int:
+    def wait(self, timeout: float | None = DEADLINE) -> int:
         """Until it exits by itself; its exit code (the output is complete then)."""
-        self.popen.wait(timeout)
-        self._reader.join(DEADLINE)
-        return self.popen.returncode
+        code = super().wait(timeout)
+        self._finish_reading()
+        return code
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = DEADLINE) -> int:
-        """Send ``sig``, wait up to ``timeout`` s, then SIGKILL; its exit code."""
-        family = self._descendants() if self.tree else []
-        if self.returncode is None:
-            self.popen.send_signal(sig)
-            try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        _, alive = psutil.wait_procs(family, timeout=5)
-        for process in alive:
-            with _GONE:
-                process.kill()
-        psutil.wait_procs(alive, timeout=5)
-        self._reader.join(DEADLINE)
-        return self.popen.returncode
+    def stop(self, sig: int | None = signal.SIGTERM, timeout: float = DEADLINE) -> int | None:  # type: ignore[override]
+        """Send ``sig``, wait up to ``timeout`` s, then SIGKILL, and its descendants; its exit code."""
+        return super().stop(timeout, sig)
 
-    def kill(self) -> None:
+    def kill(self, timeout: float = DEADLINE) -> int | None:
         """SIGKILL (its whole session with ``tree=True``): it dies saying goodbye to no one."""
-        if self.returncode is None:
-            with _GONE:
-                if self.tree:
-                    os.killpg(self.pid, signal.SIGKILL)
-                else:
-                    self.popen.kill()
-        self.popen.wait(DEADLINE)
+        if self.tree and self.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, signal.SIGKILL)
+        return super().stop(timeout, signal.SIGKILL)
 
-    def _descendants(self) -> list[psutil.Process]:
-        with _GONE:
-            return psutil.Process(self.pid).children(recursive=True)
-        return []
+    def _finish_reading(self) -> None:
+        if self._reader is not None:
+            self._reader.join(DEADLINE)
 
 
 class ChatkitServe(Process):
