@@ -41,7 +41,6 @@ LOG_LINES = 100  # lines the activity log keeps on screen
 LOG_TEXT_CHARS = 300  # characters of one event's line shown, at most
 LOG_DETAIL_CHARS = 3000  # characters of one traceback shown (its end: where it broke)
 LOG_DETAILS = 3  # tracebacks shown in full: the newest ones
-CLOSE_GRACE = 1.0  # seconds stop() waits for each client's closing handshake
 
 
 def start(
@@ -234,13 +233,7 @@ class LiveServer:
         assert runner is not None
 
         async def close() -> None:
-            # A peer that cannot answer the closing handshake must not hold us up:
-            # a chatkit.WebSocket on the kernel's loop, say, which this very call
-            # blocks. After CLOSE_GRACE seconds its connection is dropped.
-            for connection in self._ws_server.all_connections:
-                connection.close_timeout = CLOSE_GRACE
-            self._ws_server.close()
-            await self._ws_server.wait_closed()
+            await self.server.close(self._ws_server)
             await self.server.shutdown()  # a shared room's link to Redis, if any
 
         try:

@@ -37,7 +37,7 @@ from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 from werkzeug.routing import Map, Rule
 
-from .guard import Guard
+from .guard import CLOSE_GRACE, Guard
 from .pages import answer_page, secure
 from .sending import SHARED_DEFLATE, ChatConnection, Outbox, OutgoingFrames, make_sender
 from ..core.limits import JOIN_TIMEOUT, MAX_BUFFER_BYTES, MAX_PER_CLIENT, ClientLimit, RateLimit
@@ -362,6 +362,22 @@ class ChatServer:
             self.url_map, host, port, process_request=self._answer, **kwargs
         )
         return self.rooms.serving(server)
+
+    async def close(self, server: Any) -> None:
+        """Close ``server`` (what :meth:`serve` made) and wait until every connection is gone.
+
+        Open connections get a close frame (1001) and ``CLOSE_GRACE`` seconds to
+        answer it -- a peer that cannot (a client on a loop this very call blocks) is
+        dropped then. Sockets that have sent no request yet are dropped at once
+        (:meth:`Guard.drop_waiting`): websockets would wait for each up to its
+        ``open_timeout`` (10 s), so one idle socket held a ``stop()`` or a Ctrl-C that long.
+        """
+        for connection in list(server.all_connections):
+            connection.close_timeout = CLOSE_GRACE
+        server.close()
+        await asyncio.sleep(0)  # its close task stops the listener and starts the closing
+        self.guard.drop_waiting()
+        await server.wait_closed()
 
     async def shutdown(self) -> None:
         """After the server closed: let go of the rooms backend (Redis, if shared)."""

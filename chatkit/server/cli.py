@@ -60,6 +60,7 @@ async def run_server(args: argparse.Namespace) -> None:
         if args.host not in ("127.0.0.1", "localhost", "::1"):
             print(f"chatkit: listening on {args.host}: other machines can connect", flush=True)
         await stop.wait()
+        await chat_server.close(server)
     print("chatkit: stopped", flush=True)
 
 

@@ -339,6 +339,7 @@ class Guard:
         self.bound_host: str | None = None  # set by listen()
         self._budgets: dict[str, Callable[..., bool]] = {}
         self._refusing = 0  # refused connections waiting for their answer
+        self.connections: set[Any] = set()  # every socket accepted and not yet lost
         self._quiet: dict[str, float] = {}  # kind -> when it was last reported
 
     def listen(self, host: str | None, kwargs: dict[str, Any]) -> None:
@@ -397,6 +398,7 @@ class Guard:
 
     def connection_made(self, connection: Any) -> None:
         """A socket was accepted (GuardedConnection): count it in, or mark it refused."""
+        self.connections.add(connection)
         key = peer_address(connection) if self.client_key is None else None
         refusal = self.admission.admit(key)
         if refusal is None:
@@ -418,6 +420,7 @@ class Guard:
             REFUSAL_GRACE, lambda: connection.request is None and connection.transport.abort())
 
     def connection_lost(self, connection: Any) -> None:
+        self.connections.discard(connection)
         if getattr(connection, "refusing", False):
             connection.refusing = False
             self._refusing -= 1
@@ -428,6 +431,18 @@ class Guard:
             self.admission.release(key)
             if key is not None and key not in self.admission.per_client:
                 self._budgets.pop(key, None)  # its last connection closed
+
+    def drop_waiting(self) -> int:
+        """Abort the connections that have sent no request yet; how many.
+
+        For a server that is stopping: it will answer no more requests, and
+        websockets would wait for each such socket up to its ``open_timeout``.
+        """
+        waiting = [connection for connection in self.connections
+                   if connection.request is None and not connection.transport.is_closing()]
+        for connection in waiting:
+            connection.transport.abort()
+        return len(waiting)
 
     def drop(self, connection: Any, why: str) -> None:
         """Abort a connection that hoards memory; the room goes on."""

@@ -1,4 +1,5 @@
-"""Stopping a server that ran out of file descriptors: no traceback from asyncio's back-off.
+"""Stopping a server: at once, even with sockets that never sent a request, and with no
+traceback from asyncio's back-off when it ran out of file descriptors.
 
 When ``accept()`` fails for want of file descriptors, asyncio stops watching the
 listening socket and schedules ``_start_serving`` one second later
@@ -18,7 +19,9 @@ import socket
 import sys
 import time
 
+import chatkit
 from chatkit.support.processes import ChildProcess, start_child
+from tests.helpers.processes import ChatkitServe
 
 #: The child's file limit: a few for Python itself, the rest fill up at once.
 LIMIT = 48
@@ -102,8 +105,8 @@ def test_closing_while_the_accept_back_off_is_pending_logs_no_traceback():
 def test_ctrl_c_on_the_command_line_while_the_back_off_is_pending_logs_no_traceback():
     """``python -m chatkit serve`` stopped by Ctrl-C right after a refused accept.
 
-    Its idle sockets still open, the server's close waits for them (their handshake
-    never comes) for longer than the back-off; then they close and it exits.
+    Its idle sockets still open (they are dropped when it stops: see below), it
+    exits while asyncio's back-off may still be pending.
     """
     with start(BY_THE_COMMAND_LINE) as server:
         socks = fill(int(server.wait_for_line(r"serving on \S+:(\d+)", DEADLINE)[1]))
@@ -119,3 +122,49 @@ def test_ctrl_c_on_the_command_line_while_the_back_off_is_pending_logs_no_traceb
     assert "chatkit: stopped" in output, output[-3000:]
     assert "Traceback" not in output and "Invalid file descriptor" not in output, output[-3000:]
     assert server.returncode == 0, output[-3000:]
+
+
+# -- sockets that never send a request do not hold a stop ------------------------------------
+# websockets waits up to open_timeout (10 s) for a request on every accepted socket, and a
+# closing server waited for them all: one idle socket held Ctrl-C or a notebook's
+# server.stop() that long (stop() gave up after 5 s with TimeoutError).
+
+
+def idle_sockets(port: int, count: int = 3) -> list[socket.socket]:
+    """``count`` connections from distinct addresses (127.0.0.2, ...) that send nothing."""
+    return [socket.create_connection(("127.0.0.1", port), DEADLINE, ("127.0.0.%d" % (2 + n), 0))
+            for n in range(count)]
+
+
+def test_ctrl_c_stops_the_command_line_server_at_once_despite_idle_sockets():
+    with ChatkitServe().wait_serving() as server:
+        socks = idle_sockets(server.port)
+        try:
+            server.wait_for(r"serving on")
+            server.send_signal(signal.SIGINT)
+            server.wait(5)  # websockets alone: about 10 s (open_timeout), TimeoutExpired here
+        finally:
+            for sock in socks:
+                sock.close()
+    assert "chatkit: stopped" in server.output and server.returncode == 0, server.output[-3000:]
+
+
+def test_a_live_server_stops_at_once_despite_idle_sockets_and_says_goodbye_to_the_others():
+    import websockets.sync.client
+
+    live = chatkit.start(port=0, show=False)
+    socks = idle_sockets(live.port)
+    try:
+        with websockets.sync.client.connect(f"ws://127.0.0.1:{live.port}/chat/people",
+                                            open_timeout=DEADLINE) as client:
+            live.stop(timeout=5)  # TimeoutError before: the idle sockets held it
+            try:
+                client.recv(DEADLINE)
+                raise AssertionError("the server sent a message instead of closing")
+            except websockets.exceptions.ConnectionClosed as closed:
+                assert closed.rcvd is not None and closed.rcvd.code == 1001
+        assert not live.running
+    finally:
+        live.stop()
+        for sock in socks:
+            sock.close()
