@@ -30,7 +30,7 @@ import urllib.parse
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
-from .pages import HTML, respond, static_file
+from .pages import HTML, is_public_file, respond, static_file, wants_websocket
 
 __all__ = ["ClassCode", "new_code", "COOKIE"]
 
@@ -56,8 +56,9 @@ class ClassCode:
 
     A request brings the code as ``?code=`` in its address or in the page's
     cookie. Without it, the page is a short form that asks for the code, and a
-    WebSocket handshake is refused (HTTP 403). The page's styles and script
-    need no code: they hold nothing of the class.
+    WebSocket handshake is refused (HTTP 403) -- every upgrade, whatever its path.
+    Only the page's own styles, script and icon need no code, as plain HTTP
+    (:func:`~chatkit.server.pages.is_public_file`): they hold nothing of the class.
     """
 
     def __init__(self, code: str | None = None) -> None:
@@ -73,10 +74,10 @@ class ClassCode:
         return given is not None and hmac.compare_digest(given.encode(), self.code.encode())
 
     async def __call__(self, connection: ServerConnection, request: Request) -> Response | None:
+        if is_public_file(request):
+            return None
         url = urllib.parse.urlsplit(request.path)
         segments = url.path.split("/")
-        if len(segments) >= 2 and segments[-2] == "_static" or url.path.endswith("/favicon.ico"):
-            return None
         in_query = urllib.parse.parse_qs(url.query).get("code", [None])[0]
         cookies = http.cookies.SimpleCookie()
         try:
@@ -84,8 +85,7 @@ class ClassCode:
         except http.cookies.CookieError:
             pass
         in_cookie = cookies[COOKIE].value if COOKIE in cookies else None
-        upgrade = "websocket" in request.headers.get("Upgrade", "").lower()
-        if upgrade:
+        if wants_websocket(request):
             if self.admits(in_query) or self.admits(in_cookie):
                 return None
             return connection.respond(
