@@ -162,6 +162,8 @@ class ChatServer:
         self.connections = 0  # open chat connections, now
         self.prefix = prefix = prefix.rstrip("/")
         self.gate = gate
+        if hasattr(gate, "report"):  # a gate's refusals (a class code's lockouts): in the log
+            gate.report = self.report
         if client_limit is _DEFAULT:
             client_limit = ClientLimit() if rate_limit is not None else None
         self.guard = Guard(
@@ -281,11 +283,11 @@ class ChatServer:
         self.report("exception", f"{where} raised {_reason(exc)}", detail)
 
     async def _answer(self, connection: Any, request: Request) -> Response | None:
-        """``process_request`` as served: the gate (who may come in) first, then the
-        guard's screen (hosts, origins, caps: keyed by what the gate vouched for),
-        then the page or the WebSocket routes; HEAD without a body."""
-        response = None
-        if self.gate is not None:
+        """``process_request`` as served: malformed requests out (400), then the gate
+        (who may come in), then the guard's screen (hosts, origins, caps: keyed by what
+        the gate vouched for), then the page or the WebSocket routes; HEAD without a body."""
+        response = self.guard.malformed(connection, request)  # no Host, two Hosts: 400
+        if response is None and self.gate is not None:
             response = await self.gate(connection, request)
         if response is None:
             response = self.guard.screen(connection, request)
