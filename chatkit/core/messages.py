@@ -28,6 +28,7 @@ __all__ = [
     "check_name",
     "check_room_name",
     "name_key",
+    "one_line",
     "note",
     "chat",
     "error",
@@ -207,6 +208,20 @@ def _check_visible_text(text: str, what: str) -> None:
         raise ProtocolError(
             f"{what} cannot mix Latin, Cyrillic and Greek letters (they look alike)"
         )
+
+
+def one_line(text: str) -> str:
+    """``text`` for a log line: each character :meth:`str.isprintable` refuses (a line
+    break, a carriage return, a terminal escape, a right-to-left override) shown as its
+    escape, so user text can never start a line of its own.
+
+    >>> print(one_line("Ann\\n12:34:56  chatkit server stopped\\x1b[31m"))
+    Ann\\n12:34:56  chatkit server stopped\\x1b[31m
+
+    """
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 #: Cyrillic and Greek letters drawn like Latin ones (a small part of Unicode's

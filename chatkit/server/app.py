@@ -42,7 +42,8 @@ from .pages import answer_page, secure
 from .sending import SHARED_DEFLATE, ChatConnection, Outbox, OutgoingFrames, make_sender
 from ..core.limits import JOIN_TIMEOUT, MAX_BUFFER_BYTES, MAX_PER_CLIENT, ClientLimit, RateLimit
 from .rooms import RoomsBackend, rooms_backend
-from ..core.messages import MAX_MESSAGE_BYTES, ProtocolError, check_room_name, encode, error
+from ..core.messages import (MAX_MESSAGE_BYTES, ProtocolError, check_room_name, encode, error,
+                             one_line)
 from ..core.user import ChatUser
 
 __all__ = ["serve", "ChatServer", "Event", "COMPRESSIONS", "DEFAULT_COMPRESSION"]
@@ -182,11 +183,16 @@ class ChatServer:
     # -- activity log ----------------------------------------------------------
 
     def report(self, kind: str, text: str, detail: str = "") -> None:
-        """Record an event, log it, and pass it to ``on_event``."""
-        event = Event(kind, text, detail)
+        """Record an event, log it, and pass it to ``on_event``.
+
+        ``text`` is one line, whatever user text it holds (a name, a room, an
+        exception's message): its line breaks and other controls are shown escaped
+        (:func:`~chatkit.core.messages.one_line`), so no one can forge a line of the log.
+        """
+        event = Event(kind, one_line(text), detail)
         self.events.append(event)
         level = logging.ERROR if kind == "exception" else logging.INFO
-        logger.log(level, "%s%s", text, "\n" + detail if detail else "")
+        logger.log(level, "%s%s", event.text, "\n" + detail if detail else "")
         if self.on_event is not None:
             try:
                 self.on_event(event)
@@ -279,8 +285,7 @@ class ChatServer:
                 self.report("join", f"{name_before} is now {name_after} in {room!r}")
 
     def _report_exception(self, where: str, exc: BaseException) -> None:
-        detail = "".join(traceback.format_exception(exc))
-        self.report("exception", f"{where} raised {_reason(exc)}", detail)
+        self.report("exception", f"{where} raised {_reason(exc)}", _traceback(exc))
 
     async def _answer(self, connection: Any, request: Request) -> Response | None:
         """``process_request`` as served: malformed requests out (400), then the gate
@@ -429,6 +434,26 @@ def _who(user: Any) -> str:
 def _short(message: str | bytes, limit: int = 60) -> str:
     text = repr(message)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _traceback(exc: BaseException, limit: int = 20) -> str:
+    """``exc``'s traceback, each exception's own text (and notes) on one line
+    (:func:`one_line`): a student's ``raise ValueError("...\\n12:34:56 stopped")``
+    cannot add a line that passes for the server's."""
+    detail = "".join(traceback.format_exception(exc))
+    seen: set[int] = set()
+    chained: BaseException | None = exc
+    while chained is not None and id(chained) not in seen and len(seen) < limit:
+        seen.add(id(chained))
+        try:
+            texts = [str(chained), *map(str, getattr(chained, "__notes__", None) or ())]
+        except Exception:  # a __str__ that raises: traceback printed its own placeholder
+            texts = []
+        for text in texts:
+            if text and not text.isprintable():
+                detail = detail.replace(text, one_line(text))
+        chained = chained.__cause__ or chained.__context__
+    return detail
 
 
 def _reason(exc: BaseException) -> str:
