@@ -151,6 +151,9 @@ class ChatServer:
         self.rooms = rooms_backend(rooms, redis=redis, redis_room=redis_room,
                                    presence_timeout=presence_timeout, new_rooms=new_rooms)
         self.rooms.report = self.report
+        password = urllib.parse.urlsplit(redis).password if redis else None
+        #: What no log line may show (the Redis password): reported as ``***``.
+        self.secrets: tuple[str, ...] = (password,) if password else ()
         self.chat_user = self.rooms.chat_user(chat_user)
         self.random_every = random_every
         self.rate_limit = rate_limit
@@ -188,7 +191,10 @@ class ChatServer:
         ``text`` is one line, whatever user text it holds (a name, a room, an
         exception's message): its line breaks and other controls are shown escaped
         (:func:`~chatkit.core.messages.one_line`), so no one can forge a line of the log.
+        :attr:`secrets` (the Redis password) are shown as ``***``.
         """
+        for secret in self.secrets:
+            text, detail = text.replace(secret, "***"), detail.replace(secret, "***")
         event = Event(kind, one_line(text), detail)
         self.events.append(event)
         level = logging.ERROR if kind == "exception" else logging.INFO
