@@ -19,6 +19,7 @@ import sys
 import urllib.parse
 
 from .app import ChatServer
+from .links import hand_out_links
 from .options import add_options, port_number, read_secrets, redacted, server_options
 
 __all__ = ["main", "parse_args", "port_number"]
@@ -56,13 +57,14 @@ async def run_server(args: argparse.Namespace) -> None:
     listen = {"reuse_port": True} if args.reuse_port else {}
     async with chat_server.serve(args.host, args.port, **listen) as server:
         host, port = server.sockets[0].getsockname()[:2]
-        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         print(f"chatkit: serving on {host}:{port}", flush=True)
         if args.redis:
             print(f"chatkit: rooms shared through Redis at {redacted(args.redis)}", flush=True)
-        room = urllib.parse.quote(args.room, safe="")
         code = f"?code={gate.code}" if gate is not None else ""
-        print(f"chatkit: open http://{shown}:{port}/{room}{code}  (Ctrl-C to stop)", flush=True)
+        first, *others = hand_out_links(host, port, args.room, code)
+        print(f"chatkit: open {first}  (Ctrl-C to stop)", flush=True)
+        for link in others:  # on every address: the network's link first, then this machine's
+            print(f"chatkit: on this machine: {link}", flush=True)
         if gate is not None:
             print(f"chatkit: class code {gate.code}: only those who know it get in", flush=True)
         if args.host not in ("127.0.0.1", "localhost", "::1"):

@@ -22,8 +22,8 @@ import socket
 import sys
 import threading
 import time
-import urllib.parse
 
+from .links import hand_out_links
 from .options import redacted, worker_argv, worker_env
 from ..support.processes import ChildProcess, start_child
 
@@ -118,19 +118,18 @@ def run_workers(args: argparse.Namespace) -> int:
 
 def _print_addresses(args: argparse.Namespace, port: int, shared: bool,
                      listening: list[str]) -> None:
-    shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    code = f"?code={args.class_code}" if getattr(args, "class_code", None) else ""
     if shared:
         print(f"chatkit: serving on {args.host}:{port} ({len(listening)} workers sharing"
               f" the port; rooms shared through {redacted(args.redis)})", flush=True)
-        print(f"chatkit: open http://{shown}:{port}/{_quote(args.room)}  (Ctrl-C to stop)",
-              flush=True)
+        ports = [port]
     else:
         print(f"chatkit: {len(listening)} workers on {', '.join(listening)};"
               f" rooms shared through {redacted(args.redis)}", flush=True)
-        for address in listening:
-            print(f"chatkit: open http://{shown}:{address.rsplit(':', 1)[1]}/"
-                  f"{_quote(args.room)}", flush=True)
-
-
-def _quote(room: str) -> str:
-    return urllib.parse.quote(room, safe="")
+        ports = [int(address.rsplit(":", 1)[1]) for address in listening]
+    for number, each in enumerate(ports):
+        first, *others = hand_out_links(args.host, each, args.room, code)
+        print(f"chatkit: open {first}" + ("  (Ctrl-C to stop)" if number == 0 else ""),
+              flush=True)
+        for link in others:  # on every address: the network's link first, then this machine's
+            print(f"chatkit: on this machine: {link}", flush=True)
