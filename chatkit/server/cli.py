@@ -20,7 +20,8 @@ import urllib.parse
 
 from .app import ChatServer
 from .links import hand_out_links
-from .options import add_options, port_number, read_secrets, redacted, server_options
+from .options import add_options, port_number, read_secrets, server_options
+from ..support.urls import redacted
 
 __all__ = ["main", "parse_args", "port_number"]
 

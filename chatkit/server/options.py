@@ -27,13 +27,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import inspect
-import urllib.parse
 from typing import Any, Callable
 
 from ..core.limits import ClientLimit, RateLimit
 
 __all__ = ["Option", "OPTIONS", "option", "add_options", "server_options", "worker_argv",
-           "worker_env", "read_secrets", "redacted", "server_defaults", "port_number", "LIMITS",
+           "worker_env", "read_secrets", "server_defaults", "port_number", "LIMITS",
            "CLASS_CODE_ENV", "REDIS_URL_ENV"]
 
 #: An option's value that stands for no keyword at all (the server's default applies).
@@ -265,23 +264,6 @@ def read_secrets(args: argparse.Namespace, environ: Any) -> None:
             setattr(args, entry.dest, environ[entry.env].strip())
     if args.redis == "":
         raise ValueError(f"--redis with no URL reads it from ${REDIS_URL_ENV}, which is not set")
-
-
-def redacted(url: str) -> str:
-    """A Redis URL fit for a log line: its password as ``***``.
-
-    >>> redacted("redis://:s3cret@10.0.0.2:6379/0")
-    'redis://:***@10.0.0.2:6379/0'
-    >>> redacted("redis://127.0.0.1:6379")
-    'redis://127.0.0.1:6379'
-
-    """
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def worker_env(args: argparse.Namespace) -> dict[str, str]:

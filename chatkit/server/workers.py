@@ -24,7 +24,8 @@ import threading
 import time
 
 from .links import hand_out_links
-from .options import redacted, worker_argv, worker_env
+from .options import worker_argv, worker_env
+from ..support.urls import redacted
 from ..support.processes import ChildProcess, start_child
 
 __all__ = ["run_workers", "shares_ports"]

@@ -9,10 +9,12 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import signal
 
+import pytest
 import redis as redis_py
 
-from chatkit.redis.local import redis_program
+from chatkit.redis.local import redis_program, start_redis
 from tests.helpers.chat import joined, recv_until, say
 from tests.helpers.processes import SERVING, ChatkitServe, Process
 from tests.helpers.redis import PRESENCE
@@ -106,3 +108,31 @@ def test_no_class_code_or_redis_password_in_any_command_line_or_log_line(tmp_pat
             assert "redis://:***@127.0.0.1:" in typed.output
     for output in (parent.output, typed.output):
         assert password not in output, output
+
+
+def test_a_local_redis_with_a_password_reads_it_from_a_pipe_not_its_command_line():
+    """``start_redis(password=...)``: redis-server's argv (and its retitled process name)
+    never holds the password, Redis asks for it, and a server given the URL by
+    ``$CHATKIT_REDIS_URL`` shows it as ``***`` in every line it prints."""
+    password = "pw-only-the-teacher-knows"
+    with start_redis(password=password) as redis_server:
+        assert password not in _argv(redis_server.pid)
+        assert redis_server.url.startswith(f"redis://:{password}@127.0.0.1:")
+        assert password not in repr(redis_server) and ":***@" in repr(redis_server)
+        with pytest.raises(redis_py.AuthenticationError):
+            redis_py.Redis(port=redis_server.port).ping()  # no password: refused
+        assert redis_py.Redis.from_url(redis_server.url).ping()
+        env = {**os.environ, "CHATKIT_REDIS_URL": redis_server.url}
+        with ChatkitServe("--redis", env=env).wait_serving() as server:
+            assert password not in _argv(server.pid)
+
+            async def body():
+                ann = await joined(server.ws_url("people"), "Ann")
+                await say(ann, "through a Redis with a password")
+                await recv_until(ann, lambda m: m.get("text") == "through a Redis with a password")
+                await ann.close()
+
+            run(body)
+            server.stop(signal.SIGINT)
+        assert "rooms shared through Redis at redis://:***@127.0.0.1:" in server.output
+        assert password not in server.output
