@@ -89,7 +89,8 @@ class ClassCode:
             raise ValueError(
                 f"a class code needs at least {MIN_LENGTH} characters, got {len(code)}: a short"
                 " code falls to guessing in seconds. Use --class-code with no value to get a"
-                " generated one (ClassCode() in Python), or choose a longer code"
+                " generated one (with $CHATKIT_CLASS_CODE unset; ClassCode() in Python), or"
+                " choose a longer code"
             )
         if not re.fullmatch(r"[A-Za-z0-9_-]{%d,64}" % MIN_LENGTH, code):
             raise ValueError(

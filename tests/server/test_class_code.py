@@ -119,10 +119,12 @@ def test_a_class_code_shorter_than_8_characters_is_refused_with_advice(code):
     with pytest.raises(ValueError, match="at least 8") as refused:
         ClassCode(code)
     assert "--class-code with no value" in str(refused.value)
-    with ChatkitServe("--class-code", code) as server:
-        assert server.wait() == 2
-    assert "at least 8" in server.output and "--class-code with no value" in server.output
-    assert "serving on" not in server.output
+    for args in (("--class-code", code), ("--workers", "2", "--redis", "redis://127.0.0.1:1",
+                                          f"--class-code={code}")):
+        with ChatkitServe(*args) as server:
+            assert server.wait() == 2
+        assert "at least 8" in server.output and "--class-code with no value" in server.output
+        assert "serving on" not in server.output and code not in server.output
     generated = ClassCode()  # the generated code: 8 letters of the board's alphabet, and a dash
     assert re.fullmatch(r"[a-z2-9]{4}-[a-z2-9]{4}", generated.code), generated.code
 
