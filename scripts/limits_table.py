@@ -78,7 +78,8 @@ def limits_table() -> str:
          + ", no look-alikes (see below)", "error message"),
         ("chat text", f"{messages.MAX_TEXT_LENGTH:,} characters", "error message"),
         ("room name", f"{messages.MAX_ROOM_NAME_LENGTH:,} characters (after percent-decoding),"
-         " printable: no NUL, CR/LF, right-to-left overrides",
+         " printable: no NUL, CR/LF, right-to-left overrides; no mix of Latin, Cyrillic"
+         " and Greek letters (the names' rule)",
          f"connection closed with {policy} and the reason"),
         ("message rate, per connection",
          f"bursts of {rate.burst:,}, then {rate.per_second:g} a second",

@@ -28,6 +28,7 @@ __all__ = [
     "check_name",
     "check_room_name",
     "name_key",
+    "one_line",
     "note",
     "chat",
     "error",
@@ -192,7 +193,8 @@ def _scripts(text: str) -> set[str]:
 
 
 def _check_visible_text(text: str, what: str) -> None:
-    """Refuse control characters, bidi overrides, stray joiners and blank letters."""
+    """Refuse control characters, bidi overrides, stray joiners, blank letters and a mix
+    of look-alike scripts: the one rule for names and room names."""
     visible = text.replace(JOINERS[0], "").replace(JOINERS[1], "")
     if not visible.isprintable():  # NUL, CR, LF, right-to-left overrides, U+200B ...
         raise ProtocolError(f"{what} cannot contain control characters")
@@ -202,6 +204,24 @@ def _check_visible_text(text: str, what: str) -> None:
         )
     if BLANKS.intersection(text):
         raise ProtocolError(f"{what} cannot contain blank characters")
+    if len(_scripts(text)) > 1:
+        raise ProtocolError(
+            f"{what} cannot mix Latin, Cyrillic and Greek letters (they look alike)"
+        )
+
+
+def one_line(text: str) -> str:
+    """``text`` for a log line: each character :meth:`str.isprintable` refuses (a line
+    break, a carriage return, a terminal escape, a right-to-left override) shown as its
+    escape, so user text can never start a line of its own.
+
+    >>> print(one_line("Ann\\n12:34:56  chatkit server stopped\\x1b[31m"))
+    Ann\\n12:34:56  chatkit server stopped\\x1b[31m
+
+    """
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 #: Cyrillic and Greek letters drawn like Latin ones (a small part of Unicode's
@@ -253,10 +273,6 @@ def check_name(name: str) -> str:
     _check_visible_text(name, "a name")
     if name.startswith("/"):
         raise ProtocolError('a name cannot start with "/"')
-    if len(_scripts(name)) > 1:
-        raise ProtocolError(
-            "a name cannot mix Latin, Cyrillic and Greek letters (they look alike)"
-        )
     key = name_key(name)
     if key in {name_key(reserved) for reserved in RESERVED_NAMES}:
         raise ProtocolError(f'"{name}" is reserved for the server: pick another name')
@@ -277,9 +293,10 @@ def check_room_name(room: str) -> str:
       ...
     chatkit.core.messages.ProtocolError: a room name cannot contain control characters
 
-    Room names follow the rules of names where they can: at most
-    ``MAX_ROOM_NAME_LENGTH`` characters, no control characters (NUL, CR, LF),
-    no right-to-left overrides, joiners only inside an emoji or a word.
+    Room names follow the rules of names where they can (the same function checks
+    both): at most ``MAX_ROOM_NAME_LENGTH`` characters, no control characters (NUL,
+    CR, LF), no right-to-left overrides, joiners only inside an emoji or a word, no
+    mix of Latin, Cyrillic and Greek letters (``peоple`` with a Cyrillic ``о``).
     """
     if len(room) > MAX_ROOM_NAME_LENGTH:
         raise ProtocolError(f"room name too long (limit {MAX_ROOM_NAME_LENGTH})")

@@ -23,13 +23,13 @@ import atexit
 import errno
 import html
 import logging
-import re
 import urllib.parse
 from typing import Any
 
 from . import hosting
 from ..support.loop_thread import LoopThread, running_loop
 from ..server.app import ChatServer, Event
+from ..core.messages import one_line
 from ..core.user import ChatUser
 
 __all__ = ["start", "LiveServer", "running_servers", "stop_all"]
@@ -295,12 +295,9 @@ class LiveServer:
         },)
 
 
-#: Control characters (terminal escapes, CR, NUL, bidi overrides ...) shown as escapes.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
 def inert(text: str, limit: int) -> str:
-    """User text made inert for the activity log: controls as ``\\x1b``, bounded.
+    """User text made inert for the activity log: controls as ``\\x1b``, bounded; its own
+    line breaks kept (a traceback's), each line as :func:`~chatkit.core.messages.one_line`.
 
     >>> inert("fake\\rserver stopped\\x1b[31m", 100)
     'fake\\\\rserver stopped\\\\x1b[31m'
@@ -308,7 +305,7 @@ def inert(text: str, limit: int) -> str:
     """
     if len(text) > limit:
         text = "..." + text[-limit:]
-    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+    return "\n".join(one_line(line) for line in text.split("\n"))
 
 
 def activity_html(events: list[Event]) -> str:

@@ -47,6 +47,7 @@ from ..core import grammar
 from ..core.grammar import MEMBERS, NAME, PRIV, Command, Join, may_be_join_or_command, read
 from ..core.messages import ProtocolError, check_name, encode
 from ..core.room import send_member_lists
+from ..support.urls import redacted
 from .envelope import All, Hello, Replay, Roster, To, decode
 from .room import RedisRoom
 from .scripts import SCRIPTS, roster
@@ -110,6 +111,7 @@ class RedisHub:
         report: Callable[..., Any] | None = None,
     ) -> None:
         self.url = url
+        self.shown_url = redacted(url)  # in every message and repr: no password
         self.sid = uuid.uuid4().hex[:12]  # this server's id in Redis
         self.name = name or self.sid
         self.presence_timeout = presence_timeout
@@ -142,7 +144,7 @@ class RedisHub:
 
     def __repr__(self) -> str:
         state = "connected" if self.connected else "not connected"
-        return f"<RedisHub {self.name!r} {self.url} {state}>"
+        return f"<RedisHub {self.name!r} {self.shown_url} {state}>"
 
     def chat_user(self, chat_user: type) -> type:
         """``chat_user``, with its rooms made by this hub (shared through Redis)."""
@@ -185,7 +187,7 @@ class RedisHub:
         except Exception as exc:
             await self.client.aclose()
             raise ConnectionError(
-                f"cannot reach Redis at {self.url} ({_reason(exc)}): is redis-server running?"
+                f"cannot reach Redis at {self.shown_url} ({_reason(exc)}): is redis-server running?"
                 " (see `make redis`, or chatkit.redis.local.start_redis())") from None
         ready = asyncio.Event()
         self._tasks = [self._loop.create_task(coro) for coro in
@@ -194,7 +196,7 @@ class RedisHub:
             await asyncio.wait_for(ready.wait(), timeout)
         except TimeoutError:
             await self.close()
-            raise ConnectionError(f"could not subscribe at {self.url} within {timeout} s") from None
+            raise ConnectionError(f"could not subscribe at {self.shown_url} within {timeout} s") from None
 
     async def close(self, timeout: float = 2.0) -> None:
         """Send what is waiting, take this server out of Redis, and disconnect."""
@@ -531,7 +533,7 @@ class RedisHub:
         self.connected = True
         self._connected_since = time.monotonic()
         self.report("listen", f"{'reconnected to' if was_away else 'connected to'} Redis at"
-                              f" {self.url}: rooms shared with other servers"
+                              f" {self.shown_url}: rooms shared with other servers"
                               + (f" ({len(missed)} notes passed on)" if missed else ""))
         if self._outbox and self._wakeup is not None:
             self._wakeup.set()
@@ -544,7 +546,7 @@ class RedisHub:
             return
         self.connected = False
         if isinstance(exc, (ConnectionError, OSError, TimeoutError)) or type(exc).__module__.startswith("redis"):
-            self.report("error", f"lost Redis at {self.url} ({_reason(exc)}): members here"
+            self.report("error", f"lost Redis at {self.shown_url} ({_reason(exc)}): members here"
                                  " keep chatting with each other; reconnecting")
         else:  # the room's listen loop raised: show where
             self.report("exception", f"the subscriber loop raised {_reason(exc)}; reconnecting",

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import shutil
 import socket
 import subprocess
 from typing import Any
 
 from ..support.processes import ChildExited, ChildProcess, free_port, start_child
+from ..support.urls import redacted
 
 __all__ = ["RedisServer", "start_redis", "redis_installed", "INSTALL", "RedisMissing"]
 
@@ -53,13 +55,23 @@ def redis_installed() -> bool:
     return redis_program() is not None
 
 
-def _ping(port: int, timeout: float = 0.5) -> bool:
-    """Send PING in Redis's protocol; True on ``+PONG``."""
+def _ping(port: int, password: str | None = None, timeout: float = 0.5) -> bool:
+    """Send PING in Redis's protocol (AUTH first, with a password); True on ``+PONG``."""
+    request = b"*1\r\n$4\r\nPING\r\n"
+    if password:
+        secret = password.encode()
+        request = b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n" % (len(secret), secret) + request
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-            sock.sendall(b"*1\r\n$4\r\nPING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
+            sock.sendall(request)
+            answer = b""
+            while answer.count(b"\r\n") < (2 if password else 1):
+                chunk = sock.recv(64)
+                if not chunk:
+                    break
+                answer += chunk
+            return answer.split(b"\r\n")[-2].startswith(b"+PONG")
+    except (OSError, IndexError):
         return False
 
 
@@ -70,14 +82,17 @@ class RedisServer:
     ``python -m chatkit serve --redis`` take.
     """
 
-    def __init__(self, port: int, child: ChildProcess) -> None:
+    def __init__(self, port: int, child: ChildProcess, password: str | None = None) -> None:
         self.port = port
         self.child = child
         self.process = child.process
+        self.password = password
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}"
+        """``redis://127.0.0.1:<port>``, with ``:<password>@`` when it asks for one."""
+        secret = f":{self.password}@" if self.password else ""
+        return f"redis://{secret}127.0.0.1:{self.port}"
 
     @property
     def pid(self) -> int:
@@ -88,7 +103,7 @@ class RedisServer:
         return self.child.running
 
     def __repr__(self) -> str:
-        return f"<RedisServer {self.url} pid {self.pid} {'running' if self.running else 'stopped'}>"
+        return f"<RedisServer {redacted(self.url)} pid {self.pid} {'running' if self.running else 'stopped'}>"
 
     def __enter__(self) -> RedisServer:
         return self
@@ -106,30 +121,47 @@ class RedisServer:
 
 
 def start_redis(
-    port: int = 0, *, args: tuple[str, ...] = (), timeout: float = 10
+    port: int = 0, *, args: tuple[str, ...] = (), timeout: float = 10,
+    password: str | None = None,
 ) -> RedisServer:
     """Start ``redis-server`` on ``127.0.0.1:port`` (0: a free port), persistence off.
 
     Waits until it answers ``PING``. ``args`` are more ``redis-server`` options,
-    e.g. ``("--client-output-buffer-limit", "pubsub 256kb 64kb 1")``. Raises
-    :class:`RedisMissing` (with :data:`INSTALL` as its message) if Redis is not installed.
+    e.g. ``("--client-output-buffer-limit", "pubsub 256kb 64kb 1")``. With
+    ``password``, Redis asks for it (``requirepass``) and ``url`` carries it
+    (``redis://:<password>@127.0.0.1:<port>``); Redis reads it from its stdin, a pipe
+    (``redis-server -``), never from its command line, which every user can read.
+    Raises :class:`RedisMissing` (with :data:`INSTALL` as its message) if Redis is not
+    installed.
     """
     program = redis_program()
     if program is None:
         raise RedisMissing(INSTALL)
+    if password is not None and not re.fullmatch(r"[A-Za-z0-9._~-]{1,512}", password):
+        raise ValueError("a Redis password here is 1 to 512 letters, digits, '-', '.', '_'"
+                         " or '~' (what a URL and Redis's config both take as they are)")
     port = port or free_port()
+    stdin: Any = subprocess.DEVNULL
+    if password:  # the config on a pipe: written in full before Redis starts (far below its size)
+        read_end, write_end = os.pipe()
+        os.write(write_end, f"requirepass {password}\n".encode())
+        os.close(write_end)
+        stdin = read_end
     try:
         child = start_child(
-            [program, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--protected-mode", "yes", *args],
-            ready=lambda: _ping(port), timeout=timeout, name="redis-server",
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [program, *(["-"] if password else []), "--port", str(port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--protected-mode", "yes", *args],
+            ready=lambda: _ping(port, password), timeout=timeout, name="redis-server",
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=stdin,
         )
     except ChildExited as exc:
         raise RuntimeError(f"redis-server exited with code {exc.returncode}"
                            f" (is port {port} free?)") from None
     except TimeoutError:
         raise TimeoutError(f"redis-server did not answer PING within {timeout} s") from None
-    server = RedisServer(port, child)
+    finally:
+        if password:
+            os.close(read_end)
+    server = RedisServer(port, child, password)
     atexit.register(server.stop)  # a kernel restarted, a script ended: no Redis left behind
     return server

@@ -42,7 +42,8 @@ from .pages import answer_page, secure
 from .sending import SHARED_DEFLATE, ChatConnection, Outbox, OutgoingFrames, make_sender
 from ..core.limits import JOIN_TIMEOUT, MAX_BUFFER_BYTES, MAX_PER_CLIENT, ClientLimit, RateLimit
 from .rooms import RoomsBackend, rooms_backend
-from ..core.messages import MAX_MESSAGE_BYTES, ProtocolError, check_room_name, encode, error
+from ..core.messages import (MAX_MESSAGE_BYTES, ProtocolError, check_room_name, encode, error,
+                             one_line)
 from ..core.user import ChatUser
 
 __all__ = ["serve", "ChatServer", "Event", "COMPRESSIONS", "DEFAULT_COMPRESSION"]
@@ -150,6 +151,9 @@ class ChatServer:
         self.rooms = rooms_backend(rooms, redis=redis, redis_room=redis_room,
                                    presence_timeout=presence_timeout, new_rooms=new_rooms)
         self.rooms.report = self.report
+        password = urllib.parse.urlsplit(redis).password if redis else None
+        #: What no log line may show (the Redis password): reported as ``***``.
+        self.secrets: tuple[str, ...] = (password,) if password else ()
         self.chat_user = self.rooms.chat_user(chat_user)
         self.random_every = random_every
         self.rate_limit = rate_limit
@@ -162,6 +166,8 @@ class ChatServer:
         self.connections = 0  # open chat connections, now
         self.prefix = prefix = prefix.rstrip("/")
         self.gate = gate
+        if hasattr(gate, "report"):  # a gate's refusals (a class code's lockouts): in the log
+            gate.report = self.report
         if client_limit is _DEFAULT:
             client_limit = ClientLimit() if rate_limit is not None else None
         self.guard = Guard(
@@ -180,11 +186,19 @@ class ChatServer:
     # -- activity log ----------------------------------------------------------
 
     def report(self, kind: str, text: str, detail: str = "") -> None:
-        """Record an event, log it, and pass it to ``on_event``."""
-        event = Event(kind, text, detail)
+        """Record an event, log it, and pass it to ``on_event``.
+
+        ``text`` is one line, whatever user text it holds (a name, a room, an
+        exception's message): its line breaks and other controls are shown escaped
+        (:func:`~chatkit.core.messages.one_line`), so no one can forge a line of the log.
+        :attr:`secrets` (the Redis password) are shown as ``***``.
+        """
+        for secret in self.secrets:
+            text, detail = text.replace(secret, "***"), detail.replace(secret, "***")
+        event = Event(kind, one_line(text), detail)
         self.events.append(event)
         level = logging.ERROR if kind == "exception" else logging.INFO
-        logger.log(level, "%s%s", text, "\n" + detail if detail else "")
+        logger.log(level, "%s%s", event.text, "\n" + detail if detail else "")
         if self.on_event is not None:
             try:
                 self.on_event(event)
@@ -277,15 +291,14 @@ class ChatServer:
                 self.report("join", f"{name_before} is now {name_after} in {room!r}")
 
     def _report_exception(self, where: str, exc: BaseException) -> None:
-        detail = "".join(traceback.format_exception(exc))
-        self.report("exception", f"{where} raised {_reason(exc)}", detail)
+        self.report("exception", f"{where} raised {_reason(exc)}", _traceback(exc))
 
     async def _answer(self, connection: Any, request: Request) -> Response | None:
-        """``process_request`` as served: the gate (who may come in) first, then the
-        guard's screen (hosts, origins, caps: keyed by what the gate vouched for),
-        then the page or the WebSocket routes; HEAD without a body."""
-        response = None
-        if self.gate is not None:
+        """``process_request`` as served: malformed requests out (400), then the gate
+        (who may come in), then the guard's screen (hosts, origins, caps: keyed by what
+        the gate vouched for), then the page or the WebSocket routes; HEAD without a body."""
+        response = self.guard.malformed(connection, request)  # no Host, two Hosts: 400
+        if response is None and self.gate is not None:
             response = await self.gate(connection, request)
         if response is None:
             response = self.guard.screen(connection, request)
@@ -427,6 +440,26 @@ def _who(user: Any) -> str:
 def _short(message: str | bytes, limit: int = 60) -> str:
     text = repr(message)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _traceback(exc: BaseException, limit: int = 20) -> str:
+    """``exc``'s traceback, each exception's own text (and notes) on one line
+    (:func:`one_line`): a student's ``raise ValueError("...\\n12:34:56 stopped")``
+    cannot add a line that passes for the server's."""
+    detail = "".join(traceback.format_exception(exc))
+    seen: set[int] = set()
+    chained: BaseException | None = exc
+    while chained is not None and id(chained) not in seen and len(seen) < limit:
+        seen.add(id(chained))
+        try:
+            texts = [str(chained), *map(str, getattr(chained, "__notes__", None) or ())]
+        except Exception:  # a __str__ that raises: traceback printed its own placeholder
+            texts = []
+        for text in texts:
+            if text and not text.isprintable():
+                detail = detail.replace(text, one_line(text))
+        chained = chained.__cause__ or chained.__context__
+    return detail
 
 
 def _reason(exc: BaseException) -> str:

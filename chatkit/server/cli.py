@@ -2,7 +2,10 @@
 
 Runs the chat server with its page until Ctrl-C, and prints the address to open.
 ``--redis redis://127.0.0.1:6379`` shares its rooms with every server on that Redis;
-``--workers 4`` runs four such servers, as processes sharing the port.
+``--workers 4`` runs four such servers, as processes sharing the port. Secrets need
+not be typed on the command line (which every user of the machine can read):
+``--class-code-file PATH`` or ``$CHATKIT_CLASS_CODE`` with ``--class-code``, and
+``$CHATKIT_REDIS_URL`` with ``--redis``.
 """
 
 from __future__ import annotations
@@ -10,12 +13,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 import urllib.parse
 
 from .app import ChatServer
-from .options import add_options, port_number, server_options
+from .links import hand_out_links
+from .options import add_options, port_number, read_secrets, server_options
+from ..support.urls import redacted
 
 __all__ = ["main", "parse_args", "port_number"]
 
@@ -25,6 +31,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command", required=True)
     add_options(commands.add_parser("serve", help="run the chat server and its page"), ChatServer)
     args = parser.parse_args(argv)
+    try:
+        read_secrets(args, os.environ)  # --class-code-file, $CHATKIT_CLASS_CODE, $CHATKIT_REDIS_URL
+    except ValueError as exc:
+        parser.error(str(exc))
     if args.workers < 1:
         parser.error("--workers must be 1 or more")
     if args.workers > 1 and not args.redis:
@@ -48,13 +58,14 @@ async def run_server(args: argparse.Namespace) -> None:
     listen = {"reuse_port": True} if args.reuse_port else {}
     async with chat_server.serve(args.host, args.port, **listen) as server:
         host, port = server.sockets[0].getsockname()[:2]
-        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         print(f"chatkit: serving on {host}:{port}", flush=True)
         if args.redis:
-            print(f"chatkit: rooms shared through Redis at {args.redis}", flush=True)
-        room = urllib.parse.quote(args.room, safe="")
+            print(f"chatkit: rooms shared through Redis at {redacted(args.redis)}", flush=True)
         code = f"?code={gate.code}" if gate is not None else ""
-        print(f"chatkit: open http://{shown}:{port}/{room}{code}  (Ctrl-C to stop)", flush=True)
+        first, *others = hand_out_links(host, port, args.room, code)
+        print(f"chatkit: open {first}  (Ctrl-C to stop)", flush=True)
+        for link in others:  # on every address: the network's link first, then this machine's
+            print(f"chatkit: on this machine: {link}", flush=True)
         if gate is not None:
             print(f"chatkit: class code {gate.code}: only those who know it get in", flush=True)
         if args.host not in ("127.0.0.1", "localhost", "::1"):
@@ -88,12 +99,18 @@ def main(argv: list[str] | None = None) -> int:
             return run_workers(args)
         asyncio.run(run_server(args))
     except ConnectionError as exc:  # Redis did not answer
-        print(f"chatkit: {exc}", file=sys.stderr)
+        print(f"chatkit: {_without_password(str(exc), args.redis)}", file=sys.stderr)
         return 1
     except OSError as exc:
         print(f"chatkit: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _without_password(text: str, url: str | None) -> str:
+    """``text`` with the Redis URL's password (if any) as ``***``."""
+    password = urllib.parse.urlsplit(url).password if url else None
+    return text.replace(password, "***") if password else text
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
+from .pages import wants_websocket
 from ..core.limits import Admission, ClientLimit, default_max_connections
 from ..support.processes import raise_file_limit
 
@@ -46,6 +47,8 @@ __all__ = [
     "stale_accept_retry",
     "Guard",
     "LOOPBACK_NAMES",
+    "SINGLE_HEADERS",
+    "repeated_header",
 ]
 
 logger = logging.getLogger("chatkit")
@@ -60,6 +63,10 @@ CLOSE_GRACE = 1.0
 SERVER_HEADER = "chatkit"
 #: Host names that always mean "this machine".
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+#: Headers a request may carry once at most: two ``Host`` are a bad request (RFC 7230,
+#: 5.4), and with two ``Origin``, ``Upgrade``, ``Cookie`` or ``Authorization`` the guards
+#: and gates could read one and websockets another.
+SINGLE_HEADERS = ("Host", "Origin", "Upgrade", "Cookie", "Authorization")
 #: Headers a proxy adds and a browser's WebSocket handshake cannot carry.
 PROXY_HEADERS = ("X-Forwarded-For", "X-Forwarded-Host", "Forwarded")
 
@@ -71,6 +78,20 @@ def peer_address(connection: ServerConnection) -> str:
 
 
 # -- who may connect: Origin and Host -------------------------------------------------
+
+
+def repeated_header(request: Request) -> str | None:
+    """The first of :data:`SINGLE_HEADERS` this request repeats, or None.
+
+    >>> from websockets.datastructures import Headers
+    >>> repeated_header(Request("/", Headers([("Host", "a"), ("Host", "b")])))
+    'Host'
+
+    """
+    for name in SINGLE_HEADERS:
+        if len(request.headers.get_all(name)) > 1:
+            return name
+    return None
 
 
 def _authority(value: str) -> tuple[str, int | None]:
@@ -453,10 +474,22 @@ class Guard:
         self.report("drop", f"dropped a client ({peer_address(connection)}): {why}"
                             f" ({unsent:,} bytes unsent)")
 
-    def screen(self, connection: Any, request: Request) -> Response | None:
-        """Before any route: bad requests, other hosts and origins, the caps."""
+    def malformed(self, connection: Any, request: Request) -> Response | None:
+        """Before anything reads a header (the gate too): no ``Host``, or a header that
+        must come once repeated (:data:`SINGLE_HEADERS`), is answered 400 -- not a 500
+        and a traceback."""
         if "Host" not in request.headers:
             return connection.respond(http.HTTPStatus.BAD_REQUEST, "Bad Request: no Host header\n")
+        repeated = repeated_header(request)
+        if repeated is not None:
+            self.quietly("refuse-bad", f"refused a request with more than one {repeated} header"
+                                       f" ({peer_address(connection)})")
+            return connection.respond(http.HTTPStatus.BAD_REQUEST,
+                                      f"Bad Request: more than one {repeated} header\n")
+        return None
+
+    def screen(self, connection: Any, request: Request) -> Response | None:
+        """Before any route: other hosts and origins, the caps."""
         if request.method not in ("GET", "HEAD"):
             response = connection.respond(http.HTTPStatus.METHOD_NOT_ALLOWED,
                                           "Method Not Allowed\n")
@@ -466,7 +499,7 @@ class Guard:
             self.quietly("refuse-host", f"refused a request for host {request.headers['Host']!r}"
                           " (not this server's name: DNS rebinding?)")
             return connection.respond(http.HTTPStatus.FORBIDDEN, "Forbidden: unknown host\n")
-        upgrade = "websocket" in request.headers.get("Upgrade", "").lower()
+        upgrade = wants_websocket(request)
         if upgrade and not origin_allowed(request, self.origins):
             self.quietly("refuse-origin", f"refused a WebSocket from the web page at"
                           f" {request.headers.get('Origin')!r} (another site)")

@@ -3,7 +3,10 @@
 From this one table come the command line (:func:`add_options`, so ``--help`` shows
 the real defaults), the :class:`~chatkit.server.ChatServer` keywords a command line
 stands for (:func:`server_options`) and the command line each worker of
-``--workers N`` gets (:func:`worker_argv`). A default is never written here: it is
+``--workers N`` gets (:func:`worker_argv`; its secrets -- the class code, the Redis
+URL with its password -- go by :func:`worker_env` instead: a command line is readable by
+every user of the machine, in ``ps`` and ``/proc/<pid>/cmdline``, an environment only
+by its owner). A default is never written here: it is
 read from the signature of the server class given (``ChatServer``: its defaults are
 the named constants of :mod:`chatkit.core.limits`) -- change a constant and the
 command line follows::
@@ -29,10 +32,15 @@ from typing import Any, Callable
 from ..core.limits import ClientLimit, RateLimit
 
 __all__ = ["Option", "OPTIONS", "option", "add_options", "server_options", "worker_argv",
-           "server_defaults", "port_number", "LIMITS"]
+           "worker_env", "read_secrets", "server_defaults", "port_number", "LIMITS",
+           "CLASS_CODE_ENV", "REDIS_URL_ENV"]
 
 #: An option's value that stands for no keyword at all (the server's default applies).
 OMIT: Any = object()
+#: Where ``--class-code`` and ``--redis`` given with no value read their secret; where a
+#: worker of ``--workers N`` gets it (never on its command line).
+CLASS_CODE_ENV = "CHATKIT_CLASS_CODE"
+REDIS_URL_ENV = "CHATKIT_REDIS_URL"
 #: The group of options about limits and who may connect, as ``--help`` shows it.
 LIMITS = "limits and who may connect"
 
@@ -88,8 +96,10 @@ class Option:
     for none). ``default``: the command line's own default, unless ``default_from``
     names the server keyword (or ``serve``'s) whose default it is. ``needs``: passed
     to the server only when that other option is set. ``workers``: passed on, as
-    given, to each worker of ``--workers N``. ``help`` may say ``{default}``: the
-    default as it reads (``60`` for 60.0, ``off`` for None).
+    given, to each worker of ``--workers N``. ``env``: a secret -- the flag given with
+    no value reads it from this environment variable, and a worker gets it there,
+    never in its command line. ``help`` may say ``{default}``: the default as it
+    reads (``60`` for 60.0, ``off`` for None).
     """
 
     flag: str
@@ -108,6 +118,7 @@ class Option:
     to_server: Callable[[Any], Any] | None = None
     needs: str | None = None
     workers: bool = True
+    env: str | None = None
 
     @property
     def dest(self) -> str:
@@ -139,8 +150,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("--random-every", "seconds between numbers on the /random demo route"
            " (default {default})", keyword="random_every", type=float,
            default_from="random_every", metavar="SECONDS"),
-    Option("--class-code", "let in only those who know this code (none given: make one up);"
-           " for a class on a shared network", nargs="?", const="", metavar="CODE"),
+    Option("--class-code", "let in only those who know this code, 8 characters or more"
+           f" (none given: ${CLASS_CODE_ENV} if set, else a code made up); for a class on a"
+           " shared network", nargs="?", const="", metavar="CODE", env=CLASS_CODE_ENV),
+    Option("--class-code-file", "the class code, read from this file (kept out of the"
+           " command line, which every user of the machine can see)", metavar="PATH",
+           workers=False),
     Option("--quiet", "print only errors", action="store_true"),
     Option("--origin", "a web origin allowed to open chats besides the server's own,"
            " e.g. https://hub.example.org (repeatable)", keyword="origins", action="append",
@@ -164,8 +179,9 @@ OPTIONS: tuple[Option, ...] = (
            default_from="join_timeout", metavar="SECONDS", group=LIMITS,
            to_server=_none_if_zero),
     Option("--redis", "share rooms with every server on this Redis (e.g. redis://127.0.0.1:6379;"
-           " see docs/redis.md)", keyword="redis", metavar="URL",
-           to_server=lambda url: url or OMIT),
+           f" none given: ${REDIS_URL_ENV}, which keeps a password out of the command line;"
+           " see docs/redis.md)", keyword="redis", metavar="URL", nargs="?", const="",
+           to_server=lambda url: url or OMIT, env=REDIS_URL_ENV),
     Option("--workers", "run N server processes sharing the port (needs --redis)", type=int,
            default=1, metavar="N", workers=False),
     Option("--presence-timeout", "with --redis: a server silent this long is taken for dead and"
@@ -220,15 +236,56 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
     return keywords
 
 
+def read_secrets(args: argparse.Namespace, environ: Any) -> None:
+    """Fill in the secrets a command line left out: ``--class-code-file PATH``'s code, and
+    ``--class-code`` / ``--redis`` given with no value from their environment variables
+    (:data:`CLASS_CODE_ENV`, :data:`REDIS_URL_ENV`). Raises ValueError, saying what to do.
+
+    >>> args = parse(["--redis", "--class-code"], __import__("chatkit.server").server.ChatServer)
+    >>> read_secrets(args, {"CHATKIT_REDIS_URL": "redis://:pw@10.0.0.2:6379"})
+    >>> args.redis, args.class_code        # the class code stays "": made up later
+    ('redis://:pw@10.0.0.2:6379', '')
+
+    """
+    path = getattr(args, "class_code_file", None)
+    if path:
+        if args.class_code is not None:
+            raise ValueError("give --class-code or --class-code-file, not both")
+        try:
+            with open(path, encoding="utf-8") as file:
+                code = file.read(1024).strip()
+        except OSError as exc:
+            raise ValueError(f"cannot read the class code from {path}: {exc.strerror or exc}")
+        if not code:
+            raise ValueError(f"the class code file {path} is empty")
+        args.class_code = code
+    for entry in OPTIONS:
+        if entry.env is not None and getattr(args, entry.dest) == "" and environ.get(entry.env):
+            setattr(args, entry.dest, environ[entry.env].strip())
+    if args.redis == "":
+        raise ValueError(f"--redis with no URL reads it from ${REDIS_URL_ENV}, which is not set")
+
+
+def worker_env(args: argparse.Namespace) -> dict[str, str]:
+    """The secrets each worker of ``--workers N`` gets in its environment, not its
+    command line: ``{"CHATKIT_CLASS_CODE": ..., "CHATKIT_REDIS_URL": ...}``."""
+    return {entry.env: getattr(args, entry.dest) for entry in OPTIONS
+            if entry.env is not None and entry.workers and getattr(args, entry.dest)}
+
+
 def worker_argv(args: argparse.Namespace) -> list[str]:
     """The options each worker of ``--workers N`` gets: every one given, as given, but
-    ``--port``, ``--workers`` and the workers' own (``--worker``, ``--reuse-port``)."""
+    ``--port``, ``--workers`` and the workers' own (``--worker``, ``--reuse-port``);
+    a secret (``--class-code``, ``--redis``) as its flag alone, its value in
+    :func:`worker_env`."""
     argv = []
     for entry in OPTIONS:
         if not entry.workers:
             continue
         value = getattr(args, entry.dest)
-        if entry.action == "store_true":
+        if entry.env is not None:
+            argv += [entry.flag] if value is not None else []
+        elif entry.action == "store_true":
             argv += [entry.flag] if value else []
         elif entry.action == "append":
             argv += [f"{entry.flag}={item}" for item in value]

@@ -24,8 +24,8 @@ from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-__all__ = ["answer_page", "respond", "secure", "static_file", "SECURITY_HEADERS",
-           "STATIC_TYPES", "HTML"]
+__all__ = ["answer_page", "respond", "secure", "static_file", "wants_websocket",
+           "is_public_file", "SECURITY_HEADERS", "STATIC_TYPES", "PUBLIC_FILES", "HTML"]
 
 HTML = "text/html; charset=utf-8"
 #: The page's files under ``_static/``, and their types.
@@ -33,6 +33,9 @@ STATIC_TYPES = {
     "chat.js": "text/javascript; charset=utf-8",
     "chat.css": "text/css; charset=utf-8",
 }
+#: What the page loads before anyone is let in (its styles, its script, an empty icon):
+#: nothing of a class in them, so a gate may serve them to anyone -- as plain HTTP only.
+PUBLIC_FILES = (*(f"/_static/{name}" for name in STATIC_TYPES), "/favicon.ico")
 SECURITY_HEADERS = {
     # Defence in depth: even if user text reached the DOM as HTML, no script
     # but ours could run, and the page can only talk to its own origin.
@@ -46,6 +49,28 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+
+
+def wants_websocket(request: Request) -> bool:
+    """Does this request ask for a WebSocket (``Upgrade: websocket``)? The one test the
+    page, the guard and the gates share, so none of them can read a request otherwise."""
+    return "websocket" in request.headers.get("Upgrade", "").lower()
+
+
+def is_public_file(request: Request) -> bool:
+    """A plain request (never an upgrade) for one of :data:`PUBLIC_FILES`, under any prefix.
+
+    >>> from websockets.datastructures import Headers
+    >>> is_public_file(Request("/services/chat/_static/chat.js", Headers()))
+    True
+    >>> is_public_file(Request("/chat/favicon.ico", Headers({"Upgrade": "websocket"})))
+    False
+
+    """
+    if wants_websocket(request):
+        return False
+    path = urllib.parse.urlsplit(request.path).path
+    return any(path.endswith(public) for public in PUBLIC_FILES)
 
 
 def static_file(name: str) -> bytes:
@@ -74,7 +99,7 @@ def answer_page(
     ``prefix`` is the path the server lives under (``"/services/chatkit"``): the page's
     links are relative, so they keep it.
     """
-    if "websocket" in request.headers.get("Upgrade", "").lower():
+    if wants_websocket(request):
         return None  # the router matches /chat/<room>, /random, /echo
     path = urllib.parse.urlparse(request.path).path
     if prefix:

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import signal
 import socket
 import sys
 import threading
 import time
-import urllib.parse
 
-from .options import worker_argv
+from .links import hand_out_links
+from .options import worker_argv, worker_env
+from ..support.urls import redacted
 from ..support.processes import ChildProcess, start_child
 
 __all__ = ["run_workers", "shares_ports"]
@@ -36,7 +38,8 @@ def shares_ports() -> bool:
 
 def _worker_argv(args: argparse.Namespace, number: int, port: int, shared: bool) -> list[str]:
     """Worker ``number``'s command line: this one's options (the same limits and who may
-    connect, the same class code), its port, its number."""
+    connect; the class code and Redis URL as bare flags, their values in its
+    environment), its port, its number."""
     return [sys.executable, "-m", "chatkit", "serve", *worker_argv(args), f"--port={port}",
             f"--worker={number}", *(["--reuse-port"] if shared else [])]
 
@@ -80,8 +83,10 @@ def run_workers(args: argparse.Namespace) -> int:
 
     try:
         for number, worker_port in enumerate(ports, start=1):
+            # Its secrets (the class code, the Redis URL) in its environment, readable by
+            # this user only; its command line is anyone's (ps, /proc/<pid>/cmdline).
             worker = start_child(_worker_argv(args, number, worker_port, shared),
-                                 name=f"worker {number}")
+                                 name=f"worker {number}", env={**os.environ, **worker_env(args)})
             workers.append(worker)
             relays.append(threading.Thread(target=relay, args=(number, worker),
                                            name=f"chatkit-worker-{number}", daemon=True))
@@ -114,19 +119,18 @@ def run_workers(args: argparse.Namespace) -> int:
 
 def _print_addresses(args: argparse.Namespace, port: int, shared: bool,
                      listening: list[str]) -> None:
-    shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    code = f"?code={args.class_code}" if getattr(args, "class_code", None) else ""
     if shared:
         print(f"chatkit: serving on {args.host}:{port} ({len(listening)} workers sharing"
-              f" the port; rooms shared through {args.redis})", flush=True)
-        print(f"chatkit: open http://{shown}:{port}/{_quote(args.room)}  (Ctrl-C to stop)",
-              flush=True)
+              f" the port; rooms shared through {redacted(args.redis)})", flush=True)
+        ports = [port]
     else:
         print(f"chatkit: {len(listening)} workers on {', '.join(listening)};"
-              f" rooms shared through {args.redis}", flush=True)
-        for address in listening:
-            print(f"chatkit: open http://{shown}:{address.rsplit(':', 1)[1]}/"
-                  f"{_quote(args.room)}", flush=True)
-
-
-def _quote(room: str) -> str:
-    return urllib.parse.quote(room, safe="")
+              f" rooms shared through {redacted(args.redis)}", flush=True)
+        ports = [int(address.rsplit(":", 1)[1]) for address in listening]
+    for number, each in enumerate(ports):
+        first, *others = hand_out_links(args.host, each, args.room, code)
+        print(f"chatkit: open {first}" + ("  (Ctrl-C to stop)" if number == 0 else ""),
+              flush=True)
+        for link in others:  # on every address: the network's link first, then this machine's
+            print(f"chatkit: on this machine: {link}", flush=True)

@@ -17,7 +17,8 @@ from websockets.protocol import State
 
 import chatkit
 from chatkit import ChatUser
-from chatkit.core.messages import MAX_MESSAGE_BYTES, MAX_ROOM_NAME_LENGTH
+from chatkit.core.messages import (MAX_MESSAGE_BYTES, MAX_ROOM_NAME_LENGTH, ProtocolError,
+                                   check_name, check_room_name)
 from chatkit.server import RateLimit
 from tests.helpers.chat import (COLT_TRANSCRIPT, chat_server, closed_with, recv_json, recv_until,
                                 say)
@@ -429,7 +430,8 @@ def test_look_alike_names_are_refused_over_sockets(name, says):
     run(body)
 
 
-@pytest.mark.parametrize("room", ["a%00b", "a%0D%0Ab", "a%E2%80%AEb", "%E2%80%8B", "a%E2%80%8Db"])
+@pytest.mark.parametrize("room", ["a%00b", "a%0D%0Ab", "a%E2%80%AEb", "%E2%80%8B", "a%E2%80%8Db",
+                                  "pe%D0%BEple"])  # the last: "peоple" with a Cyrillic о
 def test_room_names_with_nul_crlf_or_bidi_overrides_are_closed_with_1008(room):
     async def body():
         async with chat_server() as server:
@@ -438,6 +440,56 @@ def test_room_names_with_nul_crlf_or_bidi_overrides_are_closed_with_1008(room):
             assert code == CloseCode.POLICY_VIOLATION and "room name" in reason, reason
 
     run(body)
+
+
+def test_a_room_name_follows_the_look_alike_rule_of_names():
+    """One rule for both (``chatkit.core.messages``): no mix of Latin, Cyrillic and Greek."""
+    for text in ("pe\u043eple", "\u0410nn"):
+        with pytest.raises(ProtocolError) as as_name:
+            check_name(text)
+        with pytest.raises(ProtocolError) as as_room:
+            check_room_name(text)
+        assert str(as_room.value) == str(as_name.value).replace("a name", "a room name")
+    assert check_room_name("\u0440\u0435\u043e\u0440\u0435") == "\u0440\u0435\u043e\u0440\u0435"
+
+
+#: A line a student's name or exception could try to slip into the server's logs.
+FORGED = "12:34:56  chatkit server stopped"
+
+
+class ForgingChatUser(ChatUser):
+    """A student's ChatUser that takes any name and raises with a line break in the text."""
+
+    def handle_message(self, raw):
+        message = json.loads(raw)
+        if message["type"] == "join":
+            self.name = message["name"]  # no check_name: a student's own class
+            return
+        raise ValueError(f"bad message\n{FORGED}")
+
+
+def test_line_breaks_in_a_name_or_an_exception_cannot_forge_a_line_in_the_logs(caplog):
+    """The server's log and the live server's activity log show them escaped."""
+    from chatkit.notebook.live import activity_html
+
+    async def body():
+        async with chat_server(chat_user=ForgingChatUser) as server:
+            ws = await server.connect("/chat/people")
+            await ws.send(json.dumps({"type": "join", "name": f"Ann\n{FORGED}"}))
+            await ws.send(json.dumps({"type": "chat", "text": "boom"}))
+            await recv_until(ws, lambda m: m.get("type") == "error")
+            await ws.close()
+            await eventually(lambda: "close" in server.kinds())
+            return list(server.events)
+
+    with caplog.at_level(logging.INFO, logger="chatkit"):
+        events = run(body)
+    assert {"join", "exception"} <= {event.kind for event in events}
+    logged = [line for record in caplog.records for line in record.getMessage().splitlines()]
+    activity = activity_html(events).splitlines()
+    for lines in (logged, activity, [line for e in events for line in str(e).splitlines()]):
+        assert not [line for line in lines if line.startswith(FORGED)], lines
+    assert any("\\n" + FORGED in line for line in logged), logged  # shown, escaped
 
 
 def test_the_you_extension_reaches_only_a_client_that_asked_and_follows_renames():

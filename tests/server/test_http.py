@@ -73,6 +73,36 @@ def test_an_upgrade_without_a_host_header_gets_a_clean_400(caplog):
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
 
 
+@pytest.mark.parametrize("gate", [None, "class code"])
+@pytest.mark.parametrize("request_text", [
+    "GET /people HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nHost: evil.example\r\n\r\n",
+    "GET /_static/chat.js HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nHost: 127.0.0.1:{port}\r\n\r\n",
+    "{upgrade}",  # an upgrade with two Host headers
+    "{upgrade_two_origins}",
+    "{upgrade_two_upgrades}",
+])
+def test_repeated_host_or_origin_headers_get_a_clean_400(caplog, request_text, gate):
+    """RFC 7230 (5.4): a request with more than one Host is a bad request; so is an
+    upgrade with two Origins (RFC 6455 asks for one). Before: 500 and a traceback."""
+    from chatkit.server.class_code import ClassCode
+
+    options = {"gate": ClassCode("k7f3-q9x2")} if gate else {}
+    with caplog.at_level(logging.WARNING), chatkit.start(port=0, show=False, **options) as server:
+        port = server.port
+        origin = f"Origin: http://127.0.0.1:{port}\r\n"
+        text = request_text.format(
+            port=port,
+            upgrade=upgrade_request(port, extra=f"Host: 127.0.0.1:{port}\r\n").decode(),
+            upgrade_two_origins=upgrade_request(
+                port, "/chat/people?code=k7f3-q9x2", extra=origin * 2).decode(),
+            upgrade_two_upgrades=upgrade_request(port, extra="Upgrade: websocket\r\n").decode())
+        with raw_connect(port) as sock:
+            sock.sendall(text.encode())
+            head = read_head(sock)
+    assert head.startswith(b"HTTP/1.1 400"), head
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+
+
 def test_pipelined_gets_are_answered_or_closed_cleanly_without_errors_in_the_log(caplog):
     with caplog.at_level(logging.WARNING), chatkit.start(port=0, show=False) as server:
         for _ in range(5):

@@ -6,12 +6,20 @@ the members of all of them.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import signal
+
+import pytest
 import redis as redis_py
 
+from chatkit.redis.local import redis_program, start_redis
 from tests.helpers.chat import joined, recv_until, say
-from tests.helpers.processes import SERVING, ChatkitServe
+from tests.helpers.processes import SERVING, ChatkitServe, Process
 from tests.helpers.redis import PRESENCE
-from tests.helpers.waiting import run
+from tests.helpers.sockets import free_port, port_is_free
+from tests.helpers.waiting import run, wait_until
 
 
 def test_two_workers_share_one_port_and_one_room(redis_server):
@@ -36,3 +44,95 @@ def test_two_workers_share_one_port_and_one_room(redis_server):
         run(body)
     assert "chatkit: stopped" in parent.output
     assert parent.output.count("exited with code 0") == 2
+
+
+
+def _argv(pid: int) -> str:
+    """What any user of the machine can read of a process: its command line (``ps``)."""
+    with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+        return cmdline.read().replace(b"\0", b" ").decode()
+
+
+@contextlib.contextmanager
+def redis_with_password(tmp_path, password: str):
+    """A real redis-server that asks for ``password``, told it in a config file (mode 600)."""
+    port = free_port()
+    config = tmp_path / "redis.conf"
+    config.write_text(f"port {port}\nbind 127.0.0.1\nsave \"\"\nappendonly no\n"
+                      f"requirepass {password}\n")
+    config.chmod(0o600)
+    with Process([redis_program(), str(config)], name="redis-server") as server:
+        wait_until(lambda: not port_is_free(port), "redis-server listening")
+        yield f"redis://:{password}@127.0.0.1:{port}"
+        server.stop()
+
+
+def test_no_class_code_or_redis_password_in_any_command_line_or_log_line(tmp_path):
+    """``ps`` shows every process's argv to every user: the workers get the class code and
+    the Redis URL (with its password) in their environment instead; logs show ``***``."""
+    password = "s3cret-redis-pw"
+    with redis_with_password(tmp_path, password) as url:
+        code_file = tmp_path / "class-code"
+        code_file.write_text("k7f3-q9x2-from-a-file\n")
+        env = {**os.environ, "CHATKIT_REDIS_URL": url}
+        with ChatkitServe("--workers", "2", "--class-code-file", str(code_file), "--redis",
+                          "--presence-timeout", str(PRESENCE), env=env).wait_serving() as parent:
+
+            async def body():
+                await parent.printed("workers sharing the port")
+                port = int(SERVING.findall(parent.output)[-1][1])
+                pids = {int(pid) for pid in re.findall(r"\[worker \d pid (\d+)\]", parent.output)}
+                assert len(pids) == 2, parent.output
+                for pid in (parent.pid, *pids):
+                    seen = _argv(pid)
+                    assert password not in seen and "k7f3-q9x2" not in seen, seen
+                url = f"ws://127.0.0.1:{port}/chat/people?code=k7f3-q9x2-from-a-file"
+                clients = [await joined(url, f"student{i}") for i in range(4)]
+                await say(clients[0], "in, with the code from the file")
+                for client in clients:
+                    await recv_until(client, lambda m: m.get("text", "").startswith("in, with"))
+                    await client.close()
+
+            run(body)
+        assert "chatkit: stopped" in parent.output
+        # A generated code, and the Redis URL typed on the parent's command line (the
+        # user's own choice): neither reaches a worker's command line, nor any log line.
+        with ChatkitServe("--workers", "2", "--class-code", "--redis", url).wait_serving() as typed:
+            typed.wait_for("workers sharing the port")
+            code = re.search(r"class code (\S+):", typed.output)[1]
+            pids = {int(pid) for pid in re.findall(r"\[worker \d pid (\d+)\]", typed.output)}
+            assert len(pids) == 2, typed.output
+            for pid in pids:
+                seen = _argv(pid)
+                assert password not in seen and code not in seen, seen
+            assert "redis://:***@127.0.0.1:" in typed.output
+    for output in (parent.output, typed.output):
+        assert password not in output, output
+
+
+def test_a_local_redis_with_a_password_reads_it_from_a_pipe_not_its_command_line():
+    """``start_redis(password=...)``: redis-server's argv (and its retitled process name)
+    never holds the password, Redis asks for it, and a server given the URL by
+    ``$CHATKIT_REDIS_URL`` shows it as ``***`` in every line it prints."""
+    password = "pw-only-the-teacher-knows"
+    with start_redis(password=password) as redis_server:
+        assert password not in _argv(redis_server.pid)
+        assert redis_server.url.startswith(f"redis://:{password}@127.0.0.1:")
+        assert password not in repr(redis_server) and ":***@" in repr(redis_server)
+        with pytest.raises(redis_py.AuthenticationError):
+            redis_py.Redis(port=redis_server.port).ping()  # no password: refused
+        assert redis_py.Redis.from_url(redis_server.url).ping()
+        env = {**os.environ, "CHATKIT_REDIS_URL": redis_server.url}
+        with ChatkitServe("--redis", env=env).wait_serving() as server:
+            assert password not in _argv(server.pid)
+
+            async def body():
+                ann = await joined(server.ws_url("people"), "Ann")
+                await say(ann, "through a Redis with a password")
+                await recv_until(ann, lambda m: m.get("text") == "through a Redis with a password")
+                await ann.close()
+
+            run(body)
+            server.stop(signal.SIGINT)
+        assert "rooms shared through Redis at redis://:***@127.0.0.1:" in server.output
+        assert password not in server.output
