@@ -35,6 +35,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 from werkzeug.routing import Map, Rule
 
 from .guard import CLOSE_GRACE, Guard
@@ -314,6 +315,8 @@ class ChatServer:
             while not count or sent < count:
                 number = str(random.randint(1, 100))
                 while refusal := meter.charge(number):
+                    if websocket.state is not State.OPEN:
+                        return  # closed while it waited
                     await asyncio.sleep(refusal[1])  # within the client's budget, as chats
                 await websocket.send(number)
                 sent += 1
