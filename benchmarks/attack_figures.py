@@ -408,11 +408,13 @@ async def rename_round(port: int, listeners: int, renamers: int, seconds: float,
     url = f"ws://127.0.0.1:{port}/chat/people"
     received = [0]
     lists = [0]
+    told = [0]  # rename notes, all listeners together
 
     async def listen(ws) -> None:
         async for message in ws:
             received[0] += len(message)
             lists[0] += message.startswith('{"type":"members"')
+            told[0] += "is now known as" in message
 
     members = []
     for i in range(listeners):  # 127.0.1.1 ...: a person each
@@ -427,7 +429,7 @@ async def rename_round(port: int, listeners: int, renamers: int, seconds: float,
         await ws.send(json.dumps({"type": "join", "name": f"mover{k}"}))
         movers.append(ws)
     await asyncio.sleep(3)  # the joins' notes and lists are out
-    received[0] = lists[0] = 0
+    received[0] = lists[0] = told[0] = 0
     refused = [0]
 
     async def drain(ws) -> None:
@@ -454,6 +456,7 @@ async def rename_round(port: int, listeners: int, renamers: int, seconds: float,
         ws.transport.abort()
     return {"listeners": listeners, "renamers": renamers, "seconds": round(elapsed, 1),
             "renames_sent": n * renamers, "renames_refused": refused[0],
+            "renames_done": round(told[0] / listeners),
             "bytes_in": sent_bytes, "listeners_received_mib": round(out / 2**20, 1),
             "member_lists_received": lists[0],
             "out_per_byte_in": round(out / max(1, sent_bytes)),
