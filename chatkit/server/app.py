@@ -93,7 +93,8 @@ class ChatServer:
             once for the whole room) or ``"deflate"`` (websockets' default: each
             connection compresses every message itself). See docs/benchmark.md.
         client_limit: a budget of messages and bytes shared by all the connections
-            of one client (:class:`ClientLimit`), or None.
+            of one client (:class:`ClientLimit`), or None. With it, each member also
+            has a budget of private messages, shared by their senders.
         max_connections: open connections at most; None: from the file limit.
         max_per_client: open connections per client at most, or None for no cap.
         client_key: ``client_key(connection) -> str | None``: who a connection

@@ -282,20 +282,20 @@ def make_sender(
 def _latest(send: Callable[[str], None], every: float) -> Callable[[str, str], None]:
     """``latest(kind, text)`` for one connection: the first of a kind now, then at
     most one per ``every`` seconds, the newest (see :func:`make_sender`)."""
-    loop = asyncio.get_running_loop()
-    last: dict[str, float] = {}  # kind -> when one was last sent
+    last: dict[str, float] = {}  # kind -> when one was last sent (the loop's clock)
     pending: dict[str, str] = {}  # kind -> the newest text held back
 
     def flush(kind: str) -> None:
         text = pending.pop(kind, None)
         if text is not None:
-            last[kind] = loop.time()
+            last[kind] = asyncio.get_running_loop().time()
             try:
                 send(text)
             except Exception:  # the connection is gone meanwhile: nothing to tell
                 pass
 
     def latest(kind: str, text: str) -> None:
+        loop = asyncio.get_running_loop()  # called on the server's loop, as send is
         due = last.get(kind, -math.inf) + every
         if kind in pending:
             pending[kind] = text  # its timer runs: it will send this one
