@@ -223,7 +223,7 @@ class ChatServer:
                     await asyncio.sleep(refusal[1])  # stop reading it
                     continue
                 if refused := self.guard.private_refusal(user, message):
-                    send(encode(error(refused)))  # its recipient's budget: not this sender's fault
+                    send(encode(error(refused)))  # no pause: the recipient is full, not the sender
                     continue
                 await self.rooms.prepare(user, message)  # a shared room claims names first
                 self._handle(user, room, message, send)
