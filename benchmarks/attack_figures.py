@@ -1,7 +1,8 @@
-"""Measure the class server under the attacks of issue #10 (all traffic to 127.0.0.1, bounded).
+"""Measure the class server under the attacks of issues #10 and #20 (all traffic to 127.0.0.1, bounded).
 
     .venv/bin/python benchmarks/attack_figures.py                 # every scenario, this checkout
-    .venv/bin/python benchmarks/attack_figures.py --only flood    # one: pings, flood, idle, origin
+    .venv/bin/python benchmarks/attack_figures.py --only flood    # one: pings, flood, idle, origin,
+                                                                  # names, demo, priv
     PYTHONPATH=/path/to/old/checkout .venv/bin/python benchmarks/attack_figures.py   # "before"
 
 Each scenario starts ``python -m chatkit serve --port 0`` in a process of its own (so its
@@ -47,6 +48,7 @@ class Server:
         self.log_lines = 0
         self.tracebacks = 0
         self.sample: list[str] = []  # the first lines of its log
+        self.drops: list[str] = []  # the lines that say why someone was dropped or left
         self.child = start_child(
             [sys.executable, "-m", "chatkit", "serve", "--port", "0", *args],
             ready_line=r"serving on \S+:(\d+)", preexec_fn=limit, on_line=self._count,
@@ -60,6 +62,8 @@ class Server:
         self.log_bytes += len(line.encode())
         self.log_lines += 1
         self.tracebacks += line.startswith("Traceback")
+        if ("dropped" in line or "disconnected" in line) and len(self.drops) < 50:
+            self.drops.append(line)
         if len(self.sample) < 40 or not line.startswith(self.sample[-1][:9]):
             self.sample.append(line)  # the first lines, and a line of each later second
 
@@ -383,7 +387,220 @@ def cross_origin() -> dict:
         return {"cross_origin_page_sees": result}
 
 
-SCENARIOS = {"pings": ping_flood, "flood": flood_latency, "idle": None, "origin": cross_origin}
+# -- 5. member lists: renames to a room of listeners (issue #20) --------------------------------------
+
+
+def masked(payload: bytes, first: int = 0x81) -> bytes:
+    """A client frame (masked with a zero key, so the payload stays as it is)."""
+    n = len(payload)
+    head = bytes((first, 0x80 | n)) if n < 126 else bytes((first, 0x80 | 126)) + n.to_bytes(2, "big")
+    return head + b"\0\0\0\0" + payload
+
+
+def chat_frame(text: str) -> str:
+    return json.dumps({"type": "chat", "text": text})
+
+
+async def rename_round(port: int, listeners: int, renamers: int, seconds: float,
+                       rate: float) -> dict:
+    """``listeners`` members (one address each) that asked for member lists; ``renamers``
+    others (one address each) say ``/name`` ``rate`` times a second for ``seconds``."""
+    url = f"ws://127.0.0.1:{port}/chat/people"
+    received = [0]
+    lists = [0]
+    told = [0]  # rename notes, all listeners together
+
+    async def listen(ws) -> None:
+        async for message in ws:
+            received[0] += len(message)
+            lists[0] += message.startswith('{"type":"members"')
+            told[0] += "is now known as" in message
+
+    members = []
+    for i in range(listeners):  # 127.0.1.1 ...: a person each
+        ws = await connect(url, local_addr=(f"127.0.{1 + i // 250}.{i % 250 + 1}", 0),
+                           max_size=None)
+        await ws.send(json.dumps({"type": "join", "name": f"listener{i:03d}", "want": ["members"]}))
+        members.append(ws)
+    tasks = [asyncio.create_task(listen(ws)) for ws in members]
+    movers = []
+    for k in range(renamers):
+        ws = await connect(url, local_addr=(f"127.0.0.{2 + k}", 0), max_size=None)
+        await ws.send(json.dumps({"type": "join", "name": f"mover{k}"}))
+        movers.append(ws)
+    await asyncio.sleep(3)  # the joins' notes and lists are out
+    received[0] = lists[0] = told[0] = 0
+    refused = [0]
+
+    async def drain(ws) -> None:
+        async for message in ws:
+            refused[0] += '"type":"error"' in message
+
+    drains = [asyncio.create_task(drain(ws)) for ws in movers]
+    sent_bytes = 0
+    started = time.monotonic()
+    n = 0
+    while time.monotonic() - started < seconds:
+        for k, ws in enumerate(movers):
+            frame = chat_frame(f"/name mover{k}-{n}")
+            await ws.send(frame)
+            sent_bytes += len(frame)
+        n += 1
+        await asyncio.sleep(1 / rate)
+    elapsed = time.monotonic() - started
+    await asyncio.sleep(1)  # what was sent in the window arrives
+    out = received[0]
+    for task in tasks + drains:
+        task.cancel()
+    for ws in members + movers:
+        ws.transport.abort()
+    return {"listeners": listeners, "renamers": renamers, "seconds": round(elapsed, 1),
+            "renames_sent": n * renamers, "renames_refused": refused[0],
+            "renames_done": round(told[0] / listeners),
+            "bytes_in": sent_bytes, "listeners_received_mib": round(out / 2**20, 1),
+            "member_lists_received": lists[0],
+            "out_per_byte_in": round(out / max(1, sent_bytes)),
+            "out_per_byte_in_per_listener": round(out / max(1, sent_bytes) / listeners, 2)}
+
+
+def names_amplification(listeners: int = 200, renamers: int = 3, seconds: float = 5.0,
+                        rate: float = 14.0) -> dict:
+    """The issue's attack: 3 members rename themselves 14 times a second (under the
+    per-connection limit of 15) in a room of 200 listeners that asked for member lists."""
+    with server() as s:
+        return asyncio.run(rename_round(s.port, listeners, renamers, seconds, rate))
+
+
+# -- 6. demo routes: /echo and /random outside the budget? ------------------------------------------
+
+
+async def demo_round(port: int, seconds: float) -> dict:
+    """One address: /echo flat out with 16 KiB frames; ten /random?every=0.01 beside it."""
+    payload = "x" * 16384
+    echoed = [0]
+    numbers = [0]
+
+    async def echo() -> int:
+        async with connect(f"ws://127.0.0.1:{port}/echo", local_addr=("127.0.0.5", 0),
+                           max_size=None) as ws:
+            async def read() -> None:
+                async for message in ws:
+                    echoed[0] += len(message)
+
+            reader = asyncio.create_task(read())
+            sent = 0
+            stop = time.monotonic() + seconds
+            while time.monotonic() < stop:
+                await ws.send(payload)
+                sent += len(payload)
+                await asyncio.sleep(0)
+            reader.cancel()
+            return sent
+
+    async def random_numbers() -> None:
+        async with connect(f"ws://127.0.0.1:{port}/random?every=0.01",
+                           local_addr=("127.0.0.6", 0)) as ws:
+            stop = time.monotonic() + seconds
+            while time.monotonic() < stop:
+                try:
+                    async with asyncio.timeout(max(0.01, stop - time.monotonic())):
+                        await ws.recv()
+                except TimeoutError:
+                    break
+                numbers[0] += 1
+
+    results = await asyncio.gather(echo(), *(random_numbers() for _ in range(10)),
+                                   return_exceptions=True)
+    return {"seconds": seconds, "echo_sent_mib": round(results[0] / 2**20, 1)
+            if isinstance(results[0], int) else repr(results[0]),
+            "echoed_mib_per_s": round(echoed[0] / 2**20 / seconds, 2),
+            "random_numbers_per_s_10_connections": round(numbers[0] / seconds)}
+
+
+def demo_routes(seconds: float = 5.0) -> dict:
+    with server() as s:
+        return asyncio.run(demo_round(s.port, seconds))
+
+
+# -- 7. twelve classmates /priv one reader on a 256 KiB/s link ----------------------------------------
+
+
+def slow_reader(port: int, name: str, rate: int, stop: float, result: dict) -> None:
+    """A member on a slow link: reads at most ``rate`` bytes a second, until ``stop``."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    sock.bind(("127.0.0.100", 0))
+    sock.settimeout(5)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(upgrade(port))
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    sock.sendall(masked(json.dumps({"type": "join", "name": name}).encode()))
+    started = time.monotonic()
+    total = 0
+    result["dropped_after_s"] = None
+    while time.monotonic() < stop:
+        try:
+            data = sock.recv(16384)
+        except (ConnectionResetError, TimeoutError) as exc:
+            data = b"" if isinstance(exc, ConnectionResetError) else None
+        if data == b"":
+            result["dropped_after_s"] = round(time.monotonic() - started, 1)
+            break
+        total += len(data or b"")
+        ahead = total / rate - (time.monotonic() - started)
+        if ahead > 0:
+            time.sleep(ahead)
+    result["reader_read_kib"] = round(total / 1024)
+    sock.close()
+
+
+async def priv_round(port: int, senders: int, seconds: float, rate: int) -> dict:
+    stop = time.monotonic() + seconds
+    reader: dict = {}
+    thread = threading.Thread(target=slow_reader, args=(port, "reader", rate, stop, reader))
+    thread.start()
+    await asyncio.sleep(1)
+    url = f"ws://127.0.0.1:{port}/chat/people"
+    frame = chat_frame("/priv reader " + "x" * 3980)  # ~4 KB: 15 a second is 60 KB/s, in budget
+    answers = {"sent": 0, "delivered": 0, "refused": 0}
+
+    async def sender(k: int) -> None:
+        async with connect(url, local_addr=(f"127.0.0.{101 + k}", 0), max_size=None) as ws:
+            await ws.send(json.dumps({"type": "join", "name": f"mate{k}"}))
+
+            async def read() -> None:
+                async for message in ws:
+                    if '"private":true' in message:
+                        answers["delivered"] += 1
+                    elif '"type":"error"' in message:
+                        answers["refused"] += 1
+                        answers.setdefault("first_error", json.loads(message)["text"])
+
+            task = asyncio.create_task(read())
+            while time.monotonic() < stop and thread.is_alive():
+                await ws.send(frame)
+                answers["sent"] += 1
+                await asyncio.sleep(1 / 14)
+            task.cancel()
+
+    await asyncio.gather(*(sender(k) for k in range(senders)), return_exceptions=True)
+    await asyncio.to_thread(thread.join)
+    return {"senders": senders, "reader_link_kib_per_s": rate // 1024, "seconds": seconds,
+            **reader, **answers}
+
+
+def priv_flood(senders: int = 12, seconds: float = 30.0, rate: int = 256 * 1024) -> dict:
+    with server() as s:
+        figures = asyncio.run(priv_round(s.port, senders, seconds, rate))
+        time.sleep(0.5)
+        figures["log"] = [line for line in s.drops if "reader" in line or "dropped" in line][:3]
+        return figures
+
+
+SCENARIOS = {"pings": ping_flood, "flood": flood_latency, "idle": None, "origin": cross_origin,
+             "names": names_amplification, "demo": demo_routes, "priv": priv_flood}
 
 
 def main() -> None:

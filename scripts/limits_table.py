@@ -58,7 +58,7 @@ def limits_table() -> str:
     from websockets.asyncio.messages import MAX_FRAGMENTS
     from websockets.frames import CloseCode
 
-    from chatkit.core import messages
+    from chatkit.core import limits, messages
     from chatkit.server import ClientLimit
     from chatkit.server.guard import default_max_connections
 
@@ -82,15 +82,28 @@ def limits_table() -> str:
          " and Greek letters (the names' rule)",
          f"connection closed with {policy} and the reason"),
         ("message rate, per connection",
-         f"bursts of {rate.burst:,}, then {rate.per_second:g} a second",
-         f"{not_sent} {_seconds(min(1.0, 1 / rate.per_second))}"),
-        ("budget per client (all its connections together)",
+         f"bursts of {rate.burst:,}, then {rate.per_second:g} a second; a `/name` counts as"
+         f" {limits.NAME_COST}; on every route (`/echo` too, and each number `/random` sends)",
+         f"{not_sent} {_seconds(min(1.0, 1 / rate.per_second))} (a `/name`:"
+         f" {_seconds(rate.pause(limits.NAME_COST))})"),
+        ("budget per client (all its connections together, on every route)",
          f"bursts of {budget.burst:,} messages and {_size(budget.bytes_burst)}, then"
-         f" {budget.per_second:g} messages and {_size(int(budget.bytes_per_second))} a second",
-         f"{not_sent} what the message costs (at most {_seconds(budget.pause(1 << 40))})"),
+         f" {budget.per_second:g} messages and {_size(int(budget.bytes_per_second))} a second;"
+         f" a `/name` counts as {limits.NAME_COST} messages",
+         f"{not_sent} what the message costs (at most {_seconds(budget.pause(1 << 40))});"
+         " `/random` waits"),
+        ("private messages (`/priv`) to one member, from everyone together",
+         f"bursts of {limits.PRIVATE_BURST:,} and {_size(limits.PRIVATE_BYTES_BURST)}, then"
+         f" {limits.PRIVATE_PER_SECOND:g} and {_size(limits.PRIVATE_BYTES_PER_SECOND)} a second"
+         " (on when the budget per client is)",
+         "error message to the sender; that message is not delivered"),
+        ("member lists (`\"want\": [\"members\"]`), to one member",
+         f"at most one per {limits.MEMBER_LIST_EVERY:g} s: the first at once, then the"
+         " newest", "the lists between are never sent (the newest always is)"),
         ("a client that stops reading",
          f"{_size(defaults['max_buffer'])} of unsent data, whatever filled it"
-         " (chats, pongs to its own pings)", "that client is dropped; the room goes on"),
+         " (chats, pongs to its own pings)", "that client is dropped; the room goes on; the log"
+         " says who, from where, how much was unsent, and why"),
         ("connections per client", f"{defaults['max_per_client']:,} open at once",
          "the page: 503 with `Retry-After`; a WebSocket: closed with "
          + _code(CloseCode.TRY_AGAIN_LATER)),
@@ -129,8 +142,8 @@ def options_table() -> str:
          f" {budget.per_second:g} / {_size(int(budget.bytes_per_second))} a second"),
         ("`rate_limit=RateLimit(...)` (None: off)", "—",
          f"{rate.burst:,} messages at once, {rate.per_second:g} a second, per connection;"
-         " None also turns off the per-client budget unless `client_limit` is given"
-         " (the benchmark's setting)"),
+         " None also turns off the per-client budget (and each member's budget of private"
+         " messages) unless `client_limit` is given (the benchmark's setting)"),
         ("`max_buffer=BYTES`", "—", _size(defaults["max_buffer"])),
         ("`client_key=callable`", "—", "the peer's IP address"),
     ]

@@ -11,7 +11,10 @@ connection in?", passing the time in when it matters. So a limit runs in a docte
 
 One :class:`TokenBucket` serves every limit: :class:`RateLimit` (messages per
 connection) holds one, :class:`ClientLimit` (messages and bytes shared by all the
-connections of one client) holds two. The constants below are the defaults of
+connections of one client) holds two, and so does each member's budget of private
+messages (:class:`Inboxes`, a ``ClientLimit`` per recipient). :class:`Meter` asks a
+connection's limits about one frame at its cost (:func:`message_cost`: a ``/name``
+costs more than a chat). The constants below are the defaults of
 :class:`chatkit.server.ChatServer` and of ``python -m chatkit serve``.
 """
 
@@ -20,13 +23,21 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import Counter
-from typing import Callable
+from typing import Callable, Hashable, Iterable
+
+from .grammar import NAME, PRIV, Command, may_be_join_or_command, read, split_priv
+from .messages import ProtocolError
 
 __all__ = [
     "TokenBucket",
     "RateLimit",
     "ClientLimit",
     "Admission",
+    "Meter",
+    "Inboxes",
+    "message_cost",
+    "frame_size",
+    "private_recipient",
     "default_max_connections",
     "RATE_BURST",
     "RATE_PER_SECOND",
@@ -37,6 +48,12 @@ __all__ = [
     "MAX_PER_CLIENT",
     "JOIN_TIMEOUT",
     "MAX_BUFFER_BYTES",
+    "NAME_COST",
+    "PRIVATE_BURST",
+    "PRIVATE_PER_SECOND",
+    "PRIVATE_BYTES_BURST",
+    "PRIVATE_BYTES_PER_SECOND",
+    "MEMBER_LIST_EVERY",
 ]
 
 # -- Limits  (each connection; each client, all its connections together) ---------------
@@ -56,6 +73,18 @@ MAX_PER_CLIENT = 64
 JOIN_TIMEOUT = 60.0
 #: A member whose unsent data passes this many bytes has stopped reading: drop it.
 MAX_BUFFER_BYTES = 1024 * 1024
+#: What a ``/name`` costs, in messages, of the connection's rate and the client's budget:
+#: a rename tells every member (a note, and a member list to those who asked).
+NAME_COST = 5
+#: Private messages (``/priv``) one member may be sent at once, by everyone together,
+#: and refilled per second; the same in bytes. Past it the sender gets an error.
+PRIVATE_BURST = 20
+PRIVATE_PER_SECOND = 10.0
+PRIVATE_BYTES_BURST = 128 * 1024
+PRIVATE_BYTES_PER_SECOND = 32 * 1024
+#: Seconds between two member lists to one member, at least: the lists of a burst of
+#: joins, leaves and renames wait, and only the newest is sent.
+MEMBER_LIST_EVERY = 0.5
 
 
 class TokenBucket:
@@ -129,9 +158,9 @@ class RateLimit:
     def describe(self) -> str:
         return f"{self.per_second:g} messages a second"
 
-    def pause(self) -> float:
+    def pause(self, cost: float = 1) -> float:
         """Seconds to stop reading a connection that went too fast: at most a second."""
-        return min(1.0, 1 / self.per_second)
+        return min(1.0, cost / self.per_second)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,20 +183,21 @@ class ClientLimit:
     bytes_per_second: float = CLIENT_BYTES_PER_SECOND
 
     def spender(self) -> Callable[..., bool]:
-        """A fresh budget for one client: call it with each message's size in bytes."""
+        """A fresh budget for one client: call it with each message's size in bytes
+        (and ``messages_cost=``, what it counts for in messages: 1 by default)."""
         messages = TokenBucket(self.burst, self.per_second)
         size = TokenBucket(self.bytes_burst, self.bytes_per_second)
 
-        def spend(nbytes: int, now: float | None = None) -> bool:
-            return take_all(((messages, 1), (size, nbytes)), now)
+        def spend(nbytes: int, now: float | None = None, messages_cost: float = 1) -> bool:
+            return take_all(((messages, messages_cost), (size, nbytes)), now)
 
         return spend
 
-    def pause(self, nbytes: int) -> float:
+    def pause(self, nbytes: int, cost: float = 1) -> float:
         """Seconds to stop reading a client that overspent: what its message costs in
         time, at most a second. Unread, its frames wait in TCP (it must slow down)
         instead of costing the server a read, a decode and a refusal each."""
-        return min(1.0, max(1 / self.per_second, nbytes / self.bytes_per_second))
+        return min(1.0, max(cost / self.per_second, nbytes / self.bytes_per_second))
 
     def describe(self) -> str:
         return (f"{self.per_second:g} messages and {self.bytes_per_second / 1024:g} KiB"
@@ -234,3 +264,134 @@ def default_max_connections(file_limit: int) -> int:
 
     """
     return max(16, min(file_limit - max(64, file_limit // 8), 100_000))
+
+
+#: Each member's budget of private messages, from everyone together (:class:`Inboxes`).
+PRIVATE_LIMIT = ClientLimit(PRIVATE_BURST, PRIVATE_PER_SECOND, PRIVATE_BYTES_BURST,
+                            PRIVATE_BYTES_PER_SECOND)
+
+
+def frame_size(frame: str | bytes) -> int:
+    """A frame's size in bytes, as it came over the wire."""
+    return len(frame.encode()) if isinstance(frame, str) else len(frame)
+
+
+def _command(frame: str | bytes) -> Command | None:
+    """The command ``frame`` holds, or None (a chat, a join, or not the protocol at all)."""
+    if not may_be_join_or_command(frame):
+        return None
+    try:
+        message = read(frame)
+    except ProtocolError:
+        return None
+    return message if isinstance(message, Command) else None
+
+
+def message_cost(frame: str | bytes) -> int:
+    """What ``frame`` costs, in messages: 1, and :data:`NAME_COST` for a ``/name``
+    (a rename tells the whole room: a note each, and a member list to those who asked).
+
+    >>> message_cost('{"type": "chat", "text": "hi"}'), message_cost('{"type": "chat", "text": "/name Bo"}')
+    (1, 5)
+
+    """
+    command = _command(frame)
+    return NAME_COST if command is not None and command.word == NAME else 1
+
+
+def private_recipient(frame: str | bytes, names: Iterable[str], room: str) -> str | None:
+    """Whom ``frame`` would send a private message to (one of ``names``), or None.
+
+    >>> private_recipient('{"type": "chat", "text": "/priv bob hi"}', ["ann", "bob"], "people")
+    'bob'
+    >>> private_recipient('{"type": "chat", "text": "/priv eve hi"}', ["ann"], "people") is None
+    True
+
+    """
+    command = _command(frame)
+    if command is None or command.word != PRIV:
+        return None
+    try:
+        return split_priv(command.rest, names, room)[0]
+    except ProtocolError:
+        return None  # the handler answers it with the error
+
+
+@dataclasses.dataclass
+class Meter:
+    """What one connection may send: its own rate and its client's shared budget, each
+    frame at its cost (:func:`message_cost`). The server asks it about every frame a
+    client sends on any route (chat or demo), and about every number ``/random`` sends.
+
+    ``charge(frame)`` spends, and returns None, or (what to tell the client, seconds
+    to stop reading it) and spends nothing::
+
+        >>> meter = Meter(RateLimit(burst=6, per_second=1.0))
+        >>> meter.charge('{"type": "chat", "text": "/name Bo"}', now=0.0) is None
+        True
+        >>> meter.charge('{"type": "chat", "text": "/name Al"}', now=0.0)[0]
+        'slow down: at most 1 messages a second (a /name counts as 5); that message was not sent'
+
+    """
+
+    rate_limit: RateLimit | None = None
+    client_limit: ClientLimit | None = None
+    spend: Callable[..., bool] | None = None  # the client's budget (client_limit's spender)
+
+    def __post_init__(self) -> None:
+        self.allow = self.rate_limit.bucket() if self.rate_limit is not None else None
+
+    def charge(self, frame: str | bytes, now: float | None = None) -> tuple[str, float] | None:
+        """Spend what ``frame`` costs, or say why not and how long to stop reading."""
+        if self.allow is None and self.spend is None:
+            return None
+        cost = message_cost(frame)
+        counts = f" (a /name counts as {cost})" if cost != 1 else ""
+        if self.allow is not None and not self.allow(cost, now):
+            assert self.rate_limit is not None
+            return (f"slow down: at most {self.rate_limit.describe()}{counts};"
+                    " that message was not sent", self.rate_limit.pause(cost))
+        size = frame_size(frame)
+        if self.spend is not None and not self.spend(size, now, cost):
+            limit = self.client_limit or ClientLimit()
+            return (f"slow down: your connections together may send at most"
+                    f" {limit.describe()}{counts}; that message was not sent",
+                    limit.pause(size, cost))
+        return None
+
+
+class Inboxes:
+    """A budget per recipient of private messages, spent by all their senders together:
+    twelve classmates within their own budgets cannot drown one reader.
+
+    ``admit(recipient, nbytes)`` spends from that recipient's budget (a
+    :class:`ClientLimit`, made on first use); False: refuse the message.
+
+        >>> inboxes = Inboxes(ClientLimit(burst=2, per_second=1.0, bytes_burst=10**6,
+        ...                               bytes_per_second=10**6))
+        >>> [inboxes.admit("bob", 10, now=0.0) for sender in range(3)]
+        [True, True, False]
+        >>> inboxes.admit("ann", 10, now=0.0)
+        True
+
+    At most ``keep`` recipients are remembered (the oldest forgotten first).
+    """
+
+    def __init__(self, limit: ClientLimit = PRIVATE_LIMIT, keep: int = 4096) -> None:
+        self.limit = limit
+        self.keep = keep
+        self.budgets: dict[Hashable, Callable[..., bool]] = {}
+
+    def admit(self, recipient: Hashable, nbytes: int, now: float | None = None) -> bool:
+        """Spend one private message of ``nbytes`` to ``recipient``, if its budget allows."""
+        spend = self.budgets.pop(recipient, None)
+        if spend is None:
+            spend = self.limit.spender()
+            while len(self.budgets) >= self.keep:
+                del self.budgets[next(iter(self.budgets))]
+        self.budgets[recipient] = spend  # the newest last
+        return spend(nbytes, now)
+
+    def describe(self) -> str:
+        return (f"{self.limit.per_second:g} private messages and"
+                f" {self.limit.bytes_per_second / 1024:g} KiB a second")

@@ -137,8 +137,21 @@ def send_member_lists(members: Iterable[Any]) -> None:
         >>> ann.sent, bob.sent
         (['{"type":"members","names":["ann","bob"]}'], [])
 
+    A list replaces the one before: a member that has ``send_latest(text, kind)``
+    (``ChatUser``) is handed it that way, so its server may hold a burst of lists
+    back and send only the newest.
     """
     members = tuple(members)
     listeners = [m for m in members if WANT_MEMBERS in getattr(m, "wants", ())]
-    if listeners:
-        send_each(listeners, encode(member_list(m.name for m in members)))
+    if not listeners:
+        return
+    text = encode(member_list(m.name for m in members))
+    for member in listeners:
+        try:
+            latest = getattr(member, "send_latest", None)
+            if latest is not None:
+                latest(text, WANT_MEMBERS)
+            else:
+                member.send(text)
+        except Exception:  # one broken member must not silence the room
+            logger.debug("could not send to %r", member, exc_info=True)

@@ -75,6 +75,21 @@ class ChatUser:
         except Exception:
             logger.debug("could not send to %r", self, exc_info=True)
 
+    def send_latest(self, data: str, kind: str) -> None:
+        """Send text that replaces any earlier text of its ``kind`` (a member list).
+
+        A ``send`` that can hold such text back (the server's: ``send.latest``)
+        sends only the newest of a burst; any other sends it now, as ``send``.
+        """
+        latest = getattr(self._send, "latest", None)
+        try:
+            if latest is not None:
+                latest(kind, data)
+            else:
+                self._send(data)
+        except Exception:
+            logger.debug("could not send to %r", self, exc_info=True)
+
     def send_json(self, data: dict[str, Any]) -> None:
         """Send one message to this user only."""
         self.send(encode(data))

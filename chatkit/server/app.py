@@ -35,6 +35,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 from werkzeug.routing import Map, Rule
 
 from .guard import CLOSE_GRACE, Guard
@@ -93,7 +94,8 @@ class ChatServer:
             once for the whole room) or ``"deflate"`` (websockets' default: each
             connection compresses every message itself). See docs/benchmark.md.
         client_limit: a budget of messages and bytes shared by all the connections
-            of one client (:class:`ClientLimit`), or None.
+            of one client (:class:`ClientLimit`), or None. With it, each member also
+            has a budget of private messages, shared by their senders.
         max_connections: open connections at most; None: from the file limit.
         max_per_client: open connections per client at most, or None for no cap.
         client_key: ``client_key(connection) -> str | None``: who a connection
@@ -215,7 +217,8 @@ class ChatServer:
         except ProtocolError as exc:
             await websocket.close(CloseCode.POLICY_VIOLATION, str(exc))
             return
-        send = make_sender(websocket, self.max_buffer, self.frames, self.outbox)
+        send = make_sender(websocket, self.max_buffer, self.frames, self.outbox,
+                           drop=self.guard.drop)
         try:
             user = self.chat_user(send, room)
         except Exception as exc:
@@ -224,24 +227,17 @@ class ChatServer:
             return
         self.connections += 1
         self.report("connect", f"connection to room {room!r} ({self.connections} open)")
-        allow = self.rate_limit.bucket() if self.rate_limit else None
-        spend = self.guard.budget(websocket)  # shared by all this client's connections
+        websocket.member = user  # who the guard names if it drops this connection
+        meter = self.guard.meter(websocket, self.rate_limit)  # its rate, its client's budget
         deadline = self.guard.join_deadline(websocket, user)
         try:
             async for message in websocket:
-                if allow is not None and not allow():
-                    send(encode(error(
-                        f"slow down: at most {self.rate_limit.describe()};"
-                        " that message was not sent"
-                    )))
-                    await asyncio.sleep(self.rate_limit.pause())  # stop reading it
+                if refusal := meter.charge(message):
+                    send(encode(error(refusal[0])))
+                    await asyncio.sleep(refusal[1])  # stop reading it
                     continue
-                if spend is not None and not spend(size := _size(message)):
-                    send(encode(error(
-                        f"slow down: your connections together may send at most"
-                        f" {self.guard.client_limit.describe()}; that message was not sent"
-                    )))
-                    await asyncio.sleep(self.guard.client_limit.pause(size))  # stop reading it
+                if refused := self.guard.private_refusal(user, message):
+                    send(encode(error(refused)))  # no pause: the recipient is full, not the sender
                     continue
                 await self.rooms.prepare(user, message)  # a shared room claims names first
                 self._handle(user, room, message, send)
@@ -257,10 +253,12 @@ class ChatServer:
             except Exception as exc:
                 self._report_exception(f"{_who(user)}.handle_close()", exc)
             code = websocket.close_code
+            why = getattr(websocket, "dropped", None)
             self.report(
                 "close",
                 f"{name or 'a visitor'} disconnected from {room!r}"
-                f" (code {code if code is not None else 1006}; {self.connections} open)",
+                f" (code {code if code is not None else 1006}"
+                f"{'; dropped: ' + why if why else ''}; {self.connections} open)",
             )
 
     def _handle(
@@ -325,10 +323,16 @@ class ChatServer:
             await websocket.close(CloseCode.POLICY_VIOLATION, "count and every must be finite numbers")
             return
         every = max(every, 0.01)
+        meter = self.guard.meter(websocket, self.rate_limit)  # each number: as a message
         sent = 0
         try:
             while not count or sent < count:
-                await websocket.send(str(random.randint(1, 100)))
+                number = str(random.randint(1, 100))
+                while refusal := meter.charge(number):
+                    if websocket.state is not State.OPEN:
+                        return  # closed while it waited
+                    await asyncio.sleep(refusal[1])  # within the client's budget, as chats
+                await websocket.send(number)
                 sent += 1
                 if count and sent >= count:
                     break
@@ -338,9 +342,15 @@ class ChatServer:
             pass
 
     async def echo(self, websocket: ServerConnection) -> None:
-        """``/echo``: sends every message straight back."""
+        """``/echo``: sends every message straight back -- within the client's budget,
+        as chats: past it, an ``error`` (JSON, as the chat's) instead, and a pause."""
+        meter = self.guard.meter(websocket, self.rate_limit)
         try:
             async for message in websocket:
+                if refusal := meter.charge(message):
+                    await websocket.send(encode(error(refusal[0])))
+                    await asyncio.sleep(refusal[1])  # stop reading it
+                    continue
                 await websocket.send(message)
         except ConnectionClosed:
             pass
@@ -426,11 +436,6 @@ def serve(
 #: The keywords :func:`serve` gives :class:`ChatServer` (the others go to websockets):
 #: read from its signature, so a new option needs no second list.
 SERVER_KEYWORDS = frozenset(inspect.signature(ChatServer).parameters) - {"chat_user"}
-
-
-def _size(message: str | bytes) -> int:
-    """A frame's size in bytes, as it came over the wire."""
-    return len(message.encode()) if isinstance(message, str) else len(message)
 
 
 def _who(user: Any) -> str:

@@ -35,7 +35,9 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from .pages import wants_websocket
-from ..core.limits import Admission, ClientLimit, default_max_connections
+from ..core.limits import (Admission, ClientLimit, Inboxes, Meter, RateLimit,
+                           default_max_connections, frame_size, private_recipient)
+from ..core.messages import name_key
 from ..support.processes import raise_file_limit
 
 __all__ = [
@@ -359,6 +361,8 @@ class Guard:
         self.hosts = tuple(hosts)
         self.bound_host: str | None = None  # set by listen()
         self._budgets: dict[str, Callable[..., bool]] = {}
+        #: Each member's budget of private messages (on whenever client budgets are).
+        self.inboxes = Inboxes() if client_limit is not None else None
         self._refusing = 0  # refused connections waiting for their answer
         self.connections: set[Any] = set()  # every socket accepted and not yet lost
         self._quiet: dict[str, float] = {}  # kind -> when it was last reported
@@ -392,6 +396,29 @@ class Guard:
         if key not in self._budgets:
             self._budgets[key] = self.client_limit.spender()
         return self._budgets[key]
+
+    def meter(self, websocket: ServerConnection, rate_limit: RateLimit | None) -> Meter:
+        """What this connection may send: its rate and its client's budget, each frame
+        at its cost (every route charges it: chat, ``/echo``, ``/random``)."""
+        return Meter(rate_limit, self.client_limit, self.budget(websocket))
+
+    def private_refusal(self, user: Any, frame: str | bytes) -> str | None:
+        """Why the ``/priv`` in ``frame`` may not go (its recipient's budget of private
+        messages is spent: from everyone together), or None: let it through."""
+        room = getattr(user, "room", None)
+        if self.inboxes is None or getattr(user, "name", None) is None or room is None:
+            return None
+        try:
+            names = [member.name for member in room.members]
+            recipient = private_recipient(frame, names, room.name)
+        except Exception:  # a student's own Room: we cannot tell
+            return None
+        if recipient is None or self.inboxes.admit((room.name, name_key(recipient)),
+                                                    frame_size(frame)):
+            return None
+        return (f'"{recipient}" is being sent too many private messages (at most'
+                f" {self.inboxes.describe()}, from everyone together): that message"
+                " was not sent; try again later")
 
     def join_deadline(self, websocket: ServerConnection, user: Any) -> Any:
         """Close this chat connection if it has not joined within ``join_timeout``."""
@@ -466,13 +493,19 @@ class Guard:
         return len(waiting)
 
     def drop(self, connection: Any, why: str) -> None:
-        """Abort a connection that hoards memory; the room goes on."""
+        """Abort a connection that hoards memory, and say who and why; the room goes on.
+
+        The log says ``dropped 'ann' (127.0.0.5): 1.2 MiB unsent: it stopped reading
+        ...``; the chat route's closing line repeats why (``connection.dropped``).
+        """
         if connection.transport.is_closing():
             return
         unsent = connection.transport.get_write_buffer_size()
         connection.transport.abort()  # a close frame would wait behind the backlog
-        self.report("drop", f"dropped a client ({peer_address(connection)}): {why}"
-                            f" ({unsent:,} bytes unsent)")
+        name = getattr(getattr(connection, "member", None), "name", None)
+        who = "a client" if not isinstance(name, str) else repr(name)
+        connection.dropped = f"{unsent / 2**20:.1f} MiB unsent: {why}"
+        self.report("drop", f"dropped {who} ({peer_address(connection)}): {connection.dropped}")
 
     def malformed(self, connection: Any, request: Request) -> Response | None:
         """Before anything reads a header (the gate too): no ``Host``, or a header that

@@ -25,6 +25,12 @@ Deflate is shared only where it can be: a connection that negotiated
 member with the same window size gets identical bytes (uWebSockets calls this a
 "shared compressor"). :data:`SHARED_DEFLATE` is the extension that negotiates it.
 
+Some messages only matter in their newest version: a member list replaces the one
+before. ``send.latest(kind, text)`` sends one of a ``kind`` at once, then holds the
+next ones back for :data:`~chatkit.core.limits.MEMBER_LIST_EVERY` seconds and sends
+only the newest: a burst of renames costs each listener one list, never a stale one
+left as the last word (``ChatUser.send_latest`` uses it when it is there).
+
 Nearly all a delivery costs is the ``send()`` system call into the kernel's TCP
 stack. When one turn of the event loop broadcasts several chats (they arrived
 together), an :class:`Outbox` gathers each member's frames and writes them with
@@ -34,6 +40,7 @@ one call at the end of the turn, instead of one call per frame.
 from __future__ import annotations
 
 import asyncio
+import math
 import traceback
 import zlib
 from typing import Any, Callable
@@ -46,7 +53,7 @@ from websockets.extensions.permessage_deflate import (
 from websockets.protocol import State
 
 from .guard import GuardedConnection
-from ..core.limits import MAX_BUFFER_BYTES
+from ..core.limits import MAX_BUFFER_BYTES, MEMBER_LIST_EVERY
 
 __all__ = ["make_sender", "ChatConnection", "OutgoingFrames", "Outbox", "frame_header",
            "shared_deflate_bits", "SHARED_DEFLATE", "COMPRESS_SETTINGS"]
@@ -196,6 +203,8 @@ def make_sender(
     max_buffer: int = MAX_BUFFER_BYTES,
     frames: OutgoingFrames | None = None,
     outbox: Outbox | None = None,
+    drop: Callable[[Any, str], None] | None = None,
+    every: float = MEMBER_LIST_EVERY,
 ) -> Callable[[str], None]:
     """Return the plain ``send(text)`` function a ``ChatUser`` is given.
 
@@ -210,6 +219,11 @@ def make_sender(
     this turn's frames in one write, if an ``outbox`` (and a :class:`ChatConnection`)
     is given. A connection that negotiated deflate with context takeover
     (``compression="deflate"``) compresses its own, through websockets.
+
+    ``drop(websocket, why)`` (the server's guard) drops a member that stopped
+    reading and says so in the log. ``send.latest(kind, text)`` sends text that
+    replaces earlier text of its ``kind`` (member lists): at most one per
+    ``every`` seconds, the newest.
     """
     protocol = websocket.protocol
     transport = websocket.transport
@@ -229,6 +243,8 @@ def make_sender(
         if protocol.state is not OPEN or transport.is_closing():
             raise ConnectionError("connection is not open")
         if transport.get_write_buffer_size() > max_buffer:
+            if drop is not None:
+                drop(websocket, "it stopped reading (or reads too slowly)")
             transport.abort()  # the close frame would wait behind the backlog
             raise ConnectionError("client stopped reading: dropped")
 
@@ -259,7 +275,38 @@ def make_sender(
                     traceback.format_exception_only(exc)[0].strip(),
                 )
 
+    send.latest = _latest(send, every)  # type: ignore[attr-defined]
     return send
+
+
+def _latest(send: Callable[[str], None], every: float) -> Callable[[str, str], None]:
+    """``latest(kind, text)`` for one connection: the first of a kind now, then at
+    most one per ``every`` seconds, the newest (see :func:`make_sender`)."""
+    last: dict[str, float] = {}  # kind -> when one was last sent (the loop's clock)
+    pending: dict[str, str] = {}  # kind -> the newest text held back
+
+    def flush(kind: str) -> None:
+        text = pending.pop(kind, None)
+        if text is not None:
+            last[kind] = asyncio.get_running_loop().time()
+            try:
+                send(text)
+            except Exception:  # the connection is gone meanwhile: nothing to tell
+                pass
+
+    def latest(kind: str, text: str) -> None:
+        loop = asyncio.get_running_loop()  # called on the server's loop, as send is
+        due = last.get(kind, -math.inf) + every
+        if kind in pending:
+            pending[kind] = text  # its timer runs: it will send this one
+        elif loop.time() >= due:
+            last[kind] = loop.time()
+            send(text)
+        else:
+            pending[kind] = text
+            loop.call_at(due, flush, kind)
+
+    return latest
 
 
 def _write_now(transport: Any, data: bytes) -> None:

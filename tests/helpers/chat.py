@@ -36,7 +36,8 @@ from chatkit.core.messages import chat, note
 from .waiting import DEADLINE
 
 __all__ = ["COLT_TRANSCRIPT", "chat_server", "ChatServerUnderTest", "joined", "say", "recv_json",
-           "recv_until", "closed_with", "Outside", "room_of", "handshake_status"]
+           "recv_until", "renames_and_lists", "closed_with", "Outside", "room_of",
+           "handshake_status"]
 
 #: What a member hears when Colt joins, says "hi all" and leaves: the original's transcript,
 #: the same on one server (tests/server/test_app.py) as across servers sharing a room
@@ -126,6 +127,23 @@ async def recv_until(ws: ClientConnection, done: Callable[[dict], bool],
         if done(message):
             return got
     raise AssertionError(f"no matching message in {limit}")
+
+
+async def renames_and_lists(ws: ClientConnection, renames: int, names: list[str],
+                            limit: int = 10_000) -> list[dict]:
+    """Read until ``renames`` rename notes have come and the newest member list is
+    ``names`` (in whatever order the two arrive); return all that was read."""
+    got: list[dict] = []
+    newest = None
+    told = 0
+    for _ in range(limit):
+        if told >= renames and newest == names:
+            return got
+        message = await recv_json(ws)
+        got.append(message)
+        told += "is now known as" in message.get("text", "")
+        newest = message["names"] if message.get("type") == "members" else newest
+    raise AssertionError(f"not {renames} renames and the list {names} in {limit}: {got[-5:]}")
 
 
 async def closed_with(ws: ClientConnection) -> tuple[int | None, str | None]:

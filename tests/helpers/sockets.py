@@ -20,7 +20,7 @@ import socket
 from .waiting import DEADLINE
 
 __all__ = ["free_port", "port_is_free", "raw_connect", "upgrade_request", "read_head",
-           "read_all", "ATTACKER"]
+           "read_all", "client_frame", "ATTACKER"]
 
 #: Another loopback address: a second client, as far as the server can tell.
 ATTACKER = "127.0.0.2"
@@ -89,6 +89,14 @@ def upgrade_request(port: int, path: str = "/chat/people", host: str | None = No
     host_line = f"Host: {host or f'127.0.0.1:{port}'}\r\n" if host != "" else ""
     return (f"GET {path} HTTP/1.1\r\n{host_line}Upgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n").encode()
+
+
+def client_frame(payload: bytes, first: int = 0x81) -> bytes:
+    """A client's frame (a text frame by default), masked with a zero key: the payload
+    stays as it is. ``client_frame(b'{"type": "join", "name": "Ann"}')``"""
+    n = len(payload)
+    length = bytes((0x80 | n,)) if n < 126 else bytes((0x80 | 126,)) + n.to_bytes(2, "big")
+    return bytes((first,)) + length + b"\0\0\0\0" + payload
 
 
 def read_head(sock: socket.socket) -> bytes:

@@ -15,7 +15,8 @@ from websockets.asyncio.client import connect
 from chatkit.core.messages import note
 from chatkit.redis.local import start_redis
 from tests.helpers import ROOT
-from tests.helpers.chat import COLT_TRANSCRIPT, joined, recv_json, recv_until, say
+from tests.helpers.chat import (COLT_TRANSCRIPT, joined, recv_json, recv_until, renames_and_lists,
+                                say)
 from tests.helpers.redis import serve_with_redis, stop_all
 from tests.helpers.sockets import free_port
 from tests.helpers.waiting import DEADLINE, run
@@ -110,6 +111,35 @@ def test_priv_members_and_member_lists_reach_across_servers(three_servers):
         again = await joined(a.ws_url("study"), "jenny")
         for ws in (juanita, jeff, again):
             await ws.close()
+
+    run(body)
+
+
+def test_member_lists_from_another_server_are_coalesced_and_the_last_is_the_newest(three_servers):
+    a, b, _ = three_servers
+
+    async def body():
+        panel = await joined(a.ws_url("burst"), "panel", want=["members"])
+        movers = []
+        for k in range(6):  # six people on another server, an address each
+            ws = await connect(b.ws_url("burst"), local_addr=(f"127.0.0.{41 + k}", 0),
+                               open_timeout=DEADLINE)
+            await ws.send(f'{{"type": "join", "name": "m{k}"}}')
+            await recv_until(ws, lambda m, k=k: m.get("text") == f'm{k} joined "burst".')
+            movers.append(ws)
+        for i in range(5):  # 30 renames, each within its sender's rate
+            for k, ws in enumerate(movers):
+                await say(ws, f"/name m{k}-{i}")
+        final = ["panel", *(f"m{k}-4" for k in range(6))]
+        got = await renames_and_lists(panel, 30, final)
+        lists = [m for m in got if m["type"] == "members"]
+        assert len(lists) <= 8, [m["names"] for m in lists]  # before: a list per roster (15+)
+        await say(panel, "/members")  # nothing older comes after the newest list
+        rest = await recv_until(panel, lambda m: m.get("text", "").startswith("In room"))
+        assert all(m["names"] == final for m in rest if m["type"] == "members")
+        await panel.close()
+        for ws in movers:  # they read nothing: a polite close would wait for its timeout
+            ws.transport.abort()
 
     run(body)
 

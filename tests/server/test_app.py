@@ -19,9 +19,9 @@ import chatkit
 from chatkit import ChatUser
 from chatkit.core.messages import (MAX_MESSAGE_BYTES, MAX_ROOM_NAME_LENGTH, ProtocolError,
                                    check_name, check_room_name)
-from chatkit.server import RateLimit
+from chatkit.server import ClientLimit, RateLimit
 from tests.helpers.chat import (COLT_TRANSCRIPT, chat_server, closed_with, recv_json, recv_until,
-                                say)
+                                renames_and_lists, say)
 from tests.helpers.waiting import DEADLINE, eventually, run
 
 NO_LIMIT = {"rate_limit": None}
@@ -29,6 +29,15 @@ NO_LIMIT = {"rate_limit": None}
 
 def is_chat(text):
     return lambda message: message.get("type") == "chat" and message.get("text") == text
+
+
+async def join_from(server, address: str, name: str, **fields):
+    """A client from ``address`` (another person, as far as the server can tell), joined
+    as ``name``, its own join note read."""
+    ws = await server.connect("/chat/people", local_addr=(address, 0))
+    await ws.send(json.dumps({"type": "join", "name": name, **fields}))
+    await recv_until(ws, lambda m: m.get("text") == f'{name} joined "people".')
+    return ws
 
 
 # -- chat over sockets ----------------------------------------------------
@@ -201,6 +210,21 @@ def test_a_client_that_floods_and_vanishes_ends_its_handler_cleanly(caplog):
     with caplog.at_level(logging.ERROR, logger="websockets"):
         run(body)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+def test_a_rename_costs_five_messages_of_the_rate_so_a_burst_of_renames_is_cut_short():
+    async def body():  # a bucket that does not refill during the test: counts are exact
+        async with chat_server(rate_limit=RateLimit(burst=30, per_second=0.001)) as server:
+            ann = await server.join("ann")  # the join took one token: 29 left, 5 renames
+            for i in range(8):
+                await say(ann, f"/name ann{i}")
+            got = [await recv_json(ann) for _ in range(8)]
+            renamed = [m for m in got if "is now known as" in m.get("text", "")]
+            refused = [m for m in got if m["type"] == "error"]
+            assert len(refused) == 3 and len(renamed) == 5, got  # before: 8 renames, 0 refused
+            assert "a /name counts as 5" in refused[0]["text"]
+
+    run(body)
 
 
 # -- a student's broken ChatUser ---------------------------------------------
@@ -400,6 +424,69 @@ def test_the_members_extension_over_sockets_reaches_only_the_client_that_asked()
             ]
             await say(plain, "sentinel")  # plain's next message is its own line, no list
             assert await recv_json(plain) == {"type": "chat", "name": "plain", "text": "sentinel"}
+
+    run(body)
+
+
+def test_a_burst_of_renames_costs_a_listener_a_few_member_lists_and_the_last_is_the_newest():
+    async def body():
+        async with chat_server() as server:
+            panel = await server.join("panel", want=["members"])
+            movers = [await join_from(server, f"127.0.0.{11 + k}", f"m{k}") for k in range(3)]
+            for i in range(5):  # 15 renames by three people, each within its rate (25 of 29)
+                for k, mover in enumerate(movers):
+                    await say(mover, f"/name m{k}-{i}")
+            final = ["panel", "m0-4", "m1-4", "m2-4"]
+            got = await renames_and_lists(panel, 15, final)  # every rename is told
+            lists = [m for m in got if m["type"] == "members"]
+            # Before: a list per join and per rename (18); now one, then the newest per
+            # half second: a few, however long the machine took over the burst.
+            assert len(lists) <= 8, [m["names"] for m in lists]
+            await say(panel, "/members")  # nothing older comes after the newest list
+            rest = await recv_until(panel, lambda m: m.get("text", "").startswith("In room"))
+            assert all(m["names"] == final for m in rest if m["type"] == "members")
+
+    run(body)
+
+
+def test_echo_and_random_spend_the_same_budget_as_the_clients_chat():
+    async def body():
+        budget = ClientLimit(burst=4, per_second=0.001, bytes_burst=10**6, bytes_per_second=1)
+        async with chat_server(client_limit=budget) as server:
+            ann = await join_from(server, "127.0.0.21", "ann")  # 1 of 4
+            for i in range(2):
+                await say(ann, f"hi {i}")  # 3 of 4
+            await recv_until(ann, is_chat("hi 1"))
+            echo = await server.connect("/echo", local_addr=("127.0.0.21", 0))
+            for text in ("one", "two"):
+                await echo.send(text)
+            async with asyncio.timeout(DEADLINE):
+                replies = [await echo.recv() for _ in range(2)]
+            assert replies[0] == "one"  # 4 of 4; before: "two" came back as well
+            assert json.loads(replies[1])["type"] == "error"
+            assert "your connections together" in json.loads(replies[1])["text"]
+            # /random, from an address of its own: 4 numbers, then none while the budget is spent
+            numbers = await server.connect("/random?every=0.01", local_addr=("127.0.0.22", 0))
+            async with asyncio.timeout(DEADLINE):
+                got = [await numbers.recv() for _ in range(4)]
+            with pytest.raises(TimeoutError):  # before: a hundred a second
+                async with asyncio.timeout(1.5):
+                    got.append(await numbers.recv())
+            assert len(got) == 4
+
+    run(body)
+
+
+def test_echo_is_within_the_rate_of_a_connection_too():
+    async def body():
+        async with chat_server(rate_limit=RateLimit(burst=5, per_second=0.001)) as server:
+            echo = await server.connect("/echo", local_addr=("127.0.0.23", 0))
+            for i in range(7):
+                await echo.send(f"m{i}")
+            async with asyncio.timeout(DEADLINE):
+                replies = [await echo.recv() for _ in range(7)]
+            assert replies[:5] == [f"m{i}" for i in range(5)]
+            assert all("slow down" in json.loads(r)["text"] for r in replies[5:]), replies
 
     run(body)
 

@@ -86,7 +86,6 @@ def test_every_websocket_route_and_every_page_needs_the_code_and_only_the_public
         # Upgrades to the public files' own paths: refused too (the code is asked first).
         for path in ("/favicon.ico", "/_static/chat.js", "/_static/chat.css", "/x/favicon.ico"):
             assert handshake_status(base + path) == 403, path
-        http = f"http://127.0.0.1:{server.port}"
         for path in ("/", "/people", "/chat/people", "/random", "/echo", "/_static/nope.js"):
             assert http_get(server.port, path)[0] == 401, path
         # Ends like the public icon (under a prefix it could be it): served as such, 404.

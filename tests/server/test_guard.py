@@ -27,7 +27,7 @@ import chatkit
 from tests.helpers.chat import Outside, chat_server, closed_with, joined, recv_json, recv_until, say
 from tests.helpers.http import http_get
 from tests.helpers.processes import SERVING, Process
-from tests.helpers.sockets import ATTACKER, raw_connect, read_head, upgrade_request
+from tests.helpers.sockets import ATTACKER, client_frame, raw_connect, read_head, upgrade_request
 from tests.helpers.waiting import DEADLINE, eventually, run
 
 
@@ -74,6 +74,40 @@ def test_a_ping_flooder_that_hangs_up_leaves_no_line_per_pong_in_the_log(caplog)
             sock.close()  # unread pongs: the kernel resets the connection
         run(lambda: eventually(lambda: sum(e.kind == "close" for e in server.events) == 3))
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text[:2000]
+
+
+def test_a_member_that_stops_reading_is_dropped_and_the_log_says_who_and_why():
+    async def body():
+        async with chat_server(rate_limit=None, max_buffer=64 * 1024) as server:
+            slow = await asyncio.to_thread(raw_connect, server.port, "127.0.0.5", 4096)
+            slow.sendall(upgrade_request(server.port))
+            assert (await asyncio.to_thread(read_head, slow)).startswith(b"HTTP/1.1 101")
+            slow.sendall(client_frame(b'{"type": "join", "name": "slow reader"}'))  # never reads
+            talker = await server.join("talker")  # reads all it is sent: never dropped
+            drained = asyncio.create_task(_drain(talker))
+            line = "x" * 4000
+            for i in range(3000):  # bounded: 12 MB, far past what loopback's buffers hold
+                await say(talker, line)
+                if i % 20 == 0:
+                    await asyncio.sleep(0.01)
+                    if "drop" in server.kinds():
+                        break
+            await eventually(lambda: "drop" in server.kinds())
+            drained.cancel()
+            slow.close()
+            drop = next(e.text for e in server.events if e.kind == "drop")
+            # Before: no "drop" line at all, only "slow... disconnected (code 1006)".
+            assert drop.startswith("dropped 'slow reader' (127.0.0.5): "), drop  # its name quoted
+            assert "MiB unsent" in drop and "stopped reading" in drop
+            await eventually(lambda: any("dropped:" in e.text for e in server.events
+                                         if e.kind == "close"))
+
+    run(body)
+
+
+async def _drain(ws) -> None:
+    async for _ in ws:
+        pass
 
 
 # -- High 2: file descriptors, caps, deadlines, a quiet log ------------------------------------
@@ -270,6 +304,45 @@ def test_the_budget_counts_bytes_too():
             await big.send(frame)  # the budget has under 8,000 bytes left: refused
             reply = await recv_json(big)
             assert reply["type"] == "error" and "KiB a second" in reply["text"]
+
+    run(body)
+
+
+def test_twelve_classmates_within_their_budgets_cannot_flood_one_reader_with_priv():
+    async def body():
+        async with chat_server() as server:
+            reader = await server.join("reader")  # from 127.0.0.1
+            senders = []
+            for k in range(12):  # twelve people: an address each
+                ws = await connect(server.room(), local_addr=(f"127.0.0.{30 + k}", 0))
+                await ws.send(json.dumps({"type": "join", "name": f"mate{k}"}))
+                await recv_until(ws, lambda m, k=k: m.get("text") == f'mate{k} joined "people".')
+                senders.append(ws)
+            text = "/priv reader " + "x" * 1000
+            for _ in range(10):  # 120 in all, 10 each: within every sender's own budget
+                for ws in senders:
+                    await say(ws, text)
+
+            async def answers(ws) -> list[dict]:  # its copy of each /priv, or an error
+                got: list[dict] = []
+                while len(got) < 10:
+                    message = await recv_json(ws)
+                    if message.get("private") or message["type"] == "error":
+                        got.append(message)
+                return got
+
+            replies = [m for got in await asyncio.gather(*map(answers, senders)) for m in got]
+            delivered = [m for m in replies if m.get("private")]
+            refused = [m for m in replies if m["type"] == "error"]
+            # Before: all 120 delivered. Now the reader's budget: 20 at once, 10 a second.
+            assert len(delivered) <= 60 and len(refused) >= 60, (len(delivered), len(refused))
+            assert '"reader" is being sent too many private messages' in refused[0]["text"]
+            heard = 0
+            while heard < len(delivered):  # what was delivered reaches the reader
+                heard += bool((await recv_json(reader)).get("private"))
+            await say(reader, "/members")  # and nothing refused reaches it after
+            rest = await recv_until(reader, lambda m: m.get("text", "").startswith("In room"))
+            assert not [m for m in rest if m.get("private")]
 
     run(body)
 
