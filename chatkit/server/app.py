@@ -42,6 +42,7 @@ from .pages import answer_page, secure
 from .sending import SHARED_DEFLATE, ChatConnection, Outbox, OutgoingFrames, make_sender
 from ..core.limits import JOIN_TIMEOUT, MAX_BUFFER_BYTES, MAX_PER_CLIENT, ClientLimit, RateLimit
 from .rooms import RoomsBackend, rooms_backend
+from ..core.identity import claim_refusal
 from ..core.messages import MAX_MESSAGE_BYTES, ProtocolError, check_room_name, encode, error
 from ..core.user import ChatUser
 
@@ -112,6 +113,8 @@ class ChatServer:
         gate: who may come in, asked first on every request (page and WebSocket):
             ``await gate(connection, request)`` returns None to let it through or a
             response to answer instead (see :mod:`chatkit.server.jupyterhub`, :mod:`chatkit.server.class_code`).
+            A gate that knows who is there sets ``connection.login``: that connection
+            may then join and ``/name`` only as that name (:mod:`chatkit.core.identity`).
         rooms: where the rooms live, a rooms backend (:mod:`chatkit.server.rooms`):
             by default :class:`~chatkit.server.rooms.LocalRooms`, in this process.
         redis: a Redis address (``redis://127.0.0.1:6379``): rooms are shared with every
@@ -213,6 +216,8 @@ class ChatServer:
         allow = self.rate_limit.bucket() if self.rate_limit else None
         spend = self.guard.budget(websocket)  # shared by all this client's connections
         deadline = self.guard.join_deadline(websocket, user)
+        # Set by a gate that knows who this is (a hub login): the one name it may use.
+        login = getattr(websocket, "login", None)
         try:
             async for message in websocket:
                 if allow is not None and not allow():
@@ -228,6 +233,9 @@ class ChatServer:
                         f" {self.guard.client_limit.describe()}; that message was not sent"
                     )))
                     await asyncio.sleep(self.guard.client_limit.pause(size))  # stop reading it
+                    continue
+                if login is not None and (refusal := claim_refusal(login, message)):
+                    send(encode(error(refusal)))  # another's name: refused before any room
                     continue
                 await self.rooms.prepare(user, message)  # a shared room claims names first
                 self._handle(user, room, message, send)

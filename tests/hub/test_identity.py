@@ -1,0 +1,75 @@
+"""On a real JupyterHub, the chat name is the hub login: nobody speaks as anyone else.
+
+Two students (ann, bob) and an admin (teach) reach the class's room on the chatkit
+service with tokens the hub made for each of them. Before, ann could join as ``bob``,
+chat as ``bob``, lock the real bob out of his name ("already taken") and rename herself
+``carol``; now each of those is an ``error`` to her, and the room never hears of it.
+The service knows the admin as an instructor (asked of the hub's API).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from tests.helpers.chat import Outside
+from tests.helpers.hub import Hub
+
+pytestmark = pytest.mark.timeout(150)
+
+INSTRUCTORS = "c.Authenticator.admin_users = {'teach'}\n"
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hub-identity")
+    started = time.monotonic()
+    hub = Hub.start(folder, users={}, extra_config=Hub.API_CONFIG + INSTRUCTORS)
+    print(f"hub up in {time.monotonic() - started:.1f} s")
+    try:
+        yield hub
+    finally:
+        hub.stop()
+
+
+def test_a_hub_user_cannot_join_chat_or_rename_as_another_and_admins_are_instructors(hub):
+    room = f"ws{hub.url[4:]}/services/chatkit/chat/people"
+    tokens = {user: hub.token_for(user) for user in ("ann", "bob", "teach")}
+
+    def as_user(user: str, name: str | None = None) -> Outside:
+        return Outside(room, name, headers={"Authorization": f"token {tokens[user]}"})
+
+    with as_user("ann") as ann:
+        # ann, logged in as ann, claims bob's name before bob is there: refused.
+        ann.send({"type": "join", "name": "bob"})
+        refused = ann.expect(type="error")
+        assert refused["text"] == 'you are logged in as "ann": join as "ann", not "bob"'
+        ann.say("hi, I am bob")  # not joined: nothing is said in anyone's name
+        ann.expect(type="error", text='join first: send {"type": "join", "name": "..."}')
+        # So the real bob gets his own name.
+        with as_user("bob", "bob") as bob:
+            ann.send({"type": "join", "name": "ann"})
+            ann.expect(type="note", text='ann joined "people".')
+            bob.expect(type="note", text='ann joined "people".')
+            for new_name in ("carol", "bob", " Bob "):
+                ann.say(f"/name {new_name}")
+                assert ann.expect(type="error")["text"].startswith(
+                    'you are logged in as "ann": your name in the chat is your login, not')
+            ann.say("still ann")
+            assert bob.expect(type="chat", text="still ann")["name"] == "ann"
+            assert not [m for m in bob.received if "known as" in m.get("text", "")]
+            # A second connection of bob's (another tab) cannot take a name either.
+            with as_user("bob") as bob_again:
+                bob_again.send({"type": "join", "name": "ann"})
+                bob_again.expect(type="error",
+                                 text='you are logged in as "bob": join as "bob", not "ann"')
+            with as_user("teach", "teach") as teach:
+                teach.say("hello class")
+                bob.expect(type="chat", name="teach", text="hello class")
+
+    # The service asked the hub who is an instructor: the admin, and nobody else.
+    roles = dict(re.findall(r"'(\w+)' joins /services/chatkit/chat/people as (\w+)", hub.output))
+    print("roles the service saw:", roles)
+    assert roles == {"ann": "student", "bob": "student", "teach": "instructor"}
