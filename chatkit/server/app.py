@@ -38,10 +38,12 @@ from websockets.http11 import Request, Response
 from werkzeug.routing import Map, Rule
 
 from .guard import CLOSE_GRACE, Guard
+from .instructor import PATH as INSTRUCTOR_PATH, InstructorDesk, instructor_code_from
 from .pages import answer_page, secure
 from .sending import SHARED_DEFLATE, ChatConnection, Outbox, OutgoingFrames, make_sender
 from ..core.limits import JOIN_TIMEOUT, MAX_BUFFER_BYTES, MAX_PER_CLIENT, ClientLimit, RateLimit
 from .rooms import RoomsBackend, rooms_backend
+from ..core.classroom import HISTORY
 from ..core.identity import claim_refusal
 from ..core.messages import MAX_MESSAGE_BYTES, ProtocolError, check_room_name, encode, error
 from ..core.user import ChatUser
@@ -76,7 +78,7 @@ class ChatServer:
 
     >>> server = ChatServer()              # the reference ChatUser and Room
     >>> [rule.rule for rule in server.url_map.iter_rules()]
-    ['/chat/<room>', '/random', '/echo']
+    ['/chat/<room>', '/random', '/echo', '/_instructor/ws']
 
     Args:
         chat_user: the ``ChatUser`` class each connection gets, e.g. a student's own.
@@ -121,6 +123,10 @@ class ChatServer:
             server on that Redis (the backend :class:`chatkit.redis.hub.RedisHub`).
         redis_room: the shared room class (default :class:`chatkit.redis.room.RedisRoom`).
         presence_timeout: seconds after which a silent server's members are announced gone.
+        history: messages each room keeps, for late joiners who ask
+            (``"history": N`` in their join) and the instructor's transcripts.
+        instructor_code: the secret of the instructor's page (:mod:`chatkit.server.instructor`);
+            default: ``$CHATKIT_INSTRUCTOR_CODE`` or the file ``$CHATKIT_INSTRUCTOR_CODE_FILE``.
     """
 
     def __init__(
@@ -146,6 +152,8 @@ class ChatServer:
         redis_room: type | None = None,
         presence_timeout: float = 5.0,
         compression: str | None = DEFAULT_COMPRESSION,
+        history: int = HISTORY,
+        instructor_code: Any = _DEFAULT,
     ) -> None:
         if compression not in COMPRESSIONS:
             raise ValueError(f"compression must be one of {COMPRESSIONS}, got {compression!r}")
@@ -165,6 +173,10 @@ class ChatServer:
         self.connections = 0  # open chat connections, now
         self.prefix = prefix = prefix.rstrip("/")
         self.gate = gate
+        #: The class roster and the instructor's actions (mute, remove, announce, export).
+        self.desk = InstructorDesk(
+            self.report, history=history, prefix=prefix,
+            code=instructor_code_from() if instructor_code is _DEFAULT else instructor_code)
         if client_limit is _DEFAULT:
             client_limit = ClientLimit() if rate_limit is not None else None
         self.guard = Guard(
@@ -177,6 +189,7 @@ class ChatServer:
                 Rule(f"{prefix}/chat/<room>", endpoint=self.chat),
                 Rule(f"{prefix}/random", endpoint=self.random_numbers),
                 Rule(f"{prefix}/echo", endpoint=self.echo),
+                Rule(f"{prefix}{INSTRUCTOR_PATH}ws", endpoint=self.desk.serve),
             ]
         )
 
@@ -218,6 +231,7 @@ class ChatServer:
         deadline = self.guard.join_deadline(websocket, user)
         # Set by a gate that knows who this is (a hub login): the one name it may use.
         login = getattr(websocket, "login", None)
+        self.desk.connected(user, websocket, send)
         try:
             async for message in websocket:
                 if allow is not None and not allow():
@@ -237,6 +251,9 @@ class ChatServer:
                 if login is not None and (refusal := claim_refusal(login, message)):
                     send(encode(error(refusal)))  # another's name: refused before any room
                     continue
+                if refusal := self.desk.screen(user, message):  # muted, or removed
+                    send(encode(error(refusal)))
+                    continue
                 await self.rooms.prepare(user, message)  # a shared room claims names first
                 self._handle(user, room, message, send)
         except (ConnectionClosed, ConnectionError):  # ConnectionError: from send, closed
@@ -245,6 +262,7 @@ class ChatServer:
             if deadline is not None:
                 deadline.cancel()
             self.connections -= 1
+            self.desk.closed(user)
             name = getattr(user, "name", None)
             try:
                 user.handle_close()
@@ -277,6 +295,7 @@ class ChatServer:
             except Exception:
                 pass
             return
+        self.desk.handled(user, room, message, name_before)
         name_after = getattr(user, "name", None)
         if name_after != name_before:
             if name_before is None:
@@ -347,7 +366,8 @@ class ChatServer:
     ) -> Response | None:
         """Answer plain HTTP requests with the page (:mod:`chatkit.server.pages`);
         let WebSocket upgrades through."""
-        return answer_page(connection, request, self.prefix)
+        return (self.desk.answer(connection, request)
+                or answer_page(connection, request, self.prefix))
 
     # -- listening -----------------------------------------------------------
 
