@@ -4,17 +4,21 @@ Two students (ann, bob) and an admin (teach) reach the class's room on the chatk
 service with tokens the hub made for each of them. Before, ann could join as ``bob``,
 chat as ``bob``, lock the real bob out of his name ("already taken") and rename herself
 ``carol``; now each of those is an ``error`` to her, and the room never hears of it.
-The service knows the admin as an instructor (asked of the hub's API).
+The service knows the admin as an instructor (asked of the hub's API): only the admin
+reaches the instructor's desk (``/services/chatkit/_instructor/``), page and WebSocket.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
 import pytest
 
-from tests.helpers.chat import Outside
+from websockets.sync.client import connect as connect_sync
+
+from tests.helpers.chat import Outside, handshake_status
 from tests.helpers.hub import Hub
 
 pytestmark = pytest.mark.timeout(150)
@@ -73,3 +77,31 @@ def test_a_hub_user_cannot_join_chat_or_rename_as_another_and_admins_are_instruc
     roles = dict(re.findall(r"'(\w+)' joins /services/chatkit/chat/people as (\w+)", hub.output))
     print("roles the service saw:", roles)
     assert roles == {"ann": "student", "bob": "student", "teach": "instructor"}
+
+
+def test_only_a_hub_admin_reaches_the_instructors_desk(hub):
+    import urllib.error
+    import urllib.request
+
+    tokens = {user: hub.token_for(user) for user in ("ann", "teach")}
+    desk = f"ws{hub.url[4:]}/services/chatkit/_instructor/ws"
+    page = f"{hub.url}/services/chatkit/_instructor/"
+
+    def page_status(user: str) -> int:
+        request = urllib.request.Request(page, headers={"Authorization": f"token {tokens[user]}"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback)
+                return response.status
+        except urllib.error.HTTPError as refused:
+            return refused.code
+
+    assert page_status("ann") == 403
+    assert handshake_status(desk, {"Authorization": f"token {tokens['ann']}"}) == 403
+    assert page_status("teach") == 200
+    with Outside(f"ws{hub.url[4:]}/services/chatkit/chat/people", "ann",
+                 headers={"Authorization": f"token {tokens['ann']}"}):
+        with connect_sync(desk, additional_headers={"Authorization": f"token {tokens['teach']}"},
+                          open_timeout=30) as teach:
+            assert json.loads(teach.recv(timeout=30)) == {"type": "welcome"}
+            state = json.loads(teach.recv(timeout=30))
+            assert [m["name"] for m in state["rooms"]["people"]] == ["ann"]
