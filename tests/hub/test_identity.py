@@ -23,7 +23,11 @@ from tests.helpers.hub import Hub
 
 pytestmark = pytest.mark.timeout(150)
 
-INSTRUCTORS = "c.Authenticator.admin_users = {'teach'}\n"
+#: teach is a hub admin; tutor is in the group docs/jupyterhub_config.py names as instructors.
+INSTRUCTORS = """
+c.Authenticator.admin_users = {'teach'}
+c.JupyterHub.load_groups = {'instructors': {'users': ['tutor']}}
+"""
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +44,7 @@ def hub(tmp_path_factory):
 
 def test_a_hub_user_cannot_join_chat_or_rename_as_another_and_admins_are_instructors(hub):
     room = f"ws{hub.url[4:]}/services/chatkit/chat/people"
-    tokens = {user: hub.token_for(user) for user in ("ann", "bob", "teach")}
+    tokens = {user: hub.token_for(user) for user in ("ann", "bob", "teach", "tutor")}
 
     def as_user(user: str, name: str | None = None) -> Outside:
         return Outside(room, name, headers={"Authorization": f"token {tokens[user]}"})
@@ -69,14 +73,15 @@ def test_a_hub_user_cannot_join_chat_or_rename_as_another_and_admins_are_instruc
                 bob_again.send({"type": "join", "name": "ann"})
                 bob_again.expect(type="error",
                                  text='you are logged in as "bob": join as "bob", not "ann"')
-            with as_user("teach", "teach") as teach:
+            with as_user("teach", "teach") as teach, as_user("tutor", "tutor"):
                 teach.say("hello class")
                 bob.expect(type="chat", name="teach", text="hello class")
 
-    # The service asked the hub who is an instructor: the admin, and nobody else.
+    # The service asked the hub who is an instructor: the admin and the group, nobody else.
     roles = dict(re.findall(r"'(\w+)' joins /services/chatkit/chat/people as (\w+)", hub.output))
     print("roles the service saw:", roles)
-    assert roles == {"ann": "student", "bob": "student", "teach": "instructor"}
+    assert roles == {"ann": "student", "bob": "student", "teach": "instructor",
+                     "tutor": "instructor"}
 
 
 def test_only_a_hub_admin_reaches_the_instructors_desk(hub):
@@ -105,3 +110,36 @@ def test_only_a_hub_admin_reaches_the_instructors_desk(hub):
             assert json.loads(teach.recv(timeout=30)) == {"type": "welcome"}
             state = json.loads(teach.recv(timeout=30))
             assert [m["name"] for m in state["rooms"]["people"]] == ["ann"]
+
+
+def test_in_the_browser_the_hub_admin_opens_the_desk_and_a_student_gets_403(hub, chromium, artifacts):
+    from playwright.sync_api import expect
+
+    ann_token = hub.token_for("ann")
+    desk_url = f"{hub.url}/services/chatkit/_instructor/"
+    pages = {}
+    for user in ("teach", "bob"):
+        pages[user] = chromium.new_context(viewport={"width": 1100, "height": 700}).new_page()
+        hub.log_in(pages[user], user)
+        pages[user].wait_for_url(lambda url: "/hub/login" not in url, timeout=60_000)
+    with Outside(f"ws{hub.url[4:]}/services/chatkit/chat/people", "ann",
+                 headers={"Authorization": f"token {ann_token}"}) as ann:
+        ann.say("hello from ann")
+        teach = pages["teach"]
+        teach.goto(desk_url)  # the hub's OAuth, then the desk: no code to type
+        expect(teach.locator("#status")).to_have_text("connected", timeout=30_000)
+        row = teach.locator('section.room[data-room="people"] tr[data-name="ann"]')
+        expect(row.locator("td").nth(2)).to_have_text("1")
+        expect(teach.locator("#login-form")).to_be_hidden()
+        teach.fill("#announcement", "welcome, class")
+        teach.click("#announce")
+        ann.expect(type="note", text="Announcement from the instructor: welcome, class")
+        teach.screenshot(path=artifacts / "hub-admin-desk.png")
+
+        bob = pages["bob"]
+        response = bob.goto(desk_url)
+        assert response.status == 403
+        expect(bob.locator("body")).to_have_text("only the class's instructors may open this page")
+        bob.screenshot(path=artifacts / "hub-student-403.png")
+    for page in pages.values():
+        page.context.close()
