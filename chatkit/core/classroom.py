@@ -37,10 +37,18 @@ from typing import Any, Callable, Hashable
 from .grammar import MEMBERS, Chat, Command, Join, may_be_join_or_command, read
 from .messages import ProtocolError, name_key
 
-__all__ = ["ClassRoster", "Seat", "HISTORY", "history_wanted"]
+__all__ = ["ClassRoster", "Seat", "HISTORY", "HISTORY_BYTES", "HISTORY_ROOMS", "HISTORY_FRAME_BYTES",
+           "history_wanted"]
 
 #: Messages each room keeps for late joiners and transcripts, unless told otherwise.
 HISTORY = 200
+#: ... and characters of text at most, whatever the count (200 chats of 4,000 would be 3 MB).
+HISTORY_BYTES = 256 * 1024
+#: Rooms whose history is kept: a script making thousands of rooms makes the quietest go first.
+HISTORY_ROOMS = 100
+#: Characters of text one late joiner gets at most (the newest messages that fit): one join
+#: of 60 bytes must not buy a quarter of a megabyte of sending.
+HISTORY_FRAME_BYTES = 32 * 1024
 
 
 @dataclasses.dataclass
@@ -71,7 +79,10 @@ class ClassRoster:
         self.seats: dict[Hashable, Seat] = {}
         self.muted: set[str] = set()  # name keys
         self.removed: set[str] = set()  # name keys: kept out for the server's lifetime
+        # Each room's kept messages and their characters of text; the least recently
+        # active room first (dicts keep order: a room that speaks moves to the end).
         self._history: dict[str, deque[dict[str, Any]]] = {}
+        self._chars: dict[str, int] = {}
         self._next_id: dict[str, int] = {}
         #: How many times something changed: a view redraws when it moves.
         self.version = 0
@@ -169,10 +180,20 @@ class ClassRoster:
                 "muted": self.is_muted(seat.name)})
         return dict(sorted(found.items()))
 
-    def history(self, room: str, last: int | None = None) -> list[dict[str, Any]]:
-        """The room's kept messages, oldest first (the ``last`` ones if given)."""
+    def history(self, room: str, last: int | None = None,
+                chars: int | None = None) -> list[dict[str, Any]]:
+        """The room's kept messages, oldest first: the ``last`` ones if given, and only
+        the newest whose text fits in ``chars`` characters if given."""
         kept = list(self._history.get(room, ()))
-        return kept if last is None else kept[len(kept) - min(last, len(kept)):]
+        if last is not None:
+            kept = kept[len(kept) - min(last, len(kept)):]
+        if chars is not None:
+            start = len(kept)
+            while start > 0 and chars - len(kept[start - 1]["text"]) >= 0:
+                start -= 1
+                chars -= len(kept[start]["text"])
+            kept = kept[start:]
+        return kept
 
     def transcript(self, room: str) -> str:
         """The room's kept messages as JSON lines, one message a line."""
@@ -188,7 +209,17 @@ class ClassRoster:
         if name is not None:
             line["name"] = name
         line["text"] = text
-        self._history.setdefault(room, deque(maxlen=self.bound)).append(line)
+        kept = self._history.pop(room, None)
+        if kept is None:
+            kept, self._chars[room] = deque(), 0
+            while len(self._history) >= HISTORY_ROOMS:  # forget the quietest room
+                quiet = next(iter(self._history))
+                del self._history[quiet], self._chars[quiet], self._next_id[quiet]
+        self._history[room] = kept  # now the most recently active
+        kept.append(line)
+        self._chars[room] += len(text)
+        while len(kept) > self.bound or self._chars[room] > HISTORY_BYTES:
+            self._chars[room] -= len(kept.popleft()["text"])
 
 
 def history_wanted(raw: str | bytes, limit: int = HISTORY) -> int:

@@ -42,7 +42,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
-from ..core.classroom import HISTORY, ClassRoster, history_wanted
+from ..core.classroom import HISTORY, HISTORY_FRAME_BYTES, ClassRoster, history_wanted
 from ..core.grammar import Chat, Command, read
 from ..core.messages import ProtocolError, encode, error, note
 from .pages import HTML, respond, static_file
@@ -120,7 +120,7 @@ class InstructorDesk:
             return
         if name_before is None:
             wanted = history_wanted(message, self.roster.bound)
-            past = self.roster.history(room, wanted) if wanted else None
+            past = self.roster.history(room, wanted, HISTORY_FRAME_BYTES) if wanted else None
             self.roster.joined(user, room, name)
             if past is not None:  # only for a client that asked: the original never sees it
                 self._live[user][1](encode({"type": "history", "room": room, "messages": past}))

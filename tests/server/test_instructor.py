@@ -47,6 +47,21 @@ def test_the_roster_counts_messages_keeps_a_bounded_history_and_remembers_remove
         ClassRoster(history=-1)
 
 
+def test_the_history_is_bounded_in_characters_in_rooms_and_in_what_one_joiner_gets():
+    from chatkit.core.classroom import HISTORY_BYTES, HISTORY_ROOMS
+
+    roster = ClassRoster(history=1000)
+    roster.joined("a", "people", "ann")
+    for _ in range(200):
+        roster.said("a", "x" * 4000)  # 800,000 characters said
+    assert sum(len(line["text"]) for line in roster.history("people")) <= HISTORY_BYTES
+    assert [len(line["text"]) for line in roster.history("people", 50, chars=10_000)] == [4000] * 2
+    for n in range(HISTORY_ROOMS + 50):  # a script opening room after room
+        roster.joined(n, f"room{n}", "bot")
+    assert len(roster._history) == HISTORY_ROOMS
+    assert roster.history("people") == []  # the quietest went first
+
+
 def test_an_instructor_code_shorter_than_twelve_characters_is_refused_with_advice():
     with pytest.raises(ValueError, match="secrets.token_urlsafe"):
         check_code("1234")
