@@ -35,6 +35,9 @@ REFRESH_EVERY = 0.5
 class ClassView:
     """The class of a live server (:func:`chatkit.start`'s), for its instructor.
 
+    One view of a server refreshes at a time: showing a new one (re-running the
+    cell) stops the old one's refreshing, and so does ``close()``.
+
     Args:
         server: what ``chatkit.start()`` returned.
         folder: where :meth:`export` writes transcripts (default: the current folder).
@@ -47,6 +50,19 @@ class ClassView:
         self._widget: Any = None
         self._seen = -1
         self._timer: asyncio.TimerHandle | None = None
+
+    #: The view of each server that refreshes now (by the server's id).
+    _showing: dict[int, ClassView] = {}
+
+    def close(self) -> None:
+        """Stop refreshing and close the widgets."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if ClassView._showing.get(id(self.server)) is self:
+            del ClassView._showing[id(self.server)]
+        if self._widget is not None:
+            self._widget.close()
 
     # -- the actions (any thread) ----------------------------------------------------
 
@@ -100,6 +116,11 @@ class ClassView:
         if self._widget is None:
             import ipywidgets as widgets
 
+            previous = ClassView._showing.get(id(self.server))
+            if previous is not None and previous is not self:
+                previous.close()
+            ClassView._showing[id(self.server)] = self
+
             self._title = widgets.Label()
             self._table = widgets.VBox()
             self._announcement = widgets.Text(placeholder="An announcement to every room")
@@ -132,6 +153,8 @@ class ClassView:
 
         if self._timer is not None:
             self._timer.cancel()
+        if ClassView._showing.get(id(self.server)) is not self:
+            return  # closed, or another view took over
         if not self.server.running:
             self._title.value = "The class: the server is stopped"
             return
