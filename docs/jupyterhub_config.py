@@ -13,7 +13,14 @@ c.JupyterHub.services = [
         "url": "http://127.0.0.1:10101",  # where the service listens
         "command": [sys.executable, "-m", "chatkit.server.jupyterhub"],
         "oauth_no_confirm": True,  # no "authorize chatkit?" page for students
+        # Besides hub admins, the members of this hub group are instructors (optional):
+        "environment": {"CHATKIT_INSTRUCTOR_GROUP": "instructors"},
     }
+]
+# The chat name is the hub login; the service asks the hub who is an admin or in the group.
+c.JupyterHub.load_roles = [
+    {"name": "chatkit-service", "services": ["chatkit"],
+     "scopes": ["read:users", "read:users:groups"]},
 ]
 # Every user may use it: in the browser (/services/chatkit/<room>) ...
 c.JupyterHub.extra_user_scopes = ["access:services!service=chatkit"]

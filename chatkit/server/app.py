@@ -39,10 +39,13 @@ from websockets.protocol import State
 from werkzeug.routing import Map, Rule
 
 from .guard import CLOSE_GRACE, Guard
+from .instructor import PATH as INSTRUCTOR_PATH, InstructorDesk, instructor_code_from
 from .pages import answer_page, secure
 from .sending import SHARED_DEFLATE, ChatConnection, Outbox, OutgoingFrames, make_sender
 from ..core.limits import JOIN_TIMEOUT, MAX_BUFFER_BYTES, MAX_PER_CLIENT, ClientLimit, RateLimit
 from .rooms import RoomsBackend, rooms_backend
+from ..core.classroom import HISTORY
+from ..core.identity import claim_refusal
 from ..core.messages import (MAX_MESSAGE_BYTES, ProtocolError, check_room_name, encode, error,
                              one_line)
 from ..core.user import ChatUser
@@ -77,7 +80,7 @@ class ChatServer:
 
     >>> server = ChatServer()              # the reference ChatUser and Room
     >>> [rule.rule for rule in server.url_map.iter_rules()]
-    ['/chat/<room>', '/random', '/echo']
+    ['/chat/<room>', '/random', '/echo', '/_instructor/ws']
 
     Args:
         chat_user: the ``ChatUser`` class each connection gets, e.g. a student's own.
@@ -115,12 +118,18 @@ class ChatServer:
         gate: who may come in, asked first on every request (page and WebSocket):
             ``await gate(connection, request)`` returns None to let it through or a
             response to answer instead (see :mod:`chatkit.server.jupyterhub`, :mod:`chatkit.server.class_code`).
+            A gate that knows who is there sets ``connection.login``: that connection
+            may then join and ``/name`` only as that name (:mod:`chatkit.core.identity`).
         rooms: where the rooms live, a rooms backend (:mod:`chatkit.server.rooms`):
             by default :class:`~chatkit.server.rooms.LocalRooms`, in this process.
         redis: a Redis address (``redis://127.0.0.1:6379``): rooms are shared with every
             server on that Redis (the backend :class:`chatkit.redis.hub.RedisHub`).
         redis_room: the shared room class (default :class:`chatkit.redis.room.RedisRoom`).
         presence_timeout: seconds after which a silent server's members are announced gone.
+        history: messages each room keeps, for late joiners who ask
+            (``"history": N`` in their join) and the instructor's transcripts.
+        instructor_code: the secret of the instructor's page (:mod:`chatkit.server.instructor`);
+            default: ``$CHATKIT_INSTRUCTOR_CODE`` or the file ``$CHATKIT_INSTRUCTOR_CODE_FILE``.
     """
 
     def __init__(
@@ -146,6 +155,8 @@ class ChatServer:
         redis_room: type | None = None,
         presence_timeout: float = 5.0,
         compression: str | None = DEFAULT_COMPRESSION,
+        history: int = HISTORY,
+        instructor_code: Any = _DEFAULT,
     ) -> None:
         if compression not in COMPRESSIONS:
             raise ValueError(f"compression must be one of {COMPRESSIONS}, got {compression!r}")
@@ -170,6 +181,10 @@ class ChatServer:
         self.gate = gate
         if hasattr(gate, "report"):  # a gate's refusals (a class code's lockouts): in the log
             gate.report = self.report
+        #: The class roster and the instructor's actions (mute, remove, announce, export).
+        self.desk = InstructorDesk(
+            self.report, history=history, prefix=prefix,
+            code=instructor_code_from() if instructor_code is _DEFAULT else instructor_code)
         if client_limit is _DEFAULT:
             client_limit = ClientLimit() if rate_limit is not None else None
         self.guard = Guard(
@@ -182,6 +197,7 @@ class ChatServer:
                 Rule(f"{prefix}/chat/<room>", endpoint=self.chat),
                 Rule(f"{prefix}/random", endpoint=self.random_numbers),
                 Rule(f"{prefix}/echo", endpoint=self.echo),
+                Rule(f"{prefix}{INSTRUCTOR_PATH}ws", endpoint=self.desk.serve),
             ]
         )
 
@@ -230,6 +246,9 @@ class ChatServer:
         websocket.member = user  # who the guard names if it drops this connection
         meter = self.guard.meter(websocket, self.rate_limit)  # its rate, its client's budget
         deadline = self.guard.join_deadline(websocket, user)
+        # Set by a gate that knows who this is (a hub login): the one name it may use.
+        login = getattr(websocket, "login", None)
+        self.desk.connected(user, websocket, send)
         try:
             async for message in websocket:
                 if refusal := meter.charge(message):
@@ -239,6 +258,12 @@ class ChatServer:
                 if refused := self.guard.private_refusal(user, message):
                     send(encode(error(refused)))  # no pause: the recipient is full, not the sender
                     continue
+                if login is not None and (refusal := claim_refusal(login, message)):
+                    send(encode(error(refusal)))  # another's name: refused before any room
+                    continue
+                if refusal := self.desk.screen(user, message):  # muted, or removed
+                    send(encode(error(refusal)))
+                    continue
                 await self.rooms.prepare(user, message)  # a shared room claims names first
                 self._handle(user, room, message, send)
         except (ConnectionClosed, ConnectionError):  # ConnectionError: from send, closed
@@ -247,6 +272,7 @@ class ChatServer:
             if deadline is not None:
                 deadline.cancel()
             self.connections -= 1
+            self.desk.closed(user)
             name = getattr(user, "name", None)
             try:
                 user.handle_close()
@@ -281,6 +307,7 @@ class ChatServer:
             except Exception:
                 pass
             return
+        self.desk.handled(user, room, message, name_before)
         name_after = getattr(user, "name", None)
         if name_after != name_before:
             if name_before is None:
@@ -362,7 +389,8 @@ class ChatServer:
     ) -> Response | None:
         """Answer plain HTTP requests with the page (:mod:`chatkit.server.pages`);
         let WebSocket upgrades through."""
-        return answer_page(connection, request, self.prefix)
+        return (self.desk.answer(connection, request)
+                or answer_page(connection, request, self.prefix))
 
     # -- listening -----------------------------------------------------------
 

@@ -25,7 +25,7 @@ everywhere, under the service's prefix. From a notebook, a panel or a Python
 client joins the same room with the server's own API token::
 
     room = chatkit.class_room("people")
-    ChatPanel(room, name="Ann")
+    ChatPanel(room, name="ann")                     # your hub login: the only name you may use
     ws = chatkit.WebSocket(room.ws_url(), headers=room.headers)
 
 Logins are JupyterHub's own service OAuth (:class:`jupyterhub.services.auth.HubOAuth`),
@@ -33,6 +33,12 @@ not a login of ours: a browser without a hub session is sent to the hub's login
 page and back; a WebSocket without one is refused (HTTP 403). Every request
 through the hub's proxy comes from 127.0.0.1, so the service knows each
 connection by its hub user (:func:`client_key`), not by its address.
+
+The hub login is the chat name: a join or ``/name`` that claims any other name is
+refused with an ``error`` (:mod:`chatkit.core.identity`). Hub admins, and the members
+of the group named by ``$CHATKIT_INSTRUCTOR_GROUP``, are instructors
+(``connection.instructor``): the service asks the hub (a role in the config gives it
+``read:users`` and ``read:users:groups``; docs/jupyterhub_config.py).
 """
 
 from __future__ import annotations
@@ -86,12 +92,15 @@ class HubLogin:
         server = ChatServer(prefix="/services/chatkit", gate=HubLogin(auth, "/services/chatkit"))
     """
 
-    def __init__(self, auth: Any, prefix: str) -> None:
+    def __init__(self, auth: Any, prefix: str, instructor_group: str | None = None) -> None:
         self.auth = auth
         self.prefix = prefix.rstrip("/")
         self.cookie = "chatkit-hub-token"
         self.state_cookie = "chatkit-oauth-state"
         self._logins = _Logins()
+        #: Hub admins are instructors, and members of this hub group if one is named.
+        self.instructor_group = instructor_group
+        self._roles: dict[str, tuple[float, bool]] = {}  # name -> (when asked, instructor?)
 
     async def __call__(self, connection: ServerConnection, request: Request) -> Response | None:
         url = urllib.parse.urlsplit(request.path)
@@ -107,9 +116,12 @@ class HubLogin:
         if isinstance(user, Response):  # the hub did not answer
             return user
         if user is not None:
-            connection.hub_user = user["name"]
+            # The hub login decides the chat name (chatkit.core.identity).
+            connection.hub_user = connection.login = user["name"]
+            connection.instructor = await self.is_instructor(user["name"])
             if "websocket" in request.headers.get("Upgrade", "").lower():
-                logger.info("%s joins %s (Host: %s, Origin: %s)", user["name"], url.path,
+                logger.info("%r joins %s as %s (Host: %s, Origin: %s)", user["name"], url.path,
+                            "instructor" if connection.instructor else "student",
                             request.headers.get("Host"), request.headers.get("Origin"))
             return None
         if "websocket" in request.headers.get("Upgrade", "").lower():
@@ -140,6 +152,33 @@ class HubLogin:
         if user is None or not self.auth.check_scopes(self.auth.access_scopes, user):
             return None
         return user
+
+    async def is_instructor(self, name: str) -> bool:
+        """True if the hub says ``name`` is an admin, or in :attr:`instructor_group`.
+
+        The service asks the hub's API with its own token (it needs the scopes
+        ``read:users`` and ``read:users:groups``: a role in the hub's config, see
+        docs/jupyterhub_config.py); answers are kept a minute. If the hub will not
+        say, the user is a student.
+        """
+        now = time.monotonic()
+        asked = self._roles.get(name)
+        if asked is not None and now - asked[0] < 60:
+            return asked[1]
+        url = f"{self.auth.api_url}/users/{urllib.parse.quote(name, safe='')}"
+        try:
+            model = await asyncio.to_thread(_hub_api_get, url, self.auth.api_token)
+        except Exception as exc:
+            logger.warning("the hub would not say whether %r is an instructor (%s):"
+                           " a student, then", name, exc)
+            return False
+        groups = model.get("groups") or []
+        instructor = bool(model.get("admin")) or (
+            self.instructor_group is not None and self.instructor_group in groups)
+        if len(self._roles) >= 10_000:
+            self._roles.clear()
+        self._roles[name] = (now, instructor)
+        return instructor
 
     # -- the hub's OAuth login -----------------------------------------------------
 
@@ -282,14 +321,31 @@ def _secure(request_headers: Any) -> str:
     return "; Secure" if request_headers.get("X-Forwarded-Proto", "") == "https" else ""
 
 
+def _hub_api_get(url: str, token: str) -> dict[str, Any]:
+    """GET a JSON object from the hub's API with ``token`` (blocking: run it in a thread)."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(url, headers={"Authorization": f"token {token}"})
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (the hub's URL)
+        model = json.load(response)
+    if not isinstance(model, dict):
+        raise ValueError("the hub's answer is not a user model")
+    return model
+
+
 def _redirect(connection: ServerConnection, location: str) -> Response:
     response = connection.respond(http.HTTPStatus.FOUND, "")
     response.headers["Location"] = location
     return response
 
 
-def make_server(auth: Any, prefix: str, **options: Any) -> ChatServer:
+def make_server(
+    auth: Any, prefix: str, instructor_group: str | None = None, **options: Any
+) -> ChatServer:
     """The class's chat server behind the hub: its prefix, the hub's login, ``options``.
+
+    Hub admins are instructors, and the members of ``instructor_group`` if given.
 
     The one place to wire options for this service, e.g. per-client limits
     keyed by :func:`client_key`.
@@ -297,7 +353,8 @@ def make_server(auth: Any, prefix: str, **options: Any) -> ChatServer:
     # Behind the hub's proxy every connection comes from 127.0.0.1: caps and budgets
     # count per hub user, or the whole class would share one address's 64 connections.
     options.setdefault("client_key", client_key)
-    return ChatServer(prefix=prefix.rstrip("/"), gate=HubLogin(auth, prefix), **options)
+    gate = HubLogin(auth, prefix, instructor_group=instructor_group)
+    return ChatServer(prefix=prefix.rstrip("/"), gate=gate, **options)
 
 
 async def serve_service(environ: Any = os.environ) -> None:
@@ -307,7 +364,8 @@ async def serve_service(environ: Any = os.environ) -> None:
     prefix = environ["JUPYTERHUB_SERVICE_PREFIX"]
     where = urllib.parse.urlsplit(environ["JUPYTERHUB_SERVICE_URL"])
     auth = HubOAuth(api_token=environ["JUPYTERHUB_API_TOKEN"], cache_max_age=60)
-    server = make_server(auth, prefix)
+    server = make_server(auth, prefix,
+                         instructor_group=environ.get("CHATKIT_INSTRUCTOR_GROUP") or None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):  # the hub stops services with SIGINT

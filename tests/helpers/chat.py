@@ -168,10 +168,12 @@ class Outside:
             bob.expect(type="chat", name="Bob", text="hi")
     """
 
-    def __init__(self, url: str, name: str | None = None, timeout: float = DEADLINE) -> None:
+    def __init__(self, url: str, name: str | None = None, timeout: float = DEADLINE,
+                 headers: dict[str, str] | None = None) -> None:
         self.timeout = timeout
         self._exit = contextlib.ExitStack()
-        self.connection = self._exit.enter_context(connect_sync(url, open_timeout=timeout))
+        self.connection = self._exit.enter_context(
+            connect_sync(url, open_timeout=timeout, additional_headers=headers))
         self.received: list[dict[str, Any]] = []
         if name is not None:
             try:

@@ -93,7 +93,9 @@ class Hub:
         return self.process.output
 
     @classmethod
-    def start(cls, folder: Path, users: dict[str, list[Path]], timeout: float = 60) -> Hub:
+    def start(cls, folder: Path, users: dict[str, list[Path]], timeout: float = 60,
+              extra_config: str = "") -> Hub:
+        """Start the hub; ``extra_config``: lines of ``jupyterhub_config.py`` added at the end."""
         ports = {name: free_port() for name in ("public", "hub", "proxy_api", "service")}
         for user, notebooks in users.items():
             home = folder / "home" / user
@@ -105,7 +107,7 @@ class Hub:
             folder=folder, proxy=proxy_command(), password=PASSWORD, python=sys.executable,
             snippet=str(ROOT / "docs" / "jupyterhub_config.py"),
             spawner_args=["--allow-root"] if os.getuid() == 0 else [], **ports,
-        ))
+        ) + extra_config)
         env = {**os.environ, "HOME": str(folder)}
         for variable in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR",
                          "JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR", "IPYTHONDIR"):
@@ -135,6 +137,42 @@ class Hub:
         page.fill("#username_input", user)
         page.fill("#password_input", PASSWORD)
         page.click("#login_submit")
+
+    # -- through the API --------------------------------------------------------------
+
+    #: A test-only service whose token may make users and their tokens (see ``API_CONFIG``).
+    API_TOKEN = "tests-api-token-" + "0" * 16
+    API_CONFIG = f"""
+c.JupyterHub.services.append({{"name": "tests", "api_token": {API_TOKEN!r}}})
+c.JupyterHub.load_roles.append({{"name": "tests", "services": ["tests"],
+    "scopes": ["admin:users", "tokens", "access:services!service=chatkit"]}})
+"""
+
+    def api(self, method: str, path: str, body: Any = None) -> Any:
+        """Call the hub's REST API as the ``tests`` service (start with ``extra_config=Hub.API_CONFIG``)."""
+        import json
+        import urllib.request
+
+        request = urllib.request.Request(
+            f"{self.url}/hub/api{path}", method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"token {self.API_TOKEN}",
+                     "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback)
+            return json.load(response)
+
+    def token_for(self, user: str) -> str:
+        """A new API token of ``user`` (made if need be) that may use the chatkit service."""
+        import urllib.error
+
+        try:
+            self.api("POST", f"/users/{user}")
+        except urllib.error.HTTPError as exc:
+            if exc.code != 409:  # 409: the user exists already
+                raise
+        made = self.api("POST", f"/users/{user}/tokens",
+                        {"scopes": ["access:services!service=chatkit"], "note": "tests"})
+        return made["token"]
 
     # -- stopping ------------------------------------------------------------------
 

@@ -30,10 +30,12 @@ pytestmark = pytest.mark.timeout(150)
 
 NOTEBOOK = "04-room-and-broadcast.ipynb"
 
-#: Ann's notebook ends with this cell: a panel in the class's room, from her kernel.
+#: Ann's notebook ends with this cell: a panel in a room of the class's service, from her
+#: kernel. On the hub her chat name is her login, ``ann``, wherever she joins from, and a
+#: name is one member's in a room: the panel is in a room of its own, her page in "people".
 CLASS_PANEL_CELL = (
     "from chatkit.notebook.panel import ChatPanel\n"
-    "class_panel = ChatPanel(chatkit.class_room('people'), name=\"Ann's notebook\")\n"
+    "class_panel = ChatPanel(chatkit.class_room('notebooks'), name='ann')\n"
     "class_panel"
 )
 
@@ -73,7 +75,7 @@ def test_hub_students_chat_on_their_own_page_and_the_class_shares_a_room_on_the_
     hub, chromium, artifacts
 ):
     started = time.monotonic()
-    people = {"ann": "Ann", "bob": "Bob"}
+    people = {"ann": "Ann", "bob": "Bob"}  # what each types first; the chat says ann, bob
     pages: dict[str, Page] = {}
     for user in people:  # both log in: their servers spawn side by side
         pages[user] = chromium.new_context(viewport={"width": 1200, "height": 900}).new_page()
@@ -108,9 +110,9 @@ def test_hub_students_chat_on_their_own_page_and_the_class_shares_a_room_on_the_
     # Each student's room is their own: Ann's page never heard Bob.
     expect(own_pages["ann"].locator("#messages")).not_to_contain_text("Bob")
 
-    # The panel in Ann's notebook is in the class's room already, from her kernel.
+    # The panel in Ann's notebook is in a room of the class's service, from her kernel.
     expect(pages["ann"].locator(".chatkit-panel .chatkit-status")).to_contain_text(
-        'connected to room "people" as Ann\'s notebook', timeout=30_000
+        'connected to room "notebooks" as ann', timeout=30_000
     )
     # The class's room, on the hub's chatkit service: both log in through the hub's OAuth.
     class_pages = {}
@@ -119,26 +121,32 @@ def test_hub_students_chat_on_their_own_page_and_the_class_shares_a_room_on_the_
         class_page.goto(f"{hub.url}/services/chatkit/people")
         expect(class_page.locator("#room")).to_have_text("people", timeout=15_000)
         assert class_page.url == f"{hub.url}/services/chatkit/people"
-        join(class_page, people[user])
+        # The hub login decides the chat name: "Ann" for ann is refused, and says why.
+        class_page.fill("#name", people[user])
+        class_page.click("#join")
+        expect(class_page.locator("#messages li.error").last).to_have_text(
+            f'error: you are logged in as "{user}": join as "{user}", not "{people[user]}"')
+        join(class_page, user)
         expect(class_page.locator("#status")).to_have_text("connected")
     ann, bob = class_pages["ann"], class_pages["bob"]
-    expect(ann.locator("#messages")).to_contain_text('Bob joined "people".')
+    expect(ann.locator("#messages")).to_contain_text('bob joined "people".')
     say(ann, "hello class")
-    expect(bob.locator("#messages li.chat").last).to_have_text("Ann: hello class")
+    expect(bob.locator("#messages li.chat").last).to_have_text("ann: hello class")
     say(bob, "hi Ann")
-    expect(ann.locator("#messages li.chat").last).to_have_text("Bob: hi Ann")
-    # With the panel in Ann's notebook, that joined from her kernel with her server's token.
+    expect(ann.locator("#messages li.chat").last).to_have_text("bob: hi Ann")
+    say(bob, "/name Ann")  # nor can a student rename himself
+    expect(bob.locator("#messages li.error").last).to_contain_text(
+        'you are logged in as "bob": your name in the chat is your login')
     say(bob, "/members")
-    expect(bob.locator("#messages li.note").last).to_have_text(
-        "In room: Ann's notebook, Ann, Bob"
-    )
+    expect(bob.locator("#messages li.note").last).to_have_text("In room: ann, bob")
+    # The panel in Ann's notebook joined from her kernel with her server's token, as ann.
     expect(pages["ann"].locator(".chatkit-panel .chatkit-messages")).to_contain_text(
-        "Bob: hi Ann"
+        'ann joined "notebooks".'
     )
     bob.screenshot(path=artifacts / "hub-class-room.png")
 
     # What the service saw of each handshake, through the hub's proxy (for the origin check).
-    seen = re.findall(r"joins /services/chatkit/chat/people \(Host: (.*?), Origin: (.*?)\)",
+    seen = re.findall(r"joins /services/chatkit/chat/people as \w+ \(Host: (.*?), Origin: (.*?)\)",
                       hub.output)
     print("service saw Host, Origin:", seen)
     assert (f"127.0.0.1:{hub.ports['public']}", hub.url) in seen
