@@ -74,7 +74,7 @@ def test_every_websocket_route_and_every_page_needs_the_code_and_only_the_public
     """Every route of the server, each with room names that look like the public files:
     an upgrade without the code is refused (403), with it let in; plain pages ask for it."""
     routes = [rule.rule for rule in chatkit.server.ChatServer().url_map.iter_rules()]
-    assert routes == ["/chat/<room>", "/random", "/echo"]  # a new route: add it below
+    assert routes == ["/chat/<room>", "/random", "/echo", "/_instructor/ws"]  # a new one: below
     upgrades = [f"/chat/{room}" for room in ("people", *PUBLIC_LOOKING)]
     upgrades += ["/random", "/echo", "/random?count=1", "/echo?x=/favicon.ico"]
     with ChatkitServe("--class-code", "k7f3-q9x2").wait_serving() as server:
@@ -83,10 +83,14 @@ def test_every_websocket_route_and_every_page_needs_the_code_and_only_the_public
             assert handshake_status(base + path) == 403, path
             joined = "&" if "?" in path else "?"
             assert handshake_status(f"{base}{path}{joined}code=k7f3-q9x2") == 101, path
+        # The instructor's desk: the class code first, then (no instructor code set) nothing.
+        assert handshake_status(base + "/_instructor/ws") == 403
+        assert handshake_status(base + "/_instructor/ws?code=k7f3-q9x2") == 404
         # Upgrades to the public files' own paths: refused too (the code is asked first).
         for path in ("/favicon.ico", "/_static/chat.js", "/_static/chat.css", "/x/favicon.ico"):
             assert handshake_status(base + path) == 403, path
-        for path in ("/", "/people", "/chat/people", "/random", "/echo", "/_static/nope.js"):
+        for path in ("/", "/people", "/chat/people", "/random", "/echo", "/_static/nope.js",
+                     "/_instructor/", "/_instructor/instructor.js"):
             assert http_get(server.port, path)[0] == 401, path
         # Ends like the public icon (under a prefix it could be it): served as such, 404.
         assert http_get(server.port, "/chat/favicon.ico")[0] == 404
