@@ -45,11 +45,12 @@ from typing import Any, Callable
 
 from ..core import grammar
 from ..core.grammar import MEMBERS, NAME, PRIV, Command, Join, may_be_join_or_command, read
-from ..core.messages import ProtocolError, check_name, encode
+from ..core.messages import ProtocolError, check_name, encode, error
 from ..core.room import send_member_lists
-from .envelope import All, Hello, Replay, Roster, To, decode
+from .envelope import All, Late, Roster, To, decode
 from .room import RedisRoom
 from .scripts import SCRIPTS, roster
+from .streams import FIELD, MAXLEN, StreamReader
 
 __all__ = ["RedisHub", "Flow"]
 
@@ -59,8 +60,9 @@ logger = logging.getLogger("chatkit")
 BACKOFF_START, BACKOFF_MAX = 0.1, 5.0
 #: Operations waiting for Redis, at most; past that a chat is delivered here only.
 MAX_OUTBOX = 10_000
-#: Notes said while Redis was away, kept to tell the other servers when it is back.
-MAX_MISSED_NOTES = 100
+#: Chats and notes said here while Redis was away, kept for the other servers until it is
+#: back; past that each sender is told that its chat reached only this server.
+MAX_BACKLOG = 1_000
 
 @dataclasses.dataclass(frozen=True)
 class Flow:
@@ -124,14 +126,12 @@ class RedisHub:
         self._claims: dict[Any, tuple[str, str]] = {}  # member -> (room, name held in Redis)
         self._next_id = itertools.count(1)
         self._outbox: collections.deque[tuple] = collections.deque()
-        self._missed: collections.deque[tuple[str, str]] = collections.deque(maxlen=MAX_MISSED_NOTES)
+        self._backlog: collections.deque[tuple[str, str]] = collections.deque()  # (room, text)
         self._listening: asyncio.Future | None = None  # the room's listen loop, running
-        self._replay: list[tuple[int, str, str]] = []  # notes others missed: number, room, text
-        self._numbers = itertools.count()
-        self._replay_until = 0.0
-        self._replayed: set[tuple[str, str]] = set()  # (server, number) of notes heard
+        self._positions: dict[str, str] = {}  # stream key -> the last id read from it
+        self._reader: StreamReader | None = None
         self._seqs: dict[str, int] = {}  # member id -> join number, as Redis last said
-        self._room_channel = f"{prefix}:room:"
+        self._room_channel = f"{prefix}:stream:"
         self._tasks: list[asyncio.Task] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakeup: asyncio.Event | None = None
@@ -156,7 +156,8 @@ class RedisHub:
 
     def _keys(self, room: str) -> list[str]:
         p = self.prefix
-        return [f"{p}:names:{room}", f"{p}:seq:{room}", f"{p}:rooms-of:{self.sid}"]
+        return [f"{p}:names:{room}", f"{p}:seq:{room}", f"{p}:rooms-of:{self.sid}",
+                f"{p}:stream:{room}"]
 
     # -- starting and stopping -------------------------------------------------------
 
@@ -231,9 +232,12 @@ class RedisHub:
 
     def publish(self, room: RedisRoom, text: str) -> None:
         """Publish ``text`` to ``room``'s channel; while Redis is away, deliver it here."""
+        if not room.members:
+            return  # nobody left anywhere (the last one's goodbye): the room's keys go
         if self.connected and self._put(("publish", room.name, All(self.sid, text).encode(), text)):
             return
         self._local(room, text)
+        self._keep(room, text)
 
     def send_to(self, room: RedisRoom, member_id: str, name: str, text: str) -> None:
         """Send ``text`` to one member on another server (``/priv``)."""
@@ -254,9 +258,12 @@ class RedisHub:
         self.members.pop(member_id, None)
         self._seqs.pop(member_id, None)
         claim = self._claims.pop(member, None)
+        if not room.local:  # no member here any more: stop reading its stream
+            self._positions.pop(self.channel(room.name), None)
         if claim is not None and self.connected:
-            self._put(("release", claim[0], claim[1], member_id))
-            self._loop.call_soon(self._put, ("roster", room.name))
+            self._put(("release", claim[0], claim[1], member_id, "" if room.local else "last"))
+            if len(room.members) > 0:
+                self._loop.call_soon(self._put, ("roster", room.name))
 
     # -- what the server calls before each frame (async: Redis answers first) ----------
 
@@ -298,8 +305,9 @@ class RedisHub:
         # next claim's answer is read, so a name claimed here is never taken twice here.
         async with self._claiming:
             if old is None:
-                ok, version, flat = await self._scripts["claim"](
+                ok, version, flat, last = await self._scripts["claim"](
                     keys=self._keys(room.name), args=[name, member_id, room.name])
+                await self._read(room.name, last)
             else:
                 ok, version, flat = await self._scripts["rename"](
                     keys=self._keys(room.name)[:2], args=[old, name, member_id])
@@ -319,7 +327,7 @@ class RedisHub:
         member_id = self._ids[user]
         if old is None or user.name is None:
             self._claims.pop(user, None)
-            self._put(("release", room, name, member_id))
+            self._put(("release", room, name, member_id, ""))
         else:
             self._claims[user] = (room, user.name)
             self._put(("rename", room, name, user.name, member_id))
@@ -352,21 +360,9 @@ class RedisHub:
         match decode(message["data"]):
             case All(origin, text):  # most messages: a chat or a note for the whole room
                 count = room.deliver(text)
-            case Hello(origin):
-                if origin != self.sid and time.monotonic() < self._replay_until:
-                    for number, room_name, note_text in self._replay:
-                        if room_name == room.name:
-                            self._put(("publish", room_name,
-                                       Replay(self.sid, number, note_text, origin).encode(), None))
-                return
-            case Replay(origin, number, text, server):  # a note replayed after Redis was away
-                if origin == self.sid or server not in (None, self.sid):
+            case Late(origin, text):  # said while Redis was away; its own server had it then
+                if origin == self.sid:
                     return
-                if (origin, number) in self._replayed:
-                    return  # heard it already
-                if len(self._replayed) > 10 * MAX_MISSED_NOTES:
-                    self._replayed.clear()
-                self._replayed.add((origin, number))
                 count = room.deliver(text)
             case To(origin, member_id, text):
                 count = 0
@@ -422,6 +418,7 @@ class RedisHub:
                             room = self.Room.rooms.get(op[1])
                             if room is not None:
                                 self._local(room, op[3])
+                                self._keep(room, op[3])
                     self._outbox.clear()
                 finally:
                     self._sending = False
@@ -431,7 +428,7 @@ class RedisHub:
         if kind == "publish":
             pipe = self.client.pipeline(transaction=False)
             for _, room, payload, text in batch:
-                pipe.publish(self.channel(room), payload)
+                pipe.xadd(self.channel(room), {FIELD: payload}, maxlen=MAXLEN, approximate=True)
                 if text is not None:  # recorded first: Redis may deliver it before it answers
                     self._record("publish", room, self.sid, text)
             await pipe.execute()
@@ -439,7 +436,7 @@ class RedisHub:
         (op,) = batch
         room = op[1]
         if kind == "release":
-            await self._scripts["release"](keys=self._keys(room)[:2], args=[op[2], op[3]])
+            await self._scripts["release"](keys=self._keys(room), args=[op[2], op[3], room, op[4]])
         elif kind == "rename":
             await self._scripts["rename"](keys=self._keys(room)[:2], args=[op[2], op[3], op[4]])
         elif kind == "roster":
@@ -449,49 +446,70 @@ class RedisHub:
     async def _publish_roster(self, room: str, version: int, flat: list[str]) -> None:
         seqs: dict[str, int] = {}
         entries = [[name, member_id, seqs[member_id]] for name, member_id in roster(flat, seqs)]
-        await self.client.publish(self.channel(room), Roster(self.sid, version, entries).encode())
+        await self.client.xadd(self.channel(room), {FIELD: Roster(self.sid, version, entries).encode()},
+                               maxlen=MAXLEN, approximate=True)
 
     # -- Redis away and back: the supervisor --------------------------------------------
 
     async def _supervise(self, ready: asyncio.Event) -> None:
-        """Subscribe and run the room's ``listen`` loop; on failure, reconnect with backoff."""
+        """Read the rooms' streams through the room's ``listen``; on failure, reconnect with backoff."""
+        import redis.asyncio as aioredis
+
         delay = BACKOFF_START
         while True:
-            pubsub = self.client.pubsub()
+            # A connection of its own for the blocking XREAD (socket timeout past its block).
+            reader_client = aioredis.Redis.from_url(
+                self.url, decode_responses=True, socket_connect_timeout=2.0,
+                socket_timeout=10.0, single_connection_client=True)
             try:
                 # Connections pooled before a loss may lead to a Redis that restarted:
                 # close them all, so no command of ours fails on a dead socket later.
                 await self.client.connection_pool.disconnect()
-                await pubsub.psubscribe(self._room_channel + "*")
-                async with asyncio.timeout(5):  # the subscription is live before we publish
-                    while (await pubsub.get_message(timeout=1.0) or {}).get("type") != "psubscribe":
-                        pass
+                self._reader = StreamReader(reader_client, self._positions)
+                await self._reader.connect()
                 await self._came_back()
                 ready.set()
                 delay = BACKOFF_START
-                self._listening = asyncio.ensure_future(self.Room.listen(pubsub, self.receive))
+                self._listening = asyncio.ensure_future(self.Room.listen(self._reader, self.receive))
                 try:  # until it fails, or _lost (a command failed) cancels it
                     await asyncio.wait({self._listening})
                 finally:
-                    self._listening.cancel()
+                    self._listening.cancel()  # and let it finish before its connection closes
+                    await asyncio.wait({self._listening}, timeout=1.0)
                 if self._listening.cancelled():
                     raise ConnectionError("a command to Redis failed")
                 self._listening.result()
-                raise ConnectionError("the subscriber loop (listen) returned")
+                raise ConnectionError("the reading loop (listen) returned")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 self._lost(exc)
             finally:
+                self._reader = None
                 try:
-                    await pubsub.aclose()
+                    await reader_client.aclose()
                 except Exception:  # a cancellation goes through: close() is stopping us
                     pass
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, BACKOFF_MAX)
 
-    async def _came_back(self) -> None:
-        """(Re)connected: heartbeat first, then put this server's members back into Redis."""
+    async def _read(self, room: str, last: str) -> None:
+        """Read ``room``'s stream from ``last`` on, if this server does not read it yet."""
+        key = self.channel(room)
+        if key in self._positions:
+            return
+        self._positions[key] = last
+        if self._reader is not None and self._reader.id is not None:
+            self._reader.wake()
+            await self.client.client_unblock(self._reader.id)  # its XREAD starts again
+
+    async def _came_back(self, swept: bool = False) -> None:
+        """(Re)connected, or found swept: put this server's members back into Redis.
+
+        Each member gets its name back, in its place, unless another server gave
+        the name away meanwhile: then that member is told to pick another (it must
+        join again). Chats said here meanwhile go to the other servers after.
+        """
         was_away = self._connected_since != 0.0
         await self._beat()
         await self.client.sadd(f"{self.prefix}:servers", self.sid)
@@ -508,33 +526,69 @@ class RedisHub:
                     self._ids[member] = member_id
                     self._claims[member] = (name, member.name)
                     pairs += [member_id, member.name, str(self._seqs.get(member_id, 0))]
-            version, clashes, flat = await self._scripts["resync"](
+            version, clashes, flat, last, back = await self._scripts["resync"](
                 keys=self._keys(name), args=[self.sid, name, *pairs])
+            if room is None:
+                continue
+            if room.local:
+                key = self.channel(name)
+                self._positions.setdefault(key, last)
             for clash in clashes:
-                self.report("error", f"{clash!r} in {name!r} was taken on another server"
-                                     " while Redis was away: two members share that name now")
-            if room is not None:
-                room.load_roster(int(version), self._roster(flat), self.members)
+                self._turn_away(room, clash)
+            room.load_roster(int(version), self._roster(flat), self.members)
             await self._publish_roster(name, int(version), flat)
-        # Tell the others who came and went meanwhile -- now, and again to each server
-        # that says hello later (it was still away: what is published now never reaches it).
-        missed = [(next(self._numbers), room_name, text) for room_name, text in self._missed]
-        self._missed.clear()
-        self._replay = missed
-        self._replay_until = time.monotonic() + 2 * self.presence_timeout
-        pipe = self.client.pipeline(transaction=False)
-        for number, room_name, text in missed:  # numbered: each server hears it once
-            pipe.publish(self.channel(room_name), Replay(self.sid, number, text).encode())
-        for name in sorted(self.Room.rooms):
-            pipe.publish(self.channel(name), Hello(self.sid).encode())
-        await pipe.execute()
+            if swept:  # the others were told they left: they are back
+                for member_name in back:
+                    self._put(("publish", name, All(self.sid, encode(grammar.joined(member_name, name))).encode(), None))
+        # What was said here while Redis was away, for the other servers (here: said already).
+        late = list(self._backlog)
+        self._backlog.clear()
+        if late:
+            pipe = self.client.pipeline(transaction=False)
+            for room_name, text in late:
+                pipe.xadd(self.channel(room_name), {FIELD: Late(self.sid, text).encode()},
+                          maxlen=MAXLEN, approximate=True)
+            await pipe.execute()
         self.connected = True
         self._connected_since = time.monotonic()
-        self.report("listen", f"{'reconnected to' if was_away else 'connected to'} Redis at"
-                              f" {self.url}: rooms shared with other servers"
-                              + (f" ({len(missed)} notes passed on)" if missed else ""))
+        if not swept:
+            self.report("listen", f"{'reconnected to' if was_away else 'connected to'} Redis at"
+                                  f" {self.url}: rooms shared with other servers"
+                                  + (f" ({len(late)} messages passed on)" if late else ""))
         if self._outbox and self._wakeup is not None:
             self._wakeup.set()
+
+    def _turn_away(self, room: RedisRoom, name: str) -> None:
+        """``name`` was given to a member elsewhere while ours could not say it was taken."""
+        for member in list(room.local):
+            if getattr(member, "name", None) == name:
+                self.report("error", f"{name!r} in {room.name!r} was taken on another server"
+                                     " meanwhile: told ours to pick another name")
+                member.send(encode(error(
+                    f'"{name}" was taken on another server while this one could not reach'
+                    ' Redis: pick another name and join again')))
+                self._claims.pop(member, None)  # the name is the other's: release nothing
+                room.local.pop(member, None)
+                room.members.pop(member, None)
+                member.name = None
+
+    def _keep(self, room: RedisRoom, text: str) -> None:
+        """Keep ``text`` (said while Redis was away) for the other servers, or tell its sender."""
+        if len(room.members) <= len(room.local):
+            return  # nobody elsewhere to tell
+        if len(self._backlog) < MAX_BACKLOG:
+            self._backlog.append((room.name, text))
+            return
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return
+        if data.get("type") == "chat":  # tell the one who said it
+            for member in room.local:
+                if getattr(member, "name", None) == data.get("name"):
+                    member.send(encode(error(
+                        f"not delivered to the other servers (Redis is away and {MAX_BACKLOG}"
+                        f" messages are waiting): {data.get('text', '')[:40]}")))
 
     def _lost(self, exc: BaseException) -> None:
         """Redis stopped answering: say so once, deliver locally until it is back."""
@@ -564,6 +618,11 @@ class RedisHub:
                 continue
             try:
                 await self._beat()
+                if not await self.client.sismember(f"{self.prefix}:servers", self.sid):
+                    # Swept: stalled past the timeout (a paused VM), taken for dead.
+                    self.report("error", "this server was swept (it stalled past the presence"
+                                         " timeout): taking its members' names back")
+                    await self._came_back(swept=True)
                 # Just back? Others may not have beaten yet: wait a whole timeout first.
                 if time.monotonic() - self._connected_since >= self.presence_timeout:
                     await self._sweep()
@@ -590,12 +649,6 @@ class RedisHub:
     def _local(self, room: RedisRoom, text: str) -> None:
         count = room.deliver(text)
         self._record("local", room.name, self.sid, text, count)
-        if len(room.members) > len(room.local) and '"note"' in text:
-            try:
-                if json.loads(text).get("type") == "note":
-                    self._missed.append((room.name, text))
-            except ValueError:
-                pass
 
     def _record(self, action: str, room: str, origin: str, text: str, count: int = 0) -> None:
         self.flow.append(Flow(time.time(), self.sid, action, room, origin, text, count))

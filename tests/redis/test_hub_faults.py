@@ -46,8 +46,9 @@ def test_redis_stopped_and_restarted_mid_chat_each_server_goes_on_then_resumes(
         restart_redis()  # back, empty (no persistence)
         await a.printed("reconnected to Redis", 3 * DEADLINE)
         await b.printed("reconnected to Redis", 3 * DEADLINE)
-        # Ann, on the other server, hears who left while Redis was away -- and not the
-        # chat she missed; then the room is one again, both ways.
+        # Ann, on the other server, hears what was said while Redis was away, in order
+        # (the chat she missed, who left); then the room is one again, both ways.
+        assert await recv_json(ann) == chat("jenny", "still here?")
         assert await recv_json(ann) == note("colt left people.")
         await say(jenny, "back")
         assert await recv_json(ann) == chat("jenny", "back")
