@@ -130,6 +130,7 @@ class RedisHub:
         self._listening: asyncio.Future | None = None  # the room's listen loop, running
         self._positions: dict[str, str] = {}  # stream key -> the last id read from it
         self._reader: StreamReader | None = None
+        self._clock_offset = 0.0  # Redis's clock minus ours, in seconds
         self._seqs: dict[str, int] = {}  # member id -> join number, as Redis last said
         self._room_channel = f"{prefix}:stream:"
         self._tasks: list[asyncio.Task] = []
@@ -249,6 +250,13 @@ class RedisHub:
         """``member`` joined ``room`` here: the other servers hear it after the join note."""
         if member not in self._ids:
             self._ids[member] = self._new_id(member)
+        key = self.channel(room.name)
+        if key not in self._positions and self.connected:
+            # Joined without a claim (room.join called directly): read from now on,
+            # now as Redis's clock says (stream ids are its milliseconds), a little before.
+            now = time.time() + self._clock_offset
+            self._positions[key] = f"{max(0, int(now * 1000) - 50)}-0"
+            self._put(("wake", room.name))
         if self.connected and self._loop is not None:
             self._loop.call_soon(self._put, ("roster", room.name))
 
@@ -439,6 +447,8 @@ class RedisHub:
             await self._scripts["release"](keys=self._keys(room), args=[op[2], op[3], room, op[4]])
         elif kind == "rename":
             await self._scripts["rename"](keys=self._keys(room)[:2], args=[op[2], op[3], op[4]])
+        elif kind == "wake":
+            await self._wake()
         elif kind == "roster":
             _, version, flat = await self._scripts["roster"](keys=self._keys(room)[:2])
             await self._publish_roster(room, int(version), flat)
@@ -499,9 +509,13 @@ class RedisHub:
         if key in self._positions:
             return
         self._positions[key] = last
+        await self._wake()
+
+    async def _wake(self) -> None:
+        """The streams to read changed: the reader's waiting XREAD starts again."""
         if self._reader is not None and self._reader.id is not None:
             self._reader.wake()
-            await self.client.client_unblock(self._reader.id)  # its XREAD starts again
+            await self.client.client_unblock(self._reader.id)
 
     async def _came_back(self, swept: bool = False) -> None:
         """(Re)connected, or found swept: put this server's members back into Redis.
@@ -511,6 +525,9 @@ class RedisHub:
         join again). Chats said here meanwhile go to the other servers after.
         """
         was_away = self._connected_since != 0.0
+        before = time.time()
+        seconds, micros = await self.client.time()
+        self._clock_offset = seconds + micros / 1e6 - (before + time.time()) / 2
         await self._beat()
         await self.client.sadd(f"{self.prefix}:servers", self.sid)
         for room in self.Room.rooms.values():
