@@ -1,4 +1,4 @@
-"""``RedisHub``: one server's link to Redis -- publishing, the subscriber loop, names, presence.
+"""``RedisHub``: one server's link to Redis -- the rooms' streams, names, presence.
 
 The I/O shell of :mod:`chatkit.redis.room`, as :mod:`chatkit.server.app` is the shell of ``ChatUser``:
 the rooms stay free of I/O, the hub moves their messages to and from Redis. A server
@@ -9,7 +9,9 @@ gets one when it is given a Redis address::
 
 What lives in Redis (``chatkit`` is the key prefix):
 
-``chatkit:room:<room>``       the room's channel: every message for it, published once
+``chatkit:stream:<room>``     the room's stream: every message for it, added once
+                              (``XADD MAXLEN ~ 10000``); each server reads it from the
+                              last id it saw (:mod:`chatkit.redis.streams`)
 ``chatkit:names:<room>``      hash name -> "<join number> <member id>": who is in the room,
                               across servers; ``HSETNX`` in a Lua script makes a name
                               unique, with no race between two servers
@@ -19,12 +21,15 @@ What lives in Redis (``chatkit`` is the key prefix):
 
 A server whose ``alive`` key expired has died: any other server sweeps its names out
 (one Lua script, so only one sweeper announces each) and publishes "<name> left <room>."
-for each. If Redis goes away, each server keeps its own members chatting (local
-delivery), says so in its activity log, reconnects with backoff, and then puts its
-members back into Redis and tells the other servers who left meanwhile.
+for each; a server that finds it was swept (it had stalled) takes its members' names
+back, and tells a member whose name went to someone else to pick another. If Redis goes
+away, each server keeps its own members chatting (local delivery) and keeps what they
+say for the others (bounded: past it, each sender is told), says so in its activity log,
+reconnects with backoff, puts its members back into Redis, passes on what it kept, and
+reads on from the last id it saw. A room's keys go when its last member leaves.
 
 The hub reads frames with the core's grammar (:mod:`chatkit.core.grammar`), writes and
-reads what it publishes with :mod:`chatkit.redis.envelope`, and runs the Lua of
+reads what it adds to the streams with :mod:`chatkit.redis.envelope`, and runs the Lua of
 :mod:`chatkit.redis.scripts`; what is left here is I/O. To a ``ChatServer`` it is a
 rooms backend (:mod:`chatkit.server.rooms`): ``chat_user``, ``prepare``, ``serving``, ``close``.
 """
@@ -82,7 +87,7 @@ class Flow:
 
 
 class RedisHub:
-    """One server's link to Redis: makes its rooms, publishes, runs the subscriber loop.
+    """One server's link to Redis: makes its rooms, adds to their streams, reads them.
 
     >>> hub = RedisHub("redis://127.0.0.1:6379", name="A")   # nothing connects yet
     >>> people = hub.Room.get("people")
@@ -163,7 +168,7 @@ class RedisHub:
     # -- starting and stopping -------------------------------------------------------
 
     async def start(self, timeout: float = 5.0) -> None:
-        """Connect, subscribe, and run the subscriber, publisher and heartbeat tasks.
+        """Connect, and run the stream reader, publisher and heartbeat tasks.
 
         Raises ``ConnectionError`` if Redis does not answer within ``timeout`` seconds.
         """
@@ -196,7 +201,7 @@ class RedisHub:
             await asyncio.wait_for(ready.wait(), timeout)
         except TimeoutError:
             await self.close()
-            raise ConnectionError(f"could not subscribe at {self.url} within {timeout} s") from None
+            raise ConnectionError(f"could not start reading at {self.url} within {timeout} s") from None
 
     async def close(self, timeout: float = 2.0) -> None:
         """Send what is waiting, take this server out of Redis, and disconnect."""
@@ -232,7 +237,7 @@ class RedisHub:
     # -- what rooms call (sync, on the server's loop) -------------------------------------
 
     def publish(self, room: RedisRoom, text: str) -> None:
-        """Publish ``text`` to ``room``'s channel; while Redis is away, deliver it here."""
+        """Add ``text`` to ``room``'s stream; while Redis is away, deliver it here and keep it."""
         if not room.members:
             return  # nobody left anywhere (the last one's goodbye): the room's keys go
         if self.connected and self._put(("publish", room.name, All(self.sid, text).encode(), text)):
