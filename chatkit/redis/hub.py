@@ -104,6 +104,8 @@ class RedisHub:
         prefix: the start of every key and channel.
         report: called with ``(kind, text)`` or ``(kind, text, detail)`` for the
             activity log (``ChatServer.report``).
+        max_backlog: chats and notes kept for the other servers while Redis is away,
+            at most; past that, the sender of each chat is told it reached this server only.
     """
 
     def __init__(
@@ -115,11 +117,13 @@ class RedisHub:
         presence_timeout: float = 5.0,
         prefix: str = "chatkit",
         report: Callable[..., Any] | None = None,
+        max_backlog: int = MAX_BACKLOG,
     ) -> None:
         self.url = url
         self.sid = uuid.uuid4().hex[:12]  # this server's id in Redis
         self.name = name or self.sid
         self.presence_timeout = presence_timeout
+        self.max_backlog = max_backlog
         self.prefix = prefix
         self.report = report or (lambda kind, text, detail="": logger.info("%s", text))
         self.Room = room.new_registry()  # this server's rooms
@@ -595,10 +599,12 @@ class RedisHub:
                 member.name = None
 
     def _keep(self, room: RedisRoom, text: str) -> None:
-        """Keep ``text`` (said while Redis was away) for the other servers, or tell its sender."""
-        if len(room.members) <= len(room.local):
-            return  # nobody elsewhere to tell
-        if len(self._backlog) < MAX_BACKLOG:
+        """Keep ``text`` (said while Redis was away) for the other servers, or tell its sender.
+
+        Kept even if no member elsewhere is known: this server may not have heard of
+        one who joined just before Redis went away.
+        """
+        if len(self._backlog) < self.max_backlog:
             self._backlog.append((room.name, text))
             return
         try:
@@ -609,7 +615,7 @@ class RedisHub:
             for member in room.local:
                 if getattr(member, "name", None) == data.get("name"):
                     member.send(encode(error(
-                        f"not delivered to the other servers (Redis is away and {MAX_BACKLOG}"
+                        f"not delivered to the other servers (Redis is away and {self.max_backlog}"
                         f" messages are waiting): {data.get('text', '')[:40]}")))
 
     def _lost(self, exc: BaseException) -> None:

@@ -150,3 +150,42 @@ def test_rooms_joined_and_left_leave_no_keys_in_redis(redis_server, two_servers)
         run(body, timeout=12 * DEADLINE)
     finally:
         control.close()
+
+
+def test_past_the_backlog_s_bound_each_chat_that_reached_one_server_only_is_told(
+    redis_server, restart_redis
+):
+    from chatkit.redis.hub import RedisHub
+    from chatkit.server import ChatServer
+
+    def hub(name):  # a backlog of 3 chats or notes while Redis is away
+        return RedisHub(redis_server.url, name=name, presence_timeout=PRESENCE, max_backlog=3)
+
+    async def body():
+        hubs = [hub("A"), hub("B")]
+        async with ChatServer(rooms=hubs[0], rate_limit=None).serve("127.0.0.1", 0) as a, \
+                ChatServer(rooms=hubs[1], rate_limit=None).serve("127.0.0.1", 0) as b:
+            url = [f"ws://127.0.0.1:{s.sockets[0].getsockname()[1]}/chat/people" for s in (a, b)]
+            jenny = await person(url[0], 2, "jenny")
+            ann = await person(url[1], 3, "ann")
+            await recv_until(jenny, lambda m: m == note('ann joined "people".'))
+            redis_server.stop()
+            await eventually(lambda: not any(h.connected for h in hubs))
+            sent = [f"chat {i}" for i in range(5)]
+            for text in sent:
+                await say(jenny, text)
+            got = await recv_until(jenny, lambda m: m.get("text") == sent[-1])
+            assert [m["text"] for m in got if m.get("type") == "chat"] == sent  # here: all
+            told = [m for m in got + await drain(jenny) if m.get("type") == "error"]
+            restart_redis()
+            await eventually(lambda: all(h.connected for h in hubs), timeout=3 * DEADLINE)
+            await say(jenny, "back")
+            got = await recv_until(ann, lambda m: m.get("text") == "back")
+            heard = [m["text"] for m in got if m.get("name") == "jenny" and m["text"] != "back"]
+            assert heard == sent[:3]  # the bound
+            assert len(told) == 2 and all("not delivered" in m["text"] for m in told), told
+            assert [m["text"].rsplit(": ", 1)[1] for m in told] == sent[3:]  # each one named
+            for ws in (jenny, ann):
+                await ws.close()
+
+    run(body)
