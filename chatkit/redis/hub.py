@@ -68,6 +68,10 @@ MAX_OUTBOX = 10_000
 #: Chats and notes said here while Redis was away, kept for the other servers until it is
 #: back; past that each sender is told that its chat reached only this server.
 MAX_BACKLOG = 1_000
+#: A server whose alive key expired but whose connection to Redis is still open has
+#: stalled (a paused VM, a laptop lid), not died: it is swept only after this many
+#: presence timeouts. A dead process's connections close at once (its kernel says so).
+STALL_GRACE = 6
 
 @dataclasses.dataclass(frozen=True)
 class Flow:
@@ -106,6 +110,8 @@ class RedisHub:
             activity log (``ChatServer.report``).
         max_backlog: chats and notes kept for the other servers while Redis is away,
             at most; past that, the sender of each chat is told it reached this server only.
+        stall_grace: presence timeouts a silent server that still holds its connection
+            to Redis (stalled, not dead) keeps its members' names before it is swept.
     """
 
     def __init__(
@@ -118,12 +124,15 @@ class RedisHub:
         prefix: str = "chatkit",
         report: Callable[..., Any] | None = None,
         max_backlog: int = MAX_BACKLOG,
+        stall_grace: float = STALL_GRACE,
     ) -> None:
         self.url = url
         self.sid = uuid.uuid4().hex[:12]  # this server's id in Redis
         self.name = name or self.sid
         self.presence_timeout = presence_timeout
         self.max_backlog = max_backlog
+        self.stall_grace = stall_grace
+        self._silent_since: dict[str, float] = {}  # server id -> when its alive key was missed
         self.prefix = prefix
         self.report = report or (lambda kind, text, detail="": logger.info("%s", text))
         self.Room = room.new_registry()  # this server's rooms
@@ -479,7 +488,8 @@ class RedisHub:
             # A connection of its own for the blocking XREAD (socket timeout past its block).
             reader_client = aioredis.Redis.from_url(
                 self.url, decode_responses=True, socket_connect_timeout=2.0,
-                socket_timeout=10.0, single_connection_client=True)
+                socket_timeout=10.0, single_connection_client=True,
+                client_name=self._reader_name(self.sid))  # others see a stall by it
             try:
                 # Connections pooled before a loss may lead to a Redis that restarted:
                 # close them all, so no command of ours fails on a dead socket later.
@@ -511,6 +521,9 @@ class RedisHub:
                     pass
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, BACKOFF_MAX)
+
+    def _reader_name(self, sid: str) -> str:
+        return f"{self.prefix}:reader:{sid}"
 
     async def _read(self, room: str, last: str) -> None:
         """Read ``room``'s stream from ``last`` on, if this server does not read it yet."""
@@ -660,8 +673,24 @@ class RedisHub:
                 self._lost(exc)
 
     async def _sweep(self) -> None:
-        servers = await self.client.smembers(f"{self.prefix}:servers")
-        for sid in sorted(servers - {self.sid}):
+        """Sweep the servers that stopped beating: dead, or stalled past the grace."""
+        others = sorted(await self.client.smembers(f"{self.prefix}:servers") - {self.sid})
+        pipe = self.client.pipeline(transaction=False)
+        for sid in others:
+            pipe.exists(f"{self.prefix}:alive:{sid}")
+        silent = [sid for sid, alive in zip(others, await pipe.execute()) if not alive]
+        self._silent_since = {sid: t for sid, t in self._silent_since.items() if sid in silent}
+        if not silent:
+            return
+        # A stalled server's process still holds its reader's connection (named after it).
+        holding = {c.get("name") for c in await self.client.client_list()}
+        now = time.monotonic()
+        for sid in silent:
+            since = self._silent_since.setdefault(sid, now)
+            if (self._reader_name(sid) in holding
+                    and now - since < self.stall_grace * self.presence_timeout):
+                continue  # stalled, not dead (yet): its members keep their names
+            self._silent_since.pop(sid, None)
             swept = await self._scripts["sweep"](
                 keys=[f"{self.prefix}:servers"], args=[sid, self.prefix])
             for room, version, gone, flat in swept:

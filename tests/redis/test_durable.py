@@ -7,6 +7,7 @@ clients -- each person on an address of their own (127.0.0.N), as a class would 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 
@@ -92,7 +93,9 @@ async def drain(ws, quiet: float = 0.5) -> list[dict]:
     return got
 
 
-def test_a_server_stalled_past_the_presence_timeout_takes_its_names_back_or_says_so(two_servers):
+def test_a_server_stalled_past_the_grace_takes_its_names_back_or_says_so(two_servers):
+    # Stalled past STALL_GRACE timeouts: swept as if dead; when it wakes, it takes its
+    # members' names back, or tells the one whose name went to a newcomer.
     a, b = two_servers
 
     async def body():
@@ -123,6 +126,37 @@ def test_a_server_stalled_past_the_presence_timeout_takes_its_names_back_or_says
             await ws.close()
 
     run(body, timeout=4 * DEADLINE + 4 * PRESENCE)
+
+
+def test_a_server_stalled_past_the_presence_timeout_keeps_its_members_and_their_names(
+    two_servers
+):
+    a, b = two_servers
+
+    async def body():
+        jenny = await person(a.ws_url(), 2, "jenny")
+        ann = await person(b.ws_url(), 3, "ann")
+        await recv_until(jenny, lambda m: m == note('ann joined "people".'))
+
+        b.process.send_signal(signal.SIGSTOP)  # 3 timeouts: its alive key expires meanwhile
+        try:
+            await asyncio.sleep(2 * PRESENCE)
+            newcomer = await person(a.ws_url(), 5)
+            await newcomer.send(json.dumps({"type": "join", "name": "ann"}))
+            refused = await recv_json(newcomer)  # the name is still held: ann is connected
+            assert refused["type"] == "error" and "already taken" in refused["text"], refused
+            await asyncio.sleep(PRESENCE)
+        finally:
+            b.process.send_signal(signal.SIGCONT)
+        await say(ann, "sorry, my laptop was closed")
+        got = await recv_until(jenny, lambda m: m.get("text") == "sorry, my laptop was closed")
+        assert [m for m in got if "left" in m.get("text", "")] == [], got  # nobody "left"
+        assert sorted(await members(jenny)) == ["ann", "jenny"]
+        for ws in (jenny, ann, newcomer):
+            await ws.close()
+
+    run(body)
+    assert "stopped answering" not in a.output, a.output
 
 
 def test_rooms_joined_and_left_leave_no_keys_in_redis(redis_server, two_servers):
