@@ -374,12 +374,12 @@ class RedisHub:
         self.members[member_id] = member
         return member_id
 
-    # -- receiving: the subscriber loop's deliver -------------------------------------
+    # -- receiving: the reading loop's deliver ------------------------------------------
 
     def receive(self, message: dict[str, Any]) -> None:
-        """Handle one message from the subscription: deliver it to this server's members."""
+        """Handle one entry of a room's stream: deliver it to this server's members."""
         if message.get("type") not in ("pmessage", "message"):
-            return  # a subscription's confirmation
+            return  # not a message (a subscription's confirmation)
         room = self.Room.rooms.get(message["channel"][len(self._room_channel):])
         if room is None:
             return  # no member of this room here
@@ -642,7 +642,7 @@ class RedisHub:
             self.report("error", f"lost Redis at {self.url} ({_reason(exc)}): members here"
                                  " keep chatting with each other; reconnecting")
         else:  # the room's listen loop raised: show where
-            self.report("exception", f"the subscriber loop raised {_reason(exc)}; reconnecting",
+            self.report("exception", f"the reading loop (listen) raised {_reason(exc)}; reconnecting",
                         "".join(traceback.format_exception(exc)))
 
     # -- presence: heartbeat and sweeper --------------------------------------------

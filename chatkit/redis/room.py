@@ -63,7 +63,7 @@ class RedisRoom(Room):
     """A chat room whose members may be connected to different servers.
 
     ``broadcast`` publishes once; ``deliver`` sends what Redis brings to this
-    server's members; ``listen`` is the subscriber loop the hub runs.
+    server's members; ``listen`` is the reading loop the hub runs.
     """
 
     #: The I/O shell this room publishes through (set on each server's registry).
@@ -78,7 +78,7 @@ class RedisRoom(Room):
         return (f"<RedisRoom {self.name!r}: {len(self.members)} members,"
                 f" {len(self.local)} here>")
 
-    # -- the two halves of a shared room: publish, and the subscriber loop ----------
+    # -- the two halves of a shared room: publish, and the reading loop -------------
 
     def broadcast(self, data: dict[str, Any]) -> None:
         """Publish ``data``, encoded as JSON once, to the room's channel."""
