@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 
 import redis as redis_py
@@ -80,6 +81,61 @@ def test_chats_between_servers_during_a_redis_restart_all_arrive_and_names_stay_
             await ws.close()
 
     run(body)
+
+
+def test_a_server_cut_off_from_redis_catches_up_on_what_was_said_meanwhile(
+    redis_server, two_servers
+):
+    a, b = two_servers
+    control = redis_py.Redis.from_url(redis_server.url, decode_responses=True)
+
+    async def body():
+        jenny = await person(a.ws_url(), 2, "jenny")
+        ann = await person(b.ws_url(), 3, "ann")
+        await recv_until(jenny, lambda m: m == note('ann joined "people".'))
+        b.process.send_signal(signal.SIGSTOP)  # b cannot reconnect until it is woken
+        try:
+            ports = local_ports(b.process.pid)  # b's connections to Redis, cut by Redis
+            theirs = [c["id"] for c in control.client_list() if int(c["addr"].rsplit(":", 1)[1]) in ports]
+            assert len(theirs) >= 2, (ports, control.client_list())  # commands, and its reader
+            for client_id in theirs:
+                control.client_kill_filter(_id=client_id)
+            sent = [f"meanwhile {i}" for i in range(5)]
+            for text in sent:  # through Redis: jenny hears each back from the stream
+                await say(jenny, text)
+            await recv_until(jenny, lambda m: m.get("text") == sent[-1])
+        finally:
+            b.process.send_signal(signal.SIGCONT)
+        await say(jenny, "and now")  # b back: every line, once, in order
+        got = await recv_until(ann, lambda m: m.get("text") == "and now")
+        assert [m["text"] for m in got if m.get("name") == "jenny"] == [*sent, "and now"], (
+            got, b.output)
+        for ws in (jenny, ann):
+            await ws.close()
+
+    try:
+        run(body)
+    finally:
+        control.close()
+
+
+def local_ports(pid: int) -> set[int]:
+    """The local ports of process ``pid``'s TCP sockets (from /proc: Linux)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = set()
+    with open(f"/proc/{pid}/net/tcp") as table:
+        for line in list(table)[1:]:
+            fields = line.split()
+            if fields[9] in inodes:
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
 
 
 async def drain(ws, quiet: float = 0.5) -> list[dict]:
