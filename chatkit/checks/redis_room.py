@@ -224,9 +224,7 @@ def _explore(room_class: type, url: str) -> list[Result]:
         (hub,) = hubs(1, _Listening(), listen=staticmethod(RedisRoom.listen))
         await hub.start(timeout=TIMEOUT)
         spy = aioredis.Redis.from_url(url, decode_responses=True)
-        pubsub = spy.pubsub()
-        await pubsub.subscribe(hub.channel("people"))
-        await pubsub.get_message(timeout=1)  # the subscription's confirmation
+        stream, last = hub.channel("people"), "0-0"  # the room's stream, read as the hub does
         sessions = []
         try:
             room = hub.Room.get("people")
@@ -238,14 +236,16 @@ def _explore(room_class: type, url: str) -> list[Result]:
                 at_once = jenny.sent[before:]  # Redis has not answered yet
                 published = []
                 for _ in range(40):  # what it published, until it is quiet
-                    message = await pubsub.get_message(timeout=0.02)
-                    if message and message["type"] == "message" and message["data"].startswith("all "):
-                        published.append(message["data"].partition("\n")[2])
-                    elif published and message is None:
+                    answer = await spy.xread({stream: last}, count=100, block=20)
+                    entries = answer[0][1] if answer else []
+                    for entry_id, fields in entries:
+                        last = entry_id
+                        if fields.get("m", "").startswith("all "):
+                            published.append(fields["m"].partition("\n")[2])
+                    if published and not entries:
                         break
                 sessions.append((data, published, at_once))
         finally:
-            await pubsub.aclose()
             await spy.aclose()
             await hub.close()
         return sessions

@@ -7,9 +7,7 @@ the server that published it (``RedisHub.sid``), and what this kind needs -- the
     all <sid>\\n<message>                      a chat or a note, for every member
     to <sid> <member id>\\n<message>           /priv to one member, on another server
     roster <sid> <version>\\n<JSON entries>    who is in the room now, in join order
-    hello <sid>\\n                             "I am back": replay the notes I missed
-    others <sid> <number>\\n<note>             a note said while Redis was away
-    for <sid> <number> <server>\\n<note>       the same, again, to one server that said hello
+    late <sid>\\n<message>                     said while Redis was away: its own server had it then
 
 One class per kind, each with ``encode()``; :func:`decode` reads any of them back.
 Plain text in, plain values out: no I/O (the hub publishes and receives)::
@@ -28,7 +26,7 @@ from __future__ import annotations
 import json
 from typing import NamedTuple
 
-__all__ = ["All", "To", "Roster", "Hello", "Replay", "Envelope", "decode"]
+__all__ = ["All", "To", "Roster", "Late", "Envelope", "decode"]
 
 
 class All(NamedTuple):
@@ -73,44 +71,29 @@ class Roster(NamedTuple):
         return f"roster {self.origin} {self.version}\n{json.dumps(self.entries)}"
 
 
-class Hello(NamedTuple):
-    """A server is (back) on Redis: those who kept notes for it replay them (:class:`Replay`)."""
+class Late(NamedTuple):
+    """A chat or a note said while Redis was away: every server but its own delivers it.
 
-    origin: str
-
-    def encode(self) -> str:
-        return f"hello {self.origin}\n"
-
-
-class Replay(NamedTuple):
-    """A note said while Redis was away, numbered so each server hears it once.
-
-    For every server (``others``), or for one that said hello late (``server``: ``for``)::
-
-        >>> Replay("a7f3", 2, "x").encode(), Replay("a7f3", 2, "x", "b1").encode()
-        ('others a7f3 2\\nx', 'for a7f3 2 b1\\nx')
+        >>> Late("a7f3", "x").encode()
+        'late a7f3\\nx'
 
     """
 
     origin: str
-    number: int
     text: str
-    server: str | None = None
 
     def encode(self) -> str:
-        if self.server is None:
-            return f"others {self.origin} {self.number}\n{self.text}"
-        return f"for {self.origin} {self.number} {self.server}\n{self.text}"
+        return f"late {self.origin}\n{self.text}"
 
 
-Envelope = All | To | Roster | Hello | Replay
+Envelope = All | To | Roster | Late
 
 
 def decode(payload: str) -> Envelope:
     """Read a payload from a room's channel; raise ``ValueError`` if it is none of ours.
 
-    >>> decode("hello a7f3\\n")
-    Hello(origin='a7f3')
+    >>> decode("late a7f3\\nhi")
+    Late(origin='a7f3', text='hi')
     >>> decode("shout a7f3\\nhi")
     Traceback (most recent call last):
       ...
@@ -128,10 +111,6 @@ def decode(payload: str) -> Envelope:
         return To(origin, rest[0], text)
     elif kind == "roster" and len(rest) == 1:
         return Roster(origin, int(rest[0]), json.loads(text))
-    elif kind == "hello":
-        return Hello(origin)
-    elif kind == "others" and len(rest) == 1:
-        return Replay(origin, int(rest[0]), text)
-    elif kind == "for" and len(rest) == 2:
-        return Replay(origin, int(rest[0]), text, rest[1])
+    elif kind == "late" and not rest:
+        return Late(origin, text)
     raise ValueError(f"not a chatkit payload: {header!r}")

@@ -1,4 +1,4 @@
-"""``RedisHub``: one server's link to Redis -- publishing, the subscriber loop, names, presence.
+"""``RedisHub``: one server's link to Redis -- the rooms' streams, names, presence.
 
 The I/O shell of :mod:`chatkit.redis.room`, as :mod:`chatkit.server.app` is the shell of ``ChatUser``:
 the rooms stay free of I/O, the hub moves their messages to and from Redis. A server
@@ -9,7 +9,9 @@ gets one when it is given a Redis address::
 
 What lives in Redis (``chatkit`` is the key prefix):
 
-``chatkit:room:<room>``       the room's channel: every message for it, published once
+``chatkit:stream:<room>``     the room's stream: every message for it, added once
+                              (``XADD MAXLEN ~ 10000``); each server reads it from the
+                              last id it saw (:mod:`chatkit.redis.streams`)
 ``chatkit:names:<room>``      hash name -> "<join number> <member id>": who is in the room,
                               across servers; ``HSETNX`` in a Lua script makes a name
                               unique, with no race between two servers
@@ -19,12 +21,15 @@ What lives in Redis (``chatkit`` is the key prefix):
 
 A server whose ``alive`` key expired has died: any other server sweeps its names out
 (one Lua script, so only one sweeper announces each) and publishes "<name> left <room>."
-for each. If Redis goes away, each server keeps its own members chatting (local
-delivery), says so in its activity log, reconnects with backoff, and then puts its
-members back into Redis and tells the other servers who left meanwhile.
+for each; a server that finds it was swept (it had stalled) takes its members' names
+back, and tells a member whose name went to someone else to pick another. If Redis goes
+away, each server keeps its own members chatting (local delivery) and keeps what they
+say for the others (bounded: past it, each sender is told), says so in its activity log,
+reconnects with backoff, puts its members back into Redis, passes on what it kept, and
+reads on from the last id it saw. A room's keys go when its last member leaves.
 
 The hub reads frames with the core's grammar (:mod:`chatkit.core.grammar`), writes and
-reads what it publishes with :mod:`chatkit.redis.envelope`, and runs the Lua of
+reads what it adds to the streams with :mod:`chatkit.redis.envelope`, and runs the Lua of
 :mod:`chatkit.redis.scripts`; what is left here is I/O. To a ``ChatServer`` it is a
 rooms backend (:mod:`chatkit.server.rooms`): ``chat_user``, ``prepare``, ``serving``, ``close``.
 """
@@ -45,12 +50,13 @@ from typing import Any, Callable
 
 from ..core import grammar
 from ..core.grammar import MEMBERS, NAME, PRIV, Command, Join, may_be_join_or_command, read
-from ..core.messages import ProtocolError, check_name, encode
+from ..core.messages import ProtocolError, check_name, encode, error
 from ..core.room import send_member_lists
 from ..support.urls import redacted
-from .envelope import All, Hello, Replay, Roster, To, decode
+from .envelope import All, Late, Roster, To, decode
 from .room import RedisRoom
 from .scripts import SCRIPTS, roster
+from .streams import FIELD, MAXLEN, StreamReader
 
 __all__ = ["RedisHub", "Flow"]
 
@@ -60,8 +66,13 @@ logger = logging.getLogger("chatkit")
 BACKOFF_START, BACKOFF_MAX = 0.1, 5.0
 #: Operations waiting for Redis, at most; past that a chat is delivered here only.
 MAX_OUTBOX = 10_000
-#: Notes said while Redis was away, kept to tell the other servers when it is back.
-MAX_MISSED_NOTES = 100
+#: Chats and notes said here while Redis was away, kept for the other servers until it is
+#: back; past that each sender is told that its chat reached only this server.
+MAX_BACKLOG = 1_000
+#: A server whose alive key expired but whose connection to Redis is still open has
+#: stalled (a paused VM, a laptop lid), not died: it is swept only after this many
+#: presence timeouts. A dead process's connections close at once (its kernel says so).
+STALL_GRACE = 6
 
 @dataclasses.dataclass(frozen=True)
 class Flow:
@@ -81,7 +92,7 @@ class Flow:
 
 
 class RedisHub:
-    """One server's link to Redis: makes its rooms, publishes, runs the subscriber loop.
+    """One server's link to Redis: makes its rooms, adds to their streams, reads them.
 
     >>> hub = RedisHub("redis://127.0.0.1:6379", name="A")   # nothing connects yet
     >>> people = hub.Room.get("people")
@@ -98,6 +109,10 @@ class RedisHub:
         prefix: the start of every key and channel.
         report: called with ``(kind, text)`` or ``(kind, text, detail)`` for the
             activity log (``ChatServer.report``).
+        max_backlog: chats and notes kept for the other servers while Redis is away,
+            at most; past that, the sender of each chat is told it reached this server only.
+        stall_grace: presence timeouts a silent server that still holds its connection
+            to Redis (stalled, not dead) keeps its members' names before it is swept.
     """
 
     def __init__(
@@ -109,12 +124,17 @@ class RedisHub:
         presence_timeout: float = 5.0,
         prefix: str = "chatkit",
         report: Callable[..., Any] | None = None,
+        max_backlog: int = MAX_BACKLOG,
+        stall_grace: float = STALL_GRACE,
     ) -> None:
         self.url = url
         self.shown_url = redacted(url)  # in every message and repr: no password
         self.sid = uuid.uuid4().hex[:12]  # this server's id in Redis
         self.name = name or self.sid
         self.presence_timeout = presence_timeout
+        self.max_backlog = max_backlog
+        self.stall_grace = stall_grace
+        self._silent_since: dict[str, float] = {}  # server id -> when its alive key was missed
         self.prefix = prefix
         self.report = report or (lambda kind, text, detail="": logger.info("%s", text))
         self.Room = room.new_registry()  # this server's rooms
@@ -126,14 +146,13 @@ class RedisHub:
         self._claims: dict[Any, tuple[str, str]] = {}  # member -> (room, name held in Redis)
         self._next_id = itertools.count(1)
         self._outbox: collections.deque[tuple] = collections.deque()
-        self._missed: collections.deque[tuple[str, str]] = collections.deque(maxlen=MAX_MISSED_NOTES)
+        self._backlog: collections.deque[tuple[str, str]] = collections.deque()  # (room, text)
         self._listening: asyncio.Future | None = None  # the room's listen loop, running
-        self._replay: list[tuple[int, str, str]] = []  # notes others missed: number, room, text
-        self._numbers = itertools.count()
-        self._replay_until = 0.0
-        self._replayed: set[tuple[str, str]] = set()  # (server, number) of notes heard
+        self._positions: dict[str, str] = {}  # stream key -> the last id read from it
+        self._reader: StreamReader | None = None
+        self._clock_offset = 0.0  # Redis's clock minus ours, in seconds
         self._seqs: dict[str, int] = {}  # member id -> join number, as Redis last said
-        self._room_channel = f"{prefix}:room:"
+        self._room_channel = f"{prefix}:stream:"
         self._tasks: list[asyncio.Task] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakeup: asyncio.Event | None = None
@@ -158,12 +177,13 @@ class RedisHub:
 
     def _keys(self, room: str) -> list[str]:
         p = self.prefix
-        return [f"{p}:names:{room}", f"{p}:seq:{room}", f"{p}:rooms-of:{self.sid}"]
+        return [f"{p}:names:{room}", f"{p}:seq:{room}", f"{p}:rooms-of:{self.sid}",
+                f"{p}:stream:{room}"]
 
     # -- starting and stopping -------------------------------------------------------
 
     async def start(self, timeout: float = 5.0) -> None:
-        """Connect, subscribe, and run the subscriber, publisher and heartbeat tasks.
+        """Connect, and run the stream reader, publisher and heartbeat tasks.
 
         Raises ``ConnectionError`` if Redis does not answer within ``timeout`` seconds.
         """
@@ -196,7 +216,7 @@ class RedisHub:
             await asyncio.wait_for(ready.wait(), timeout)
         except TimeoutError:
             await self.close()
-            raise ConnectionError(f"could not subscribe at {self.shown_url} within {timeout} s") from None
+            raise ConnectionError(f"could not start reading at {self.shown_url} within {timeout} s") from None
 
     async def close(self, timeout: float = 2.0) -> None:
         """Send what is waiting, take this server out of Redis, and disconnect."""
@@ -232,10 +252,13 @@ class RedisHub:
     # -- what rooms call (sync, on the server's loop) -------------------------------------
 
     def publish(self, room: RedisRoom, text: str) -> None:
-        """Publish ``text`` to ``room``'s channel; while Redis is away, deliver it here."""
+        """Add ``text`` to ``room``'s stream; while Redis is away, deliver it here and keep it."""
+        if not room.members:
+            return  # nobody left anywhere (the last one's goodbye): the room's keys go
         if self.connected and self._put(("publish", room.name, All(self.sid, text).encode(), text)):
             return
         self._local(room, text)
+        self._keep(room, text)
 
     def send_to(self, room: RedisRoom, member_id: str, name: str, text: str) -> None:
         """Send ``text`` to one member on another server (``/priv``)."""
@@ -247,6 +270,13 @@ class RedisHub:
         """``member`` joined ``room`` here: the other servers hear it after the join note."""
         if member not in self._ids:
             self._ids[member] = self._new_id(member)
+        key = self.channel(room.name)
+        if key not in self._positions and self.connected:
+            # Joined without a claim (room.join called directly): read from now on,
+            # now as Redis's clock says (stream ids are its milliseconds), a little before.
+            now = time.time() + self._clock_offset
+            self._positions[key] = f"{max(0, int(now * 1000) - 50)}-0"
+            self._put(("wake", room.name))
         if self.connected and self._loop is not None:
             self._loop.call_soon(self._put, ("roster", room.name))
 
@@ -256,9 +286,12 @@ class RedisHub:
         self.members.pop(member_id, None)
         self._seqs.pop(member_id, None)
         claim = self._claims.pop(member, None)
+        if not room.local:  # no member here any more: stop reading its stream
+            self._positions.pop(self.channel(room.name), None)
         if claim is not None and self.connected:
-            self._put(("release", claim[0], claim[1], member_id))
-            self._loop.call_soon(self._put, ("roster", room.name))
+            self._put(("release", claim[0], claim[1], member_id, "" if room.local else "last"))
+            if len(room.members) > 0:
+                self._loop.call_soon(self._put, ("roster", room.name))
 
     # -- what the server calls before each frame (async: Redis answers first) ----------
 
@@ -300,8 +333,9 @@ class RedisHub:
         # next claim's answer is read, so a name claimed here is never taken twice here.
         async with self._claiming:
             if old is None:
-                ok, version, flat = await self._scripts["claim"](
+                ok, version, flat, last = await self._scripts["claim"](
                     keys=self._keys(room.name), args=[name, member_id, room.name])
+                await self._read(room.name, last)
             else:
                 ok, version, flat = await self._scripts["rename"](
                     keys=self._keys(room.name)[:2], args=[old, name, member_id])
@@ -321,7 +355,7 @@ class RedisHub:
         member_id = self._ids[user]
         if old is None or user.name is None:
             self._claims.pop(user, None)
-            self._put(("release", room, name, member_id))
+            self._put(("release", room, name, member_id, ""))
         else:
             self._claims[user] = (room, user.name)
             self._put(("rename", room, name, user.name, member_id))
@@ -342,33 +376,21 @@ class RedisHub:
         self.members[member_id] = member
         return member_id
 
-    # -- receiving: the subscriber loop's deliver -------------------------------------
+    # -- receiving: the reading loop's deliver ------------------------------------------
 
     def receive(self, message: dict[str, Any]) -> None:
-        """Handle one message from the subscription: deliver it to this server's members."""
+        """Handle one entry of a room's stream: deliver it to this server's members."""
         if message.get("type") not in ("pmessage", "message"):
-            return  # a subscription's confirmation
+            return  # not a message (a subscription's confirmation)
         room = self.Room.rooms.get(message["channel"][len(self._room_channel):])
         if room is None:
             return  # no member of this room here
         match decode(message["data"]):
             case All(origin, text):  # most messages: a chat or a note for the whole room
                 count = room.deliver(text)
-            case Hello(origin):
-                if origin != self.sid and time.monotonic() < self._replay_until:
-                    for number, room_name, note_text in self._replay:
-                        if room_name == room.name:
-                            self._put(("publish", room_name,
-                                       Replay(self.sid, number, note_text, origin).encode(), None))
-                return
-            case Replay(origin, number, text, server):  # a note replayed after Redis was away
-                if origin == self.sid or server not in (None, self.sid):
+            case Late(origin, text):  # said while Redis was away; its own server had it then
+                if origin == self.sid:
                     return
-                if (origin, number) in self._replayed:
-                    return  # heard it already
-                if len(self._replayed) > 10 * MAX_MISSED_NOTES:
-                    self._replayed.clear()
-                self._replayed.add((origin, number))
                 count = room.deliver(text)
             case To(origin, member_id, text):
                 count = 0
@@ -424,6 +446,7 @@ class RedisHub:
                             room = self.Room.rooms.get(op[1])
                             if room is not None:
                                 self._local(room, op[3])
+                                self._keep(room, op[3])
                     self._outbox.clear()
                 finally:
                     self._sending = False
@@ -433,7 +456,7 @@ class RedisHub:
         if kind == "publish":
             pipe = self.client.pipeline(transaction=False)
             for _, room, payload, text in batch:
-                pipe.publish(self.channel(room), payload)
+                pipe.xadd(self.channel(room), {FIELD: payload}, maxlen=MAXLEN, approximate=True)
                 if text is not None:  # recorded first: Redis may deliver it before it answers
                     self._record("publish", room, self.sid, text)
             await pipe.execute()
@@ -441,9 +464,11 @@ class RedisHub:
         (op,) = batch
         room = op[1]
         if kind == "release":
-            await self._scripts["release"](keys=self._keys(room)[:2], args=[op[2], op[3]])
+            await self._scripts["release"](keys=self._keys(room), args=[op[2], op[3], room, op[4]])
         elif kind == "rename":
             await self._scripts["rename"](keys=self._keys(room)[:2], args=[op[2], op[3], op[4]])
+        elif kind == "wake":
+            await self._wake()
         elif kind == "roster":
             _, version, flat = await self._scripts["roster"](keys=self._keys(room)[:2])
             await self._publish_roster(room, int(version), flat)
@@ -451,50 +476,82 @@ class RedisHub:
     async def _publish_roster(self, room: str, version: int, flat: list[str]) -> None:
         seqs: dict[str, int] = {}
         entries = [[name, member_id, seqs[member_id]] for name, member_id in roster(flat, seqs)]
-        await self.client.publish(self.channel(room), Roster(self.sid, version, entries).encode())
+        await self.client.xadd(self.channel(room), {FIELD: Roster(self.sid, version, entries).encode()},
+                               maxlen=MAXLEN, approximate=True)
 
     # -- Redis away and back: the supervisor --------------------------------------------
 
     async def _supervise(self, ready: asyncio.Event) -> None:
-        """Subscribe and run the room's ``listen`` loop; on failure, reconnect with backoff."""
+        """Read the rooms' streams through the room's ``listen``; on failure, reconnect with backoff."""
+        import redis.asyncio as aioredis
+
         delay = BACKOFF_START
         while True:
-            pubsub = self.client.pubsub()
+            # A connection of its own for the blocking XREAD (socket timeout past its block).
+            reader_client = aioredis.Redis.from_url(
+                self.url, decode_responses=True, socket_connect_timeout=2.0,
+                socket_timeout=10.0, single_connection_client=True,
+                client_name=self._reader_name(self.sid))  # others see a stall by it
             try:
                 # Connections pooled before a loss may lead to a Redis that restarted:
                 # close them all, so no command of ours fails on a dead socket later.
                 await self.client.connection_pool.disconnect()
-                await pubsub.psubscribe(self._room_channel + "*")
-                async with asyncio.timeout(5):  # the subscription is live before we publish
-                    while (await pubsub.get_message(timeout=1.0) or {}).get("type") != "psubscribe":
-                        pass
+                self._reader = StreamReader(reader_client, self._positions)
+                await self._reader.connect()
                 await self._came_back()
                 ready.set()
                 delay = BACKOFF_START
-                self._listening = asyncio.ensure_future(self.Room.listen(pubsub, self.receive))
+                self._listening = asyncio.ensure_future(self.Room.listen(self._reader, self.receive))
                 try:  # until it fails, or _lost (a command failed) cancels it
                     await asyncio.wait({self._listening})
                 finally:
-                    self._listening.cancel()
+                    self._listening.cancel()  # and let it finish before its connection closes
+                    await asyncio.wait({self._listening}, timeout=1.0)
                 if self._listening.cancelled():
                     raise ConnectionError("a command to Redis failed")
                 self._listening.result()
-                raise ConnectionError("the subscriber loop (listen) returned")
+                raise ConnectionError("the reading loop (listen) returned")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 self._lost(exc)
             finally:
+                self._reader = None
                 try:
-                    await pubsub.aclose()
+                    await reader_client.aclose()
                 except Exception:  # a cancellation goes through: close() is stopping us
                     pass
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, BACKOFF_MAX)
 
-    async def _came_back(self) -> None:
-        """(Re)connected: heartbeat first, then put this server's members back into Redis."""
+    def _reader_name(self, sid: str) -> str:
+        return f"{self.prefix}:reader:{sid}"
+
+    async def _read(self, room: str, last: str) -> None:
+        """Read ``room``'s stream from ``last`` on, if this server does not read it yet."""
+        key = self.channel(room)
+        if key in self._positions:
+            return
+        self._positions[key] = last
+        await self._wake()
+
+    async def _wake(self) -> None:
+        """The streams to read changed: the reader's waiting XREAD starts again."""
+        if self._reader is not None and self._reader.id is not None:
+            self._reader.wake()
+            await self.client.client_unblock(self._reader.id)
+
+    async def _came_back(self, swept: bool = False) -> None:
+        """(Re)connected, or found swept: put this server's members back into Redis.
+
+        Each member gets its name back, in its place, unless another server gave
+        the name away meanwhile: then that member is told to pick another (it must
+        join again). Chats said here meanwhile go to the other servers after.
+        """
         was_away = self._connected_since != 0.0
+        before = time.time()
+        seconds, micros = await self.client.time()
+        self._clock_offset = seconds + micros / 1e6 - (before + time.time()) / 2
         await self._beat()
         await self.client.sadd(f"{self.prefix}:servers", self.sid)
         for room in self.Room.rooms.values():
@@ -510,33 +567,71 @@ class RedisHub:
                     self._ids[member] = member_id
                     self._claims[member] = (name, member.name)
                     pairs += [member_id, member.name, str(self._seqs.get(member_id, 0))]
-            version, clashes, flat = await self._scripts["resync"](
+            version, clashes, flat, last, back = await self._scripts["resync"](
                 keys=self._keys(name), args=[self.sid, name, *pairs])
+            if room is None:
+                continue
+            if room.local:
+                key = self.channel(name)
+                self._positions.setdefault(key, last)
             for clash in clashes:
-                self.report("error", f"{clash!r} in {name!r} was taken on another server"
-                                     " while Redis was away: two members share that name now")
-            if room is not None:
-                room.load_roster(int(version), self._roster(flat), self.members)
+                self._turn_away(room, clash)
+            room.load_roster(int(version), self._roster(flat), self.members)
             await self._publish_roster(name, int(version), flat)
-        # Tell the others who came and went meanwhile -- now, and again to each server
-        # that says hello later (it was still away: what is published now never reaches it).
-        missed = [(next(self._numbers), room_name, text) for room_name, text in self._missed]
-        self._missed.clear()
-        self._replay = missed
-        self._replay_until = time.monotonic() + 2 * self.presence_timeout
-        pipe = self.client.pipeline(transaction=False)
-        for number, room_name, text in missed:  # numbered: each server hears it once
-            pipe.publish(self.channel(room_name), Replay(self.sid, number, text).encode())
-        for name in sorted(self.Room.rooms):
-            pipe.publish(self.channel(name), Hello(self.sid).encode())
-        await pipe.execute()
+            if swept:  # the others were told they left: they are back
+                for member_name in back:
+                    self._put(("publish", name, All(self.sid, encode(grammar.joined(member_name, name))).encode(), None))
+        # What was said here while Redis was away, for the other servers (here: said already).
+        late = list(self._backlog)
+        self._backlog.clear()
+        if late:
+            pipe = self.client.pipeline(transaction=False)
+            for room_name, text in late:
+                pipe.xadd(self.channel(room_name), {FIELD: Late(self.sid, text).encode()},
+                          maxlen=MAXLEN, approximate=True)
+            await pipe.execute()
         self.connected = True
         self._connected_since = time.monotonic()
-        self.report("listen", f"{'reconnected to' if was_away else 'connected to'} Redis at"
-                              f" {self.shown_url}: rooms shared with other servers"
-                              + (f" ({len(missed)} notes passed on)" if missed else ""))
+        if not swept:
+            self.report("listen", f"{'reconnected to' if was_away else 'connected to'} Redis at"
+                                  f" {self.shown_url}: rooms shared with other servers"
+                                  + (f" ({len(late)} messages passed on)" if late else ""))
         if self._outbox and self._wakeup is not None:
             self._wakeup.set()
+
+    def _turn_away(self, room: RedisRoom, name: str) -> None:
+        """``name`` was given to a member elsewhere while ours could not say it was taken."""
+        for member in list(room.local):
+            if getattr(member, "name", None) == name:
+                self.report("error", f"{name!r} in {room.name!r} was taken on another server"
+                                     " meanwhile: told ours to pick another name")
+                member.send(encode(error(
+                    f'"{name}" was taken on another server while this one could not reach'
+                    ' Redis: pick another name and join again')))
+                self._claims.pop(member, None)  # the name is the other's: release nothing
+                room.local.pop(member, None)
+                room.members.pop(member, None)
+                member.name = None
+
+    def _keep(self, room: RedisRoom, text: str) -> None:
+        """Keep ``text`` (said while Redis was away) for the other servers, or tell its sender.
+
+        Kept even if no member elsewhere is known: this server may not have heard of
+        one who joined just before Redis went away.
+        """
+        if len(self._backlog) < self.max_backlog:
+            self._backlog.append((room.name, text))
+            return
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return
+        if data.get("type") == "chat":  # tell the one who said it
+            for member in room.local:
+                if getattr(member, "name", None) == data.get("name"):
+                    member.send(encode(error(
+                        f"not delivered to the other servers (Redis is away and {self.max_backlog}"
+                        f" messages are waiting): {data.get('text', '')[:40]}")))
 
     def _lost(self, exc: BaseException) -> None:
         """Redis stopped answering: say so once, deliver locally until it is back."""
@@ -549,7 +644,7 @@ class RedisHub:
             self.report("error", f"lost Redis at {self.shown_url} ({_reason(exc)}): members here"
                                  " keep chatting with each other; reconnecting")
         else:  # the room's listen loop raised: show where
-            self.report("exception", f"the subscriber loop raised {_reason(exc)}; reconnecting",
+            self.report("exception", f"the reading loop (listen) raised {_reason(exc)}; reconnecting",
                         "".join(traceback.format_exception(exc)))
 
     # -- presence: heartbeat and sweeper --------------------------------------------
@@ -566,6 +661,11 @@ class RedisHub:
                 continue
             try:
                 await self._beat()
+                if not await self.client.sismember(f"{self.prefix}:servers", self.sid):
+                    # Swept: stalled past the timeout (a paused VM), taken for dead.
+                    self.report("error", "this server was swept (it stalled past the presence"
+                                         " timeout): taking its members' names back")
+                    await self._came_back(swept=True)
                 # Just back? Others may not have beaten yet: wait a whole timeout first.
                 if time.monotonic() - self._connected_since >= self.presence_timeout:
                     await self._sweep()
@@ -575,8 +675,24 @@ class RedisHub:
                 self._lost(exc)
 
     async def _sweep(self) -> None:
-        servers = await self.client.smembers(f"{self.prefix}:servers")
-        for sid in sorted(servers - {self.sid}):
+        """Sweep the servers that stopped beating: dead, or stalled past the grace."""
+        others = sorted(await self.client.smembers(f"{self.prefix}:servers") - {self.sid})
+        pipe = self.client.pipeline(transaction=False)
+        for sid in others:
+            pipe.exists(f"{self.prefix}:alive:{sid}")
+        silent = [sid for sid, alive in zip(others, await pipe.execute()) if not alive]
+        self._silent_since = {sid: t for sid, t in self._silent_since.items() if sid in silent}
+        if not silent:
+            return
+        # A stalled server's process still holds its reader's connection (named after it).
+        holding = {c.get("name") for c in await self.client.client_list()}
+        now = time.monotonic()
+        for sid in silent:
+            since = self._silent_since.setdefault(sid, now)
+            if (self._reader_name(sid) in holding
+                    and now - since < self.stall_grace * self.presence_timeout):
+                continue  # stalled, not dead (yet): its members keep their names
+            self._silent_since.pop(sid, None)
             swept = await self._scripts["sweep"](
                 keys=[f"{self.prefix}:servers"], args=[sid, self.prefix])
             for room, version, gone, flat in swept:
@@ -592,12 +708,6 @@ class RedisHub:
     def _local(self, room: RedisRoom, text: str) -> None:
         count = room.deliver(text)
         self._record("local", room.name, self.sid, text, count)
-        if len(room.members) > len(room.local) and '"note"' in text:
-            try:
-                if json.loads(text).get("type") == "note":
-                    self._missed.append((room.name, text))
-            except ValueError:
-                pass
 
     def _record(self, action: str, room: str, origin: str, text: str, count: int = 0) -> None:
         self.flow.append(Flow(time.time(), self.sid, action, room, origin, text, count))

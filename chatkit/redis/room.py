@@ -1,11 +1,12 @@
-"""``RedisRoom``: one room spread over many servers, through Redis's publish/subscribe.
+"""``RedisRoom``: one room spread over many servers, through Redis.
 
 A ``Room`` lives in one process: a chat reaches the members of that process only.
 A ``RedisRoom`` is a ``Room`` with a different ``broadcast``: it *publishes* the
-message, encoded once, to the room's channel in Redis, and every server subscribed
-to that channel delivers it to its own members (``deliver``)::
+message, encoded once, to the room in Redis (the hub appends it to the room's stream),
+and every server with members in the room reads it and delivers it to its own members
+(``deliver``)::
 
-    server A: jenny says "hi"  ->  PUBLISH chatkit:room:people  ->  Redis
+    server A: jenny says "hi"  ->  XADD chatkit:stream:people  ->  Redis
     Redis -> server A -> jenny, colt         Redis -> server B -> ann, bob
 
 Like ``Room``, it never touches a socket or an event loop: what it publishes it hands
@@ -62,7 +63,7 @@ class RedisRoom(Room):
     """A chat room whose members may be connected to different servers.
 
     ``broadcast`` publishes once; ``deliver`` sends what Redis brings to this
-    server's members; ``listen`` is the subscriber loop the hub runs.
+    server's members; ``listen`` is the reading loop the hub runs.
     """
 
     #: The I/O shell this room publishes through (set on each server's registry).
@@ -77,7 +78,7 @@ class RedisRoom(Room):
         return (f"<RedisRoom {self.name!r}: {len(self.members)} members,"
                 f" {len(self.local)} here>")
 
-    # -- the two halves of a shared room: publish, and the subscriber loop ----------
+    # -- the two halves of a shared room: publish, and the reading loop -------------
 
     def broadcast(self, data: dict[str, Any]) -> None:
         """Publish ``data``, encoded as JSON once, to the room's channel."""
@@ -87,8 +88,10 @@ class RedisRoom(Room):
     async def listen(pubsub: Any, deliver: Any) -> None:
         """The subscriber loop: hand every message Redis sends to ``deliver``, forever.
 
-        ``pubsub`` is redis-py's ``PubSub``, already subscribed; ``deliver(message)``
-        takes each message dict as ``pubsub.listen()`` yields it.
+        ``pubsub`` is anything whose ``listen()`` yields message dicts: redis-py's
+        ``PubSub``, already subscribed, or the hub's stream reader
+        (:class:`chatkit.redis.streams.StreamReader`), which yields the same dicts;
+        ``deliver(message)`` takes each message dict as ``pubsub.listen()`` yields it.
         """
         async for message in pubsub.listen():
             deliver(message)

@@ -22,8 +22,11 @@ __all__ = ["CLAIM", "RENAME", "RELEASE", "ROSTER", "SWEEP", "RESYNC", "SCRIPTS",
 CLAIM = """
 local seq = redis.call('INCR', KEYS[2])
 local ok = redis.call('HSETNX', KEYS[1], ARGV[1], string.format('%015d', seq) .. ' ' .. ARGV[2])
-if ok == 1 then redis.call('SADD', KEYS[3], ARGV[3]) end
-return {ok, seq, redis.call('HGETALL', KEYS[1])}
+if ok == 1 then
+  redis.call('SADD', KEYS[3], ARGV[3])
+  redis.call('PERSIST', KEYS[4])
+end
+return {ok, seq, redis.call('HGETALL', KEYS[1]), last_id(KEYS[4])}
 """
 RENAME = """
 local seq = redis.call('INCR', KEYS[2])
@@ -37,11 +40,19 @@ elseif not value then
 end
 return {ok, seq, redis.call('HGETALL', KEYS[1])}
 """
+# ARGV: name, member id, room, "last" if no member of this server is left in the room.
+# A room nobody is in any more leaves no keys: its counter goes, its stream expires.
 RELEASE = """
 local value = redis.call('HGET', KEYS[1], ARGV[1])
 local n = 0
 if value and string.sub(value, -#ARGV[2] - 1) == ' ' .. ARGV[2] then
   n = redis.call('HDEL', KEYS[1], ARGV[1])
+end
+if ARGV[4] == 'last' then redis.call('SREM', KEYS[3], ARGV[3]) end
+if redis.call('HLEN', KEYS[1]) == 0 then
+  redis.call('DEL', KEYS[2])
+  redis.call('PEXPIRE', KEYS[4], 5000)
+  return {n, 0, {}}
 end
 return {n, redis.call('INCR', KEYS[2]), redis.call('HGETALL', KEYS[1])}
 """
@@ -70,6 +81,10 @@ for _, room in ipairs(redis.call('SMEMBERS', rooms_key)) do
     for _, pair in ipairs(gone) do table.insert(gone_names, pair[2]) end
     local seq = redis.call('INCR', prefix .. ':seq:' .. room)
     table.insert(out, {room, seq, gone_names, redis.call('HGETALL', names)})
+    if redis.call('HLEN', names) == 0 then
+      redis.call('DEL', prefix .. ':seq:' .. room)
+      redis.call('PEXPIRE', prefix .. ':stream:' .. room, 5000)
+    end
   end
 end
 redis.call('DEL', rooms_key)
@@ -78,7 +93,8 @@ return out
 """
 # After a reconnection: make Redis hold exactly this server's members of one room.
 # ARGV: server id, room, then (member id, name, join number or 0) triples; a join number
-# kept from before puts the member back in its place. Returns {version, clashes, roster}.
+# kept from before puts the member back in its place. Returns {version, clashes, roster,
+# the stream's last id, the names put back (they were not in Redis)}.
 RESYNC = """
 local names, sid = KEYS[1], ARGV[1]
 local mine = {}
@@ -91,23 +107,41 @@ for i = 1, #flat, 2 do
     if mine[mid] == flat[i] then present[mid] = true else redis.call('HDEL', names, flat[i]) end
   end
 end
-local clashes = {}
+local clashes, back = {}, {}
 for i = 3, #ARGV, 3 do
   if not present[ARGV[i]] then
     local seq = tonumber(ARGV[i + 2])
     if seq > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], seq) end
     if seq == 0 then seq = redis.call('INCR', KEYS[2]) end
     local value = string.format('%015d', seq) .. ' ' .. ARGV[i]
-    if redis.call('HSETNX', names, ARGV[i + 1], value) == 0 then table.insert(clashes, ARGV[i + 1]) end
+    if redis.call('HSETNX', names, ARGV[i + 1], value) == 0 then
+      table.insert(clashes, ARGV[i + 1])
+    else
+      table.insert(back, ARGV[i + 1])
+    end
   end
 end
-if #ARGV > 2 then redis.call('SADD', KEYS[3], ARGV[2]) else redis.call('SREM', KEYS[3], ARGV[2]) end
-return {redis.call('INCR', KEYS[2]), clashes, redis.call('HGETALL', names)}
+if #ARGV > 2 then
+  redis.call('SADD', KEYS[3], ARGV[2])
+  redis.call('PERSIST', KEYS[4])
+else
+  redis.call('SREM', KEYS[3], ARGV[2])
+end
+return {redis.call('INCR', KEYS[2]), clashes, redis.call('HGETALL', names), last_id(KEYS[4]), back}
+"""
+
+# The last id of a stream, "0-0" if there is none: where a server starts reading it.
+LAST_ID = """
+local function last_id(key)
+  local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
+  if last[1] then return last[1][1] end
+  return '0-0'
+end
 """
 
 #: Every script, by the name the hub calls it by.
-SCRIPTS = {"claim": CLAIM, "rename": RENAME, "release": RELEASE,
-           "roster": ROSTER, "sweep": SWEEP, "resync": RESYNC}
+SCRIPTS = {"claim": LAST_ID + CLAIM, "rename": RENAME, "release": RELEASE,
+           "roster": ROSTER, "sweep": SWEEP, "resync": LAST_ID + RESYNC}
 
 
 def roster(flat: list[str], seqs: dict[str, int] | None = None) -> list[tuple[str, str]]:
