@@ -49,7 +49,7 @@ from .guard import GuardedConnection
 from ..core.limits import MAX_BUFFER_BYTES
 
 __all__ = ["make_sender", "ChatConnection", "OutgoingFrames", "Outbox", "frame_header",
-           "shared_deflate_bits", "SHARED_DEFLATE", "COMPRESS_SETTINGS"]
+           "shared_deflate_bits", "write_now", "SHARED_DEFLATE", "COMPRESS_SETTINGS"]
 
 #: zlib settings of the shared compressor: websockets' own defaults (memLevel 5).
 COMPRESS_SETTINGS = {"memLevel": 5}
@@ -157,16 +157,56 @@ class Outbox:
     def flush(self, transport: Any) -> None:
         """Write what waits for ``transport`` now."""
         frames = self.pending.pop(transport, None)
-        if frames and not transport.is_closing():
-            transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
+        if frames:
+            write_now(transport, frames[0] if len(frames) == 1 else b"".join(frames))
 
     def flush_all(self) -> None:
         """Write what waits for every transport (once per turn of the loop)."""
         self.scheduled = False
         pending, self.pending = self.pending, {}
         for transport, frames in pending.items():
-            if not transport.is_closing():
-                transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
+            write_now(transport, frames[0] if len(frames) == 1 else b"".join(frames))
+
+
+def write_now(transport: Any, data: bytes) -> None:
+    """``transport.write(data)``, straight to the socket when nothing waits in the transport.
+
+    One ``send()`` system call per member and chat is the floor; asyncio's
+    ``write`` spends about as much Python again around it (its checks, its
+    buffer). When the transport has nothing buffered, the bytes go to its
+    socket at once; what the socket does not take (a full send buffer) and any
+    error go through ``transport.write``, which buffers, retries when the socket
+    is writable and reports a broken connection as usual. A closing transport
+    gets nothing (its socket may already be closed). Transports that are not
+    asyncio's own socket transports (uvloop's) just get ``write``::
+
+        >>> class Socket:
+        ...     def send(self, data): return 2            # the kernel took 2 bytes
+        >>> class Transport:
+        ...     _sock, written = Socket(), []
+        ...     def is_closing(self): return False
+        ...     def get_write_buffer_size(self): return 0
+        ...     def write(self, data): self.written.append(data)
+        >>> transport = Transport()
+        >>> write_now(transport, b"hello")
+        >>> transport.written                             # the rest, buffered by asyncio
+        [b'llo']
+
+    """
+    if transport.is_closing():
+        return
+    sock = getattr(transport, "_sock", None)  # asyncio's selector transports keep their socket here
+    if sock is not None and not transport.get_write_buffer_size():
+        try:
+            sent = sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:  # a broken connection: asyncio's write reports it and closes
+            sent = 0
+        if sent == len(data):
+            return
+        data = data[sent:]
+    transport.write(data)
 
 
 # -- the connection and its send function -----------------------------------------------
@@ -220,7 +260,7 @@ def make_sender(
         websocket.outbox = outbox
         write = outbox.add  # write(transport, frame), at the end of the loop's turn
     else:
-        write = _write_now
+        write = write_now
 
     def check() -> None:
         # The state stays OPEN until the loop runs connection_lost; meanwhile a transport
@@ -262,5 +302,3 @@ def make_sender(
     return send
 
 
-def _write_now(transport: Any, data: bytes) -> None:
-    transport.write(data)
