@@ -15,7 +15,7 @@ Where ``node`` is missing, :func:`unavailable` says so in one sentence and the
 benchmark skips the ``seed`` kind.
 
 The FastAPI peer (``benchmarks/fastapi_peer/chat_app.py``: a ``ConnectionManager`` that
-``await``\ s ``send_json`` per member, as FastAPI's docs show) runs in a virtual
+awaits ``send_json`` per member, as FastAPI's docs show) runs in a virtual
 environment of its own, as the original has its own ``node_modules``:
 :func:`install_fastapi` makes it once in the same cache folder (``python -m venv`` and
 ``pip install -r benchmarks/fastapi_peer/requirements.txt``, i.e. ``fastapi[standard]``);
