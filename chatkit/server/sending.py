@@ -26,9 +26,10 @@ member with the same window size gets identical bytes (uWebSockets calls this a
 "shared compressor"). :data:`SHARED_DEFLATE` is the extension that negotiates it.
 
 Nearly all a delivery costs is the ``send()`` system call into the kernel's TCP
-stack. When one turn of the event loop broadcasts several chats (they arrived
-together), an :class:`Outbox` gathers each member's frames and writes them with
-one call at the end of the turn, instead of one call per frame.
+stack (:func:`write_now` makes it straight from the socket when nothing waits).
+When one turn of the event loop broadcasts several chats (they arrived together),
+an :class:`Outbox` sends each member's first frame at once and gathers the rest,
+written with one call at the end of the turn, instead of one call per frame.
 """
 
 from __future__ import annotations
@@ -130,8 +131,11 @@ def shared_deflate_bits(extensions: list[Any]) -> int | None | bool:
 class Outbox:
     """Frames to write, gathered per connection during one turn of the event loop.
 
-    ``add(transport, frame)`` keeps the frame; at the end of the turn (``call_soon``)
-    each transport gets its frames in one ``write``. Whatever else writes to a
+    ``add(transport, frame)`` writes a connection's first frame of the turn at once
+    (a chat at a time, as a class chats, waits for nothing) and keeps the ones after
+    it; at the end of the turn (``call_soon``) each transport gets those in one
+    ``write``: a busy room's member gets at most two writes per turn, however many
+    chats it brought. Whatever else writes to a
     transport (websockets' pings, pongs and close frames) must ``flush(transport)``
     first, so frames keep their order: :class:`ChatConnection` does.
     One per server, used on its event loop only.
@@ -144,10 +148,11 @@ class Outbox:
         self.scheduled = False
 
     def add(self, transport: Any, frame: bytes) -> None:
-        """Write ``frame`` to ``transport`` at the end of this turn of the loop."""
+        """Write ``frame`` to ``transport``: now if it is its first this turn, else at the turn's end."""
         frames = self.pending.get(transport)
-        if frames is None:
-            self.pending[transport] = [frame]
+        if frames is None:  # this turn's first frame for it: out at once
+            self.pending[transport] = []
+            write_now(transport, frame)
             if not self.scheduled:
                 self.scheduled = True
                 asyncio.get_running_loop().call_soon(self.flush_all)
@@ -165,7 +170,8 @@ class Outbox:
         self.scheduled = False
         pending, self.pending = self.pending, {}
         for transport, frames in pending.items():
-            write_now(transport, frames[0] if len(frames) == 1 else b"".join(frames))
+            if frames:
+                write_now(transport, frames[0] if len(frames) == 1 else b"".join(frames))
 
 
 def write_now(transport: Any, data: bytes) -> None:
