@@ -148,7 +148,7 @@ class Outbox:
         self.scheduled = False
 
     def add(self, transport: Any, frame: bytes) -> None:
-        """Write ``frame`` to ``transport``: now if it is its first this turn, else at the turn's end."""
+        """Write ``frame``: at once if it is the first this turn, else at the turn's end."""
         frames = self.pending.get(transport)
         if frames is None:  # this turn's first frame for it: out at once
             self.pending[transport] = []
