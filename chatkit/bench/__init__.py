@@ -225,32 +225,13 @@ def run(sizes=DEFAULT_SIZES, *, messages: int | None = None, window: int = 10, r
             function ``progress(label, done, total)``, or None.
     """
     skipped = {}
-    if "seed" in kinds:
-        from .peers import SeedUnavailable, install, unavailable
+    from .peers import peer_unavailable
 
-        reason = unavailable()
-        if reason is None:
-            try:
-                install()
-            except SeedUnavailable as exc:
-                reason = str(exc)
+    for kind in [k for k in kinds if k == "seed" or k.startswith("fastapi")]:
+        reason = peer_unavailable(kind)  # installs the peer once, if it can
         if reason is not None:
-            skipped["seed"] = reason
-            kinds = tuple(k for k in kinds if k != "seed")
-    if any(kind.startswith("fastapi") for kind in kinds):
-        from .peers import SeedUnavailable, fastapi_unavailable, install_fastapi
-
-        reason = fastapi_unavailable()
-        if reason is None:
-            try:
-                install_fastapi()
-            except SeedUnavailable as exc:
-                reason = str(exc)
-        if reason is not None:
-            for kind in kinds:
-                if kind.startswith("fastapi"):
-                    skipped[kind] = reason
-            kinds = tuple(k for k in kinds if not k.startswith("fastapi"))
+            skipped[kind] = reason
+            kinds = tuple(k for k in kinds if k != kind)
     if "uvloop" in kinds:
         import importlib.util
 

@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Callable
 
 __all__ = ["install", "seed_source", "unavailable", "node_command", "SeedUnavailable",
-           "install_fastapi", "fastapi_command", "fastapi_unavailable", "FASTAPI_PEER"]
+           "install_fastapi", "fastapi_command", "fastapi_unavailable", "peer_unavailable",
+           "FASTAPI_PEER"]
 
 SEED_FILES = ("server.js", "package.json", "package-lock.json")
 REPO = Path(__file__).resolve().parents[2]
@@ -177,6 +178,20 @@ def fastapi_command(port: int, compression: bool = True) -> tuple[list[str], Pat
     if not compression:
         command += ["--ws-per-message-deflate", "false"]
     return command, FASTAPI_PEER
+
+
+def peer_unavailable(kind: str) -> str | None:
+    """Install the peer that bench ``kind`` needs (``seed``, ``fastapi``, ``fastapi-off``) if
+    it is not yet; return why it cannot run here (one sentence), or None when it can."""
+    unavailable_here, make = ((unavailable, install) if kind == "seed"
+                              else (fastapi_unavailable, install_fastapi))
+    reason = unavailable_here()
+    if reason is None:
+        try:
+            make()
+        except SeedUnavailable as exc:
+            reason = str(exc)
+    return reason
 
 
 def main() -> int:
