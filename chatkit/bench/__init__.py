@@ -53,7 +53,8 @@ __all__ = [
 #: The servers a run can measure: the floor, chatkit by ``serve``, chatkit by ``start``
 #: in a process mimicking a kernel, and in a real Jupyter kernel (``"kernel"``, not by default).
 KINDS = ("floor", "chatkit", "live")
-ALL_KINDS = ("seed",) + KINDS + ("kernel", "shared", "deflate", "uvloop", "unbatched")
+ALL_KINDS = ("seed",) + KINDS + ("kernel", "shared", "deflate", "uvloop", "unbatched",
+                                 "fastapi", "fastapi-off")
 DESCRIPTIONS = {
     "seed": "the express-ws original (Node; compression off, as Node's ws defaults)",
     "floor": "bare websockets.broadcast handler, compression off (no ChatUser, no Room)",
@@ -64,6 +65,8 @@ DESCRIPTIONS = {
     "deflate": "chatkit.serve(compression='deflate'): websockets' deflate, once per member",
     "uvloop": "chatkit.serve(rate_limit=None) on uvloop's event loop (pip install uvloop)",
     "unbatched": "chatkit.serve(rate_limit=None), one write per frame (no Outbox)",
+    "fastapi": "the same chat in FastAPI's usual style, uvicorn's defaults (deflate per member)",
+    "fastapi-off": "the same FastAPI chat, uvicorn --ws-per-message-deflate false",
 }
 #: What each run compares everything with: the original when Node is here, else the floor
 #: (else the first kind measured).
@@ -212,7 +215,8 @@ def run(sizes=DEFAULT_SIZES, *, messages: int | None = None, window: int = 10, r
             original, skipped with a message where Node is missing), ``"floor"``,
             ``"chatkit"``, ``"live"``, ``"kernel"`` (``chatkit.start()`` in a real
             Jupyter kernel), ``"shared"`` and ``"deflate"`` (chatkit's other
-            compression policies).
+            compression policies), ``"fastapi"`` and ``"fastapi-off"`` (the same chat
+            in FastAPI, in a venv of its own: :mod:`chatkit.bench.peers`).
         client: ``"browser"`` (the default: offers deflate as browsers do) or ``"lean"``.
         stall_size: room size for the stalled-member scenario (0: skip it); it
             sends ``stall_messages`` chats of ``stall_pad`` bytes, enough to fill the
@@ -221,18 +225,13 @@ def run(sizes=DEFAULT_SIZES, *, messages: int | None = None, window: int = 10, r
             function ``progress(label, done, total)``, or None.
     """
     skipped = {}
-    if "seed" in kinds:
-        from .peers import SeedUnavailable, install, unavailable
+    from .peers import peer_unavailable
 
-        reason = unavailable()
-        if reason is None:
-            try:
-                install()
-            except SeedUnavailable as exc:
-                reason = str(exc)
+    for kind in [k for k in kinds if k == "seed" or k.startswith("fastapi")]:
+        reason = peer_unavailable(kind)  # installs the peer once, if it can
         if reason is not None:
-            skipped["seed"] = reason
-            kinds = tuple(k for k in kinds if k != "seed")
+            skipped[kind] = reason
+            kinds = tuple(k for k in kinds if k != kind)
     if "uvloop" in kinds:
         import importlib.util
 
@@ -489,7 +488,7 @@ def table(results: dict[str, Any]) -> str:
     lines = [f"clients: {results.get('client', 'browser')}"
              f" ({'offer permessage-deflate as browsers do' if results.get('client', 'browser') == 'browser' else 'offer no compression'});"
              " medians over the rounds; ratios: median [lowest-highest] of side-by-side pairs",
-             f"{'size':>5} {'server':>8} {'deliv/s':>9} {'p50 ms':>7} {'p99 ms':>7}"
+             f"{'size':>5} {'server':>11} {'deliv/s':>9} {'p50 ms':>7} {'p99 ms':>7}"
              f" {'cpu us/dl':>9} {'B/deliv':>7} {'KiB/conn':>8} {'peak MiB':>8}"
              f" {'lost':>5}  vs baseline"]
     for name, reason in results.get("skipped", {}).items():
@@ -509,7 +508,7 @@ def table(results: dict[str, Any]) -> str:
                       f" {cpu['median']:.2f}x cpu [{cpu['low']:.2f}-{cpu['high']:.2f}]")
             idle = row.get("idle_kib_per_member")
             lines.append(
-                f"{entry['size']:>5} {kind:>8} {row['deliveries_per_s']:>9.0f} {lat['p50']:>7.2f}"
+                f"{entry['size']:>5} {kind:>11} {row['deliveries_per_s']:>9.0f} {lat['p50']:>7.2f}"
                 f" {lat['p99']:>7.2f} {row['server_cpu_ms_per_1000']:>9.2f}"
                 f" {row.get('wire_bytes_per_delivery', float('nan')):>7.1f}"
                 f" {idle if idle is not None else float('nan'):>8.1f} {row['server_peak_mib']:>8.1f}"

@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     print("fan-out benchmark: one sender, a room of N members, every server on 127.0.0.1;"
           f" clients: {args.client}")
     for kind in args.kinds:
-        print(f"  {kind:>8}: {DESCRIPTIONS[kind]}")
+        print(f"  {kind:>11}: {DESCRIPTIONS[kind]}")
     print("  no rate limit on any server: one sender here stands for a whole class;"
           " the default limit (15/s per connection) would measure the limit, not the fan-out")
     results = run(args.sizes, messages=args.messages, window=args.window, rounds=args.rounds,

@@ -1,5 +1,6 @@
 """The servers under test, each in a process of its own: the floor, chatkit by ``serve``,
-chatkit by ``start`` beside an idle main loop, and chatkit in a real Jupyter kernel.
+chatkit by ``start`` beside an idle main loop, chatkit in a real Jupyter kernel, and the
+peers (the express-ws original, the FastAPI chat).
 
 ``python -m chatkit.bench --serve KIND`` runs one of them until its stdin closes;
 :class:`ServerProcess` and :class:`KernelServer` start them and say where they listen::
@@ -24,11 +25,14 @@ from typing import Any
 
 from ..support.processes import ChildExited, free_port, start_child
 
-__all__ = ["ServerProcess", "KernelServer", "serve_main", "until_stdin_closes", "SERVED_KINDS"]
+__all__ = ["ServerProcess", "KernelServer", "serve_main", "until_stdin_closes", "SERVED_KINDS",
+           "FASTAPI_KINDS"]
 
 #: The kinds ``--serve`` can run in a process of its own, and their compression policy.
 SERVED_KINDS = ("floor", "chatkit", "shared", "deflate", "live", "uvloop", "unbatched")
 COMPRESSION = {"shared": "shared", "deflate": "deflate"}  # others: the server's default
+#: The FastAPI peer: uvicorn's defaults (permessage-deflate accepted), and compression off.
+FASTAPI_KINDS = ("fastapi", "fastapi-off")
 
 
 
@@ -66,7 +70,7 @@ async def _serve_until_stdin_closes(kind: str) -> None:
     from websockets.asyncio.server import serve as ws_serve
 
     from ..core.messages import MAX_MESSAGE_BYTES
-    from ..server.app import serve
+    from ..server.app import ChatServer
 
     if kind == "floor":
         # When a whole room disconnects at once, broadcast keeps writing to transports
@@ -77,11 +81,10 @@ async def _serve_until_stdin_closes(kind: str) -> None:
                                 compression=None)
     else:
         options: dict[str, Any] = {"compression": COMPRESSION[kind]} if kind in COMPRESSION else {}
-        if kind == "unbatched":  # a plain connection: no Outbox, one write per frame
-            from websockets.asyncio.server import ServerConnection
-
-            options["create_connection"] = ServerConnection
-        server = await serve("127.0.0.1", 0, rate_limit=None, max_per_client=None, **options)
+        chat_server = ChatServer(rate_limit=None, max_per_client=None, **options)
+        if kind == "unbatched":  # no Outbox: one write per frame, at once
+            chat_server.outbox = None
+        server = await chat_server.serve("127.0.0.1", 0)
     print(f"port {server.sockets[0].getsockname()[1]}", flush=True)
     await until_stdin_closes()
     server.close()
@@ -130,13 +133,15 @@ class ServerProcess:
     """A server under test in a subprocess; ``port`` once it listens.
 
     ``kind`` is one of :data:`SERVED_KINDS` (``python -m chatkit.bench --serve kind``),
-    or ``"seed"``: the express-ws original, run by Node (see :mod:`chatkit.bench.peers`).
+    ``"seed"``: the express-ws original, run by Node, or one of :data:`FASTAPI_KINDS`:
+    the FastAPI peer under uvicorn, in its own environment (see :mod:`chatkit.bench.peers`).
     Started and stopped by :mod:`chatkit.support.processes`.
     """
 
     def __init__(self, kind: str, timeout: float = 20) -> None:
         self.kind = kind
         cwd, env, port = None, None, 0
+        ready_port = None
         if kind == "seed":
             from .peers import node_command
 
@@ -144,12 +149,20 @@ class ServerProcess:
             port = free_port()  # the seed prints its PORT back, not the port it got
             env = {**os.environ, "PORT": str(port)}
             ready = r"^listening"
+        elif kind in FASTAPI_KINDS:
+            from .peers import fastapi_command
+
+            port = ready_port = free_port()
+            command, cwd = fastapi_command(port, compression=kind == "fastapi")
+            env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # its venv only
+            ready = None
         else:
             command = [sys.executable, "-m", "chatkit.bench", "--serve", kind]
             ready = r"^port (\d+)"
         try:
             self.child = start_child(command, cwd=cwd, env=env, stdin=subprocess.PIPE,
-                                     stderr=None, ready_line=ready, timeout=timeout,
+                                     stderr=None, ready_line=ready, ready_port=ready_port,
+                                     timeout=timeout,
                                      name=f"the {kind} server")
         except (ChildExited, TimeoutError) as exc:
             raise RuntimeError(f"the {kind} server did not start: {exc}") from None
@@ -158,8 +171,9 @@ class ServerProcess:
         self.port = port or int(self.child.ready_match[1])
 
     def stop(self) -> None:
-        # Ours stop when their stdin closes; Node does not watch its stdin.
-        self.child.stop(timeout=5, sig=signal.SIGTERM if self.kind == "seed" else None)
+        # Ours stop when their stdin closes; Node and uvicorn do not watch theirs.
+        peer = self.kind == "seed" or self.kind in FASTAPI_KINDS
+        self.child.stop(timeout=5, sig=signal.SIGTERM if peer else None)
 
 
 class KernelServer:

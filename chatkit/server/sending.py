@@ -32,9 +32,10 @@ only the newest: a burst of renames costs each listener one list, never a stale 
 left as the last word (``ChatUser.send_latest`` uses it when it is there).
 
 Nearly all a delivery costs is the ``send()`` system call into the kernel's TCP
-stack. When one turn of the event loop broadcasts several chats (they arrived
-together), an :class:`Outbox` gathers each member's frames and writes them with
-one call at the end of the turn, instead of one call per frame.
+stack (:func:`write_now` makes it straight from the socket when nothing waits).
+When one turn of the event loop broadcasts several chats (they arrived together),
+an :class:`Outbox` sends each member's first frame at once and gathers the rest,
+written with one call at the end of the turn, instead of one call per frame.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ from .guard import GuardedConnection
 from ..core.limits import MAX_BUFFER_BYTES, MEMBER_LIST_EVERY
 
 __all__ = ["make_sender", "ChatConnection", "OutgoingFrames", "Outbox", "frame_header",
-           "shared_deflate_bits", "SHARED_DEFLATE", "COMPRESS_SETTINGS"]
+           "shared_deflate_bits", "write_now", "SHARED_DEFLATE", "COMPRESS_SETTINGS"]
 
 #: zlib settings of the shared compressor: websockets' own defaults (memLevel 5).
 COMPRESS_SETTINGS = {"memLevel": 5}
@@ -137,8 +138,11 @@ def shared_deflate_bits(extensions: list[Any]) -> int | None | bool:
 class Outbox:
     """Frames to write, gathered per connection during one turn of the event loop.
 
-    ``add(transport, frame)`` keeps the frame; at the end of the turn (``call_soon``)
-    each transport gets its frames in one ``write``. Whatever else writes to a
+    ``add(transport, frame)`` writes a connection's first frame of the turn at once
+    (a chat at a time, as a class chats, waits for nothing) and keeps the ones after
+    it; at the end of the turn (``call_soon``) each transport gets those in one
+    ``write``: a busy room's member gets at most two writes per turn, however many
+    chats it brought. Whatever else writes to a
     transport (websockets' pings, pongs and close frames) must ``flush(transport)``
     first, so frames keep their order: :class:`ChatConnection` does.
     One per server, used on its event loop only.
@@ -151,10 +155,11 @@ class Outbox:
         self.scheduled = False
 
     def add(self, transport: Any, frame: bytes) -> None:
-        """Write ``frame`` to ``transport`` at the end of this turn of the loop."""
+        """Write ``frame``: at once if it is the first this turn, else at the turn's end."""
         frames = self.pending.get(transport)
-        if frames is None:
-            self.pending[transport] = [frame]
+        if frames is None:  # this turn's first frame for it: out at once
+            self.pending[transport] = []
+            write_now(transport, frame)
             if not self.scheduled:
                 self.scheduled = True
                 asyncio.get_running_loop().call_soon(self.flush_all)
@@ -164,16 +169,57 @@ class Outbox:
     def flush(self, transport: Any) -> None:
         """Write what waits for ``transport`` now."""
         frames = self.pending.pop(transport, None)
-        if frames and not transport.is_closing():
-            transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
+        if frames:
+            write_now(transport, frames[0] if len(frames) == 1 else b"".join(frames))
 
     def flush_all(self) -> None:
         """Write what waits for every transport (once per turn of the loop)."""
         self.scheduled = False
         pending, self.pending = self.pending, {}
         for transport, frames in pending.items():
-            if not transport.is_closing():
-                transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
+            if frames:
+                write_now(transport, frames[0] if len(frames) == 1 else b"".join(frames))
+
+
+def write_now(transport: Any, data: bytes) -> None:
+    """``transport.write(data)``, straight to the socket when nothing waits in the transport.
+
+    One ``send()`` system call per member and chat is the floor; asyncio's
+    ``write`` spends about as much Python again around it (its checks, its
+    buffer). When the transport has nothing buffered, the bytes go to its
+    socket at once; what the socket does not take (a full send buffer) and any
+    error go through ``transport.write``, which buffers, retries when the socket
+    is writable and reports a broken connection as usual. A closing transport
+    gets nothing (its socket may already be closed). Transports that are not
+    asyncio's own socket transports (uvloop's) just get ``write``::
+
+        >>> class Socket:
+        ...     def send(self, data): return 2            # the kernel took 2 bytes
+        >>> class Transport:
+        ...     _sock, written = Socket(), []
+        ...     def is_closing(self): return False
+        ...     def get_write_buffer_size(self): return 0
+        ...     def write(self, data): self.written.append(data)
+        >>> transport = Transport()
+        >>> write_now(transport, b"hello")
+        >>> transport.written                             # the rest, buffered by asyncio
+        [b'llo']
+
+    """
+    if transport.is_closing():
+        return
+    sock = getattr(transport, "_sock", None)  # asyncio's selector transports keep their socket here
+    if sock is not None and not transport.get_write_buffer_size():
+        try:
+            sent = sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:  # a broken connection: asyncio's write reports it and closes
+            sent = 0
+        if sent == len(data):
+            return
+        data = data[sent:]
+    transport.write(data)
 
 
 # -- the connection and its send function -----------------------------------------------
@@ -234,7 +280,7 @@ def make_sender(
         websocket.outbox = outbox
         write = outbox.add  # write(transport, frame), at the end of the loop's turn
     else:
-        write = _write_now
+        write = write_now
 
     def check() -> None:
         # The state stays OPEN until the loop runs connection_lost; meanwhile a transport
@@ -308,6 +354,3 @@ def _latest(send: Callable[[str], None], every: float) -> Callable[[str, str], N
 
     return latest
 
-
-def _write_now(transport: Any, data: bytes) -> None:
-    transport.write(data)

@@ -185,6 +185,39 @@ def test_two_live_servers_in_one_process_each_write_their_own_rooms_frames():
         bob.close()
 
 
+def test_the_outbox_sends_a_members_first_frame_of_a_turn_at_once_and_gathers_the_rest():
+    from chatkit.server.sending import Outbox
+
+    async def scenario() -> list[bytes]:
+        loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair()
+        theirs.setblocking(False)
+        transport, _ = await loop.connect_accepted_socket(asyncio.Protocol, ours)
+        outbox, reads = Outbox(), []
+
+        def read() -> bytes:
+            try:
+                return theirs.recv(4096)
+            except BlockingIOError:
+                return b""
+
+        try:
+            outbox.add(transport, b"one")  # a chat at a time: on the wire before the turn ends
+            reads.append(read())
+            outbox.add(transport, b"two")
+            outbox.add(transport, b"three")  # the same turn: kept for one write at its end
+            reads.append(read())
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            reads.append(read())
+        finally:
+            transport.close()
+            theirs.close()
+        return reads
+
+    assert asyncio.run(scenario()) == [b"one", b"", b"twothree"]
+
+
 # Last in this file: while Chromium (sync Playwright) runs, asyncio.run fails in this thread.
 CHROMIUM_CHAT = """async (url) => {
   const ws = new WebSocket(url);
