@@ -101,8 +101,10 @@ def test_log_shows_notes_in_italics_chats_with_bold_names_private_and_errors_mar
         await say(bob, "hi Ann")
         await say(bob, "/priv Ann just for you")
         ann.send("/nonsense")
+        # Lines are drawn at the end of the loop's turn: wait for the drawing too.
         await ann.wait_for(lambda p: [line.kind for line in p.lines][-4:]
-                           == ["note", "chat", "private", "error"], DEADLINE)
+                           == ["note", "chat", "private", "error"]
+                           and "chatkit-line-error" in p.log.value, DEADLINE)
         note, chat, private, error = list(ann.lines)[-4:]
         assert (chat.name, chat.text) == ("Bob", "hi Ann")
         assert (private.name, private.to, private.text) == ("Bob", "Ann", "just for you")
