@@ -22,7 +22,7 @@ from tests.helpers.waiting import DEADLINE, eventually, run
 class Recorder:
     """Wires all four callbacks of a WebSocket to a list of (kind, event)."""
 
-    def __init__(self, ws, on_open=None, on_message=None):
+    def __init__(self, ws=None, on_open=None, on_message=None):
         self.ws = ws
         self.log = []
         self.states = []
@@ -31,7 +31,7 @@ class Recorder:
         def record(kind, then=None):
             def callback(event):
                 self.log.append((kind, event))
-                self.states.append(ws.ready_state)
+                self.states.append(event.target.ready_state)
                 if then is not None:
                     then(event)
                 if kind == "close":
@@ -39,10 +39,23 @@ class Recorder:
 
             return callback
 
-        ws.onopen = record("open", on_open)
-        ws.onmessage = record("message", on_message)
-        ws.onerror = record("error")
-        ws.onclose = record("close")
+        self.callbacks = {
+            "onopen": record("open", on_open),
+            "onmessage": record("message", on_message),
+            "onerror": record("error"),
+            "onclose": record("close"),
+        }
+        if ws is not None:
+            for name, callback in self.callbacks.items():
+                setattr(ws, name, callback)
+
+    @classmethod
+    def connect(cls, url, on_open=None, on_message=None):
+        """From plain code the loop is another thread and may open the connection before
+        the next line runs: the callbacks go to the constructor, as a script's would."""
+        recorder = cls(on_open=on_open, on_message=on_message)
+        recorder.ws = WebSocket(url, **recorder.callbacks)
+        return recorder
 
     @property
     def kinds(self):
@@ -236,18 +249,21 @@ def test_the_server_stopping_closes_clients_with_1001(live_server):
 def test_from_sync_code_with_no_loop_a_background_thread_runs_the_callbacks(live_server):
     with pytest.raises(RuntimeError):
         asyncio.get_running_loop()  # really no loop here
-    ws = WebSocket(live_server.ws_url("sync room"))
     threads = set()
 
     def on_message(event):
         threads.add(threading.current_thread().name)
         message = json.loads(event.data)
         if message["type"] == "note":
-            ws.send(json.dumps({"type": "chat", "text": "from sync code"}))
+            event.target.send(json.dumps({"type": "chat", "text": "from sync code"}))
         else:
-            ws.close()
+            event.target.close()
 
-    recorder = Recorder(ws, on_open=lambda event: join(ws, "Sync"), on_message=on_message)
+    recorder = Recorder.connect(
+        live_server.ws_url("sync room"),
+        on_open=lambda event: join(event.target, "Sync"),
+        on_message=on_message,
+    )
     assert recorder.done.wait(DEADLINE)
     assert recorder.kinds == ["open", "message", "message", "close"]
     assert recorder.messages == [
@@ -341,14 +357,19 @@ def test_close_with_a_code_or_reason_the_browser_refuses_raises_and_stays_open(
 
 
 def test_sending_a_dict_raises_a_type_error_that_suggests_json_dumps(live_server):
-    ws = WebSocket(live_server.ws_url("people"))  # from sync code: the loop is another thread
-    recorder = Recorder(ws, on_open=lambda event: opened.set())
-    opened = threading.Event()
+    # From plain code the loop is another thread: it may open the connection before the
+    # next line runs, so the callbacks go to the constructor (as the next test explains).
+    opened, closed = threading.Event(), threading.Event()
+    ws = WebSocket(
+        live_server.ws_url("people"),
+        onopen=lambda event: opened.set(),
+        onclose=lambda event: closed.set(),
+    )
     assert opened.wait(DEADLINE)
     with pytest.raises(TypeError, match="json.dumps"):
         ws.send({"type": "join", "name": "Colt"})
     ws.close()
-    assert recorder.done.wait(DEADLINE)
+    assert closed.wait(DEADLINE)
 
 
 def test_callbacks_given_to_the_constructor_hear_an_immediate_failure_in_plain_code():
