@@ -66,12 +66,15 @@ def channel_pair() -> tuple[socket.socket, socket.socket]:
 def hand_over(channel: socket.socket, connection: socket.socket) -> bool:
     """Send ``connection`` down ``channel`` (one byte, one descriptor); True if sent.
 
-    False if the worker cannot take it now: its channel is full (stalled), or closed
-    (dead). The caller closes its own ``connection`` either way.
+    False if the worker cannot take it now: its channel is full (a stalled worker, or
+    one that is not back yet). ``ConnectionError`` if the worker's end is closed: it is
+    dead. The caller closes its own ``connection`` either way (the worker has a copy).
     """
     try:
         return socket.send_fds(channel, [b"\0"], [connection.fileno()]) == 1
-    except OSError:  # BlockingIOError, BrokenPipeError, ETOOMANYREFS, a closed channel
+    except ConnectionError:  # BrokenPipeError, ConnectionResetError: nobody at the other end
+        raise
+    except OSError:  # BlockingIOError (full), ETOOMANYREFS (too many sockets in flight)
         return False
 
 

@@ -90,6 +90,7 @@ class _Worker:
     port: int = 0  # without hand-over: its own port
     child: ChildProcess | None = None
     channel: socket.socket | None = None  # the supervisor's end (None without hand-over)
+    next_end: socket.socket | None = None  # the other end, for the process to come
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
     started: float = 0.0
     ready: bool = False
@@ -99,9 +100,27 @@ class _Worker:
     address: str = ""  # where it listens (without hand-over)
 
     def take(self, connection: socket.socket) -> bool:
-        """Hand ``connection`` to this worker (queued in its channel while it restarts)."""
+        """Hand ``connection`` to this worker; False if it cannot take it (stalled).
+
+        While the worker is dead or restarting, connections wait in a new channel (the
+        kernel holds them) for the process to come: its clients wait, none is refused.
+        """
         with self.lock:
-            return self.channel is not None and hand_over(self.channel, connection)
+            if self.channel is None:
+                return False
+            try:
+                return hand_over(self.channel, connection)
+            except ConnectionError:  # the process is gone: a channel for the next one
+                self.renew()
+                return hand_over(self.channel, connection)
+
+    def renew(self) -> socket.socket:
+        """A new channel, its other end kept for the next process (called holding ``lock``)."""
+        if self.next_end is None:
+            if self.channel is not None:
+                self.channel.close()  # sockets still in it go with it: those clients see a reset
+            self.channel, self.next_end = channel_pair()
+        return self.next_end
 
 
 def _worker_argv(args: argparse.Namespace, number: int, port: int | None,
@@ -143,11 +162,8 @@ class Supervisor:
         """Start (or restart) ``worker``: a new process, with a new channel."""
         theirs = None
         if self.handing_over:
-            mine, theirs = channel_pair()
             with worker.lock:
-                old, worker.channel = worker.channel, mine
-            if old is not None:
-                old.close()  # sockets still in it die with it: their clients see a reset
+                theirs, worker.next_end = worker.renew(), None
         argv = _worker_argv(self.args, worker.number, worker.port,
                             theirs.fileno() if theirs is not None else None)
         this: list[ChildProcess] = []  # this process, once started (its lines may come first)
@@ -185,6 +201,9 @@ class Supervisor:
         if child is None or worker.restart_at is not None or child.running:
             return None
         code = child.wait()
+        if self.handing_over:
+            with worker.lock:
+                worker.renew()  # its clients' new connections wait there for the next one
         lived = time.monotonic() - worker.started
         worker.last_status = exit_status(code)
         worker.deaths_at_once = worker.deaths_at_once + 1 if lived < DIED_AT_ONCE else 1
@@ -301,8 +320,9 @@ class Supervisor:
                 self.print(f"chatkit: worker {worker.number} (pid {worker.child.pid})"
                            f" {exit_status(code)}", flush=True)
         for worker in self.workers:
-            if worker.channel is not None:
-                worker.channel.close()
+            for end in (worker.channel, worker.next_end):
+                if end is not None:
+                    end.close()
 
     def _print_addresses(self, port: int | None) -> None:
         args = self.args

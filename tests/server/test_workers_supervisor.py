@@ -17,6 +17,7 @@ import time
 
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from chatkit.server.handoff import worker_for
 from tests.helpers.chat import recv_until, say
 from tests.helpers.processes import SERVING, ChatkitServe
 from tests.helpers.redis import PRESENCE
@@ -72,6 +73,15 @@ def test_a_killed_worker_is_replaced_and_the_log_says_so(redis_server):
         os.kill(victim, signal.SIGKILL)
         parent.wait_for(rf"^chatkit: worker 1 \(pid {victim}\) was killed by SIGKILL;"
                         r" restarting it in [\d.]+ s", BACK_WITHIN)
+        # A client of worker 1 who connects now waits (its socket queued for the next
+        # worker 1), and is served once it is back: not refused.
+        early = next(f"127.0.0.{n}" for n in range(40, 60) if worker_for(f"127.0.0.{n}", 2) == 0)
+
+        async def while_it_restarts():
+            client = await joined_from(early, f"ws://127.0.0.1:{port}/chat/people", "early")
+            await client.close()
+
+        run(while_it_restarts)
         wait_until(lambda: _back(parent.output, 1, victim), "worker 1 back", BACK_WITHIN)
         back = time.monotonic() - killed
         assert back < BACK_WITHIN, back
