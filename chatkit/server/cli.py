@@ -2,7 +2,7 @@
 
 Runs the chat server with its page until Ctrl-C, and prints the address to open.
 ``--redis redis://127.0.0.1:6379`` shares its rooms with every server on that Redis;
-``--workers 4`` runs four such servers, as processes sharing the port. Secrets need
+``--workers 4`` runs four such servers behind one port (a dead one is restarted). Secrets need
 not be typed on the command line (which every user of the machine can read):
 ``--class-code-file PATH`` or ``$CHATKIT_CLASS_CODE`` with ``--class-code``, and
 ``$CHATKIT_REDIS_URL`` with ``--redis``.
