@@ -23,6 +23,7 @@ from tests.helpers.processes import SERVING, ChatkitServe
 from tests.helpers.redis import PRESENCE
 from tests.helpers.waiting import run, wait_until
 
+from .test_processes import gone
 from .test_workers import connect_from, joined_from
 
 #: A dead worker serves again within this many seconds (its first restart waits 0.5 s;
@@ -54,15 +55,6 @@ def _serving(server: ChatkitServe, workers: int) -> int:
     return int(SERVING.findall(server.output)[-1][1])
 
 
-def _gone(pid: int) -> bool:
-    """No such process any more (or only its zombie, which nobody serves from)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
-
-
 def test_a_killed_worker_is_replaced_and_the_log_says_so(redis_server):
     """SIGKILL a worker: the supervisor logs its number and the signal, starts a new one
     within ``BACK_WITHIN`` seconds, and clients of every address are served again."""
@@ -87,7 +79,7 @@ def test_a_killed_worker_is_replaced_and_the_log_says_so(redis_server):
         assert back < BACK_WITHIN, back
         assert parent.returncode is None  # it kept serving all along
         replacement = _worker_pids(parent.output)[1]
-        assert replacement != victim and not _gone(replacement)
+        assert replacement != victim and not gone(replacement)
 
         async def body():  # sixteen clients from eight addresses: both workers serve
             url = f"ws://127.0.0.1:{port}/chat/people"
@@ -123,7 +115,24 @@ def test_a_worker_that_dies_at_once_again_and_again_makes_the_supervisor_give_up
             parent.output[-2000:]
         assert 3 <= kills <= 6, kills
         for pid in _worker_pids(parent.output).values():
-            wait_until(lambda: _gone(pid), f"worker pid {pid} gone", 10)
+            wait_until(lambda: gone(pid), f"worker pid {pid} gone", 10)
+
+
+def test_a_worker_that_cannot_start_again_makes_the_supervisor_give_up(redis_server):
+    """Redis gone, then a worker dies: each replacement exits at once (it cannot reach
+    Redis); after the pauses (0.5, 1, 2, 4 s) the supervisor gives up with exit code 1,
+    saying how the last one ended -- it does not retry forever."""
+    with _supervisor(redis_server.url, 2) as parent:
+        _serving(parent, 2)
+        redis_server.stop()
+        os.kill(_worker_pids(parent.output)[2], signal.SIGKILL)
+        assert parent.wait(40) == 1, parent.output[-2000:]
+        assert re.search(r"^chatkit: worker 2 died within \d+ s of its start 5 times in a row"
+                         r" \(last: exited with code 1\); giving up", parent.output, re.M), \
+            parent.output[-2000:]
+        assert parent.output.count("cannot reach Redis") >= 4
+        for pid in _worker_pids(parent.output).values():
+            wait_until(lambda: gone(pid), f"worker pid {pid} gone", 10)
 
 
 def test_sigterm_stops_everything_promptly_and_a_killed_supervisor_leaves_no_worker(redis_server):
@@ -140,7 +149,7 @@ def test_sigterm_stops_everything_promptly_and_a_killed_supervisor_leaves_no_wor
         assert parent.wait(10) == 0, parent.output[-2000:]
         assert time.monotonic() - asked < 5
         for pid in _worker_pids(parent.output).values():
-            wait_until(lambda: _gone(pid), f"worker pid {pid} gone", 5)
+            wait_until(lambda: gone(pid), f"worker pid {pid} gone", 5)
         assert "chatkit: stopped" in parent.output
 
     with _supervisor(redis_server.url, 2) as parent:
@@ -148,7 +157,7 @@ def test_sigterm_stops_everything_promptly_and_a_killed_supervisor_leaves_no_wor
         pids = list(_worker_pids(parent.output).values())
         parent.kill()
         for pid in pids:
-            wait_until(lambda: _gone(pid), f"worker pid {pid} gone after its supervisor", 10)
+            wait_until(lambda: gone(pid), f"worker pid {pid} gone after its supervisor", 10)
 
 
 async def _kept(url: str, address: str, attempts: int) -> list:
