@@ -155,7 +155,8 @@ def test_sigterm_stops_everything_promptly_and_a_killed_supervisor_leaves_no_wor
     with _supervisor(redis_server.url, 2) as parent:
         _serving(parent, 2)
         pids = list(_worker_pids(parent.output).values())
-        parent.kill()
+        os.kill(parent.pid, signal.SIGKILL)  # by pid: parent.kill() would end its workers too
+        parent.wait(5)
         for pid in pids:
             wait_until(lambda: gone(pid), f"worker pid {pid} gone after its supervisor", 10)
 
