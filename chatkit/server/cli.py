@@ -58,8 +58,7 @@ async def run_server(args: argparse.Namespace) -> None:
     if args.handoff is not None:  # a worker of --workers N: its supervisor accepts
         await _serve_handed_over(chat_server, args, stop)
         return
-    listen = {"reuse_port": True} if args.reuse_port else {}
-    async with chat_server.serve(args.host, args.port, **listen) as server:
+    async with chat_server.serve(args.host, args.port) as server:
         host, port = server.sockets[0].getsockname()[:2]
         print(f"chatkit: serving on {host}:{port}", flush=True)
         if args.redis:

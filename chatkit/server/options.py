@@ -189,7 +189,6 @@ OPTIONS: tuple[Option, ...] = (
            " its members are announced as gone (default {default})",
            keyword="presence_timeout", type=float, default_from="presence_timeout",
            metavar="SECONDS", needs="redis"),
-    Option("--reuse-port", "", action="store_true", hidden=True, workers=False),
     Option("--worker", "", default="", hidden=True, workers=False),  # set by --workers
     # set by --workers: the file descriptor of the channel its supervisor hands sockets down
     Option("--handoff", "", type=int, hidden=True, workers=False),
@@ -278,8 +277,7 @@ def worker_env(args: argparse.Namespace) -> dict[str, str]:
 
 def worker_argv(args: argparse.Namespace) -> list[str]:
     """The options each worker of ``--workers N`` gets: every one given, as given, but
-    ``--port``, ``--workers`` and the workers' own (``--worker``, ``--reuse-port``,
-    ``--handoff``);
+    ``--port``, ``--workers`` and the workers' own (``--worker``, ``--handoff``);
     a secret (``--class-code``, ``--redis``) as its flag alone, its value in
     :func:`worker_env`."""
     argv = []

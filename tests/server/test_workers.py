@@ -69,6 +69,28 @@ def test_two_workers_share_one_port_and_one_room(redis_server):
 
 
 
+def test_with_no_per_client_limit_the_workers_take_connections_in_turn(redis_server):
+    """``--no-client-limit --max-per-client 0`` (a class behind one address): nothing to
+    keep together, so one address's connections go to the workers in turn."""
+    with ChatkitServe("--redis", redis_server.url, "--presence-timeout", str(PRESENCE),
+                      "--workers", "2", "--no-client-limit", "--max-per-client", "0",
+                      "--quiet").wait_serving() as parent:
+        parent.wait_for(ONE_PORT)
+        port = int(SERVING.findall(parent.output)[-1][1])
+
+        async def body():
+            url = f"ws://127.0.0.1:{port}/chat/people"
+            clients = [await joined_from("127.0.0.5", url, f"s{i}") for i in range(6)]
+            names = redis_py.Redis.from_url(redis_server.url, decode_responses=True).hgetall(
+                "chatkit:names:people")
+            servers = {value.split(" ")[1].split(":")[0] for value in names.values()}
+            assert len(names) == 6 and len(servers) == 2, names
+            for client in clients:
+                await client.close()
+
+        run(body)
+
+
 def _argv(pid: int) -> str:
     """What any user of the machine can read of a process: its command line (``ps``)."""
     with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
