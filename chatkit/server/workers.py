@@ -293,7 +293,12 @@ class Supervisor:
                     if self.check(worker):
                         return 1
                     if worker.restart_at is not None and time.monotonic() >= worker.restart_at:
-                        self.start(worker)
+                        try:
+                            self.start(worker)
+                        except OSError as exc:  # no fork: out of memory or processes
+                            worker.restart_at = time.monotonic() + LONGEST_PAUSE
+                            self.print(f"chatkit: cannot start worker {worker.number}: {exc};"
+                                       f" trying again in {LONGEST_PAUSE:g} s", flush=True)
                 time.sleep(0.05)
             return 0
         finally:
