@@ -2,7 +2,7 @@
 
 Runs the chat server with its page until Ctrl-C, and prints the address to open.
 ``--redis redis://127.0.0.1:6379`` shares its rooms with every server on that Redis;
-``--workers 4`` runs four such servers, as processes sharing the port. Secrets need
+``--workers 4`` runs four such servers behind one port (a dead one is restarted). Secrets need
 not be typed on the command line (which every user of the machine can read):
 ``--class-code-file PATH`` or ``$CHATKIT_CLASS_CODE`` with ``--class-code``, and
 ``$CHATKIT_REDIS_URL`` with ``--redis``.
@@ -55,8 +55,10 @@ async def run_server(args: argparse.Namespace) -> None:
     chat_server = ChatServer(gate=gate, **server_options(args))
     if args.worker and args.redis:
         chat_server.hub.name = f"worker {args.worker}"
-    listen = {"reuse_port": True} if args.reuse_port else {}
-    async with chat_server.serve(args.host, args.port, **listen) as server:
+    if args.handoff is not None:  # a worker of --workers N: its supervisor accepts
+        await _serve_handed_over(chat_server, args, stop)
+        return
+    async with chat_server.serve(args.host, args.port) as server:
         host, port = server.sockets[0].getsockname()[:2]
         print(f"chatkit: serving on {host}:{port}", flush=True)
         if args.redis:
@@ -71,6 +73,25 @@ async def run_server(args: argparse.Namespace) -> None:
         if args.host not in ("127.0.0.1", "localhost", "::1"):
             print(f"chatkit: listening on {args.host}: other machines can connect", flush=True)
         await stop.wait()
+        await chat_server.close(server)
+    print("chatkit: stopped", flush=True)
+
+
+async def _serve_handed_over(chat_server: ChatServer, args: argparse.Namespace,
+                             stop: asyncio.Event) -> None:
+    """A worker of ``--workers N``: serve the sockets its supervisor hands down the
+    channel ``--handoff FD`` (:mod:`chatkit.server.handoff`) until told to stop, or
+    until the supervisor is gone."""
+    from .handoff import HandedSockets
+
+    channel = HandedSockets(args.handoff, on_end=stop.set)
+    serving = chat_server.serve(None, None, sock=channel)  # asyncio: no host with a sock
+    chat_server.guard.bound_host = args.host  # the Host header check: as bound by the supervisor
+    async with serving as server:
+        print(f"chatkit: serving connections handed over on {args.host}", flush=True)
+        await stop.wait()
+        if channel.on_end is None:
+            print("chatkit: the supervisor is gone; stopping", flush=True)
         await chat_server.close(server)
     print("chatkit: stopped", flush=True)
 

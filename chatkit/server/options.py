@@ -182,14 +182,16 @@ OPTIONS: tuple[Option, ...] = (
            f" none given: ${REDIS_URL_ENV}, which keeps a password out of the command line;"
            " see docs/redis.md)", keyword="redis", metavar="URL", nargs="?", const="",
            to_server=lambda url: url or OMIT, env=REDIS_URL_ENV),
-    Option("--workers", "run N server processes sharing the port (needs --redis)", type=int,
+    Option("--workers", "run N server processes behind one port, each client's connections"
+           " on one of them; a dead one is restarted (needs --redis)", type=int,
            default=1, metavar="N", workers=False),
     Option("--presence-timeout", "with --redis: a server silent this long is taken for dead and"
            " its members are announced as gone (default {default})",
            keyword="presence_timeout", type=float, default_from="presence_timeout",
            metavar="SECONDS", needs="redis"),
-    Option("--reuse-port", "", action="store_true", hidden=True, workers=False),
     Option("--worker", "", default="", hidden=True, workers=False),  # set by --workers
+    # set by --workers: the file descriptor of the channel its supervisor hands sockets down
+    Option("--handoff", "", type=int, hidden=True, workers=False),
     Option("--compression", "answer the browsers' permessage-deflate offer: off (as Node's ws),"
            " shared (once per broadcast) or deflate (once per member); default {default}",
            keyword="compression", choices=("off", "shared", "deflate"),
@@ -275,7 +277,7 @@ def worker_env(args: argparse.Namespace) -> dict[str, str]:
 
 def worker_argv(args: argparse.Namespace) -> list[str]:
     """The options each worker of ``--workers N`` gets: every one given, as given, but
-    ``--port``, ``--workers`` and the workers' own (``--worker``, ``--reuse-port``);
+    ``--port``, ``--workers`` and the workers' own (``--worker``, ``--handoff``);
     a secret (``--class-code``, ``--redis``) as its flag alone, its value in
     :func:`worker_env`."""
     argv = []

@@ -1,18 +1,21 @@
-"""``python -m chatkit serve --workers N`` (``chatkit.server.workers``): processes sharing a port.
+"""``python -m chatkit serve --workers N`` (``chatkit.server.workers``): processes behind one port.
 
-The kernel spreads connections over the workers; a room stays one because Redis holds
-the members of all of them.
+The supervisor hands each client's connections to one worker; a room stays one because
+Redis holds the members of all of them. (Restarts, caps and budgets across workers:
+test_workers_supervisor.py.)
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
 
 import pytest
 import redis as redis_py
+from websockets.asyncio.client import connect
 
 from chatkit.redis.local import redis_program, start_redis
 from tests.helpers.chat import joined, recv_until, say
@@ -21,17 +24,36 @@ from tests.helpers.redis import PRESENCE
 from tests.helpers.sockets import free_port, port_is_free
 from tests.helpers.waiting import run, wait_until
 
+#: What the supervisor prints once every worker serves behind its port.
+ONE_PORT = r"\d workers; each client's connections on one of them"
+
+
+async def connect_from(address: str, url: str):
+    """A client from ``address`` (another person, as far as the server can tell: all of
+    127.0.0.0/8 is loopback on Linux)."""
+    return await connect(url, local_addr=(address, 0), open_timeout=10, close_timeout=1)
+
+
+async def joined_from(address: str, url: str, name: str):
+    """A client from ``address``, joined to the room at ``url`` as ``name``."""
+    client = await connect_from(address, url)
+    await client.send(json.dumps({"type": "join", "name": name}))
+    await recv_until(client, lambda m: m.get("text", "").startswith(f"{name} joined "))
+    return client
+
 
 def test_two_workers_share_one_port_and_one_room(redis_server):
-    """``serve --workers 2``: the kernel spreads connections; Redis holds members of both."""
+    """``serve --workers 2``: the supervisor hands each client's connections to one
+    worker (by its address: twelve students, eight addresses); Redis holds members of both."""
     with ChatkitServe("--redis", redis_server.url, "--presence-timeout", str(PRESENCE),
                       "--workers", "2").wait_serving() as parent:
 
         async def body():
-            await parent.printed("workers sharing the port")
+            await parent.printed(ONE_PORT)
             port = int(SERVING.findall(parent.output)[-1][1])
             url = f"ws://127.0.0.1:{port}/chat/people"
-            clients = [await joined(url, f"student{i}") for i in range(12)]
+            clients = [await joined_from(f"127.0.0.{30 + i % 8}", url, f"student{i}")
+                       for i in range(12)]
             names = redis_py.Redis.from_url(redis_server.url, decode_responses=True).hgetall(
                 "chatkit:names:people")
             servers = {value.split(" ")[1].split(":")[0] for value in names.values()}
@@ -45,6 +67,28 @@ def test_two_workers_share_one_port_and_one_room(redis_server):
     assert "chatkit: stopped" in parent.output
     assert parent.output.count("exited with code 0") == 2
 
+
+
+def test_with_no_per_client_limit_the_workers_take_connections_in_turn(redis_server):
+    """``--no-client-limit --max-per-client 0`` (a class behind one address): nothing to
+    keep together, so one address's connections go to the workers in turn."""
+    with ChatkitServe("--redis", redis_server.url, "--presence-timeout", str(PRESENCE),
+                      "--workers", "2", "--no-client-limit", "--max-per-client", "0",
+                      "--quiet").wait_serving() as parent:
+        parent.wait_for(ONE_PORT)
+        port = int(SERVING.findall(parent.output)[-1][1])
+
+        async def body():
+            url = f"ws://127.0.0.1:{port}/chat/people"
+            clients = [await joined_from("127.0.0.5", url, f"s{i}") for i in range(6)]
+            names = redis_py.Redis.from_url(redis_server.url, decode_responses=True).hgetall(
+                "chatkit:names:people")
+            servers = {value.split(" ")[1].split(":")[0] for value in names.values()}
+            assert len(names) == 6 and len(servers) == 2, names
+            for client in clients:
+                await client.close()
+
+        run(body)
 
 
 def _argv(pid: int) -> str:
@@ -79,7 +123,7 @@ def test_no_class_code_or_redis_password_in_any_command_line_or_log_line(tmp_pat
                           "--presence-timeout", str(PRESENCE), env=env).wait_serving() as parent:
 
             async def body():
-                await parent.printed("workers sharing the port")
+                await parent.printed(ONE_PORT)
                 port = int(SERVING.findall(parent.output)[-1][1])
                 pids = {int(pid) for pid in re.findall(r"\[worker \d pid (\d+)\]", parent.output)}
                 assert len(pids) == 2, parent.output
@@ -98,7 +142,7 @@ def test_no_class_code_or_redis_password_in_any_command_line_or_log_line(tmp_pat
         # A generated code, and the Redis URL typed on the parent's command line (the
         # user's own choice): neither reaches a worker's command line, nor any log line.
         with ChatkitServe("--workers", "2", "--class-code", "--redis", url).wait_serving() as typed:
-            typed.wait_for("workers sharing the port")
+            typed.wait_for(ONE_PORT)
             code = re.search(r"class code (\S+):", typed.output)[1]
             pids = {int(pid) for pid in re.findall(r"\[worker \d pid (\d+)\]", typed.output)}
             assert len(pids) == 2, typed.output
