@@ -128,13 +128,17 @@ def _summary(phases: list[dict[str, Any]]) -> dict[str, Any]:
 def run_size(size: int, *, messages: int | None = None, window: int = 10, rounds: int = 3,
              kinds: tuple[str, ...] = KINDS, pad: int = 0, stall: bool = False,
              client: str = "browser", progress: Progress | None = None,
-             timeout: float = 120) -> dict[str, Any]:
+             timeout: float = 120, senders: int = 1) -> dict[str, Any]:
     """Measure a room of ``size`` members on each server kind; return medians per kind.
 
+    ``senders`` members send (``m0``, ``m1``, ...), each with at most ``window`` of its
+    chats in flight: ``senders=20, window=2`` is the issue's W3, twenty people at once.
     ``client``: ``"browser"`` (offers deflate as browsers do) or ``"lean"`` (offers nothing).
     ``out["ratios"][kind]`` holds each kind's paired ratios to the baseline (the
     original, else the floor): the median and the range over the rounds.
     """
+    if not 1 <= senders <= size:
+        raise ValueError(f"senders must be 1 to the room's size ({size}), not {senders}")
     if messages is None:
         messages = max(50, TARGET_DELIVERIES // size)
     servers = []
@@ -144,7 +148,7 @@ def run_size(size: int, *, messages: int | None = None, window: int = 10, rounds
         config = {
             "size": size, "messages": messages, "window": window, "rounds": rounds,
             "pad": pad, "stall": stall, "timeout": timeout, "client": client,
-            "targets": [{"kind": s.kind, "port": s.port, "pid": s.pid} for s in servers],
+            "senders": senders, "targets": [{"kind": s.kind, "port": s.port, "pid": s.pid} for s in servers],
         }
         label = f"{size} members" + (" + 1 stalled" if stall else "")
         raw = _clients(config, label, progress, timeout * (4 + rounds * len(kinds)))
@@ -152,7 +156,7 @@ def run_size(size: int, *, messages: int | None = None, window: int = 10, rounds
         for server in servers:
             server.stop()
     out: dict[str, Any] = {"size": size, "messages": messages, "window": window, "pad": pad,
-                           "client": client, "client_peak_mib": raw["client_peak_kib"] / 1024}
+                           "senders": senders, "client": client, "client_peak_mib": raw["client_peak_kib"] / 1024}
     for kind in kinds:
         phases = [p for p in raw["phases"] if p["kind"] == kind and not p.get("stalled")]
         if phases:
@@ -203,13 +207,13 @@ def run_size(size: int, *, messages: int | None = None, window: int = 10, rounds
 def run(sizes=DEFAULT_SIZES, *, messages: int | None = None, window: int = 10, rounds: int = 3,
         kinds: tuple[str, ...] = KINDS, stall_size: int = 20, stall_messages: int = 3000,
         stall_pad: int = 3000, client: str = "browser", progress: Progress | str | None = "text",
-        overhead: bool = True, timeout: float = 120) -> dict[str, Any]:
+        overhead: bool = True, timeout: float = 120, senders: int = 1) -> dict[str, Any]:
     """Run the fan-out benchmark; return ``{"sizes": [...], "stall": {...}, "lost": n}``.
 
     Args:
         sizes: room sizes (members, one of whom sends).
         messages: chats per measured phase (default: about 60,000 deliveries' worth).
-        window: chats sent but not yet delivered to everyone, at most.
+        window: chats sent but not yet delivered to everyone, at most, per sender.
         rounds: measured phases per server; the servers take turns, medians are kept.
         kinds: which servers (see :data:`DESCRIPTIONS`): ``"seed"`` (the express-ws
             original, skipped with a message where Node is missing), ``"floor"``,
@@ -223,6 +227,8 @@ def run(sizes=DEFAULT_SIZES, *, messages: int | None = None, window: int = 10, r
             kernel's socket buffers and the server's 1 MiB allowance for the stalled one.
         progress: ``"text"`` (a bar on stderr), ``"widget"`` (in a notebook), a
             function ``progress(label, done, total)``, or None.
+        senders: members that send at once, each with its own ``window`` (the
+            stalled-member scenario keeps one).
     """
     skipped = {}
     from .peers import peer_unavailable
@@ -241,14 +247,14 @@ def run(sizes=DEFAULT_SIZES, *, messages: int | None = None, window: int = 10, r
     raise_file_limit()  # a room of 5,000 members: as many sockets here and in the children
     progress = _progress(progress)
     results: dict[str, Any] = {"sizes": [], "kinds": list(kinds), "skipped": skipped,
-                               "client": client,
+                               "client": client, "senders": senders, "window": window,
                                "servers": {k: DESCRIPTIONS[k] for k in kinds},
                                "rate_limit": "off (rate_limit=None) on every server under test",
                                "cpus": os.cpu_count(), "load_before": os.getloadavg()[0]}
     for size in sizes:
         results["sizes"].append(run_size(size, messages=messages, window=window, rounds=rounds,
                                          kinds=kinds, client=client, progress=progress,
-                                         timeout=timeout))
+                                         timeout=timeout, senders=senders))
     if stall_size:
         stall_kinds = tuple(k for k in ("floor", "chatkit") if k in kinds) or ("chatkit",)
         results["stall"] = run_size(stall_size, messages=stall_messages, window=window, rounds=1,
