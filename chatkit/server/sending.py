@@ -57,7 +57,7 @@ from .guard import GuardedConnection
 from ..core.limits import MAX_BUFFER_BYTES, MEMBER_LIST_EVERY
 
 __all__ = ["make_sender", "ChatConnection", "OutgoingFrames", "Outbox", "frame_header",
-           "shared_deflate_bits", "write_now", "SHARED_DEFLATE", "COMPRESS_SETTINGS"]
+           "shared_deflate_bits", "write_now", "Latest", "SHARED_DEFLATE", "COMPRESS_SETTINGS"]
 
 #: zlib settings of the shared compressor: websockets' own defaults (memLevel 5).
 COMPRESS_SETTINGS = {"memLevel": 5}
@@ -235,7 +235,11 @@ class ChatConnection(GuardedConnection):
     as ``serve``'s ``create_connection``); :func:`make_sender` gives it the outbox.
     """
 
-    outbox: Outbox | None = None
+    __slots__ = ("outbox",)  # see GuardedConnection's
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.outbox: Outbox | None = None  # the server's, once make_sender is called
+        super().__init__(*args, **kwargs)
 
     def send_data(self) -> None:
         outbox = self.outbox
@@ -275,82 +279,98 @@ def make_sender(
     transport = websocket.transport
     frames = OutgoingFrames() if frames is None else frames
     bits = shared_deflate_bits(protocol.extensions)
-    OPEN = State.OPEN  # a local: State.OPEN is an enum lookup, ten times slower
     if outbox is not None and isinstance(websocket, ChatConnection):
         websocket.outbox = outbox
         write = outbox.add  # write(transport, frame), at the end of the loop's turn
     else:
         write = write_now
 
-    def check() -> None:
-        # The state stays OPEN until the loop runs connection_lost; meanwhile a transport
-        # that was aborted or failed is closing, and each write to it is logged by asyncio
-        # ("socket.send() raised exception."): thousands when a whole class leaves at once.
-        if protocol.state is not OPEN or transport.is_closing():
-            raise ConnectionError("connection is not open")
-        if transport.get_write_buffer_size() > max_buffer:
-            if drop is not None:
-                drop(websocket, "it stopped reading (or reads too slowly)")
-            transport.abort()  # the close frame would wait behind the backlog
-            raise ConnectionError("client stopped reading: dropped")
-
+    # What send uses is bound as default values, not closed over: one tuple instead of a
+    # cell per name (idle members are many: about 1 KiB less each), and read as fast.
     if bits is not False:  # no compression, or deflate without context takeover
 
-        def send(text: str) -> None:
-            if (protocol.state is not OPEN or transport.is_closing()
-                    or transport.get_write_buffer_size() > max_buffer):
-                check()
-            if frames.text is not text:
-                frames.load(text)
+        def send(text: str, _protocol=protocol, _transport=transport, _frames=frames,
+                 _write=write, _bits=bits, _max_buffer=max_buffer, _websocket=websocket,
+                 _drop=drop, _open=State.OPEN) -> None:
+            if (_protocol.state is not _open or _transport.is_closing()
+                    or _transport.get_write_buffer_size() > _max_buffer):
+                _refuse(_websocket, _max_buffer, _drop)
+            if _frames.text is not text:
+                _frames.load(text)
             # Straight to the socket, as broadcast() would through protocol.send_text:
             # this connection never sends fragments, and websockets writes its own
             # frames (pings, pongs, close) at once, so nothing waits in the protocol.
             # Every member writes the same bytes: plain, or compressed once for all.
-            write(transport, frames.plain if bits is None else frames.deflated(bits))
+            _write(_transport, _frames.plain if _bits is None else _frames.deflated(_bits))
 
     else:  # deflate with context takeover: this connection's own compressor
 
-        def send(text: str) -> None:
-            check()
+        def send(text: str, _websocket=websocket, _max_buffer=max_buffer,
+                 _drop=drop) -> None:
+            _refuse(_websocket, _max_buffer, _drop)
             try:
-                protocol.send_text(text.encode())  # refuses in the middle of a fragmented send
-                websocket.send_data()
+                _websocket.protocol.send_text(text.encode())  # refuses mid-fragmented send
+                _websocket.send_data()
             except Exception as exc:  # skipped with a warning, as broadcast does
-                websocket.logger.warning(
+                _websocket.logger.warning(
                     "skipped broadcast: failed to write message: %s",
                     traceback.format_exception_only(exc)[0].strip(),
                 )
 
-    send.latest = _latest(send, every)  # type: ignore[attr-defined]
+    send.latest = Latest(send, every)  # type: ignore[attr-defined]
     return send
 
 
-def _latest(send: Callable[[str], None], every: float) -> Callable[[str, str], None]:
-    """``latest(kind, text)`` for one connection: the first of a kind now, then at
-    most one per ``every`` seconds, the newest (see :func:`make_sender`)."""
-    last: dict[str, float] = {}  # kind -> when one was last sent (the loop's clock)
-    pending: dict[str, str] = {}  # kind -> the newest text held back
+def _refuse(websocket: Any, max_buffer: int, drop: Callable[[Any, str], None] | None) -> None:
+    """Raise ``ConnectionError`` if ``websocket`` cannot be sent to, dropping it (and
+    saying why through ``drop``) if more than ``max_buffer`` bytes wait for it."""
+    # The state stays OPEN until the loop runs connection_lost; meanwhile a transport that
+    # was aborted or failed is closing, and each write to it is logged by asyncio
+    # ("socket.send() raised exception."): thousands when a whole class leaves at once.
+    transport = websocket.transport
+    if websocket.protocol.state is not State.OPEN or transport.is_closing():
+        raise ConnectionError("connection is not open")
+    if transport.get_write_buffer_size() > max_buffer:
+        if drop is not None:
+            drop(websocket, "it stopped reading (or reads too slowly)")
+        transport.abort()  # the close frame would wait behind the backlog
+        raise ConnectionError("client stopped reading: dropped")
 
-    def flush(kind: str) -> None:
-        text = pending.pop(kind, None)
+
+class Latest:
+    """``send.latest(kind, text)`` for one connection: the first of a ``kind`` now, then
+    at most one per ``every`` seconds, the newest (see :func:`make_sender`).
+
+    Its bookkeeping is made on first use: most members never get a member list.
+    """
+
+    __slots__ = ("send", "every", "last", "pending")
+
+    def __init__(self, send: Callable[[str], None], every: float) -> None:
+        self.send, self.every = send, every
+        self.last: dict[str, float] | None = None  # kind -> when one was last sent
+        self.pending: dict[str, str] | None = None  # kind -> the newest text held back
+
+    def __call__(self, kind: str, text: str) -> None:
+        loop = asyncio.get_running_loop()  # called on the server's loop, as send is
+        if self.last is None:
+            self.last, self.pending = {}, {}
+        due = self.last.get(kind, -math.inf) + self.every
+        if kind in self.pending:
+            self.pending[kind] = text  # its timer runs: it will send this one
+        elif loop.time() >= due:
+            self.last[kind] = loop.time()
+            self.send(text)
+        else:
+            self.pending[kind] = text
+            loop.call_at(due, self.flush, kind)
+
+    def flush(self, kind: str) -> None:
+        """Send the newest text of ``kind`` held back, if any."""
+        text = self.pending.pop(kind, None)
         if text is not None:
-            last[kind] = asyncio.get_running_loop().time()
+            self.last[kind] = asyncio.get_running_loop().time()
             try:
-                send(text)
+                self.send(text)
             except Exception:  # the connection is gone meanwhile: nothing to tell
                 pass
-
-    def latest(kind: str, text: str) -> None:
-        loop = asyncio.get_running_loop()  # called on the server's loop, as send is
-        due = last.get(kind, -math.inf) + every
-        if kind in pending:
-            pending[kind] = text  # its timer runs: it will send this one
-        elif loop.time() >= due:
-            last[kind] = loop.time()
-            send(text)
-        else:
-            pending[kind] = text
-            loop.call_at(due, flush, kind)
-
-    return latest
-
