@@ -43,10 +43,13 @@ from __future__ import annotations
 import asyncio
 import math
 import traceback
+import weakref
 import zlib
 from typing import Any, Callable
 
 from websockets.asyncio.server import ServerConnection
+from websockets.datastructures import Headers
+from websockets.frames import CloseCode
 from websockets.extensions.permessage_deflate import (
     PerMessageDeflate,
     ServerPerMessageDeflateFactory,
@@ -57,7 +60,8 @@ from .guard import GuardedConnection
 from ..core.limits import MAX_BUFFER_BYTES, MEMBER_LIST_EVERY
 
 __all__ = ["make_sender", "ChatConnection", "OutgoingFrames", "Outbox", "frame_header",
-           "shared_deflate_bits", "write_now", "Latest", "SHARED_DEFLATE", "COMPRESS_SETTINGS"]
+           "shared_deflate_bits", "write_now", "Latest", "Keepalive", "share_headers",
+           "SHARED_DEFLATE", "COMPRESS_SETTINGS"]
 
 #: zlib settings of the shared compressor: websockets' own defaults (memLevel 5).
 COMPRESS_SETTINGS = {"memLevel": 5}
@@ -235,10 +239,11 @@ class ChatConnection(GuardedConnection):
     as ``serve``'s ``create_connection``); :func:`make_sender` gives it the outbox.
     """
 
-    __slots__ = ("outbox",)  # see GuardedConnection's
+    __slots__ = ("outbox", "keepalive")  # see GuardedConnection's
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.outbox: Outbox | None = None  # the server's, once make_sender is called
+        self.keepalive: Keepalive | None = None  # the server's, once the handshake is done
         super().__init__(*args, **kwargs)
 
     def send_data(self) -> None:
@@ -246,6 +251,146 @@ class ChatConnection(GuardedConnection):
         if outbox is not None and self.transport in outbox.pending:
             outbox.flush(self.transport)
         super().send_data()
+
+    def start_keepalive(self) -> None:
+        """After a successful handshake (websockets calls this then): share the
+        handshake's strings with the other connections, and join the server's one
+        :class:`Keepalive` instead of starting a task of this connection's own."""
+        server = self.server
+        if self.request is not None:
+            share_headers(self.request.headers, _shared(server, "strings", dict))
+        if self.response is not None:
+            share_headers(self.response.headers, _shared(server, "strings", dict))
+        if self.ping_interval is not None:
+            self.keepalive = _shared(server, (self.ping_interval, self.ping_timeout),
+                                     lambda: Keepalive(self.ping_interval, self.ping_timeout))
+            self.keepalive.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self.keepalive is not None:
+            self.keepalive.discard(self)
+
+
+#: What the connections of one websockets server share, made on first use.
+_SHARED: weakref.WeakKeyDictionary[Any, dict[Any, Any]] = weakref.WeakKeyDictionary()
+
+
+def _shared(server: Any, key: Any, make: Callable[[], Any]) -> Any:
+    """The object ``key`` the connections of ``server`` share: ``make()`` the first time."""
+    shared = _SHARED.setdefault(server, {})
+    value = shared.get(key)
+    if value is None:
+        value = shared[key] = make()
+    return value
+
+
+class Keepalive:
+    """One task pings every open connection of a server, instead of a task each.
+
+    websockets gives each connection a task that sleeps ``ping_interval`` seconds,
+    pings, and closes the connection (1011, "keepalive ping timeout") if no pong
+    comes within ``ping_timeout``. A class of idle members is that many sleeping
+    tasks, about 1 KiB each. Here one task does the same rounds for all: every
+    ``interval`` seconds it pings each connection that has no ping outstanding, and
+    ``timeout`` seconds later fails those whose pong has not come. A connection's
+    ``latency`` is measured by websockets as before. The task ends with the last
+    connection. One per server and loop (:class:`ChatConnection` makes it).
+    """
+
+    def __init__(self, interval: float, timeout: float | None) -> None:
+        self.interval, self.timeout = interval, timeout
+        self.connections: dict[Any, asyncio.Future | None] = {}  # -> its pong, if awaited
+        self.task: asyncio.Task | None = None
+        self.failing: set[asyncio.Task] = set()
+
+    def add(self, connection: Any) -> None:
+        """Ping ``connection`` from now on."""
+        self.connections[connection] = None
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self.run())
+
+    def discard(self, connection: Any) -> None:
+        """Stop pinging ``connection`` (it closed); the task ends with the last one."""
+        self.connections.pop(connection, None)
+        if not self.connections and self.task is not None:
+            self.task.cancel()
+            self.task = None
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self.connections:  # ends when the last connection goes (discard cancels it)
+            await asyncio.sleep(self.interval)
+            for connection, pong in list(self.connections.items()):
+                if pong is not None or connection.protocol.state is not State.OPEN:
+                    continue  # its last ping is still out: the timeout will judge it
+                try:
+                    pong = await connection.ping()
+                except Exception:  # closing meanwhile: connection_lost discards it
+                    continue
+                if self.timeout is not None and connection in self.connections:
+                    self.connections[connection] = pong
+            if self.timeout is not None:
+                loop.call_later(self.timeout, self.expire)
+
+    def expire(self) -> None:
+        """Fail the connections whose keepalive pong has not come in time."""
+        for connection, pong in list(self.connections.items()):
+            if pong is None:
+                continue
+            if pong.done():
+                self.connections[connection] = None
+            elif connection.protocol.state is State.OPEN:
+                self.connections[connection] = None
+                task = asyncio.get_running_loop().create_task(_ping_timeout(connection))
+                self.failing.add(task)
+                task.add_done_callback(self.failing.discard)
+
+
+async def _ping_timeout(connection: Any) -> None:
+    """Close ``connection`` as websockets' keepalive does when a pong is late."""
+    async with connection.send_context():
+        connection.protocol.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
+
+
+#: Header names whose values differ on every connection: not worth sharing.
+UNIQUE_HEADERS = ("sec-websocket-key", "sec-websocket-accept")
+#: Strings and pairs a server keeps for sharing, at most (then it starts afresh).
+SHARED_STRINGS = 1024
+
+
+def share_headers(headers: Headers, shared: dict[Any, Any]) -> None:
+    """Make ``headers`` use the strings (and name-value pairs) other connections' use.
+
+    Every handshake decodes its own copies of ``"Upgrade"``, ``"websocket"``, the
+    ``Host`` and ``Origin`` a whole class sends alike...: about 2.4 KiB per idle
+    connection that are the same for all. ``shared`` (one per server) keeps one of
+    each, at most :data:`SHARED_STRINGS` entries. The headers read as before::
+
+        >>> shared = {}
+        >>> one, two = Headers(Upgrade="websocket"), Headers(Upgrade="websocket")
+        >>> share_headers(one, shared); share_headers(two, shared)
+        >>> one["upgrade"], list(two.raw_items()) == list(one.raw_items())
+        ('websocket', True)
+        >>> next(one.raw_items()) is next(two.raw_items())     # one pair for both
+        True
+
+    """
+    if len(shared) > SHARED_STRINGS:
+        shared.clear()
+    pairs, by_name = [], {}
+    for name, value in headers.raw_items():
+        pair = shared.get((name, value))
+        if pair is None:
+            names = shared.get(name)
+            if names is None:
+                names = shared[name] = (name, name.lower())
+            pair = (names[0], value)
+            if names[1] not in UNIQUE_HEADERS:
+                shared[pair] = pair
+        pairs.append(pair)
+        by_name.setdefault(shared[pair[0]][1], []).append(pair[1])
+    headers._dict, headers._list = by_name, pairs  # websockets' Headers: these two slots
 
 
 def make_sender(
