@@ -46,7 +46,7 @@ from ..support.processes import raise_file_limit, start_child
 
 __all__ = [
     "run", "run_size", "compare_broadcast", "python_overhead", "plot", "plot_compression",
-    "table",
+    "plot_workloads", "table",
     "KINDS", "ALL_KINDS",
 ]
 
@@ -609,6 +609,52 @@ def plot(results: dict[str, Any], path: str | None = None,
         axes.legend(fontsize="small")
     rate.set_ylim(bottom=0)
     latency.set_yscale("log")
+    _save(fig, path)
+    return fig
+
+
+def plot_workloads(runs: dict[str, dict[str, Any]], path: str | None = None,
+                   kinds: tuple[str, ...] | None = None) -> Any:
+    """Each server on several workloads: its rate and CPU per delivery as a multiple of
+    the original's, and its latency (p50 bar, p99 whisker); saved to ``path`` if given.
+
+    ``runs`` maps a workload's name to what :func:`run` returned for it (one room size),
+    e.g. ``{"one at a time": bench.run(sizes=[40], window=1, ...), "20 senders": ...}``.
+    """
+    plt = _pyplot(path)
+    names = list(runs)
+    entries = {name: run_["sizes"][0] for name, run_ in runs.items()}
+    shown = [k for k in (kinds or next(iter(runs.values()))["kinds"])
+             if all(k in entry for entry in entries.values())]
+    fig, (rate, cpu, latency) = plt.subplots(1, 3, figsize=(14, 4.2))
+    width = 0.8 / max(1, len(shown))
+    for index, kind in enumerate(shown):
+        xs = [i + (index - (len(shown) - 1) / 2) * width for i in range(len(names))]
+        for axes, key in ((rate, "rate"), (cpu, "cpu")):
+            ratios = [entries[n].get("ratios", {}).get(kind, {}).get(key) for n in names]
+            mid = [r["median"] if r else 1.0 for r in ratios]
+            err = [[m - (r["low"] if r else 1.0) for m, r in zip(mid, ratios)],
+                   [(r["high"] if r else 1.0) - m for m, r in zip(mid, ratios)]]
+            axes.bar(xs, mid, width, yerr=err, capsize=2, label=kind, color=f"C{index}")
+        p50 = [entries[n][kind]["latency_ms"]["p50"] for n in names]
+        p99 = [entries[n][kind]["latency_ms"]["p99"] for n in names]
+        latency.bar(xs, p50, width, label=kind, color=f"C{index}")
+        latency.errorbar(xs, p99, fmt="_", color="black", markersize=8)
+        latency.vlines(xs, p50, p99, color="black", linewidth=0.8)
+    base = next(iter(entries.values())).get("baseline")
+    base = "the original" if base == "seed" else base or "the first"
+    for axes, title in ((rate, f"Deliveries per second, × {base}'s (higher is better)"),
+                        (cpu, f"Server CPU per delivery, × {base}'s (lower is better)"),
+                        (latency, "Send to arrival, ms: bar p50, whisker to p99")):
+        axes.set_xticks(range(len(names)))
+        axes.set_xticklabels(names, fontsize="small")
+        axes.set_title(title, fontsize="medium")
+        axes.grid(True, axis="y", alpha=0.3)
+    for axes in (rate, cpu):
+        axes.axhline(1.0, color="black", linewidth=0.8)
+        axes.set_ylim(bottom=0)
+    latency.set_yscale("log")
+    rate.legend(fontsize="small")
     _save(fig, path)
     return fig
 

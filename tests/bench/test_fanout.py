@@ -63,6 +63,18 @@ def test_several_senders_at_once_each_get_every_chat_to_every_member_in_their_or
         assert result[kind]["lost"] == 0
 
 
+def test_workloads_plot_draws_rate_cpu_and_latency_for_each_workload(tmp_path):
+    runs = {name: bench.run(sizes=[4], messages=12, rounds=1, kinds=("floor", "chatkit"),
+                            window=window, senders=senders, stall_size=0, overhead=False,
+                            progress=None, timeout=20)
+            for name, window, senders in (("one at a time", 1, 1), ("2 senders", 2, 2))}
+    figure = bench.plot_workloads(runs, str(tmp_path / "workloads.png"))
+    rate, cpu, latency = figure.axes
+    assert [t.get_text() for t in latency.get_xticklabels()] == ["one at a time", "2 senders"]
+    assert len(latency.patches) == 4  # a p50 bar per server and workload
+    assert "floor" in rate.get_title() and (tmp_path / "workloads.png").stat().st_size > 10_000
+
+
 def test_more_senders_than_members_is_refused_with_a_reason():
     with pytest.raises(ValueError, match=r"senders must be 1 to the room's size \(2\), not 3"):
         bench.run_size(2, messages=5, rounds=1, kinds=("floor",), senders=3, progress=None,
