@@ -11,7 +11,7 @@ import sys
 from websockets.asyncio.client import connect
 
 from chatkit.server import ChatServer
-from chatkit.server.sending import Keepalive
+from chatkit.server.sending import FrameQueue, Keepalive
 from chatkit.bench.clients import client_frame, handshake_request
 
 DEADLINE = 20
@@ -120,3 +120,41 @@ def test_overlapping_handshakes_leave_each_connection_a_small_attribute_dict():
                 writer.close()
 
     asyncio.run(asyncio.wait_for(body(), DEADLINE))
+
+
+def test_a_chat_in_200_fragments_arrives_whole_through_the_lighter_frame_queue():
+    async def body() -> None:
+        async with ChatServer().serve("127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            async with connect(f"ws://127.0.0.1:{port}/chat/people") as ws:
+                await ws.send('{"type": "join", "name": "ann"}')
+                assert "ann joined" in await asyncio.wait_for(ws.recv(), 2)
+                [connection] = server.connections
+                assert type(connection.recv_messages.frames.queue) is FrameQueue
+                text = "x" * 1000
+                message = '{"type": "chat", "text": "' + text + '"}'
+                await ws.send(message[i:i + 5] for i in range(0, len(message), 5))
+                got = await asyncio.wait_for(ws.recv(), 2)
+                assert got == '{"type":"chat","name":"ann","text":"' + text + '"}'
+                assert len(connection.recv_messages.frames.queue) == 0
+
+    asyncio.run(asyncio.wait_for(body(), DEADLINE))
+
+
+def test_the_frame_queue_keeps_deque_order_through_its_compactions():
+    import collections
+
+    ours, theirs = FrameQueue(), collections.deque()
+    for step in range(2000):  # the same operations on both, in a fixed mixed order
+        for queue in (ours, theirs):
+            if step % 7 == 3:
+                queue.extendleft(reversed([f"back{step}a", f"back{step}b"]))
+            elif step % 3 == 0 and len(queue):
+                queue.append(queue.popleft())
+            elif step % 5 < 2 and len(queue):
+                queue.popleft()
+            else:
+                queue.append(step)
+        assert len(ours) == len(theirs) and bool(ours) == bool(theirs)
+    assert [ours.popleft() for _ in range(len(ours))] == list(theirs)
+    assert not ours and ours.items == [] and ours.head == 0
