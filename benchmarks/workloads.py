@@ -52,6 +52,11 @@ def _label(name: str, entry: dict[str, Any]) -> str:
     return f"{name} {entry['size']:,} × {entry['messages']:,}, {flight}"
 
 
+def _ms(value: float) -> str:
+    """``0.981``, ``21.8``, ``1,407``: three figures, no exponent."""
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
 def markdown_table(runs: dict[str, dict[str, Any]]) -> str:
     """One row per workload and server: rate, CPU per delivery, ratios, p50/p99, lost."""
     lines = ["| workload | server | rate (deliv/s) | vs original | CPU µs per delivery"
@@ -73,7 +78,7 @@ def markdown_table(runs: dict[str, dict[str, Any]]) -> str:
             lines.append(
                 f"| {_label(name, entry) if first else ''} | {NAMES.get(kind, kind)}"
                 f" | {row['deliveries_per_s']:,.0f} | {rate} | {row['server_cpu_ms_per_1000']:.2f}"
-                f" | {cpu} | {lat['p50']:.3g} / {lat['p99']:.3g} | {row['lost']} |")
+                f" | {cpu} | {_ms(lat['p50'])} / {_ms(lat['p99'])} | {row['lost']} |")
             first = False
     loads = ", ".join(f"{name} {r['load_before']:.1f}–{r['load_after']:.1f}"
                       for name, r in runs.items())
