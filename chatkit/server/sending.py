@@ -347,6 +347,11 @@ def _shared(server: Any, key: Any, make: Callable[[], Any]) -> Any:
     return value
 
 
+#: Keepalive pings sent in one turn of the event loop, at most (5,000 at once would hold
+#: the room's chats up for tens of milliseconds).
+PINGS_PER_TURN = 100
+
+
 class Keepalive:
     """One task pings every open connection of a server, instead of a task each.
 
@@ -383,7 +388,9 @@ class Keepalive:
         loop = asyncio.get_running_loop()
         while self.connections:  # ends when the last connection goes (discard cancels it)
             await asyncio.sleep(self.interval)
-            for connection, pong in list(self.connections.items()):
+            for index, (connection, pong) in enumerate(list(self.connections.items())):
+                if index % PINGS_PER_TURN == PINGS_PER_TURN - 1:
+                    await asyncio.sleep(0)  # let chats through between batches of pings
                 if pong is not None or connection.protocol.state is not State.OPEN:
                     continue  # its last ping is still out: the timeout will judge it
                 try:
