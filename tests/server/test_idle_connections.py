@@ -158,3 +158,26 @@ def test_the_frame_queue_keeps_deque_order_through_its_compactions():
         assert len(ours) == len(theirs) and bool(ours) == bool(theirs)
     assert [ours.popleft() for _ in range(len(ours))] == list(theirs)
     assert not ours and ours.items == [] and ours.head == 0
+
+
+def test_a_keepalive_round_over_more_members_than_one_batch_pings_them_all():
+    from chatkit.server.sending import PINGS_PER_TURN
+
+    async def body() -> None:
+        async with ChatServer(max_per_client=None).serve("127.0.0.1", 0, ping_interval=0.3,
+                                                         ping_timeout=1.0) as server:
+            port = server.sockets[0].getsockname()[1]
+            count = PINGS_PER_TURN + 50
+            clients = await asyncio.gather(*(connect(f"ws://127.0.0.1:{port}/chat/people")
+                                             for _ in range(count)))
+            try:
+                for _ in range(40):  # bounded: up to 4 s for a round or two
+                    await asyncio.sleep(0.1)
+                    if all(c.latency > 0 for c in server.connections):
+                        break
+                assert len(server.connections) == count
+                assert all(c.latency > 0 for c in server.connections)  # every one answered
+            finally:
+                await asyncio.gather(*(client.close() for client in clients))
+
+    asyncio.run(asyncio.wait_for(body(), DEADLINE))
