@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/idle_memory.py                       # 1,000 and 5,000; all four
     .venv/bin/python benchmarks/idle_memory.py --sizes 1000 --kinds seed chatkit
+    .venv/bin/python benchmarks/idle_memory.py --rounds 3 --kinds seed chatkit   # taking turns
 
 Each server (:mod:`chatkit.bench.servers`: the express-ws original, chatkit, the FastAPI
 peer with and without deflate) starts in a process of its own; the handshakes offer
@@ -52,12 +53,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000])
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="the kinds take turns this many times (a fresh server each)")
     args = parser.parse_args(argv)
     raise_file_limit()
-    for size in args.sizes:
-        for kind in args.kinds:
-            kib = asyncio.run(idle_kib_per_connection(kind, size))
-            print(f"{kind:>11} {size:>5} idle connections: {kib:.1f} KiB each", flush=True)
+    for round_ in range(1, args.rounds + 1):
+        for size in args.sizes:
+            for kind in args.kinds:
+                kib = asyncio.run(idle_kib_per_connection(kind, size))
+                print(f"round {round_}: {kind:>11} {size:>5} idle connections: {kib:.1f} KiB each",
+                      flush=True)
     return 0
 
 

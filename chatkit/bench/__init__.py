@@ -46,7 +46,7 @@ from ..support.processes import raise_file_limit, start_child
 
 __all__ = [
     "run", "run_size", "compare_broadcast", "python_overhead", "plot", "plot_compression",
-    "table",
+    "plot_workloads", "table",
     "KINDS", "ALL_KINDS",
 ]
 
@@ -128,13 +128,17 @@ def _summary(phases: list[dict[str, Any]]) -> dict[str, Any]:
 def run_size(size: int, *, messages: int | None = None, window: int = 10, rounds: int = 3,
              kinds: tuple[str, ...] = KINDS, pad: int = 0, stall: bool = False,
              client: str = "browser", progress: Progress | None = None,
-             timeout: float = 120) -> dict[str, Any]:
+             timeout: float = 120, senders: int = 1) -> dict[str, Any]:
     """Measure a room of ``size`` members on each server kind; return medians per kind.
 
+    ``senders`` members send (``m0``, ``m1``, ...), each with at most ``window`` of its
+    chats in flight: ``senders=20, window=2`` is the issue's W3, twenty people at once.
     ``client``: ``"browser"`` (offers deflate as browsers do) or ``"lean"`` (offers nothing).
     ``out["ratios"][kind]`` holds each kind's paired ratios to the baseline (the
     original, else the floor): the median and the range over the rounds.
     """
+    if not 1 <= senders <= size:
+        raise ValueError(f"senders must be 1 to the room's size ({size}), not {senders}")
     if messages is None:
         messages = max(50, TARGET_DELIVERIES // size)
     servers = []
@@ -144,7 +148,7 @@ def run_size(size: int, *, messages: int | None = None, window: int = 10, rounds
         config = {
             "size": size, "messages": messages, "window": window, "rounds": rounds,
             "pad": pad, "stall": stall, "timeout": timeout, "client": client,
-            "targets": [{"kind": s.kind, "port": s.port, "pid": s.pid} for s in servers],
+            "senders": senders, "targets": [{"kind": s.kind, "port": s.port, "pid": s.pid} for s in servers],
         }
         label = f"{size} members" + (" + 1 stalled" if stall else "")
         raw = _clients(config, label, progress, timeout * (4 + rounds * len(kinds)))
@@ -152,7 +156,7 @@ def run_size(size: int, *, messages: int | None = None, window: int = 10, rounds
         for server in servers:
             server.stop()
     out: dict[str, Any] = {"size": size, "messages": messages, "window": window, "pad": pad,
-                           "client": client, "client_peak_mib": raw["client_peak_kib"] / 1024}
+                           "senders": senders, "client": client, "client_peak_mib": raw["client_peak_kib"] / 1024}
     for kind in kinds:
         phases = [p for p in raw["phases"] if p["kind"] == kind and not p.get("stalled")]
         if phases:
@@ -203,13 +207,13 @@ def run_size(size: int, *, messages: int | None = None, window: int = 10, rounds
 def run(sizes=DEFAULT_SIZES, *, messages: int | None = None, window: int = 10, rounds: int = 3,
         kinds: tuple[str, ...] = KINDS, stall_size: int = 20, stall_messages: int = 3000,
         stall_pad: int = 3000, client: str = "browser", progress: Progress | str | None = "text",
-        overhead: bool = True, timeout: float = 120) -> dict[str, Any]:
+        overhead: bool = True, timeout: float = 120, senders: int = 1) -> dict[str, Any]:
     """Run the fan-out benchmark; return ``{"sizes": [...], "stall": {...}, "lost": n}``.
 
     Args:
         sizes: room sizes (members, one of whom sends).
         messages: chats per measured phase (default: about 60,000 deliveries' worth).
-        window: chats sent but not yet delivered to everyone, at most.
+        window: chats sent but not yet delivered to everyone, at most, per sender.
         rounds: measured phases per server; the servers take turns, medians are kept.
         kinds: which servers (see :data:`DESCRIPTIONS`): ``"seed"`` (the express-ws
             original, skipped with a message where Node is missing), ``"floor"``,
@@ -223,6 +227,8 @@ def run(sizes=DEFAULT_SIZES, *, messages: int | None = None, window: int = 10, r
             kernel's socket buffers and the server's 1 MiB allowance for the stalled one.
         progress: ``"text"`` (a bar on stderr), ``"widget"`` (in a notebook), a
             function ``progress(label, done, total)``, or None.
+        senders: members that send at once, each with its own ``window`` (the
+            stalled-member scenario keeps one).
     """
     skipped = {}
     from .peers import peer_unavailable
@@ -241,14 +247,14 @@ def run(sizes=DEFAULT_SIZES, *, messages: int | None = None, window: int = 10, r
     raise_file_limit()  # a room of 5,000 members: as many sockets here and in the children
     progress = _progress(progress)
     results: dict[str, Any] = {"sizes": [], "kinds": list(kinds), "skipped": skipped,
-                               "client": client,
+                               "client": client, "senders": senders, "window": window,
                                "servers": {k: DESCRIPTIONS[k] for k in kinds},
                                "rate_limit": "off (rate_limit=None) on every server under test",
                                "cpus": os.cpu_count(), "load_before": os.getloadavg()[0]}
     for size in sizes:
         results["sizes"].append(run_size(size, messages=messages, window=window, rounds=rounds,
                                          kinds=kinds, client=client, progress=progress,
-                                         timeout=timeout))
+                                         timeout=timeout, senders=senders))
     if stall_size:
         stall_kinds = tuple(k for k in ("floor", "chatkit") if k in kinds) or ("chatkit",)
         results["stall"] = run_size(stall_size, messages=stall_messages, window=window, rounds=1,
@@ -603,6 +609,52 @@ def plot(results: dict[str, Any], path: str | None = None,
         axes.legend(fontsize="small")
     rate.set_ylim(bottom=0)
     latency.set_yscale("log")
+    _save(fig, path)
+    return fig
+
+
+def plot_workloads(runs: dict[str, dict[str, Any]], path: str | None = None,
+                   kinds: tuple[str, ...] | None = None) -> Any:
+    """Each server on several workloads: its rate and CPU per delivery as a multiple of
+    the original's, and its latency (p50 bar, p99 whisker); saved to ``path`` if given.
+
+    ``runs`` maps a workload's name to what :func:`run` returned for it (one room size),
+    e.g. ``{"one at a time": bench.run(sizes=[40], window=1, ...), "20 senders": ...}``.
+    """
+    plt = _pyplot(path)
+    names = list(runs)
+    entries = {name: run_["sizes"][0] for name, run_ in runs.items()}
+    shown = [k for k in (kinds or next(iter(runs.values()))["kinds"])
+             if all(k in entry for entry in entries.values())]
+    fig, (rate, cpu, latency) = plt.subplots(1, 3, figsize=(14, 4.2))
+    width = 0.8 / max(1, len(shown))
+    for index, kind in enumerate(shown):
+        xs = [i + (index - (len(shown) - 1) / 2) * width for i in range(len(names))]
+        for axes, key in ((rate, "rate"), (cpu, "cpu")):
+            ratios = [entries[n].get("ratios", {}).get(kind, {}).get(key) for n in names]
+            mid = [r["median"] if r else 1.0 for r in ratios]
+            err = [[m - (r["low"] if r else 1.0) for m, r in zip(mid, ratios)],
+                   [(r["high"] if r else 1.0) - m for m, r in zip(mid, ratios)]]
+            axes.bar(xs, mid, width, yerr=err, capsize=2, label=kind, color=f"C{index}")
+        p50 = [entries[n][kind]["latency_ms"]["p50"] for n in names]
+        p99 = [entries[n][kind]["latency_ms"]["p99"] for n in names]
+        latency.bar(xs, p50, width, label=kind, color=f"C{index}")
+        latency.errorbar(xs, p99, fmt="_", color="black", markersize=8)
+        latency.vlines(xs, p50, p99, color="black", linewidth=0.8)
+    base = next(iter(entries.values())).get("baseline")
+    base = "the original" if base == "seed" else base or "the first"
+    for axes, title in ((rate, f"Deliveries per second, × {base}'s (higher is better)"),
+                        (cpu, f"Server CPU per delivery, × {base}'s (lower is better)"),
+                        (latency, "Send to arrival, ms: bar p50, whisker to p99")):
+        axes.set_xticks(range(len(names)))
+        axes.set_xticklabels(names, fontsize="small")
+        axes.set_title(title, fontsize="medium")
+        axes.grid(True, axis="y", alpha=0.3)
+    for axes in (rate, cpu):
+        axes.axhline(1.0, color="black", linewidth=0.8)
+        axes.set_ylim(bottom=0)
+    latency.set_yscale("log")
+    rate.legend(fontsize="small")
     _save(fig, path)
     return fig
 

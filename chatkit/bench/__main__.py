@@ -21,7 +21,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="room sizes in members (default: 10 200 1000)")
     parser.add_argument("--messages", type=int, default=None,
                         help=f"chats per measured phase (default: ~{TARGET_DELIVERIES} deliveries)")
-    parser.add_argument("--window", type=int, default=10, help="chats in flight, at most")
+    parser.add_argument("--window", type=int, default=10,
+                        help="chats in flight, at most, per sender")
+    parser.add_argument("--senders", type=int, default=1,
+                        help="members that send, each with its own window (W3: --senders 20"
+                             " --window 2)")
     parser.add_argument("--rounds", type=int, default=3, help="phases per server (medians kept)")
     parser.add_argument("--kinds", nargs="+", default=["seed", *KINDS], choices=ALL_KINDS,
                         help="servers to measure (default: seed floor chatkit live; add kernel"
@@ -48,16 +52,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.serve:
         return serve_main(args.serve)
-    print("fan-out benchmark: one sender, a room of N members, every server on 127.0.0.1;"
-          f" clients: {args.client}")
+    senders = "one sender" if args.senders == 1 else f"{args.senders} senders"
+    print(f"fan-out benchmark: {senders} (up to {args.window} chats in flight each), a room of"
+          f" N members, every server on 127.0.0.1; clients: {args.client}")
     for kind in args.kinds:
         print(f"  {kind:>11}: {DESCRIPTIONS[kind]}")
-    print("  no rate limit on any server: one sender here stands for a whole class;"
-          " the default limit (15/s per connection) would measure the limit, not the fan-out")
+    print(f"  no rate limit on any server: {senders} here stand{'s' if args.senders == 1 else ''}"
+          " for a whole class; the default limit (15/s per connection) would measure the"
+          " limit, not the fan-out")
     results = run(args.sizes, messages=args.messages, window=args.window, rounds=args.rounds,
                   kinds=tuple(args.kinds), stall_size=args.stall_size,
                   stall_messages=args.stall_messages, client=args.client,
-                  overhead=not args.no_overhead, timeout=args.timeout,
+                  overhead=not args.no_overhead, timeout=args.timeout, senders=args.senders,
                   progress=None if args.quiet else "text")
     print(table(results))
     print(f"machine: {results['cpus']} CPUs shared by servers and clients;"

@@ -4,10 +4,13 @@ Run by the benchmark, not by hand::
 
     python -m chatkit.bench.clients '{"size": 10, "messages": 50, "targets": [...]}'
 
-It connects ``size`` members to room ``bench`` on each target server (one of them,
-``m0``, also sends), waits until every join note has arrived, then runs the
-measured phases -- the targets taking turns, ``rounds`` times -- and prints JSON
-lines: ``{"progress": ...}`` while it runs and ``{"result": ...}`` at the end.
+It connects ``size`` members to room ``bench`` on each target server (the first
+``senders`` of them, ``m0``, ``m1``, ..., also send; one by default), waits until every
+join note has arrived, then runs the measured phases -- the targets taking turns,
+``rounds`` times -- and prints JSON lines: ``{"progress": ...}`` while it runs and
+``{"result": ...}`` at the end. Each sender keeps at most ``window`` of its chats not
+yet delivered to every member (``"senders": 20, "window": 2``: twenty people chatting
+at once, each with two chats on the way).
 
 The clients do on the wire what browsers do (``"client": "browser"``, the default):
 they send ``Origin`` and offer ``permessage-deflate; client_max_window_bits`` as
@@ -19,8 +22,9 @@ hand-written clients measure, kept as a labelled option.
 They must cost less than the server they measure, so they are not built on a
 WebSocket library: each is an ``asyncio.BufferedProtocol`` that does the handshake,
 then splits frames by hand (server frames are never masked) and looks only at what it
-must. A chat's text is ``"<seq> <send time in ns>[ <padding>]"``, so a receiver
-checks the bytes around it, the order of ``seq`` on its connection, and the send
+must. A chat's text is ``"<seq> <send time in ns>[ <padding>]"`` (sender ``k`` of
+``n`` sends the numbers ``k``, ``k + n``, ``k + 2n``, ...), so a receiver checks the
+bytes around it, the order of each sender's chats on its connection, and the send
 time, without decoding JSON. All clients run in this one process, so send and
 arrival times come from the same clock (``time.monotonic_ns``, system-wide on Linux).
 """
@@ -42,13 +46,11 @@ from websockets.utils import apply_mask
 __all__ = ["run_clients", "percentiles", "cpu_seconds", "peak_memory", "current_memory"]
 
 ROOM = "bench"
-SENDER = "m0"
 STALLED = "stalled"
 # Every server under test writes JSON as JSON.stringify does (compact); the original puts
-# "name" before "type" in its chats. Both orders have the same length.
-CHAT_PREFIXES = (b'{"type":"chat","name":"' + SENDER.encode() + b'","text":"',
-                 b'{"name":"' + SENDER.encode() + b'","type":"chat","text":"')
-CHAT_PREFIX_LENGTH = len(CHAT_PREFIXES[0])
+# "name" before "type" in its chats. The sender's name comes next, then the text.
+CHAT_PREFIXES = (b'{"type":"chat","name":"', b'{"name":"')
+TEXT_KEY = b'"text":"'
 NOTE_PREFIX = b'{"type":"note","text":"'
 LEFT_NOTE = b'{"type":"note","text":"' + f"{STALLED} left {ROOM}.".encode() + b'"}'
 BUFFER_BYTES = 16 * 1024  # each member's read buffer: 200 short frames, 5 padded ones
@@ -182,8 +184,10 @@ def _extensions_header(response: bytes) -> str:
 class Target:
     """One server under test and the counters its members update."""
 
-    def __init__(self, kind: str, port: int, pid: int, size: int, client: str = "browser") -> None:
+    def __init__(self, kind: str, port: int, pid: int, size: int, client: str = "browser",
+                 senders: int = 1) -> None:
         self.kind, self.port, self.pid, self.size, self.client = kind, port, pid, size, client
+        self.senders = senders
         self.members: list[Member] = []
         self.notes = 0
         self.left_notes = 0
@@ -195,12 +199,13 @@ class Target:
     def reset(self, messages: int) -> None:
         self.counts = [0] * messages
         self.completed = 0
+        self.completed_by = [0] * self.senders  # chats delivered to all, per sender
         self.received = 0
         self.latencies: list[int] = []
         self.waiter: asyncio.Future | None = None
         self.errors = []
         for member in self.members:
-            member.next_seq = 0
+            member.next_seq = list(range(self.senders))
 
     def wake(self) -> None:
         if self.waiter is not None and not self.waiter.done():
@@ -225,7 +230,7 @@ class Member(asyncio.BufferedProtocol):
         self.filled = 0
         self.open = asyncio.get_running_loop().create_future()
         self.upgraded = False
-        self.next_seq = 0
+        self.next_seq = list(range(target.senders))  # the chat due next from each sender
         self.transport: asyncio.Transport | None = None
         self.deflate: Deflate | None = None  # once the server accepted the browser's offer
         self.browser = target.client == "browser"
@@ -297,8 +302,9 @@ class Member(asyncio.BufferedProtocol):
                     except UnicodeDecodeError:
                         target.error("a text frame that is not UTF-8")
                         continue
-                if data.startswith(CHAT_PREFIXES, start, end) and data.endswith(b'"}', start, end):
-                    text = start + CHAT_PREFIX_LENGTH
+                if (data.startswith(CHAT_PREFIXES, start, end) and data.endswith(b'"}', start, end)
+                        and (text := data.find(TEXT_KEY, start, end)) > 0):
+                    text += len(TEXT_KEY)
                     space = data.find(b" ", text, end - 2)
                     after = data.find(b" ", space + 1, end - 2)
                     try:
@@ -309,13 +315,15 @@ class Member(asyncio.BufferedProtocol):
                     except (ValueError, IndexError):
                         target.error(f"a chat with unexpected text: {bytes(data[start:end])[:80]!r}")
                         continue
-                    if seq != self.next_seq:
-                        target.error(f"chat {seq} arrived when {self.next_seq} was due")
-                    self.next_seq = seq + 1
+                    by = seq % target.senders
+                    if seq != self.next_seq[by]:
+                        target.error(f"chat {seq} arrived when {self.next_seq[by]} was due")
+                    self.next_seq[by] = seq + target.senders
                     target.received += 1
                     target.latencies.append(now - sent)
                     if counts[seq] == target.size:
                         target.completed += 1
+                        target.completed_by[by] += 1
                         target.wake()
                 elif data.startswith(NOTE_PREFIX, start, end):
                     if data[start:end] == LEFT_NOTE:
@@ -430,10 +438,13 @@ async def connect_room(target: Target, timeout: float) -> float:
 async def measure(
     target: Target, messages: int, window: int, pad: int, timeout: float, progress: Progress
 ) -> dict[str, Any]:
-    """Send ``messages`` chats from ``m0``, at most ``window`` not yet delivered to all."""
+    """Send ``messages`` chats from the target's senders, each with at most ``window`` of
+    its own not yet delivered to all (one sender: ``m0``, ``window`` in flight)."""
     loop = asyncio.get_running_loop()
     target.reset(messages)
-    sender = target.members[0]
+    count = target.senders
+    senders = target.members[:count]
+    sent = [0] * count  # chats sent, per sender
     padding = " " + "x" * pad if pad else ""
     left_before = target.left_notes
     wire_before = target.wire_bytes
@@ -442,13 +453,27 @@ async def measure(
     start = time.monotonic_ns()
     deadline = loop.time() + timeout
     reported = 0
-    for seq in range(messages):
-        if seq - target.completed >= window:
-            if not await wait_for(target, lambda: seq - target.completed < window, deadline):
+    done = target.completed_by
+
+    def can_send(index: int) -> bool:  # the sender has chats left and room in its window
+        return index + count * sent[index] < messages and sent[index] - done[index] < window
+
+    def ready() -> bool:
+        return any(can_send(index) for index in range(count))
+
+    for _ in range(messages):  # a turn sends at least one chat: bounded
+        if sum(sent) >= messages:
+            break
+        if not ready():
+            if not await wait_for(target, ready, deadline):
                 break
             progress.add(target.completed - reported)
             reported = target.completed
-        sender.send_text(f'{{"type": "chat", "text": "{seq} {time.monotonic_ns()}{padding}"}}')
+        for index, sender in enumerate(senders):  # every sender with room sends one more
+            if can_send(index):
+                seq = index + count * sent[index]
+                sent[index] += 1
+                sender.send_text(f'{{"type": "chat", "text": "{seq} {time.monotonic_ns()}{padding}"}}')
     await wait_for(target, lambda: target.completed >= messages, deadline)
     elapsed = (time.monotonic_ns() - start) / 1e9
     cpu = cpu_seconds(target.pid) - cpu_before
@@ -457,6 +482,7 @@ async def measure(
     deliveries = target.received
     return {
         "kind": target.kind,
+        "senders": count,
         "expected": messages * target.size,
         "received": deliveries,
         "lost": messages * target.size - deliveries,
@@ -482,9 +508,13 @@ async def run_clients(config: dict[str, Any]) -> dict[str, Any]:
     size, messages = config["size"], config["messages"]
     window, rounds, pad = config.get("window", 10), config.get("rounds", 1), config.get("pad", 0)
     timeout = config.get("timeout", 60.0)
+    senders = config.get("senders", 1)
+    if not 1 <= senders <= size:
+        raise ValueError(f"senders must be 1 to the room's size ({size}), not {senders}")
     stall = config.get("stall", False)
     client = config.get("client", "browser")
-    targets = [Target(t["kind"], t["port"], t["pid"], size, client) for t in config["targets"]]
+    targets = [Target(t["kind"], t["port"], t["pid"], size, client, senders)
+               for t in config["targets"]]
     progress = Progress(messages * len(targets) * (rounds + (1 if stall else 0)))
     idle: dict[str, float] = {}
     joined: dict[str, float] = {}
@@ -494,7 +524,7 @@ async def run_clients(config: dict[str, Any]) -> dict[str, Any]:
         await asyncio.sleep(0.2)  # let the server settle after the last join note
         joined[target.kind] = (current_memory(target.pid) - before) / size
     result: dict[str, Any] = {"size": size, "messages": messages, "window": window, "pad": pad,
-                              "phases": [], "idle_kib_per_member": idle,
+                              "senders": senders, "phases": [], "idle_kib_per_member": idle,
                               "joined_kib_per_member": joined}
     for round_ in range(rounds):
         order = targets if round_ % 2 == 0 else targets[::-1]  # alternate: drift hits all alike

@@ -41,12 +41,16 @@ written with one call at the end of the turn, instead of one call per frame.
 from __future__ import annotations
 
 import asyncio
+import collections
 import math
 import traceback
+import weakref
 import zlib
 from typing import Any, Callable
 
 from websockets.asyncio.server import ServerConnection
+from websockets.datastructures import Headers
+from websockets.frames import CloseCode
 from websockets.extensions.permessage_deflate import (
     PerMessageDeflate,
     ServerPerMessageDeflateFactory,
@@ -57,7 +61,8 @@ from .guard import GuardedConnection
 from ..core.limits import MAX_BUFFER_BYTES, MEMBER_LIST_EVERY
 
 __all__ = ["make_sender", "ChatConnection", "OutgoingFrames", "Outbox", "frame_header",
-           "shared_deflate_bits", "write_now", "SHARED_DEFLATE", "COMPRESS_SETTINGS"]
+           "shared_deflate_bits", "write_now", "Latest", "Keepalive", "FrameQueue", "share_headers",
+           "SHARED_DEFLATE", "COMPRESS_SETTINGS"]
 
 #: zlib settings of the shared compressor: websockets' own defaults (memLevel 5).
 COMPRESS_SETTINGS = {"memLevel": 5}
@@ -235,13 +240,226 @@ class ChatConnection(GuardedConnection):
     as ``serve``'s ``create_connection``); :func:`make_sender` gives it the outbox.
     """
 
-    outbox: Outbox | None = None
+    __slots__ = ("outbox", "keepalive")  # see GuardedConnection's
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.outbox: Outbox | None = None  # the server's, once make_sender is called
+        self.keepalive: Keepalive | None = None  # the server's, once the handshake is done
+        super().__init__(*args, **kwargs)
+        # websockets only appends to, iterates over and removes from this (its waiters for
+        # a paused transport, nearly always none): an empty list is 56 bytes, a deque 760.
+        self.drain_waiters = []  # type: ignore[assignment]
+        # The names websockets sets later (connection_made, the router), set now: while
+        # handshakes overlap, names added later in a connection's life make CPython give
+        # each connection a dict of its own (1,584 bytes) instead of a shared-key one (296).
+        for name in _LATER_ATTRIBUTES:
+            if name not in self.__dict__:
+                setattr(self, name, None)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        # websockets' queue of received frames: an empty deque is 760 bytes, and an idle
+        # member's queue is nearly always empty (see FrameQueue). Only where it is what
+        # this version of websockets makes: another version keeps its own.
+        frames = getattr(self.recv_messages, "frames", None)
+        if type(getattr(frames, "queue", None)) is collections.deque and not frames.queue:
+            frames.queue = FrameQueue()
 
     def send_data(self) -> None:
         outbox = self.outbox
         if outbox is not None and self.transport in outbox.pending:
             outbox.flush(self.transport)
         super().send_data()
+
+    def start_keepalive(self) -> None:
+        """After a successful handshake (websockets calls this then): share the
+        handshake's strings with the other connections, and join the server's one
+        :class:`Keepalive` instead of starting a task of this connection's own."""
+        server = self.server
+        if self.request is not None:
+            share_headers(self.request.headers, _shared(server, "strings", dict))
+        if self.response is not None:
+            share_headers(self.response.headers, _shared(server, "strings", dict))
+        if self.ping_interval is not None:
+            self.keepalive = _shared(server, (self.ping_interval, self.ping_timeout),
+                                     lambda: Keepalive(self.ping_interval, self.ping_timeout))
+            self.keepalive.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self.keepalive is not None:
+            self.keepalive.discard(self)
+
+
+class FrameQueue:
+    """The few ``deque`` methods websockets' frame queue uses, on a list: 100 bytes when
+    empty instead of a deque's 760, and still O(1) at the front (a read position, not
+    ``pop(0)``: a message split into a million tiny frames costs no more than before)::
+
+        >>> queue = FrameQueue()
+        >>> queue.append("b"); queue.append("c"); queue.extendleft(reversed(["a"]))
+        >>> [queue.popleft() for _ in range(len(queue))], bool(queue)
+        (['a', 'b', 'c'], False)
+
+    """
+
+    __slots__ = ("items", "head")
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+        self.head = 0  # items before it were taken
+
+    def __len__(self) -> int:
+        return len(self.items) - self.head
+
+    def append(self, item: Any) -> None:
+        self.items.append(item)
+
+    def popleft(self) -> Any:
+        if self.head >= len(self.items):
+            raise IndexError("pop from an empty queue")
+        item, self.items[self.head] = self.items[self.head], None
+        self.head += 1
+        if self.head == len(self.items):
+            self.items.clear()  # empty again: back to the start
+            self.head = 0
+        elif self.head > 64 and 2 * self.head > len(self.items):
+            del self.items[: self.head]  # drop what was taken, now and then
+            self.head = 0
+        return item
+
+    def extendleft(self, items: Any) -> None:
+        self.items[self.head : self.head] = list(items)[::-1]
+
+
+#: The attributes websockets gives a connection after ``__init__`` (in this order).
+_LATER_ATTRIBUTES = ("recv_messages", "transport", "handler", "handler_kwargs")
+#: What the connections of one websockets server share, made on first use.
+_SHARED: weakref.WeakKeyDictionary[Any, dict[Any, Any]] = weakref.WeakKeyDictionary()
+
+
+def _shared(server: Any, key: Any, make: Callable[[], Any]) -> Any:
+    """The object ``key`` the connections of ``server`` share: ``make()`` the first time."""
+    shared = _SHARED.setdefault(server, {})
+    value = shared.get(key)
+    if value is None:
+        value = shared[key] = make()
+    return value
+
+
+#: Keepalive pings sent in one turn of the event loop, at most (5,000 at once would hold
+#: the room's chats up for tens of milliseconds).
+PINGS_PER_TURN = 100
+
+
+class Keepalive:
+    """One task pings every open connection of a server, instead of a task each.
+
+    websockets gives each connection a task that sleeps ``ping_interval`` seconds,
+    pings, and closes the connection (1011, "keepalive ping timeout") if no pong
+    comes within ``ping_timeout``. A class of idle members is that many sleeping
+    tasks, about 1 KiB each. Here one task does the same rounds for all: every
+    ``interval`` seconds it pings each connection that has no ping outstanding, and
+    ``timeout`` seconds later fails those whose pong has not come. A connection's
+    ``latency`` is measured by websockets as before. The task ends with the last
+    connection. One per server and loop (:class:`ChatConnection` makes it).
+    """
+
+    def __init__(self, interval: float, timeout: float | None) -> None:
+        self.interval, self.timeout = interval, timeout
+        self.connections: dict[Any, asyncio.Future | None] = {}  # -> its pong, if awaited
+        self.task: asyncio.Task | None = None
+        self.failing: set[asyncio.Task] = set()
+
+    def add(self, connection: Any) -> None:
+        """Ping ``connection`` from now on."""
+        self.connections[connection] = None
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self.run())
+
+    def discard(self, connection: Any) -> None:
+        """Stop pinging ``connection`` (it closed); the task ends with the last one."""
+        self.connections.pop(connection, None)
+        if not self.connections and self.task is not None:
+            self.task.cancel()
+            self.task = None
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self.connections:  # ends when the last connection goes (discard cancels it)
+            await asyncio.sleep(self.interval)
+            for index, (connection, pong) in enumerate(list(self.connections.items())):
+                if index % PINGS_PER_TURN == PINGS_PER_TURN - 1:
+                    await asyncio.sleep(0)  # let chats through between batches of pings
+                if pong is not None or connection.protocol.state is not State.OPEN:
+                    continue  # its last ping is still out: the timeout will judge it
+                try:
+                    pong = await connection.ping()
+                except Exception:  # closing meanwhile: connection_lost discards it
+                    continue
+                if self.timeout is not None and connection in self.connections:
+                    self.connections[connection] = pong
+            if self.timeout is not None:
+                loop.call_later(self.timeout, self.expire)
+
+    def expire(self) -> None:
+        """Fail the connections whose keepalive pong has not come in time."""
+        for connection, pong in list(self.connections.items()):
+            if pong is None:
+                continue
+            if pong.done():
+                self.connections[connection] = None
+            elif connection.protocol.state is State.OPEN:
+                self.connections[connection] = None
+                task = asyncio.get_running_loop().create_task(_ping_timeout(connection))
+                self.failing.add(task)
+                task.add_done_callback(self.failing.discard)
+
+
+async def _ping_timeout(connection: Any) -> None:
+    """Close ``connection`` as websockets' keepalive does when a pong is late."""
+    async with connection.send_context():
+        connection.protocol.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
+
+
+#: Header names whose values differ on every connection: not worth sharing.
+UNIQUE_HEADERS = ("sec-websocket-key", "sec-websocket-accept")
+#: Strings and pairs a server keeps for sharing, at most (then it starts afresh).
+SHARED_STRINGS = 1024
+
+
+def share_headers(headers: Headers, shared: dict[Any, Any]) -> None:
+    """Make ``headers`` use the strings (and name-value pairs) other connections' use.
+
+    Every handshake decodes its own copies of ``"Upgrade"``, ``"websocket"``, the
+    ``Host`` and ``Origin`` a whole class sends alike...: about 2.4 KiB per idle
+    connection that are the same for all. ``shared`` (one per server) keeps one of
+    each, at most :data:`SHARED_STRINGS` entries. The headers read as before::
+
+        >>> shared = {}
+        >>> one, two = Headers(Upgrade="websocket"), Headers(Upgrade="websocket")
+        >>> share_headers(one, shared); share_headers(two, shared)
+        >>> one["upgrade"], list(two.raw_items()) == list(one.raw_items())
+        ('websocket', True)
+        >>> next(one.raw_items()) is next(two.raw_items())     # one pair for both
+        True
+
+    """
+    if len(shared) > SHARED_STRINGS:
+        shared.clear()
+    pairs, by_name = [], {}
+    for name, value in headers.raw_items():
+        pair = shared.get((name, value))
+        if pair is None:
+            names = shared.get(name)
+            if names is None:
+                names = shared[name] = (name, name.lower())
+            pair = (names[0], value)
+            if names[1] not in UNIQUE_HEADERS:
+                shared[pair] = pair
+        pairs.append(pair)
+        by_name.setdefault(shared[pair[0]][1], []).append(pair[1])
+    headers._dict, headers._list = by_name, pairs  # websockets' Headers: these two slots
 
 
 def make_sender(
@@ -275,82 +493,98 @@ def make_sender(
     transport = websocket.transport
     frames = OutgoingFrames() if frames is None else frames
     bits = shared_deflate_bits(protocol.extensions)
-    OPEN = State.OPEN  # a local: State.OPEN is an enum lookup, ten times slower
     if outbox is not None and isinstance(websocket, ChatConnection):
         websocket.outbox = outbox
         write = outbox.add  # write(transport, frame), at the end of the loop's turn
     else:
         write = write_now
 
-    def check() -> None:
-        # The state stays OPEN until the loop runs connection_lost; meanwhile a transport
-        # that was aborted or failed is closing, and each write to it is logged by asyncio
-        # ("socket.send() raised exception."): thousands when a whole class leaves at once.
-        if protocol.state is not OPEN or transport.is_closing():
-            raise ConnectionError("connection is not open")
-        if transport.get_write_buffer_size() > max_buffer:
-            if drop is not None:
-                drop(websocket, "it stopped reading (or reads too slowly)")
-            transport.abort()  # the close frame would wait behind the backlog
-            raise ConnectionError("client stopped reading: dropped")
-
+    # What send uses is bound as default values, not closed over: one tuple instead of a
+    # cell per name (idle members are many: about 1 KiB less each), and read as fast.
     if bits is not False:  # no compression, or deflate without context takeover
 
-        def send(text: str) -> None:
-            if (protocol.state is not OPEN or transport.is_closing()
-                    or transport.get_write_buffer_size() > max_buffer):
-                check()
-            if frames.text is not text:
-                frames.load(text)
+        def send(text: str, _protocol=protocol, _transport=transport, _frames=frames,
+                 _write=write, _bits=bits, _max_buffer=max_buffer, _websocket=websocket,
+                 _drop=drop, _open=State.OPEN) -> None:
+            if (_protocol.state is not _open or _transport.is_closing()
+                    or _transport.get_write_buffer_size() > _max_buffer):
+                _refuse(_websocket, _max_buffer, _drop)
+            if _frames.text is not text:
+                _frames.load(text)
             # Straight to the socket, as broadcast() would through protocol.send_text:
             # this connection never sends fragments, and websockets writes its own
             # frames (pings, pongs, close) at once, so nothing waits in the protocol.
             # Every member writes the same bytes: plain, or compressed once for all.
-            write(transport, frames.plain if bits is None else frames.deflated(bits))
+            _write(_transport, _frames.plain if _bits is None else _frames.deflated(_bits))
 
     else:  # deflate with context takeover: this connection's own compressor
 
-        def send(text: str) -> None:
-            check()
+        def send(text: str, _websocket=websocket, _max_buffer=max_buffer,
+                 _drop=drop) -> None:
+            _refuse(_websocket, _max_buffer, _drop)
             try:
-                protocol.send_text(text.encode())  # refuses in the middle of a fragmented send
-                websocket.send_data()
+                _websocket.protocol.send_text(text.encode())  # refuses mid-fragmented send
+                _websocket.send_data()
             except Exception as exc:  # skipped with a warning, as broadcast does
-                websocket.logger.warning(
+                _websocket.logger.warning(
                     "skipped broadcast: failed to write message: %s",
                     traceback.format_exception_only(exc)[0].strip(),
                 )
 
-    send.latest = _latest(send, every)  # type: ignore[attr-defined]
+    send.latest = Latest(send, every)  # type: ignore[attr-defined]
     return send
 
 
-def _latest(send: Callable[[str], None], every: float) -> Callable[[str, str], None]:
-    """``latest(kind, text)`` for one connection: the first of a kind now, then at
-    most one per ``every`` seconds, the newest (see :func:`make_sender`)."""
-    last: dict[str, float] = {}  # kind -> when one was last sent (the loop's clock)
-    pending: dict[str, str] = {}  # kind -> the newest text held back
+def _refuse(websocket: Any, max_buffer: int, drop: Callable[[Any, str], None] | None) -> None:
+    """Raise ``ConnectionError`` if ``websocket`` cannot be sent to, dropping it (and
+    saying why through ``drop``) if more than ``max_buffer`` bytes wait for it."""
+    # The state stays OPEN until the loop runs connection_lost; meanwhile a transport that
+    # was aborted or failed is closing, and each write to it is logged by asyncio
+    # ("socket.send() raised exception."): thousands when a whole class leaves at once.
+    transport = websocket.transport
+    if websocket.protocol.state is not State.OPEN or transport.is_closing():
+        raise ConnectionError("connection is not open")
+    if transport.get_write_buffer_size() > max_buffer:
+        if drop is not None:
+            drop(websocket, "it stopped reading (or reads too slowly)")
+        transport.abort()  # the close frame would wait behind the backlog
+        raise ConnectionError("client stopped reading: dropped")
 
-    def flush(kind: str) -> None:
-        text = pending.pop(kind, None)
+
+class Latest:
+    """``send.latest(kind, text)`` for one connection: the first of a ``kind`` now, then
+    at most one per ``every`` seconds, the newest (see :func:`make_sender`).
+
+    Its bookkeeping is made on first use: most members never get a member list.
+    """
+
+    __slots__ = ("send", "every", "last", "pending")
+
+    def __init__(self, send: Callable[[str], None], every: float) -> None:
+        self.send, self.every = send, every
+        self.last: dict[str, float] | None = None  # kind -> when one was last sent
+        self.pending: dict[str, str] | None = None  # kind -> the newest text held back
+
+    def __call__(self, kind: str, text: str) -> None:
+        loop = asyncio.get_running_loop()  # called on the server's loop, as send is
+        if self.last is None:
+            self.last, self.pending = {}, {}
+        due = self.last.get(kind, -math.inf) + self.every
+        if kind in self.pending:
+            self.pending[kind] = text  # its timer runs: it will send this one
+        elif loop.time() >= due:
+            self.last[kind] = loop.time()
+            self.send(text)
+        else:
+            self.pending[kind] = text
+            loop.call_at(due, self.flush, kind)
+
+    def flush(self, kind: str) -> None:
+        """Send the newest text of ``kind`` held back, if any."""
+        text = self.pending.pop(kind, None)
         if text is not None:
-            last[kind] = asyncio.get_running_loop().time()
+            self.last[kind] = asyncio.get_running_loop().time()
             try:
-                send(text)
+                self.send(text)
             except Exception:  # the connection is gone meanwhile: nothing to tell
                 pass
-
-    def latest(kind: str, text: str) -> None:
-        loop = asyncio.get_running_loop()  # called on the server's loop, as send is
-        due = last.get(kind, -math.inf) + every
-        if kind in pending:
-            pending[kind] = text  # its timer runs: it will send this one
-        elif loop.time() >= due:
-            last[kind] = loop.time()
-            send(text)
-        else:
-            pending[kind] = text
-            loop.call_at(due, flush, kind)
-
-    return latest
-

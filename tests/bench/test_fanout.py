@@ -51,6 +51,36 @@ def test_every_kind_delivers_every_chat_to_browser_like_clients_and_negotiates_i
     assert {"deliveries_per_s", "server_cpu_per_delivery", "live_vs_serve"} <= result["ratio"].keys()
 
 
+def test_several_senders_at_once_each_get_every_chat_to_every_member_in_their_order():
+    # W3 in small: 3 of 6 members send, 2 chats in flight each; 31 chats (not a multiple of 3)
+    kinds = (("seed",) if NODE else ()) + ("chatkit",)
+    result = bench.run_size(6, messages=31, rounds=1, kinds=kinds, senders=3, window=2,
+                            progress=None, timeout=20)
+    assert result["senders"] == 3
+    for kind in kinds:
+        assert result[kind]["errors"] == []
+        assert result[kind]["received"] == result[kind]["expected"] == 6 * 31
+        assert result[kind]["lost"] == 0
+
+
+def test_workloads_plot_draws_rate_cpu_and_latency_for_each_workload(tmp_path):
+    runs = {name: bench.run(sizes=[4], messages=12, rounds=1, kinds=("floor", "chatkit"),
+                            window=window, senders=senders, stall_size=0, overhead=False,
+                            progress=None, timeout=20)
+            for name, window, senders in (("one at a time", 1, 1), ("2 senders", 2, 2))}
+    figure = bench.plot_workloads(runs, str(tmp_path / "workloads.png"))
+    rate, cpu, latency = figure.axes
+    assert [t.get_text() for t in latency.get_xticklabels()] == ["one at a time", "2 senders"]
+    assert len(latency.patches) == 4  # a p50 bar per server and workload
+    assert "floor" in rate.get_title() and (tmp_path / "workloads.png").stat().st_size > 10_000
+
+
+def test_more_senders_than_members_is_refused_with_a_reason():
+    with pytest.raises(ValueError, match=r"senders must be 1 to the room's size \(2\), not 3"):
+        bench.run_size(2, messages=5, rounds=1, kinds=("floor",), senders=3, progress=None,
+                       timeout=10)
+
+
 def test_lean_clients_offer_nothing_and_get_everything():
     result = bench.run_size(4, messages=20, rounds=1, kinds=("floor", "shared"), client="lean",
                             progress=None, timeout=20)
