@@ -408,9 +408,9 @@ class Guard:
         room = getattr(user, "room", None)
         if self.inboxes is None or getattr(user, "name", None) is None or room is None:
             return None
-        try:
-            names = [member.name for member in room.members]
-            recipient = private_recipient(frame, names, room.name)
+        try:  # the members' names are listed only for a /priv: chats are the hot path
+            recipient = private_recipient(
+                frame, lambda: [member.name for member in room.members], room.name)
         except Exception:  # a student's own Room: we cannot tell
             return None
         if recipient is None or self.inboxes.admit((room.name, name_key(recipient)),

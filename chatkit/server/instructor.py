@@ -23,8 +23,11 @@ Instructors reach it at ``<prefix>/_instructor/`` (a page; its WebSocket beside 
   ``$CHATKIT_INSTRUCTOR_CODE_FILE`` (never the command line: ``/proc/<pid>/cmdline``
   is world-readable). The page asks for it; the WebSocket's first message carries it,
   compared with :func:`hmac.compare_digest`; a wrong code waits a second, is logged
-  with the address and closes the connection. With no code and no hub, there is no
-  page (404).
+  with the address and closes the connection. Wrong codes are counted per address by
+  the class code's rule (:class:`~chatkit.server.class_code.WrongGuesses`): after 5,
+  that address is refused (429 at the handshake, or closed unread) for 2 s, doubling
+  up to 5 minutes -- 64 connections at once from one address compare 5 codes, not 64.
+  With no code and no hub, there is no page (404).
 """
 
 from __future__ import annotations
@@ -44,8 +47,11 @@ from websockets.http11 import Request, Response
 
 from ..core.classroom import HISTORY, HISTORY_FRAME_BYTES, ClassRoster, history_wanted
 from ..core.grammar import Chat, Command, read
-from ..core.messages import ProtocolError, encode, error, note
-from .pages import HTML, respond, static_file
+from ..core.messages import (MAX_NAME_LENGTH, MAX_ROOM_NAME_LENGTH, MAX_TEXT_LENGTH,
+                             ProtocolError, encode, error, note)
+from .class_code import WrongGuesses, client_network
+from .guard import peer_address
+from .pages import HTML, respond, static_file, wants_websocket
 
 __all__ = ["InstructorDesk", "instructor_code_from", "MIN_CODE_LENGTH", "PATH"]
 
@@ -59,6 +65,8 @@ WRONG_CODE_PAUSE = 1.0
 CODE_WAIT = 300.0
 #: Seconds between two looks at the roster for an instructor's live view.
 PUSH_EVERY = 0.3
+#: What a removed student is told.
+REMOVED = "the instructor removed you from this class"
 
 
 def instructor_code_from(environ: Any = os.environ) -> str | None:
@@ -102,7 +110,12 @@ class InstructorDesk:
         self.roster = ClassRoster(history)
         self.code = check_code(code)
         self.prefix = prefix
+        #: Wrong instructor codes per address: the class code's rule, a table of its own.
+        self.wrong_codes = WrongGuesses(what="instructor codes")
+        self.wrong_codes.report = report
         self._live: dict[Any, tuple[Any, Callable[[str], None]]] = {}  # user -> (ws, send)
+        #: Clients (addresses; on a hub, logins) kept out by :meth:`remove`.
+        self.removed_clients: set[str] = set()
 
     # -- what the server tells the desk (ChatServer.chat) --------------------------
 
@@ -110,7 +123,15 @@ class InstructorDesk:
         self._live[user] = (websocket, send)
 
     def screen(self, user: Any, message: str | bytes) -> str | None:
-        """Why ``message`` may not go on (muted, removed), or None."""
+        """Why ``message`` may not go on (muted, removed), or None.
+
+        A connection that has not joined, from a client the instructor removed
+        (:meth:`remove`), is refused whatever name it gives.
+        """
+        if self.removed_clients and user not in self.roster.seats:
+            websocket = self._live.get(user, (None, None))[0]
+            if getattr(websocket, "client_key", None) in self.removed_clients:
+                return REMOVED
         return self.roster.refusal(user, message)
 
     def handled(self, user: Any, room: str, message: str | bytes, name_before: str | None) -> None:
@@ -150,15 +171,25 @@ class InstructorDesk:
         self.report("moderate", f"the instructor unmuted {name!r}")
 
     async def remove(self, name: str) -> int:
-        """Close ``name``'s connections and keep the name out; returns how many closed."""
+        """Close ``name``'s connections and keep the name out -- and the client it came
+        from (its address; on a hub its login), so that it cannot come back under
+        another name, unless a classmate who was not removed is connected from there
+        too (one machine, a NAT): then the name alone. Returns how many closed."""
         keys = self.roster.remove(name)
-        self.report("moderate", f"the instructor removed {name!r} ({len(keys)} connections)")
+        clients = {getattr(self._live.get(user, (None, None))[0], "client_key", None)
+                   for user in keys} - {None}
+        shared = {getattr(websocket, "client_key", None)
+                  for user, (websocket, _) in self._live.items()
+                  if user in self.roster.seats and user not in keys}
+        self.removed_clients |= clients - shared
+        self.report("moderate", f"the instructor removed {name!r} ({len(keys)} connections;"
+                                f" {len(clients - shared)} of {len(clients)} clients kept out)")
         for user in keys:
             websocket, send = self._live.get(user, (None, None))
             if websocket is None:
                 continue
             try:
-                send(encode(error("the instructor removed you from this class")))
+                send(encode(error(REMOVED)))
             except Exception:
                 pass
             await websocket.close(CloseCode.POLICY_VIOLATION, "removed by the instructor")
@@ -203,7 +234,10 @@ class InstructorDesk:
         if instructor is None and self.code is None:
             return connection.respond(http.HTTPStatus.NOT_FOUND,
                                       "no instructor code is set on this server\n")
-        if "websocket" in request.headers.get("Upgrade", "").lower():
+        if wants_websocket(request):
+            if instructor is None:  # an address locked out for wrong codes: 429, unread
+                return self.wrong_codes.refusal(
+                    connection, client_network(peer_address(connection)))
             return None
         rest = path[len(base):]
         if rest == "":
@@ -229,10 +263,10 @@ class InstructorDesk:
             pusher.cancel()
 
     async def _code_login(self, websocket: ServerConnection) -> bool:
-        address = websocket.remote_address[0] if websocket.remote_address else "?"
+        address = client_network(peer_address(websocket))
         try:
             await websocket.send(json.dumps({"type": "code"}))  # "what is the code?"
-            first = json.loads(await asyncio.wait_for(websocket.recv(), CODE_WAIT))
+            first = _json(await asyncio.wait_for(websocket.recv(), CODE_WAIT))
             given = first.get("code", "") if isinstance(first, dict) else ""
         except ConnectionClosed:
             return False
@@ -241,17 +275,17 @@ class InstructorDesk:
             return False
         except ValueError:
             given = ""
-        if (self.code is not None and isinstance(given, str)
-                and hmac.compare_digest(given.encode(), self.code.encode())):
+        if wait := self.wrong_codes.wait(address):  # locked out since it connected: unread
+            await _refuse(websocket, f"too many wrong instructor codes from your address:"
+                                     f" try again in {wait:.0f} s", "too many wrong codes")
+            return False
+        if self.wrong_codes.tried(address, self.code is not None and isinstance(given, str)
+                                  and hmac.compare_digest(given.encode(), self.code.encode())):
             self.report("moderate", f"an instructor logged in from {address}")
             return True
         self.report("refuse", f"wrong instructor code from {address}")
         await asyncio.sleep(WRONG_CODE_PAUSE)  # guessing is slow
-        try:
-            await websocket.send(json.dumps(error("wrong instructor code")))
-        except ConnectionClosed:
-            pass
-        await websocket.close(CloseCode.POLICY_VIOLATION, "wrong instructor code")
+        await _refuse(websocket, "wrong instructor code", "wrong instructor code")
         return False
 
     async def _push(self, websocket: ServerConnection) -> None:
@@ -264,7 +298,7 @@ class InstructorDesk:
 
     async def _act(self, websocket: ServerConnection, raw: str | bytes) -> None:
         try:
-            action = json.loads(raw)
+            action = _json(raw)
             kind = action["action"]
             if kind == "mute":
                 await self.mute(_text(action, "name"))
@@ -285,8 +319,33 @@ class InstructorDesk:
             await websocket.send(json.dumps(error(f"could not do that: {exc}")))
 
 
+async def _refuse(websocket: ServerConnection, text: str, reason: str) -> None:
+    """Tell ``websocket`` why (an ``error``), and close it with 1008 and ``reason``."""
+    try:
+        await websocket.send(json.dumps(error(text)))
+    except ConnectionClosed:
+        pass
+    await websocket.close(CloseCode.POLICY_VIOLATION, reason)
+
+
+def _json(raw: str | bytes) -> Any:
+    """``raw`` decoded; ValueError for anything that is not JSON -- nested too deep too
+    (``"[" * 60000``: json raises RecursionError, which would crash the handler)."""
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise ValueError("JSON nested too deep") from None
+
+
+#: The longest text each field of an action may hold: what a chat allows of the same.
+FIELD_LIMITS = {"name": MAX_NAME_LENGTH, "room": MAX_ROOM_NAME_LENGTH, "text": MAX_TEXT_LENGTH}
+
+
 def _text(action: dict[str, Any], key: str) -> str:
+    """``action[key]``, some text no longer than a chat allows (:data:`FIELD_LIMITS`)."""
     value = action.get(key)
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{key} must be some text")
+    if len(value.strip()) > FIELD_LIMITS[key]:
+        raise ValueError(f"{key} is longer than {FIELD_LIMITS[key]} characters")
     return value.strip()
