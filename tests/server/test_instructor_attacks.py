@@ -186,3 +186,39 @@ def test_a_removed_student_stays_out_under_another_name_and_in_another_room():
             await recv_until(ann, lambda m: m.get("text") == "still here")
             await server.join("newcomer")
     run(body)
+
+
+def test_every_close_the_server_makes_says_who_and_why_in_the_log():
+    # Before: "a visitor disconnected from 'people' (code 1008; 0 open)" -- no address,
+    # no reason -- and a refused room name was not logged at all.
+    async def body():
+        async with chat_server(instructor_code=CODE, join_timeout=0.3) as server:
+            lurker = await connect(server.room("people"), open_timeout=DEADLINE,
+                                   local_addr=("127.0.0.7", 0))
+            server.clients.append(lurker)
+            assert (await closed_with(lurker))[0] == CloseCode.POLICY_VIOLATION
+            odd = await connect(server.room("ab%E2%80%AEcd"), open_timeout=DEADLINE,
+                                local_addr=("127.0.0.8", 0))
+            server.clients.append(odd)
+            assert (await closed_with(odd))[0] == CloseCode.POLICY_VIOLATION
+            desk = await logged_in(server)
+            eve = await connect(server.room("people"), open_timeout=DEADLINE,
+                                local_addr=("127.0.0.5", 0))
+            server.clients.append(eve)
+            await eve.send(json.dumps({"type": "join", "name": "eve"}))
+            await recv_until(eve, lambda m: m.get("text") == 'eve joined "people".')
+            await desk.send(json.dumps({"action": "remove", "name": "eve"}))
+            await closed_with(eve)
+            for _ in range(100):
+                texts = [e.text for e in server.events]
+                if sum(t.startswith(("a visitor disconnected", "eve disconnected")) for t in texts) >= 2:
+                    break
+                await asyncio.sleep(0.02)
+            assert any(t.startswith("a visitor disconnected from 'people' (127.0.0.7, code 1008;"
+                                    " closed by the server: 1008 no join within 0.3 s: send")
+                       for t in texts), texts
+            assert any(t.startswith("refused room 'ab\\u202ecd' (127.0.0.8): ") for t in texts), texts
+            assert any(t.startswith("eve disconnected from 'people' (127.0.0.5, code 1008;"
+                                    " closed by the server: 1008 removed by the instructor;")
+                       for t in texts), texts
+    run(body)
