@@ -20,6 +20,12 @@ function el(tag, text, className) {
   return node;
 }
 
+// A student's text in its own direction: a right-to-left name cannot reorder
+// what stands beside it ("(muted)", the next name in a list).
+function isolated(text) {
+  return el("bdi", text);
+}
+
 function addLine(kind, text) {
   const item = el("li", text, kind);
   $("messages").append(item);
@@ -50,7 +56,8 @@ function showClass(state) {
   for (const room of names) {
     const section = el("section", undefined, "room");
     section.dataset.room = room;
-    const title = el("h2", `Room ${room} `);
+    const title = el("h2", "Room ");
+    title.append(isolated(room), " ");
     title.append(button("Export transcript", {action: "transcript", room: room}));
     section.append(title);
     const table = el("table");
@@ -60,7 +67,9 @@ function showClass(state) {
     for (const member of state.rooms[room]) {
       const row = el("tr", undefined, member.muted ? "member muted" : "member");
       row.dataset.name = member.name;
-      row.append(el("td", member.name + (member.muted ? " (muted)" : ""), "name"),
+      const name = el("td", undefined, "name");
+      name.append(isolated(member.name), member.muted ? " (muted)" : "");
+      row.append(name,
                  el("td", since(member.since)), el("td", String(member.messages)));
       const actions = el("td");
       actions.append(member.muted ? button("Unmute", {action: "unmute", name: member.name})
@@ -72,8 +81,12 @@ function showClass(state) {
     section.append(table);
     rooms.append(section);
   }
-  $("removed").textContent = state.removed.length
-    ? `Removed for the rest of the class: ${state.removed.join(", ")}` : "";
+  const removed = $("removed");
+  removed.replaceChildren();
+  if (state.removed.length) {
+    removed.append("Removed for the rest of the class: ");
+    state.removed.forEach((who, n) => removed.append(n ? ", " : "", isolated(who)));
+  }
 }
 
 // A transcript arrives as JSON lines: the browser saves it as a file.
