@@ -116,6 +116,8 @@ class InstructorDesk:
         self._live: dict[Any, tuple[Any, Callable[[str], None]]] = {}  # user -> (ws, send)
         #: Clients (addresses; on a hub, logins) kept out by :meth:`remove`.
         self.removed_clients: set[str] = set()
+        #: The desk shared through Redis (:meth:`share`), or None.
+        self.shared: Any = None
 
     # -- what the server tells the desk (ChatServer.chat) --------------------------
 
@@ -165,25 +167,34 @@ class InstructorDesk:
         """What ``name`` says is not sent (it is told so) until :meth:`unmute`."""
         self.roster.mute(name)
         self.report("moderate", f"the instructor muted {name!r}")
+        await self._share("mute", [name])
 
     async def unmute(self, name: str) -> None:
         self.roster.unmute(name)
         self.report("moderate", f"the instructor unmuted {name!r}")
+        await self._share("unmute", [name])
 
     async def remove(self, name: str) -> int:
         """Close ``name``'s connections and keep the name out -- and the client it came
         from (its address; on a hub its login), so that it cannot come back under
         another name, unless a classmate who was not removed is connected from there
-        too (one machine, a NAT): then the name alone. Returns how many closed."""
+        too (one machine, a NAT): then the name alone. Returns how many closed here.
+        With Redis, on every server (:meth:`share`)."""
+        closed = await self._remove_here(name)
+        await self._share("remove", [name])
+        return closed
+
+    async def _remove_here(self, name: str, by: str = "the instructor") -> int:
         keys = self.roster.remove(name)
         clients = {getattr(self._live.get(user, (None, None))[0], "client_key", None)
                    for user in keys} - {None}
         shared = {getattr(websocket, "client_key", None)
                   for user, (websocket, _) in self._live.items()
                   if user in self.roster.seats and user not in keys}
-        self.removed_clients |= clients - shared
-        self.report("moderate", f"the instructor removed {name!r} ({len(keys)} connections;"
-                                f" {len(clients - shared)} of {len(clients)} clients kept out)")
+        kept_out = clients - shared
+        self.removed_clients |= kept_out
+        self.report("moderate", f"{by} removed {name!r} ({len(keys)} connections;"
+                                f" {len(kept_out)} of {len(clients)} clients kept out)")
         for user in keys:
             websocket, send = self._live.get(user, (None, None))
             if websocket is None:
@@ -193,13 +204,20 @@ class InstructorDesk:
             except Exception:
                 pass
             await websocket.close(CloseCode.POLICY_VIOLATION, "removed by the instructor")
+        await self._share("keep-out", [], sorted(kept_out))  # out of every server
         return len(keys)
 
     async def announce(self, text: str) -> list[str]:
-        """Say ``text`` to every room, as a note from the instructor; returns the rooms."""
+        """Say ``text`` to every room, as a note from the instructor; returns the rooms
+        (this server's: with Redis every server says it to its own members)."""
         text = text.strip()
         if not text:
             raise ValueError("an announcement needs some text")
+        rooms = self._announce_here(text)
+        await self._share("announce", [text])
+        return rooms
+
+    def _announce_here(self, text: str) -> list[str]:
         line = f"Announcement from the instructor: {text}"
         rooms = self.roster.announced(line)
         frame = encode(note(line))
@@ -212,6 +230,46 @@ class InstructorDesk:
                     pass
         self.report("moderate", f"the instructor announced to {len(rooms)} rooms")
         return rooms
+
+    # -- with Redis: one desk for every server (chatkit.redis.desk) ---------------------
+
+    def share(self, rooms: Any) -> None:
+        """If ``rooms`` is shared through Redis (a RedisHub), share the desk there too:
+        mute, unmute, remove and announce hold on every server, and the roster shows
+        every server's members. Otherwise nothing."""
+        if not hasattr(rooms, "attach") or not hasattr(rooms, "sid"):
+            return
+        from ..redis.desk import SharedDesk
+
+        self.shared = SharedDesk(rooms, apply=self.apply_shared,
+                                 seats=lambda: (self.roster.version, self.roster.rooms()))
+        rooms.attach(self.shared)
+
+    async def _share(self, kind: str, names: list[str], clients: list[str] = ()) -> None:
+        if self.shared is None or (kind == "keep-out" and not clients):
+            return
+        try:
+            await self.shared.act(kind, names, clients)
+        except Exception as exc:  # Redis away: done here only, and the instructor is told
+            self.report("error", f"the instructor's {kind} reached this server only: {exc}")
+            raise ValueError(f"{kind} was done on this server only: Redis did not answer") from None
+
+    async def apply_shared(self, kind: str, names: list[str], clients: list[str]) -> None:
+        """An action the instructor took on another server (or one kept in Redis)."""
+        for name in names:
+            if kind == "mute":
+                self.roster.mute(name)
+            elif kind == "unmute":
+                self.roster.unmute(name)
+            elif kind == "remove":
+                try:
+                    await self._remove_here(name, by="the instructor (on another server)")
+                except ValueError:
+                    pass  # its keep-out reached this server only: said in the log
+            elif kind == "announce":
+                self._announce_here(name)
+        if kind == "keep-out":
+            self.removed_clients |= set(clients)
 
     def state(self) -> dict[str, Any]:
         """What the instructor's page shows: rooms and their members, who is removed."""
@@ -289,9 +347,18 @@ class InstructorDesk:
         return False
 
     async def _push(self, websocket: ServerConnection) -> None:
-        seen = -1
+        seen: Any = -1
         while True:
-            if self.roster.version != seen:
+            if self.shared is not None:  # every server's members, as Redis has them
+                try:
+                    state = {**self.state(), "rooms": await self.shared.class_rooms()}
+                except Exception:  # Redis away: this server's own, meanwhile
+                    state = self.state()
+                frame = json.dumps(state, ensure_ascii=False)
+                if frame != seen:
+                    seen = frame
+                    await websocket.send(frame)
+            elif self.roster.version != seen:
                 seen = self.roster.version
                 await websocket.send(json.dumps(self.state(), ensure_ascii=False))
             await asyncio.sleep(PUSH_EVERY)

@@ -1,0 +1,105 @@
+"""The instructor's desk with rooms shared through a real Redis (``--redis``): one desk
+for every server.
+
+Before, each server's desk saw only its own members, and mute, remove and announce
+acted there only: a student on the other server was never muted, a removed one
+walked back in through the other server. Now the instructor, on server A, sees the
+class on A and B, and what the desk does holds on both -- and on a server that
+starts later.
+"""
+
+from __future__ import annotations
+
+import json
+
+from websockets.asyncio.client import connect
+from websockets.frames import CloseCode
+
+from tests.helpers.chat import chat_server, closed_with, recv_json, recv_until, say
+from tests.helpers.waiting import DEADLINE, run
+
+CODE = "instructor-code-for-tests"
+
+
+async def member(server, name: str, source: str, room: str = "people"):
+    ws = await connect(server.room(room), open_timeout=DEADLINE, local_addr=(source, 0))
+    server.clients.append(ws)
+    await ws.send(json.dumps({"type": "join", "name": name}))
+    await recv_until(ws, lambda m: m.get("text") == f'{name} joined "{room}".')
+    return ws
+
+
+async def logged_in(server):
+    desk = await connect(server.ws("/_instructor/ws"), open_timeout=DEADLINE)
+    server.clients.append(desk)
+    assert await recv_json(desk) == {"type": "code"}
+    await desk.send(json.dumps({"type": "login", "code": CODE}))
+    assert await recv_json(desk) == {"type": "welcome"}
+    return desk
+
+
+async def roster_until(desk, test):
+    found = await recv_until(desk, lambda m: m.get("type") == "class" and test(m["rooms"]))
+    return found[-1]["rooms"]
+
+
+def names(rooms, room="people"):
+    return sorted(member["name"] for member in rooms.get(room, []))
+
+
+def test_one_desk_sees_and_acts_on_every_server_sharing_the_class(redis_server):
+    options = dict(redis=redis_server.url, instructor_code=CODE, rate_limit=None)
+
+    async def body():
+        async with chat_server(**options) as a, chat_server(**options) as b:
+            desk = await logged_in(a)
+            ann = await member(a, "ann", "127.0.0.2")
+            eve = await member(b, "eve", "127.0.0.5")
+            bob = await member(b, "bob", "127.0.0.6")
+            # The roster: every server's members, each with its server.
+            rooms = await roster_until(desk, lambda r: names(r) == ["ann", "bob", "eve"])
+            assert len({m["server"] for m in rooms["people"]}) == 2
+
+            # Mute bob (on B) from A's desk: his chats are refused on B.
+            await desk.send(json.dumps({"action": "mute", "name": "bob"}))
+            await roster_until(desk, lambda r: any(m["name"] == "bob" and m["muted"]
+                                                   for m in r.get("people", [])))
+            await say(bob, "spam")
+            refused = await recv_until(bob, lambda m: m["type"] == "error")
+            assert refused[-1]["text"] == "the instructor muted you: your messages are not sent"
+
+            # An announcement reaches both servers' members.
+            await desk.send(json.dumps({"action": "announce", "text": "5 minutes left"}))
+            for ws in (ann, eve, bob):
+                await recv_until(ws, lambda m: m.get("text") ==
+                                 "Announcement from the instructor: 5 minutes left")
+
+            # Remove eve (on B) from A's desk: closed on B, out of both, under any name.
+            await desk.send(json.dumps({"action": "remove", "name": "eve"}))
+            assert await closed_with(eve) == (CloseCode.POLICY_VIOLATION,
+                                              "removed by the instructor")
+            await roster_until(desk, lambda r: names(r) == ["ann", "bob"])
+            for server, name in ((a, "eve"), (b, "eve"), (a, "eve-again"), (b, "someone")):
+                again = await connect(server.room("people"), open_timeout=DEADLINE,
+                                      local_addr=("127.0.0.5", 0))
+                server.clients.append(again)
+                await again.send(json.dumps({"type": "join", "name": name}))
+                answer = await recv_json(again)
+                assert answer["type"] == "error" and "removed" in answer["text"], (name, answer)
+
+            # A server that starts later knows all of it from Redis.
+            async with chat_server(**options) as c:
+                late = await connect(c.room("lab"), open_timeout=DEADLINE,
+                                     local_addr=("127.0.0.5", 0))
+                c.clients.append(late)
+                await late.send(json.dumps({"type": "join", "name": "newname"}))
+                assert "removed" in (await recv_json(late))["text"]
+                bob_c = await member(c, "Bob", "127.0.0.6", room="lab")
+                await say(bob_c, "spam from C")
+                refused = await recv_until(bob_c, lambda m: m["type"] == "error")
+                assert "muted" in refused[-1]["text"]
+                rooms = await roster_until(desk, lambda r: names(r, "lab") == ["Bob"])
+                assert names(rooms) == ["ann", "bob"]
+            # Gone with its server: C's members leave the roster.
+            await roster_until(desk, lambda r: "lab" not in r)
+    run(body)
