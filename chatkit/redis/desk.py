@@ -14,7 +14,7 @@ the class. In Redis (``chatkit`` is the key prefix):
 ``chatkit:desk:servers``         the servers that publish seats
 
 Each server runs one: :meth:`act` publishes an action; every other server's
-:meth:`follow` loop hands it to ``apply(kind, names, clients)`` (the server's own
+:meth:`_follow` loop hands it to ``apply(kind, names, clients, room)`` (the server's own
 desk acts at once, and skips its echo); :meth:`class_rooms` merges every server's
 seats for the roster::
 
@@ -51,7 +51,7 @@ class SharedDesk:
 
     Args:
         hub: the server's :class:`~chatkit.redis.hub.RedisHub` (its URL, prefix, id, name).
-        apply: ``apply(kind, names, clients)``, called on the server's loop for each
+        apply: ``apply(kind, names, clients, room)``, called on the server's loop for each
             action another server published (and for the sets, at start).
         seats: ``seats() -> (version, {room: [member, ...]})``, this server's roster.
     """
@@ -106,15 +106,18 @@ class SharedDesk:
                 pass
             self.client = None
 
-    async def act(self, kind: str, names: list[str] = (), clients: list[str] = ()) -> None:
-        """Publish an action to every server (and keep it in its set for later ones)."""
+    async def act(self, kind: str, names: list[str] = (), clients: list[str] = (),
+                  room: str | None = None) -> None:
+        """Publish an action to every server (and keep it in its set for later ones);
+        ``room``: where a remove closes connections (None: every room)."""
         which, add = ACTIONS[kind]
         values = list(clients) if kind == "keep-out" else list(names)
         pipe = self.client.pipeline(transaction=True)
         if values and which is not None:
             (pipe.sadd if add else pipe.srem)(self._set(which), *values)
         pipe.xadd(self.key, {"a": kind, "o": self.hub.sid, "n": json.dumps(list(names)),
-                             "c": json.dumps(list(clients))}, maxlen=MAXLEN, approximate=True)
+                             "c": json.dumps(list(clients)), "r": json.dumps(room)},
+                  maxlen=MAXLEN, approximate=True)
         await pipe.execute()
 
     async def class_rooms(self) -> dict[str, list[dict[str, Any]]]:
@@ -156,8 +159,9 @@ class SharedDesk:
                         kind = fields.get("a")
                         if kind not in ACTIONS:
                             continue
+                        room = _strings(f'[{fields.get("r", "null")}]')
                         await self.apply(kind, _strings(fields.get("n")),
-                                         _strings(fields.get("c")))
+                                         _strings(fields.get("c")), room[0] if room else None)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis away: the hub says so in the log; we wait

@@ -174,18 +174,22 @@ class InstructorDesk:
         self.report("moderate", f"the instructor unmuted {name!r}")
         await self._share("unmute", [name])
 
-    async def remove(self, name: str) -> int:
-        """Close ``name``'s connections and keep the name out -- and the client it came
-        from (its address; on a hub its login), so that it cannot come back under
-        another name, unless a classmate who was not removed is connected from there
-        too (one machine, a NAT): then the name alone. Returns how many closed here.
-        With Redis, on every server (:meth:`share`)."""
-        closed = await self._remove_here(name)
-        await self._share("remove", [name])
+    async def remove(self, name: str, room: str | None = None) -> int:
+        """Close ``name``'s connections -- in ``room`` only, if given: the page's button
+        says which row, so that a classmate of the same name in another room is not
+        thrown out with the one the instructor meant -- and keep the name out, and the
+        client those connections came from (its address; on a hub its login), so that
+        it cannot come back under another name, unless a classmate who was not removed
+        is connected from there too (one machine, a NAT): then the name alone. Returns
+        how many closed here. With Redis, on every server (:meth:`share`)."""
+        closed = await self._remove_here(name, room)
+        await self._share("remove", [name], room=room)
         return closed
 
-    async def _remove_here(self, name: str, by: str = "the instructor") -> int:
-        keys = self.roster.remove(name)
+    async def _remove_here(self, name: str, room: str | None = None,
+                           by: str = "the instructor") -> int:
+        keys = [key for key in self.roster.remove(name)
+                if room is None or self.roster.seats[key].room == room]
         clients = {getattr(self._live.get(user, (None, None))[0], "client_key", None)
                    for user in keys} - {None}
         shared = {getattr(websocket, "client_key", None)
@@ -245,16 +249,18 @@ class InstructorDesk:
                                  seats=lambda: (self.roster.version, self.roster.rooms()))
         rooms.attach(self.shared)
 
-    async def _share(self, kind: str, names: list[str], clients: list[str] = ()) -> None:
+    async def _share(self, kind: str, names: list[str], clients: list[str] = (),
+                     room: str | None = None) -> None:
         if self.shared is None or (kind == "keep-out" and not clients):
             return
         try:
-            await self.shared.act(kind, names, clients)
+            await self.shared.act(kind, names, clients, room)
         except Exception as exc:  # Redis away: done here only, and the instructor is told
             self.report("error", f"the instructor's {kind} reached this server only: {exc}")
             raise ValueError(f"{kind} was done on this server only: Redis did not answer") from None
 
-    async def apply_shared(self, kind: str, names: list[str], clients: list[str]) -> None:
+    async def apply_shared(self, kind: str, names: list[str], clients: list[str],
+                           room: str | None = None) -> None:
         """An action the instructor took on another server (or one kept in Redis)."""
         for name in names:
             if kind == "mute":
@@ -263,7 +269,7 @@ class InstructorDesk:
                 self.roster.unmute(name)
             elif kind == "remove":
                 try:
-                    await self._remove_here(name, by="the instructor (on another server)")
+                    await self._remove_here(name, room, by="the instructor (on another server)")
                 except ValueError:
                     pass  # its keep-out reached this server only: said in the log
             elif kind == "announce":
@@ -372,7 +378,8 @@ class InstructorDesk:
             elif kind == "unmute":
                 await self.unmute(_text(action, "name"))
             elif kind == "remove":
-                await self.remove(_text(action, "name"))
+                room = _text(action, "room") if action.get("room") is not None else None
+                await self.remove(_text(action, "name"), room)
             elif kind == "announce":
                 await self.announce(_text(action, "text"))
             elif kind == "transcript":

@@ -74,7 +74,7 @@ function showClass(state) {
       const actions = el("td");
       actions.append(member.muted ? button("Unmute", {action: "unmute", name: member.name})
                                   : button("Mute", {action: "mute", name: member.name}),
-                     button("Remove", {action: "remove", name: member.name}));
+                     button("Remove", {action: "remove", name: member.name, room: room}));
       row.append(actions);
       table.append(row);
     }

@@ -222,3 +222,39 @@ def test_every_close_the_server_makes_says_who_and_why_in_the_log():
                                     " closed by the server: 1008 removed by the instructor;")
                        for t in texts), texts
     run(body)
+
+
+def test_a_student_who_takes_a_classmates_name_in_another_room_cannot_get_them_removed():
+    # Off a hub, names are unique per room: "sam" in people and "Sam" in lab are two
+    # people. Before, Remove on lab's Sam closed people's sam too (and, with addresses
+    # kept out, would have kept the honest sam's machine out). The page's button says
+    # its row's room; only that seat is removed (the name stays out class-wide).
+    async def body():
+        async with chat_server(instructor_code=CODE, rate_limit=None) as server:
+            desk = await logged_in(server)
+            honest = await connect(server.room("people"), open_timeout=DEADLINE,
+                                   local_addr=("127.0.0.9", 0))
+            server.clients.append(honest)
+            await honest.send(json.dumps({"type": "join", "name": "sam"}))
+            await recv_until(honest, lambda m: m.get("text") == 'sam joined "people".')
+            fake = await connect(server.room("lab"), open_timeout=DEADLINE,
+                                 local_addr=("127.0.0.10", 0))
+            server.clients.append(fake)
+            await fake.send(json.dumps({"type": "join", "name": "Sam"}))
+            await recv_until(fake, lambda m: m.get("text") == 'Sam joined "lab".')
+            await desk.send(json.dumps({"action": "remove", "name": "Sam", "room": "lab"}))
+            assert (await closed_with(fake))[0] == CloseCode.POLICY_VIOLATION
+            await say(honest, "still here")
+            await recv_until(honest, lambda m: m.get("text") == "still here")
+            # The honest machine may come back (under another name); the fake's may not.
+            back = await connect(server.room("people"), open_timeout=DEADLINE,
+                                 local_addr=("127.0.0.9", 0))
+            server.clients.append(back)
+            await back.send(json.dumps({"type": "join", "name": "sam2"}))
+            assert (await recv_json(back))["text"] == 'sam2 joined "people".'
+            again = await connect(server.room("people"), open_timeout=DEADLINE,
+                                  local_addr=("127.0.0.10", 0))
+            server.clients.append(again)
+            await again.send(json.dumps({"type": "join", "name": "other"}))
+            assert "removed" in (await recv_json(again))["text"]
+    run(body)
