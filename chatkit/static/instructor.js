@@ -61,8 +61,12 @@ function showClass(state) {
     title.append(button("Export transcript", {action: "transcript", room: room}));
     section.append(title);
     const table = el("table");
+    // With Redis (several servers), each member's server, in a column of its own.
+    const servers = state.rooms[room].some((member) => member.server !== undefined);
     const head = el("tr");
-    for (const label of ["name", "since", "messages", ""]) head.append(el("th", label));
+    for (const label of ["name", "since", "messages", ...(servers ? ["server"] : []), ""]) {
+      head.append(el("th", label));
+    }
     table.append(head);
     for (const member of state.rooms[room]) {
       const row = el("tr", undefined, member.muted ? "member muted" : "member");
@@ -71,6 +75,7 @@ function showClass(state) {
       name.append(isolated(member.name), member.muted ? " (muted)" : "");
       row.append(name,
                  el("td", since(member.since)), el("td", String(member.messages)));
+      if (servers) row.append(el("td", String(member.server ?? ""), "server"));
       const actions = el("td");
       actions.append(member.muted ? button("Unmute", {action: "unmute", name: member.name})
                                   : button("Mute", {action: "mute", name: member.name}),

@@ -102,4 +102,26 @@ def test_one_desk_sees_and_acts_on_every_server_sharing_the_class(redis_server):
                 assert names(rooms) == ["ann", "bob"]
             # Gone with its server: C's members leave the roster.
             await roster_until(desk, lambda r: "lab" not in r)
+
+            # What stays per server (docs/instructors.md): the transcript holds what
+            # this server's members said, not the other servers' chats.
+            await say(ann, "said on A")
+            await say(bob, "said on B")  # muted: refused anyway
+            await desk.send(json.dumps({"action": "unmute", "name": "bob"}))
+            await roster_until(desk, lambda r: not any(m["muted"] for m in r["people"]))
+            await say(bob, "said on B")
+            await recv_until(ann, lambda m: m.get("text") == "said on B")
+            await desk.send(json.dumps({"action": "transcript", "room": "people"}))
+            found = await recv_until(desk, lambda m: m.get("type") == "transcript")
+            said = [json.loads(line)["text"] for line in found[-1]["jsonl"].splitlines()]
+            assert "said on A" in said and "said on B" not in said
+
+            # Redis away: an action is done on this server only, and the desk says so.
+            redis_server.stop()
+            await desk.send(json.dumps({"action": "mute", "name": "ann"}))
+            told = await recv_until(desk, lambda m: m["type"] == "error")
+            assert told[-1]["text"] == ("could not do that: mute was done on this server only:"
+                                        " Redis did not answer")
+            await say(ann, "muted here")
+            assert "muted" in (await recv_until(ann, lambda m: m["type"] == "error"))[-1]["text"]
     run(body)

@@ -3,7 +3,7 @@ on the desk that let it through.
 
 Distinct people are distinct clients: a socket bound to ``127.0.0.N`` (all of 127/8 is
 loopback on Linux) is another machine to the server. Figures before and after each
-fix are in docs/attacks.md.
+fix are in docs/security.md ("The instructor's desk").
 """
 
 from __future__ import annotations
