@@ -12,35 +12,12 @@ from __future__ import annotations
 
 import json
 
-from websockets.asyncio.client import connect
 from websockets.frames import CloseCode
 
-from tests.helpers.chat import chat_server, closed_with, recv_json, recv_until, say
-from tests.helpers.waiting import DEADLINE, run
-
-CODE = "instructor-code-for-tests"
-
-
-async def member(server, name: str, source: str, room: str = "people"):
-    ws = await connect(server.room(room), open_timeout=DEADLINE, local_addr=(source, 0))
-    server.clients.append(ws)
-    await ws.send(json.dumps({"type": "join", "name": name}))
-    await recv_until(ws, lambda m: m.get("text") == f'{name} joined "{room}".')
-    return ws
-
-
-async def logged_in(server):
-    desk = await connect(server.ws("/_instructor/ws"), open_timeout=DEADLINE)
-    server.clients.append(desk)
-    assert await recv_json(desk) == {"type": "code"}
-    await desk.send(json.dumps({"type": "login", "code": CODE}))
-    assert await recv_json(desk) == {"type": "welcome"}
-    return desk
-
-
-async def roster_until(desk, test):
-    found = await recv_until(desk, lambda m: m.get("type") == "class" and test(m["rooms"]))
-    return found[-1]["rooms"]
+from tests.helpers.chat import chat_server, closed_with, recv_until, say
+from tests.helpers.waiting import run
+from tests.server.test_instructor import (CODE, first_answer, instructor as logged_in,
+                                          member, roster_until)
 
 
 def names(rooms, room="people"):
@@ -80,20 +57,12 @@ def test_one_desk_sees_and_acts_on_every_server_sharing_the_class(redis_server):
                                               "removed by the instructor")
             await roster_until(desk, lambda r: names(r) == ["ann", "bob"])
             for server, name in ((a, "eve"), (b, "eve"), (a, "eve-again"), (b, "someone")):
-                again = await connect(server.room("people"), open_timeout=DEADLINE,
-                                      local_addr=("127.0.0.5", 0))
-                server.clients.append(again)
-                await again.send(json.dumps({"type": "join", "name": name}))
-                answer = await recv_json(again)
+                answer = await first_answer(server, name, "127.0.0.5")
                 assert answer["type"] == "error" and "removed" in answer["text"], (name, answer)
 
             # A server that starts later knows all of it from Redis.
             async with chat_server(**options) as c:
-                late = await connect(c.room("lab"), open_timeout=DEADLINE,
-                                     local_addr=("127.0.0.5", 0))
-                c.clients.append(late)
-                await late.send(json.dumps({"type": "join", "name": "newname"}))
-                assert "removed" in (await recv_json(late))["text"]
+                assert "removed" in (await first_answer(c, "newname", "127.0.0.5", "lab"))["text"]
                 bob_c = await member(c, "Bob", "127.0.0.6", room="lab")
                 await say(bob_c, "spam from C")
                 refused = await recv_until(bob_c, lambda m: m["type"] == "error")

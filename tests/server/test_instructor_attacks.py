@@ -12,7 +12,6 @@ import asyncio
 import json
 import logging
 
-import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.frames import CloseCode
@@ -20,6 +19,7 @@ from websockets.frames import CloseCode
 from chatkit.server.class_code import WRONG_GUESSES_ALLOWED
 from tests.helpers.chat import chat_server, closed_with, recv_json, recv_until, say
 from tests.helpers.waiting import DEADLINE, run
+from tests.server.test_instructor import first_answer, instructor as logged_in, member, visitor
 
 CODE = "instructor-code-for-tests"
 
@@ -30,13 +30,6 @@ async def desk_socket(server, source: str = "127.0.0.1"):
                          local_addr=(source, 0))
     server.clients.append(desk)
     assert await recv_json(desk) == {"type": "code"}
-    return desk
-
-
-async def logged_in(server, source: str = "127.0.0.1"):
-    desk = await desk_socket(server, source)
-    await desk.send(json.dumps({"type": "login", "code": CODE}))
-    assert await recv_json(desk) == {"type": "welcome"}
     return desk
 
 
@@ -161,25 +154,13 @@ def test_a_removed_student_stays_out_under_another_name_and_in_another_room():
     async def body():
         async with chat_server(instructor_code=CODE, rate_limit=None) as server:
             desk = await logged_in(server)
-            eve = await connect(server.room("people"), open_timeout=DEADLINE,
-                                local_addr=("127.0.0.5", 0))
-            server.clients.append(eve)
-            await eve.send(json.dumps({"type": "join", "name": "eve"}))
-            await recv_until(eve, lambda m: m.get("text") == 'eve joined "people".')
-            ann = await connect(server.room("people"), open_timeout=DEADLINE,
-                                local_addr=("127.0.0.6", 0))
-            server.clients.append(ann)
-            await ann.send(json.dumps({"type": "join", "name": "ann"}))
-            await recv_until(ann, lambda m: m.get("text") == 'ann joined "people".')
+            eve = await member(server, "eve", "127.0.0.5", "people")
+            ann = await member(server, "ann", "127.0.0.6", "people")
             await desk.send(json.dumps({"action": "remove", "name": "eve"}))
             assert await closed_with(eve) == (CloseCode.POLICY_VIOLATION,
                                               "removed by the instructor")
             for room, name in [("other", "eve"), ("people", "eve2"), ("other", "totally-new")]:
-                again = await connect(server.room(room), open_timeout=DEADLINE,
-                                      local_addr=("127.0.0.5", 0))
-                server.clients.append(again)
-                await again.send(json.dumps({"type": "join", "name": name}))
-                answer = await recv_json(again)
+                answer = await first_answer(server, name, "127.0.0.5", room)
                 assert answer["type"] == "error" and "removed" in answer["text"], (room, name)
             # The classmate on another address is not touched; a new student joins.
             await say(ann, "still here")
@@ -193,20 +174,12 @@ def test_every_close_the_server_makes_says_who_and_why_in_the_log():
     # no reason -- and a refused room name was not logged at all.
     async def body():
         async with chat_server(instructor_code=CODE, join_timeout=0.3) as server:
-            lurker = await connect(server.room("people"), open_timeout=DEADLINE,
-                                   local_addr=("127.0.0.7", 0))
-            server.clients.append(lurker)
+            lurker = await visitor(server, "127.0.0.7", "people")
             assert (await closed_with(lurker))[0] == CloseCode.POLICY_VIOLATION
-            odd = await connect(server.room("ab%E2%80%AEcd"), open_timeout=DEADLINE,
-                                local_addr=("127.0.0.8", 0))
-            server.clients.append(odd)
+            odd = await visitor(server, "127.0.0.8", "ab%E2%80%AEcd")
             assert (await closed_with(odd))[0] == CloseCode.POLICY_VIOLATION
             desk = await logged_in(server)
-            eve = await connect(server.room("people"), open_timeout=DEADLINE,
-                                local_addr=("127.0.0.5", 0))
-            server.clients.append(eve)
-            await eve.send(json.dumps({"type": "join", "name": "eve"}))
-            await recv_until(eve, lambda m: m.get("text") == 'eve joined "people".')
+            eve = await member(server, "eve", "127.0.0.5", "people")
             await desk.send(json.dumps({"action": "remove", "name": "eve"}))
             await closed_with(eve)
             for _ in range(100):
@@ -232,29 +205,14 @@ def test_a_student_who_takes_a_classmates_name_in_another_room_cannot_get_them_r
     async def body():
         async with chat_server(instructor_code=CODE, rate_limit=None) as server:
             desk = await logged_in(server)
-            honest = await connect(server.room("people"), open_timeout=DEADLINE,
-                                   local_addr=("127.0.0.9", 0))
-            server.clients.append(honest)
-            await honest.send(json.dumps({"type": "join", "name": "sam"}))
-            await recv_until(honest, lambda m: m.get("text") == 'sam joined "people".')
-            fake = await connect(server.room("lab"), open_timeout=DEADLINE,
-                                 local_addr=("127.0.0.10", 0))
-            server.clients.append(fake)
-            await fake.send(json.dumps({"type": "join", "name": "Sam"}))
-            await recv_until(fake, lambda m: m.get("text") == 'Sam joined "lab".')
+            honest = await member(server, "sam", "127.0.0.9", "people")
+            fake = await member(server, "Sam", "127.0.0.10", "lab")
             await desk.send(json.dumps({"action": "remove", "name": "Sam", "room": "lab"}))
             assert (await closed_with(fake))[0] == CloseCode.POLICY_VIOLATION
             await say(honest, "still here")
             await recv_until(honest, lambda m: m.get("text") == "still here")
             # The honest machine may come back (under another name); the fake's may not.
-            back = await connect(server.room("people"), open_timeout=DEADLINE,
-                                 local_addr=("127.0.0.9", 0))
-            server.clients.append(back)
-            await back.send(json.dumps({"type": "join", "name": "sam2"}))
-            assert (await recv_json(back))["text"] == 'sam2 joined "people".'
-            again = await connect(server.room("people"), open_timeout=DEADLINE,
-                                  local_addr=("127.0.0.10", 0))
-            server.clients.append(again)
-            await again.send(json.dumps({"type": "join", "name": "other"}))
-            assert "removed" in (await recv_json(again))["text"]
+            back = await first_answer(server, "sam2", "127.0.0.9")
+            assert back["text"] == 'sam2 joined "people".'
+            assert "removed" in (await first_answer(server, "other", "127.0.0.10"))["text"]
     run(body)
