@@ -11,7 +11,7 @@ the class. In Redis (``chatkit`` is the key prefix):
 ``chatkit:desk:removed``         logins) kept out: a server that starts later reads
 ``chatkit:desk:kept-out``        them first, so a removed student is out there too
 ``chatkit:desk:seats:<server>``  that server's members (JSON), renewed while it lives
-``chatkit:desk:servers``         the servers that publish seats
+``chatkit:desk:servers``         the servers that publish seats (none: no keys)
 
 Each server runs one: :meth:`act` publishes an action; every other server's
 :meth:`_follow` loop hands it to ``apply(kind, names, clients, room)`` (the server's own
@@ -181,9 +181,13 @@ class SharedDesk:
                 if version != seen or now - renewed > ttl / 3:
                     rooms = _bounded(rooms, MAX_SEATS)
                     pipe = self.client.pipeline(transaction=False)
-                    pipe.set(self._set(f"seats:{self.hub.sid}"),
-                             json.dumps({"server": self.hub.name, "rooms": rooms}), ex=ttl)
-                    pipe.sadd(self._set("servers"), self.hub.sid)
+                    if rooms:
+                        pipe.set(self._set(f"seats:{self.hub.sid}"),
+                                 json.dumps({"server": self.hub.name, "rooms": rooms}), ex=ttl)
+                        pipe.sadd(self._set("servers"), self.hub.sid)
+                    else:  # nobody here: no keys left behind
+                        pipe.delete(self._set(f"seats:{self.hub.sid}"))
+                        pipe.srem(self._set("servers"), self.hub.sid)
                     await pipe.execute()
                     seen, renewed = version, now
             except asyncio.CancelledError:
