@@ -13,6 +13,10 @@ the class. In Redis (``chatkit`` is the key prefix):
 ``chatkit:desk:seats:<server>``  that server's members (JSON), renewed while it lives
 ``chatkit:desk:servers``         the servers that publish seats (none: no keys)
 
+The actions and the sets last as long as the class's servers run: each renews their
+expiry (three presence timeouts); the next class, on the same Redis, starts afresh --
+as a single server's desk forgets when the server stops.
+
 Each server runs one: :meth:`act` publishes an action; every other server's
 :meth:`_follow` loop hands it to ``apply(kind, names, clients, room)`` (the server's own
 desk acts at once, and skips its echo); :meth:`class_rooms` merges every server's
@@ -115,10 +119,17 @@ class SharedDesk:
         pipe = self.client.pipeline(transaction=True)
         if values and which is not None:
             (pipe.sadd if add else pipe.srem)(self._set(which), *values)
+            pipe.expire(self._set(which), self.ttl)
         pipe.xadd(self.key, {"a": kind, "o": self.hub.sid, "n": json.dumps(list(names)),
                              "c": json.dumps(list(clients)), "r": json.dumps(room)},
                   maxlen=MAXLEN, approximate=True)
+        pipe.expire(self.key, self.ttl)
         await pipe.execute()
+
+    @property
+    def ttl(self) -> int:
+        """Seconds the desk's keys outlive the last server that renews them."""
+        return max(2, int(self.hub.presence_timeout * 3))
 
     async def class_rooms(self) -> dict[str, list[dict[str, Any]]]:
         """Every server's members, merged: ``{room: [member, ...]}``, each with its ``server``."""
@@ -171,7 +182,7 @@ class SharedDesk:
     async def _publish(self) -> None:
         """This server's members, for the instructor's view on every server, while it lives."""
         seen = None
-        ttl = max(2, int(self.hub.presence_timeout * 3))
+        ttl = self.ttl
         renewed = 0.0
         loop = asyncio.get_running_loop()
         while True:
@@ -188,6 +199,10 @@ class SharedDesk:
                     else:  # nobody here: no keys left behind
                         pipe.delete(self._set(f"seats:{self.hub.sid}"))
                         pipe.srem(self._set("servers"), self.hub.sid)
+                    # The class's actions live as long as one of its servers does: each
+                    # renews them; once the last stops, they go after ``ttl`` seconds.
+                    for key in (self.key, *map(self._set, ("muted", "removed", "kept-out"))):
+                        pipe.expire(key, ttl)
                     await pipe.execute()
                     seen, renewed = version, now
             except asyncio.CancelledError:

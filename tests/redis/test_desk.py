@@ -10,12 +10,13 @@ starts later.
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from websockets.frames import CloseCode
 
 from tests.helpers.chat import chat_server, closed_with, recv_until, say
-from tests.helpers.waiting import run
+from tests.helpers.waiting import eventually, run
 from tests.server.test_instructor import (CODE, first_answer, instructor as logged_in,
                                           member, roster_until)
 
@@ -94,3 +95,30 @@ def test_one_desk_sees_and_acts_on_every_server_sharing_the_class(redis_server):
             await say(ann, "muted here")
             assert "muted" in (await recv_until(ann, lambda m: m["type"] == "error"))[-1]["text"]
     run(body)
+
+
+def test_what_the_desk_keeps_in_redis_goes_when_the_class_s_last_server_stops(redis_server):
+    import redis as redis_py
+
+    options = dict(redis=redis_server.url, instructor_code=CODE, rate_limit=None,
+                   presence_timeout=0.5)
+    control = redis_py.Redis.from_url(redis_server.url, decode_responses=True)
+
+    async def body():
+        async with chat_server(**options) as a:
+            desk = await logged_in(a)
+            await member(a, "eve", "127.0.0.5")
+            await desk.send(json.dumps({"action": "remove", "name": "eve"}))
+            await roster_until(desk, lambda r: not r)  # eve was seated: gone now
+            await eventually(lambda: control.sismember("chatkit:desk:removed", "eve"))
+            assert 0 < control.ttl("chatkit:desk:removed") <= 2
+        for _ in range(60):  # a server that stopped renews nothing: gone within 1.5 s
+            if not control.keys("chatkit:desk*"):
+                break
+            await asyncio.sleep(0.1)
+        assert control.keys("chatkit:desk*") == []
+
+    try:
+        run(body)
+    finally:
+        control.close()
