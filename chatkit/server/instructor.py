@@ -65,6 +65,9 @@ WRONG_CODE_PAUSE = 1.0
 CODE_WAIT = 300.0
 #: Seconds between two looks at the roster for an instructor's live view.
 PUSH_EVERY = 0.3
+#: Bytes one transcript frame holds at most (its newest lines; the page says how many
+#: older ones it left out): well under the guard's 1 MiB of unsent data.
+TRANSCRIPT_FRAME_BYTES = 512 * 1024
 #: What a removed student is told.
 REMOVED = "the instructor removed you from this class"
 
@@ -277,6 +280,29 @@ class InstructorDesk:
         if kind == "keep-out":
             self.removed_clients |= set(clients)
 
+    def transcript_frame(self, room: str, limit: int = TRANSCRIPT_FRAME_BYTES) -> str:
+        """The ``transcript`` message for ``room``: its newest JSON lines that fit in
+        ``limit`` bytes as a frame, and how many older ones were ``omitted``.
+
+        Students choose what a transcript holds: 200 chats of 4,000 control characters
+        (each escaped as ``\\u0001`` twice: in its line, then in the frame) made a
+        frame of 1.74 MiB, past the 1 MiB of unsent data after which the guard drops a
+        connection -- the instructor's, on a slow link.
+        """
+        lines = self.roster.transcript(room).splitlines(keepends=True)
+        head = json.dumps({"type": "transcript", "room": room, "jsonl": "", "omitted": 0},
+                          ensure_ascii=False)
+        room_left = limit - len(head.encode()) - 16  # the count's digits, at most
+        kept = len(lines)
+        while kept > 0:
+            cost = len(json.dumps(lines[kept - 1], ensure_ascii=False).encode()) - 2
+            if cost > room_left:
+                break
+            room_left -= cost
+            kept -= 1
+        return json.dumps({"type": "transcript", "room": room, "jsonl": "".join(lines[kept:]),
+                           "omitted": kept}, ensure_ascii=False)
+
     def state(self) -> dict[str, Any]:
         """What the instructor's page shows: rooms and their members, who is removed."""
         return {"type": "class", "rooms": self.roster.rooms(),
@@ -383,10 +409,7 @@ class InstructorDesk:
             elif kind == "announce":
                 await self.announce(_text(action, "text"))
             elif kind == "transcript":
-                room = _text(action, "room")
-                await websocket.send(json.dumps(
-                    {"type": "transcript", "room": room, "jsonl": self.roster.transcript(room)},
-                    ensure_ascii=False))
+                await websocket.send(self.transcript_frame(_text(action, "room")))
             else:
                 raise ValueError(f"unknown action {kind!r}")
         except (ValueError, KeyError, TypeError) as exc:

@@ -95,14 +95,15 @@ function showClass(state) {
 }
 
 // A transcript arrives as JSON lines: the browser saves it as a file.
-function download(room, jsonl) {
+function download(room, jsonl, omitted) {
   const link = el("a");
   link.href = URL.createObjectURL(new Blob([jsonl], {type: "application/x-ndjson"}));
   link.download = `${room}.jsonl`;
   document.body.append(link);
   link.click();
   link.remove();
-  addLine("note", `Transcript of ${room} exported (${jsonl.split("\n").length - 1} lines).`);
+  addLine("note", `Transcript of ${room} exported (${jsonl.split("\n").length - 1} lines)` +
+          (omitted ? `; the ${omitted} oldest left out (too big for one download).` : "."));
 }
 
 let pending = null;  // the code typed, sent when the server asks for it
@@ -127,7 +128,7 @@ function connect() {
     } else if (msg.type === "class") {
       showClass(msg);
     } else if (msg.type === "transcript") {
-      download(msg.room, msg.jsonl);
+      download(msg.room, msg.jsonl, msg.omitted);
     } else if (msg.type === "error") {
       addLine("error", `error: ${msg.text}`);
     }

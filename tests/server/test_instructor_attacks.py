@@ -216,3 +216,33 @@ def test_a_student_who_takes_a_classmates_name_in_another_room_cannot_get_them_r
             assert back["text"] == 'sam2 joined "people".'
             assert "removed" in (await first_answer(server, "other", "127.0.0.10"))["text"]
     run(body)
+
+
+def test_a_transcript_students_filled_with_escapes_stays_one_bounded_frame():
+    # Before: 200 chats of 4,000 control characters (the room keeps the last 65, 256 K
+    # characters; each one "\u0001" in its JSON line, escaped again in the frame) made
+    # the export one frame of 1.74 MiB -- past the 1 MiB of unsent data after which the
+    # guard drops a connection (the instructor's, on a slow link). Now its newest lines
+    # within 512 KiB, and how many were left out.
+    from chatkit.server.instructor import TRANSCRIPT_FRAME_BYTES
+
+    async def body():
+        async with chat_server(instructor_code=CODE, rate_limit=None) as server:
+            desk = await logged_in(server)
+            filler = await member(server, "filler", "127.0.0.11")
+            for n in range(200):
+                await say(filler, f"{n:03d}" + "\x01" * 3997)
+            await recv_until(filler, lambda m: m.get("text", "").startswith("199"))
+            await desk.send(json.dumps({"action": "transcript", "room": "people"}))
+            for _ in range(100):
+                frame = await desk.recv()
+                if json.loads(frame)["type"] == "transcript":
+                    break
+            assert len(frame.encode()) <= TRANSCRIPT_FRAME_BYTES
+            message = json.loads(frame)
+            lines = [json.loads(line) for line in message["jsonl"].splitlines()]
+            assert message["omitted"] > 0  # of the 65 chats the room's history holds
+            assert lines[-1]["text"].startswith("199")  # the newest kept, in order
+            assert [line["id"] for line in lines] == list(range(lines[0]["id"],
+                                                                lines[-1]["id"] + 1))
+    run(body)
