@@ -12,6 +12,8 @@ import asyncio
 import json
 import logging
 
+import pytest
+
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.frames import CloseCode
@@ -245,4 +247,20 @@ def test_a_transcript_students_filled_with_escapes_stays_one_bounded_frame():
             assert lines[-1]["text"].startswith("199")  # the newest kept, in order
             assert [line["id"] for line in lines] == list(range(lines[0]["id"],
                                                                 lines[-1]["id"] + 1))
+    run(body)
+
+
+def test_another_web_page_cannot_open_the_desk_from_the_instructors_browser():
+    # A page a student sends the instructor (cross-site WebSocket hijacking): on a hub the
+    # browser would carry the instructor's login cookie. Refused before any login, as the
+    # chat's: the desk's WebSocket passes the same Origin check (no hole found: 403 before
+    # and after).
+    async def body():
+        async with chat_server(instructor_code=CODE) as server:
+            with pytest.raises(InvalidStatus) as refused:
+                await server.connect("/_instructor/ws", origin="http://evil.example")
+            assert refused.value.response.status_code == 403
+            own = f"http://127.0.0.1:{server.port}"
+            assert await recv_json(await server.connect("/_instructor/ws", origin=own)) == {
+                "type": "code"}
     run(body)
