@@ -195,10 +195,7 @@ class InstructorDesk:
                 if room is None or self.roster.seats[key].room == room]
         clients = {getattr(self._live.get(user, (None, None))[0], "client_key", None)
                    for user in keys} - {None}
-        shared = {getattr(websocket, "client_key", None)
-                  for user, (websocket, _) in self._live.items()
-                  if user in self.roster.seats and user not in keys}
-        kept_out = clients - shared
+        kept_out = clients - self._seated_clients(but=keys)
         self.removed_clients |= kept_out
         self.report("moderate", f"{by} removed {name!r} ({len(keys)} connections;"
                                 f" {len(kept_out)} of {len(clients)} clients kept out)")
@@ -277,8 +274,14 @@ class InstructorDesk:
                     pass  # its keep-out reached this server only: said in the log
             elif kind == "announce":
                 self._announce_here(name)
-        if kind == "keep-out":
-            self.removed_clients |= set(clients)
+        if kind == "keep-out":  # not an address a classmate here is seated from
+            self.removed_clients |= set(clients) - self._seated_clients()
+
+    def _seated_clients(self, but: Any = ()) -> set[Any]:
+        """The clients of the members seated here (those in ``but`` aside)."""
+        return {getattr(websocket, "client_key", None)
+                for user, (websocket, _) in self._live.items()
+                if user in self.roster.seats and user not in but}
 
     def transcript_frame(self, room: str, limit: int = TRANSCRIPT_FRAME_BYTES) -> str:
         """The ``transcript`` message for ``room``: its newest JSON lines that fit in

@@ -122,3 +122,23 @@ def test_what_the_desk_keeps_in_redis_goes_when_the_class_s_last_server_stops(re
         run(body)
     finally:
         control.close()
+
+
+def test_a_machine_shared_with_a_classmate_on_another_server_is_not_kept_out_there(
+        redis_server):
+    # eve (on B) and ann (on A) come from one address (a NAT). Removing eve keeps the
+    # address out of B, where nobody else sits at it; A keeps it open for ann's machine.
+    options = dict(redis=redis_server.url, instructor_code=CODE, rate_limit=None)
+
+    async def body():
+        async with chat_server(**options) as a, chat_server(**options) as b:
+            desk = await logged_in(a)
+            await member(a, "ann", "127.0.0.7")
+            eve = await member(b, "eve", "127.0.0.7")
+            await desk.send(json.dumps({"action": "remove", "name": "eve"}))
+            await closed_with(eve)
+            assert "removed" in (await first_answer(b, "eve2", "127.0.0.7"))["text"]
+            for _ in range(20):  # a moment for the keep-out to reach A (were it to)
+                await asyncio.sleep(0.05)
+            assert (await first_answer(a, "ann2", "127.0.0.7"))["text"] == 'ann2 joined "people".'
+    run(body)
