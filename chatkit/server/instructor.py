@@ -28,6 +28,12 @@ Instructors reach it at ``<prefix>/_instructor/`` (a page; its WebSocket beside 
   that address is refused (429 at the handshake, or closed unread) for 2 s, doubling
   up to 5 minutes -- 64 connections at once from one address compare 5 codes, not 64.
   With no code and no hub, there is no page (404).
+
+A remove keeps out the name, and the client it came from (its address; on a hub, its
+login) unless a classmate still seated shares it. With rooms shared through Redis
+(``--redis``), :meth:`InstructorDesk.share` makes one desk of every server's
+(:mod:`chatkit.redis.desk`): the roster shows them all; mute, remove and announce
+hold on each.
 """
 
 from __future__ import annotations
