@@ -6,7 +6,9 @@ the class. In Redis (``chatkit`` is the key prefix):
 
 ``chatkit:desk``                 a stream of the instructor's actions: mute, unmute,
                                  remove, keep-out (the clients a remove kept out),
-                                 announce; every server reads it and does the same
+                                 announce, and each wrong class or instructor code
+                                 (what, the address: every server counts it, so a
+                                 lockout holds on all); every server does the same
 ``chatkit:desk:muted``           sets of name keys, and of clients (addresses; on a hub,
 ``chatkit:desk:removed``         logins) kept out: a server that starts later reads
 ``chatkit:desk:kept-out``        them first, so a removed student is out there too
@@ -41,7 +43,7 @@ logger = logging.getLogger("chatkit")
 
 #: What an instructor's action may be, and the set it changes (add, or discard).
 ACTIONS = {"mute": ("muted", True), "unmute": ("muted", False), "remove": ("removed", True),
-           "keep-out": ("kept-out", True), "announce": (None, True)}
+           "keep-out": ("kept-out", True), "announce": (None, True), "wrong": (None, True)}
 #: Entries the action stream keeps, about (a class's worth of actions, many times over).
 MAXLEN = 1000
 #: Seconds one XREAD of the action stream waits; seconds between two looks at the seats.

@@ -185,7 +185,7 @@ class ChatServer:
         self.desk = InstructorDesk(
             self.report, history=history, prefix=prefix,
             code=instructor_code_from() if instructor_code is _DEFAULT else instructor_code)
-        self.desk.share(self.rooms)  # with Redis: one desk for every server
+        self.desk.share(self.rooms, gate)  # with Redis: one desk (and lockout) for all
         if client_limit is _DEFAULT:
             client_limit = ClientLimit() if rate_limit is not None else None
         self.guard = Guard(

@@ -206,6 +206,9 @@ class WrongGuesses:
         self.what = what
         #: Where a lockout is reported: ``report(kind, text)``; the chat server sets its own.
         self.report: Callable[[str, str], Any] = lambda kind, text: logger.warning("%s", text)
+        #: Told of each wrong code counted here: with Redis, the instructor's desk passes it
+        #: to the class's other servers, which count it with :meth:`wrong` (``--workers``).
+        self.on_wrong: Callable[[str], Any] | None = None
         # address -> [wrong codes, when the last was, when its wait ends]
         self._table: collections.OrderedDict[str, list[float]] = collections.OrderedDict()
 
@@ -226,9 +229,12 @@ class WrongGuesses:
         never the code). Returns ``right``."""
         if right:
             self.right(address)
-        elif lockout := self.wrong(address):
+            return right
+        if lockout := self.wrong(address):
             self.report("refuse", f"{address}: {self.count(address)} wrong {self.what};"
                                   f" locked out for {lockout:g} s")
+        if self.on_wrong is not None:  # the other servers of the class count it too
+            self.on_wrong(address)
         return right
 
     def wait(self, address: str) -> float:

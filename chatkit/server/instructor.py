@@ -39,6 +39,7 @@ hold on each.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import http
 import json
@@ -127,6 +128,7 @@ class InstructorDesk:
         self.removed_clients: set[str] = set()
         #: The desk shared through Redis (:meth:`share`), or None.
         self.shared: Any = None
+        self._guesses: dict[str, WrongGuesses] = {}  # what is guessed -> its table
 
     # -- what the server tells the desk (ChatServer.chat) --------------------------
 
@@ -243,10 +245,12 @@ class InstructorDesk:
 
     # -- with Redis: one desk for every server (chatkit.redis.desk) ---------------------
 
-    def share(self, rooms: Any) -> None:
+    def share(self, rooms: Any, gate: Any = None) -> None:
         """If ``rooms`` is shared through Redis (a RedisHub), share the desk there too:
         mute, unmute, remove and announce hold on every server, and the roster shows
-        every server's members. Otherwise nothing."""
+        every server's members; wrong instructor codes -- and wrong class codes, if
+        ``gate`` is a :class:`~chatkit.server.class_code.ClassCode` -- count on every
+        server (``--workers N``: one lockout, not N). Otherwise nothing."""
         if not hasattr(rooms, "attach") or not hasattr(rooms, "sid"):
             return
         from ..redis.desk import SharedDesk
@@ -254,6 +258,15 @@ class InstructorDesk:
         self.shared = SharedDesk(rooms, apply=self.apply_shared,
                                  seats=lambda: (self.roster.version, self.roster.rooms()))
         rooms.attach(self.shared)
+        for guesses in (self.wrong_codes, getattr(gate, "wrong_guesses", None)):
+            if guesses is not None:
+                self._guesses[guesses.what] = guesses
+                guesses.on_wrong = functools.partial(self._wrong_elsewhere, guesses.what)
+
+    def _wrong_elsewhere(self, what: str, address: str) -> None:
+        """Tell the other servers of a wrong code (in the background: best effort)."""
+        task = asyncio.ensure_future(self.shared.act("wrong", [what], [address]))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     async def _share(self, kind: str, names: list[str], clients: list[str] = (),
                      room: str | None = None) -> None:
@@ -268,7 +281,7 @@ class InstructorDesk:
     async def apply_shared(self, kind: str, names: list[str], clients: list[str],
                            room: str | None = None) -> None:
         """An action the instructor took on another server (or one kept in Redis)."""
-        for name in names:
+        for name in names if kind != "wrong" else ():
             if kind == "mute":
                 self.roster.mute(name)
             elif kind == "unmute":
@@ -280,6 +293,9 @@ class InstructorDesk:
                     pass  # its keep-out reached this server only: said in the log
             elif kind == "announce":
                 self._announce_here(name)
+        if kind == "wrong" and names and names[0] in self._guesses:
+            for address in clients:  # counted here too: the lockout holds on every server
+                self._guesses[names[0]].wrong(address)
         if kind == "keep-out":  # not an address a classmate here is seated from
             self.removed_clients |= set(clients) - self._seated_clients()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+from websockets.exceptions import InvalidStatus
 from websockets.frames import CloseCode
 
 from tests.helpers.chat import chat_server, closed_with, recv_until, say
@@ -141,4 +142,43 @@ def test_a_machine_shared_with_a_classmate_on_another_server_is_not_kept_out_the
             for _ in range(20):  # a moment for the keep-out to reach A (were it to)
                 await asyncio.sleep(0.05)
             assert (await first_answer(a, "ann2", "127.0.0.7"))["text"] == 'ann2 joined "people".'
+    run(body)
+
+
+def test_wrong_codes_count_on_every_server_so_one_lockout_holds_on_all(redis_server):
+    # --workers N: the kernel spreads an attacker's connections over N servers. Before,
+    # each counted its own wrong codes: 5 free guesses per server (10 on two), and N
+    # times the long-run rate. Now every server counts every wrong code.
+    from chatkit.server.class_code import WRONG_GUESSES_ALLOWED, ClassCode
+    from tests.server.test_instructor_attacks import guess
+
+    options = dict(redis=redis_server.url, instructor_code=CODE, rate_limit=None)
+
+    async def class_code_try(server, code):
+        try:
+            ws = await server.connect(f"/chat/people?code={code}", local_addr=("127.0.0.2", 0))
+        except InvalidStatus as refused:
+            return refused.response.status_code
+        await ws.close()
+        return 101
+
+    async def body():
+        async with chat_server(gate=ClassCode("k7f3-q9x2-shared"), **options) as a, \
+                chat_server(gate=ClassCode("k7f3-q9x2-shared"), **options) as b:
+            servers = [a, b]
+            statuses = []
+            for n in range(2 * WRONG_GUESSES_ALLOWED):  # alternating: A, B, A, B, ...
+                statuses.append(await class_code_try(servers[n % 2], f"guess-{n:04d}"))
+                await asyncio.sleep(0.05)  # the count reaches the other server
+            assert statuses.count(403) == WRONG_GUESSES_ALLOWED, statuses
+            assert statuses[WRONG_GUESSES_ALLOWED:] == [429] * WRONG_GUESSES_ALLOWED
+        # The instructor code: the same, by the same rule.
+        async with chat_server(**options) as a, chat_server(**options) as b:
+            servers = [a, b]
+            outcomes = []
+            for n in range(2 * WRONG_GUESSES_ALLOWED):
+                outcomes.append(await guess(servers[n % 2], "127.0.0.3",
+                                            f"guess-{n:04d}-xxxxxxxxxxxx"))
+                await asyncio.sleep(0.05)
+            assert outcomes.count("wrong") == WRONG_GUESSES_ALLOWED, outcomes
     run(body)
