@@ -299,7 +299,8 @@ def message_cost(frame: str | bytes) -> int:
     return NAME_COST if command is not None and command.word == NAME else 1
 
 
-def private_recipient(frame: str | bytes, names: Iterable[str], room: str) -> str | None:
+def private_recipient(frame: str | bytes, names: Iterable[str] | Callable[[], Iterable[str]],
+                      room: str) -> str | None:
     """Whom ``frame`` would send a private message to (one of ``names``), or None.
 
     >>> private_recipient('{"type": "chat", "text": "/priv bob hi"}', ["ann", "bob"], "people")
@@ -307,12 +308,14 @@ def private_recipient(frame: str | bytes, names: Iterable[str], room: str) -> st
     >>> private_recipient('{"type": "chat", "text": "/priv eve hi"}', ["ann"], "people") is None
     True
 
+    ``names`` may be a function that lists them: it is called only for a ``/priv``
+    (a plain chat, the frame nearly every time, costs a substring test).
     """
     command = _command(frame)
     if command is None or command.word != PRIV:
         return None
     try:
-        return split_priv(command.rest, names, room)[0]
+        return split_priv(command.rest, names() if callable(names) else names, room)[0]
     except ProtocolError:
         return None  # the handler answers it with the error
 

@@ -88,9 +88,10 @@ class ClassView:
     def unmute(self, name: str) -> None:
         self._on_server(lambda: self.desk.unmute(name))
 
-    def remove(self, name: str) -> int:
-        """Close ``name``'s connections and keep the name out while the server runs."""
-        return self._on_server(lambda: self.desk.remove(name))
+    def remove(self, name: str, room: str | None = None) -> int:
+        """Close ``name``'s connections (in ``room`` only, if given) and keep the name
+        out while the server runs."""
+        return self._on_server(lambda: self.desk.remove(name, room))
 
     def announce(self, text: str) -> list[str]:
         """Say ``text`` to every room; returns the rooms."""
@@ -177,8 +178,8 @@ class ClassView:
                         (lambda: self.unmute(n)) if m else (lambda: self.mute(n)),
                         f"{'Unmuted' if m else 'Muted'} {n}"))
                     remove = widgets.Button(description="Remove", button_style="danger")
-                    remove.on_click(lambda _, n=name: self._act(
-                        lambda: self.remove(n), f"Removed {n} for the rest of the class"))
+                    remove.on_click(lambda _, n=name, r=room: self._act(
+                        lambda: self.remove(n, r), f"Removed {n} for the rest of the class"))
                     row = widgets.HBox([
                         widgets.Label(name + (" (muted)" if member["muted"] else ""),
                                       layout={"width": "14em"}),

@@ -160,6 +160,13 @@ class RedisHub:
         self._full = False  # the outbox overflowed (reported once per episode)
         self._sending = False  # a batch is on its way to Redis
         self.client: Any = None
+        #: Parts that run with the hub (the shared desk: :mod:`chatkit.redis.desk`):
+        #: ``await part.start()`` once connected, ``await part.close()`` first on close.
+        self.parts: list[Any] = []
+
+    def attach(self, part: Any) -> None:
+        """Run ``part`` with the hub: started once it is connected, closed before it."""
+        self.parts.append(part)
 
     def __repr__(self) -> str:
         state = "connected" if self.connected else "not connected"
@@ -214,6 +221,8 @@ class RedisHub:
                        (self._supervise(ready), self._publisher(), self._heartbeat())]
         try:
             await asyncio.wait_for(ready.wait(), timeout)
+            for part in self.parts:
+                await asyncio.wait_for(part.start(), timeout)
         except TimeoutError:
             await self.close()
             raise ConnectionError(f"could not start reading at {self.shown_url} within {timeout} s") from None
@@ -222,6 +231,8 @@ class RedisHub:
         """Send what is waiting, take this server out of Redis, and disconnect."""
         if self.client is None:
             return
+        for part in self.parts:
+            await part.close()
         try:
             async with asyncio.timeout(timeout):
                 while (self._outbox or self._sending) and self.connected:

@@ -38,7 +38,7 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 from werkzeug.routing import Map, Rule
 
-from .guard import CLOSE_GRACE, Guard
+from .guard import CLOSE_GRACE, Guard, peer_address, server_closing
 from .instructor import PATH as INSTRUCTOR_PATH, InstructorDesk, instructor_code_from
 from .pages import answer_page, secure
 from .sending import SHARED_DEFLATE, ChatConnection, Outbox, OutgoingFrames, make_sender
@@ -185,6 +185,7 @@ class ChatServer:
         self.desk = InstructorDesk(
             self.report, history=history, prefix=prefix,
             code=instructor_code_from() if instructor_code is _DEFAULT else instructor_code)
+        self.desk.share(self.rooms, gate)  # with Redis: one desk (and lockout) for all
         if client_limit is _DEFAULT:
             client_limit = ClientLimit() if rate_limit is not None else None
         self.guard = Guard(
@@ -231,6 +232,7 @@ class ChatServer:
         try:
             check_room_name(room)  # no NUL, CR LF, right-to-left override; not too long
         except ProtocolError as exc:
+            self.report("refuse", f"refused room {room!r} ({peer_address(websocket)}): {exc}")
             await websocket.close(CloseCode.POLICY_VIOLATION, str(exc))
             return
         send = make_sender(websocket, self.max_buffer, self.frames, self.outbox,
@@ -238,7 +240,8 @@ class ChatServer:
         try:
             user = self.chat_user(send, room)
         except Exception as exc:
-            self._report_exception(f"{self.chat_user.__name__}(send, {room!r})", exc)
+            self._report_exception(f"{self.chat_user.__name__}(send, {room!r})"
+                                   f" for {peer_address(websocket)}", exc)
             await websocket.close(CloseCode.INTERNAL_ERROR, _reason(exc))
             return
         self.connections += 1
@@ -280,10 +283,12 @@ class ChatServer:
                 self._report_exception(f"{_who(user)}.handle_close()", exc)
             code = websocket.close_code
             why = getattr(websocket, "dropped", None)
+            closing = server_closing(websocket)  # who and why, when the server closed it
             self.report(
                 "close",
-                f"{name or 'a visitor'} disconnected from {room!r}"
-                f" (code {code if code is not None else 1006}"
+                f"{name or 'a visitor'} disconnected from {room!r} ({peer_address(websocket)},"
+                f" code {code if code is not None else 1006}"
+                f"{'; closed by the server: ' + closing if closing else ''}"
                 f"{'; dropped: ' + why if why else ''}; {self.connections} open)",
             )
 

@@ -99,9 +99,16 @@ class ClassCode:
             )
         self.code = code
         #: Wrong codes per client address: after a few, that address waits (HTTP 429).
-        self.wrong_guesses = WrongGuesses()
-        #: Where a lockout is reported: ``report(kind, text)``; the chat server sets its own.
-        self.report: Callable[[str, str], Any] = lambda kind, text: logger.warning("%s", text)
+        self.wrong_guesses = WrongGuesses(what="class codes")
+
+    @property
+    def report(self) -> Callable[[str, str], Any]:
+        """Where a lockout is reported: ``report(kind, text)``; the chat server sets its own."""
+        return self.wrong_guesses.report
+
+    @report.setter
+    def report(self, report: Callable[[str, str], Any]) -> None:
+        self.wrong_guesses.report = report
 
     def admits(self, given: str | None) -> bool:
         """Is ``given`` the class code? (Compared in constant time.)"""
@@ -121,18 +128,10 @@ class ClassCode:
         in_cookie = cookies[COOKIE].value if COOKIE in cookies else None
         if in_query is not None or in_cookie is not None:  # a try: the right code, or a guess
             address = client_network(peer_address(connection))
-            wait = self.wrong_guesses.wait(address)
-            if wait:  # locked out: refused at once, right or wrong, before any comparison
-                response = connection.respond(
-                    http.HTTPStatus.TOO_MANY_REQUESTS,
-                    "too many wrong class codes from your address: try again later\n")
-                response.headers["Retry-After"] = str(math.ceil(wait))
-                return response
-            if self.admits(in_query) or self.admits(in_cookie):
-                self.wrong_guesses.right(address)
-            elif lockout := self.wrong_guesses.wrong(address):
-                self.report("refuse", f"{address}: {self.wrong_guesses.count(address)} wrong"
-                                      f" class codes; locked out for {lockout:g} s")
+            locked_out = self.wrong_guesses.refusal(connection, address)
+            if locked_out is not None:  # refused at once, right or wrong, before any comparison
+                return locked_out
+            self.wrong_guesses.tried(address, self.admits(in_query) or self.admits(in_cookie))
         if wants_websocket(request):
             if self.admits(in_query) or self.admits(in_cookie):
                 return None
@@ -190,16 +189,53 @@ class WrongGuesses:
     Only ``size`` addresses are remembered (the least recently wrong forgotten first),
     so the table stays small whatever number of addresses an attacker has. A right code
     forgets the address: a classmate who mistyped starts afresh.
+
+    The one rule for every secret a client may guess -- the class code
+    (:class:`ClassCode`) and the instructor code (:mod:`chatkit.server.instructor`),
+    each with a table of its own -- through two calls: :meth:`refusal` before a code
+    is looked at, :meth:`tried` after it was compared.
     """
 
     def __init__(self, allowed: int = WRONG_GUESSES_ALLOWED, first: float = FIRST_LOCKOUT,
                  longest: float = LONGEST_LOCKOUT, size: int = MAX_ADDRESSES,
                  forget_after: float = FORGET_AFTER,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, what: str = "codes") -> None:
         self.allowed, self.first, self.longest = allowed, first, longest
         self.size, self.forget_after, self.clock = size, forget_after, clock
+        #: What is guessed, for the log and the refusal: ``"class codes"``.
+        self.what = what
+        #: Where a lockout is reported: ``report(kind, text)``; the chat server sets its own.
+        self.report: Callable[[str, str], Any] = lambda kind, text: logger.warning("%s", text)
+        #: Told of each wrong code counted here: with Redis, the instructor's desk passes it
+        #: to the class's other servers, which count it with :meth:`wrong` (``--workers``).
+        self.on_wrong: Callable[[str], Any] | None = None
         # address -> [wrong codes, when the last was, when its wait ends]
         self._table: collections.OrderedDict[str, list[float]] = collections.OrderedDict()
+
+    def refusal(self, connection: ServerConnection, address: str) -> Response | None:
+        """429 with ``Retry-After`` if ``address`` must wait, else None: ask this before
+        looking at its code, so that a lockout tells nothing about the code."""
+        wait = self.wait(address)
+        if not wait:
+            return None
+        response = connection.respond(
+            http.HTTPStatus.TOO_MANY_REQUESTS,
+            f"too many wrong {self.what} from your address: try again later\n")
+        response.headers["Retry-After"] = str(math.ceil(wait))
+        return response
+
+    def tried(self, address: str, right: bool) -> bool:
+        """Count a code compared from ``address``; log a lockout it starts (the address,
+        never the code). Returns ``right``."""
+        if right:
+            self.right(address)
+            return right
+        if lockout := self.wrong(address):
+            self.report("refuse", f"{address}: {self.count(address)} wrong {self.what};"
+                                  f" locked out for {lockout:g} s")
+        if self.on_wrong is not None:  # the other servers of the class count it too
+            self.on_wrong(address)
+        return right
 
     def wait(self, address: str) -> float:
         """Seconds ``address`` must still wait before its code is even looked at (0: none)."""

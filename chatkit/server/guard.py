@@ -43,6 +43,7 @@ from ..support.processes import raise_file_limit
 __all__ = [
     "GuardedConnection",
     "peer_address",
+    "server_closing",
     "origin_allowed",
     "host_allowed",
     "quiet_accept_errors",
@@ -77,6 +78,20 @@ def peer_address(connection: ServerConnection) -> str:
     """The default client key: the peer's IP address (``"127.0.0.1"``)."""
     peer = connection.transport.get_extra_info("peername") if connection.transport else None
     return str(peer[0]) if peer else "unknown"
+
+
+def server_closing(connection: Any) -> str | None:
+    """Why the server closed ``connection`` (its close code and reason), if the server
+    closed it first; None if the client did, or nobody (a cut connection).
+
+    For the closing line of the log: ``eve disconnected from 'people' (127.0.0.5, code
+    1008; closed by the server: 1008 removed by the instructor; ...)``.
+    """
+    protocol = getattr(connection, "protocol", None)
+    sent = getattr(protocol, "close_sent", None)
+    if sent is None or getattr(protocol, "close_rcvd_then_sent", None):
+        return None
+    return f"{int(sent.code)} {sent.reason}".rstrip()
 
 
 # -- who may connect: Origin and Host -------------------------------------------------
@@ -409,9 +424,9 @@ class Guard:
         room = getattr(user, "room", None)
         if self.inboxes is None or getattr(user, "name", None) is None or room is None:
             return None
-        try:
-            names = [member.name for member in room.members]
-            recipient = private_recipient(frame, names, room.name)
+        try:  # the members' names are listed only for a /priv: chats are the hot path
+            recipient = private_recipient(
+                frame, lambda: [member.name for member in room.members], room.name)
         except Exception:  # a student's own Room: we cannot tell
             return None
         if recipient is None or self.inboxes.admit((room.name, name_key(recipient)),

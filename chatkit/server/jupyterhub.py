@@ -59,6 +59,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
 from .app import ChatServer
+from .pages import is_public_file, wants_websocket
 
 __all__ = ["HubLogin", "make_server", "ClassRoom", "class_room", "client_key", "main"]
 
@@ -106,9 +107,8 @@ class HubLogin:
         url = urllib.parse.urlsplit(request.path)
         if url.path == f"{self.prefix}/oauth_callback":
             return await self._callback(connection, request, url)
-        segments = url.path.split("/")
-        if len(segments) >= 2 and segments[-2] == "_static":
-            return None  # styles and script: nothing of the class in them
+        if is_public_file(request):
+            return None  # styles, script, icon, as plain HTTP: nothing of the class in them
         cookies = _cookies(request)
         token = self._bearer(request) or (cookies[self.cookie].value
                                           if self.cookie in cookies else None)
@@ -119,12 +119,12 @@ class HubLogin:
             # The hub login decides the chat name (chatkit.core.identity).
             connection.hub_user = connection.login = user["name"]
             connection.instructor = await self.is_instructor(user["name"])
-            if "websocket" in request.headers.get("Upgrade", "").lower():
+            if wants_websocket(request):
                 logger.info("%r joins %s as %s (Host: %s, Origin: %s)", user["name"], url.path,
                             "instructor" if connection.instructor else "student",
                             request.headers.get("Host"), request.headers.get("Origin"))
             return None
-        if "websocket" in request.headers.get("Upgrade", "").lower():
+        if wants_websocket(request):
             return connection.respond(
                 http.HTTPStatus.FORBIDDEN, "log in to the hub first, then open the room's page\n"
             )

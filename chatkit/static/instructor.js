@@ -20,6 +20,12 @@ function el(tag, text, className) {
   return node;
 }
 
+// A student's text in its own direction: a right-to-left name cannot reorder
+// what stands beside it ("(muted)", the next name in a list).
+function isolated(text) {
+  return el("bdi", text);
+}
+
 function addLine(kind, text) {
   const item = el("li", text, kind);
   $("messages").append(item);
@@ -50,41 +56,54 @@ function showClass(state) {
   for (const room of names) {
     const section = el("section", undefined, "room");
     section.dataset.room = room;
-    const title = el("h2", `Room ${room} `);
+    const title = el("h2", "Room ");
+    title.append(isolated(room), " ");
     title.append(button("Export transcript", {action: "transcript", room: room}));
     section.append(title);
     const table = el("table");
+    // With Redis (several servers), each member's server, in a column of its own.
+    const servers = state.rooms[room].some((member) => member.server !== undefined);
     const head = el("tr");
-    for (const label of ["name", "since", "messages", ""]) head.append(el("th", label));
+    for (const label of ["name", "since", "messages", ...(servers ? ["server"] : []), ""]) {
+      head.append(el("th", label));
+    }
     table.append(head);
     for (const member of state.rooms[room]) {
       const row = el("tr", undefined, member.muted ? "member muted" : "member");
       row.dataset.name = member.name;
-      row.append(el("td", member.name + (member.muted ? " (muted)" : ""), "name"),
+      const name = el("td", undefined, "name");
+      name.append(isolated(member.name), member.muted ? " (muted)" : "");
+      row.append(name,
                  el("td", since(member.since)), el("td", String(member.messages)));
+      if (servers) row.append(el("td", String(member.server ?? ""), "server"));
       const actions = el("td");
       actions.append(member.muted ? button("Unmute", {action: "unmute", name: member.name})
                                   : button("Mute", {action: "mute", name: member.name}),
-                     button("Remove", {action: "remove", name: member.name}));
+                     button("Remove", {action: "remove", name: member.name, room: room}));
       row.append(actions);
       table.append(row);
     }
     section.append(table);
     rooms.append(section);
   }
-  $("removed").textContent = state.removed.length
-    ? `Removed for the rest of the class: ${state.removed.join(", ")}` : "";
+  const removed = $("removed");
+  removed.replaceChildren();
+  if (state.removed.length) {
+    removed.append("Removed for the rest of the class: ");
+    state.removed.forEach((who, n) => removed.append(n ? ", " : "", isolated(who)));
+  }
 }
 
 // A transcript arrives as JSON lines: the browser saves it as a file.
-function download(room, jsonl) {
+function download(room, jsonl, omitted) {
   const link = el("a");
   link.href = URL.createObjectURL(new Blob([jsonl], {type: "application/x-ndjson"}));
   link.download = `${room}.jsonl`;
   document.body.append(link);
   link.click();
   link.remove();
-  addLine("note", `Transcript of ${room} exported (${jsonl.split("\n").length - 1} lines).`);
+  addLine("note", `Transcript of ${room} exported (${jsonl.split("\n").length - 1} lines)` +
+          (omitted ? `; the ${omitted} oldest left out (too big for one download).` : "."));
 }
 
 let pending = null;  // the code typed, sent when the server asks for it
@@ -109,7 +128,7 @@ function connect() {
     } else if (msg.type === "class") {
       showClass(msg);
     } else if (msg.type === "transcript") {
-      download(msg.room, msg.jsonl);
+      download(msg.room, msg.jsonl, msg.omitted);
     } else if (msg.type === "error") {
       addLine("error", `error: ${msg.text}`);
     }

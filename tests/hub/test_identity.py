@@ -143,3 +143,18 @@ def test_in_the_browser_the_hub_admin_opens_the_desk_and_a_student_gets_403(hub,
         bob.screenshot(path=artifacts / "hub-student-403.png")
     for page in pages.values():
         page.context.close()
+
+
+def test_the_hub_gate_lets_in_only_the_pages_public_files_and_never_an_upgrade(hub):
+    # One rule for the side door (chatkit.server.pages.is_public_file), as the class
+    # code's: before, anything under a "_static" folder passed the hub's login, a
+    # WebSocket upgrade too (404 from the router, behind the gate), and any path
+    # ending in /_static/<x> (/_instructor/_static/ws).
+    service = f"{hub.url}/services/chatkit"
+    import urllib.request
+
+    for public in ("/_static/chat.js", "/_static/chat.css"):
+        with urllib.request.urlopen(service + public, timeout=30) as answer:  # noqa: S310
+            assert answer.status == 200
+    for path in ("/_static/chat.js", "/_static/people", "/_instructor/_static/ws"):
+        assert handshake_status(f"ws{service[4:]}{path}") == 403, path

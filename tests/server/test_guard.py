@@ -374,3 +374,33 @@ def test_a_client_key_lets_a_class_behind_one_proxy_address_in_and_caps_each_use
     run(body)
 
 
+
+
+def test_a_plain_chat_never_lists_the_room_for_the_priv_budget():
+    # The budget of private messages is asked about every frame: before, it listed
+    # every member's name first (0.84 us a chat in a room of 30, 3.5 us in one of
+    # 200); now only a /priv does (0.36-0.38 us whatever the room's size).
+    from chatkit.core.limits import ClientLimit
+    from chatkit.core.user import ChatUser
+    from chatkit.server.guard import Guard
+
+    class Counted(dict):  # the room's own members, counting who lists them
+        listed = 0
+
+        def __iter__(self):
+            Counted.listed += 1
+            return super().__iter__()
+
+    guard = Guard(lambda *a: None, max_buffer=2**20, client_limit=ClientLimit(),
+                  max_connections=None, max_per_client=None, client_key=None, join_timeout=None)
+    User = ChatUser.with_new_rooms()
+    users = [User(lambda text: None, "people") for _ in range(3)]
+    for n, user in enumerate(users):
+        user.handle_message(json.dumps({"type": "join", "name": f"m{n}"}))
+    room = users[0].room
+    room.members = Counted(room.members)
+    for _ in range(100):
+        assert guard.private_refusal(users[0], json.dumps({"type": "chat", "text": "hi"})) is None
+    assert Counted.listed == 0
+    assert guard.private_refusal(users[0], json.dumps({"type": "chat", "text": "/priv m1 hi"})) is None
+    assert Counted.listed == 1

@@ -70,14 +70,35 @@ def test_an_instructor_code_shorter_than_twelve_characters_is_refused_with_advic
 # -- over sockets -------------------------------------------------------------------
 
 
-async def instructor(server, code=CODE):
-    """The instructor's WebSocket, logged in; returns it after its first roster."""
-    desk = await connect(server.ws("/_instructor/ws"), open_timeout=DEADLINE)
+async def instructor(server, code=CODE, source="127.0.0.1"):
+    """The instructor's WebSocket from ``source``, logged in (its welcome read)."""
+    desk = await connect(server.ws("/_instructor/ws"), open_timeout=DEADLINE,
+                         local_addr=(source, 0))
     server.clients.append(desk)
     assert await recv_json(desk) == {"type": "code"}
     await desk.send(json.dumps({"type": "login", "code": code}))
     assert await recv_json(desk) == {"type": "welcome"}
     return desk
+
+
+async def visitor(server, source: str, room: str = "people"):
+    """A chat connection to ``room`` from ``source`` (another machine: 127.0.0.N)."""
+    return await server.connect(f"/chat/{room}", local_addr=(source, 0))
+
+
+async def first_answer(server, name: str, source: str, room: str = "people") -> dict:
+    """What a join as ``name`` in ``room`` from ``source`` is answered first."""
+    ws = await visitor(server, source, room)
+    await ws.send(json.dumps({"type": "join", "name": name}))
+    return await recv_json(ws)
+
+
+async def member(server, name: str, source: str, room: str = "people"):
+    """A member of ``room`` from ``source``, joined as ``name`` (its join note read)."""
+    ws = await visitor(server, source, room)
+    await ws.send(json.dumps({"type": "join", "name": name}))
+    await recv_until(ws, lambda m: m.get("text") == f'{name} joined "{room}".')
+    return ws
 
 
 async def roster_until(desk, test):

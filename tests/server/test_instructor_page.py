@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.parse
 
 import pytest
 from playwright.sync_api import expect
@@ -100,3 +101,48 @@ def test_a_student_with_a_guess_cannot_reach_the_instructors_view(server, page, 
         assert page.locator("#rooms *").count() == 0  # nothing of the class arrived
         page.screenshot(path=artifacts / "student-refused.png", full_page=True)
     assert "wrong instructor code from 127.0.0.1" in server.output
+
+
+#: Student text that would run script if the page ever used innerHTML: room names,
+#: names, chats; a right-to-left name (legitimate: shown as text, in its direction).
+HOSTILE_ROOM = "<img src=x onerror=window.pwned=1>"
+HOSTILE_NAMES = ["<img src=x onerror=window.pwned=2>", '"><svg onload=window.pwned=3>',
+                 "שלום"]
+
+
+def test_student_text_on_the_instructors_page_is_text_and_never_runs(server, page, artifacts):
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(f"http://127.0.0.1:{server.port}/_instructor/")
+    page.fill("#code", CODE)
+    page.click("#login")
+    expect(page.locator("#status")).to_have_text("connected")
+    room_url = server.ws_url(urllib.parse.quote(HOSTILE_ROOM, safe=""))
+    with Outside(room_url, HOSTILE_NAMES[0]) as first, Outside(room_url, HOSTILE_NAMES[1]), \
+            Outside(room_url, HOSTILE_NAMES[2]) as hebrew:
+        first.say("<script>window.pwned=4</script><img src=x onerror=window.pwned=5>")
+        # A right-to-left override in a name is refused before any page sees it.
+        hebrew.say("/name ann\u202egnp.exe")
+        hebrew.expect(type="error", text="a name cannot contain control characters")
+        section = page.locator("section.room").first
+        expect(section.locator("h2")).to_contain_text(f"Room {HOSTILE_ROOM}")
+        expect(section.locator("td.name")).to_have_text(HOSTILE_NAMES)
+        expect(section.locator("tr.member").first.locator("td").nth(2)).to_have_text("1")
+        section.locator("tr.member").nth(1).locator("button", has_text="Mute").click()
+        expect(section.locator("td.name").nth(1)).to_have_text(f"{HOSTILE_NAMES[1]} (muted)")
+        section.locator("tr.member").first.locator("button", has_text="Remove").click()
+        expect(page.locator("#removed")).to_have_text(
+            f"Removed for the rest of the class: {HOSTILE_NAMES[0]}")
+        with page.expect_download() as download:
+            section.locator("button", has_text="Export transcript").click()
+        lines = download.value.path().read_text().splitlines()
+        assert any("<script>window.pwned=4</script>" in line for line in lines)
+        page.screenshot(path=artifacts / "instructor-hostile-text.png", full_page=True)
+        # Nothing ran, no element was made from student text, no dialog opened.
+        assert page.evaluate("window.pwned") is None
+        assert page.locator("#rooms img, #rooms svg, #rooms script, #removed img").count() == 0
+        # Each name in its own direction (<bdi>): "שלום" cannot pull "(muted)" or a
+        # neighbour's name into its right-to-left run.
+        expect(section.locator("td.name bdi")).to_have_text(HOSTILE_NAMES[1:])
+        assert dialogs == []
+    assert page_errors(page) == []
