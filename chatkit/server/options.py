@@ -178,6 +178,12 @@ OPTIONS: tuple[Option, ...] = (
            " (default {default}; 0: never)", keyword="join_timeout", type=float,
            default_from="join_timeout", metavar="SECONDS", group=LIMITS,
            to_server=_none_if_zero),
+    Option("--history", "messages each room keeps for clients that resume or ask for the"
+           " history, and for transcripts (default {default}; 0: none)", keyword="history",
+           type=int, default_from="history", metavar="N"),
+    Option("--history-seconds", "... and for this long at most (default {default}; 0: however"
+           " old)", keyword="history_seconds", type=float, default_from="history_seconds",
+           metavar="SECONDS", to_server=_none_if_zero),
     Option("--redis", "share rooms with every server on this Redis (e.g. redis://127.0.0.1:6379;"
            f" none given: ${REDIS_URL_ENV}, which keeps a password out of the command line;"
            " see docs/redis.md)", keyword="redis", metavar="URL", nargs="?", const="",
