@@ -165,6 +165,9 @@ class WebSocket:
         self._join: dict[str, Any] | None = None  # the join to send again, name kept current
         self._hide_you = False  # "you" messages: asked for by us, not by the caller
         self._wake = asyncio.Event()  # close() during a wait between tries
+        self._delays: Any = None  # the tries left since the drop: (number, wait)
+        self._rejoining = False  # joined again; its history has not come yet
+        self._retry_join = False  # that join was refused: try again
         self._connection: ClientConnection | None = None
         self._connecting: asyncio.Future[ClientConnection] | None = None
         self._close_request: tuple[int, str] | None = None
@@ -329,6 +332,14 @@ class WebSocket:
             parsed = json.loads(message)
         except (ValueError, TypeError):
             return [message]
+        if isinstance(parsed, dict) and self._rejoining and parsed.get("type") == "error":
+            # Our name may still be held by the connection that dropped, until the
+            # server notices (its keepalive): try again after the next wait.
+            self._retry_join = True
+            self._loop.create_task(self._connection.close(1000, "join refused, trying again"))
+            return []
+        if isinstance(parsed, dict) and self._rejoining:
+            self._rejoining, self._delays = False, None  # back in: a next drop starts over
         if isinstance(parsed, dict) and parsed.get("type") == "you" and self._join is not None:
             if isinstance(parsed.get("name"), str):
                 self._join["name"] = parsed["name"]  # after a /name: join as that next time
@@ -338,13 +349,16 @@ class WebSocket:
 
     def _should_reconnect(self) -> bool:
         code = self._connection.close_code if self._connection is not None else None
+        retry, self._retry_join = self._retry_join, False
         return (self.resume is not None and self._close_request is None
-                and self._join is not None and (code or 1006) in RECONNECT_CODES)
+                and self._join is not None and (retry or (code or 1006) in RECONNECT_CODES))
 
     async def _reconnect(self) -> bool:
         """Try again, waiting :attr:`backoff`'s delays; True once joined again."""
         code = self._connection.close_code or 1006
-        for attempt, delay in enumerate(self.backoff.delays(), 1):
+        if self._delays is None:  # a new drop (not a refused rejoin): the tries start over
+            self._delays = enumerate(self.backoff.delays(), 1)
+        for attempt, delay in self._delays:
             self.ready_state = CONNECTING
             self._fire("onreconnect", ReconnectEvent("reconnecting", self, attempt=attempt,
                                                      delay=delay, code=code))
@@ -367,6 +381,7 @@ class WebSocket:
                 await connection.close(*self._close_request)
                 return False
             self.ready_state = OPEN
+            self._rejoining = True
             self._send_now(encode(self.resume.join(self._join)))
             self._fire("onreconnect", ReconnectEvent("reconnected", self, attempt=attempt,
                                                      code=code))

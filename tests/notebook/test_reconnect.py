@@ -110,3 +110,25 @@ def test_without_reconnect_nothing_changes_a_drop_closes_it():
             await ws.wait_closed()
             assert closes == [1006]
     run(body)
+
+
+def test_a_rejoin_refused_while_its_name_is_still_held_is_tried_again_not_shown():
+    async def body():
+        async with serving() as (_, port, server):
+            bob, _ = await join(port, "Bob")
+            ann = Ann(port)
+            ann.ws.backoff = Backoff(attempts=40, base=0.3, cap=0.3, random=lambda: 1.0)
+            await ann.heard('Ann joined "people".')
+            drop(server, "Ann")
+            await recv_until(bob, lambda m: m.get("text") == "Ann left people.")
+            ghost, _ = await join(port, "Ann")  # holds the name, as a dropped one would
+            await say(bob, "while the name was held")
+            await eventually(lambda: ann.events.count("reconnected") >= 2)  # refused, retried
+            await ghost.close()
+            await ann.heard("while the name was held")
+            await eventually(lambda: ann.texts().count('Ann joined "people".') == 3)
+            assert not [m for m in ann.shown if m["type"] == "error"]
+            assert ann.texts().count("while the name was held") == 1
+            ann.ws.close()
+            await ann.ws.wait_closed()
+    run(body)
