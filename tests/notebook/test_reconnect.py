@@ -132,3 +132,29 @@ def test_a_rejoin_refused_while_its_name_is_still_held_is_tried_again_not_shown(
             ann.ws.close()
             await ann.ws.wait_closed()
     run(body)
+
+
+def test_the_panel_comes_back_after_a_cut_and_shows_what_was_said_meanwhile_once():
+    from chatkit.notebook.panel import ChatPanel
+
+    async def body():
+        async with serving() as (_, port, server):
+            bob, _ = await join(port, "Bob")
+            panel = ChatPanel(f"ws://127.0.0.1:{port}", room="people", name="Ann",
+                              reconnect=QUICK)
+            try:
+                await panel.wait_for(lambda p: p.members == ["Bob", "Ann"])
+                drop(server, "Ann")
+                await recv_until(bob, lambda m: m.get("text") == "Ann left people.")
+                await say(bob, "meanwhile")
+                await panel.wait_for(lambda p: "(back after a drop)" in p.status_text)
+                await panel.wait_for(lambda p: p.members == ["Bob", "Ann"])
+                chats = [line.text for line in panel.lines if line.kind == "chat"]
+                assert chats == ["meanwhile"]
+                assert [line.text for line in panel.lines if line.kind == "status"
+                        ][-2].startswith("connection lost (code 1006")
+                assert panel.connection_state == "open" and not panel.message_box.disabled
+            finally:
+                panel.close()
+                await panel.wait_closed()
+    run(body)
