@@ -35,7 +35,7 @@ import dataclasses
 import random
 from typing import Any, Callable, Iterator
 
-from .history import WANT_IDS
+from .history import WANT_IDS, _whole
 
 __all__ = ["Resume", "Backoff", "RECONNECT_CODES", "missed_note"]
 
@@ -166,6 +166,3 @@ class Resume:
             shown.append(message)
         return shown
 
-
-def _whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
