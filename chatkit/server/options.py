@@ -72,6 +72,28 @@ def port_number(text: str) -> int:
     return port
 
 
+def _count(text: str) -> int:
+    """A whole number, 0 or more (``--history``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"0 or more, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """Seconds, 0 or more and finite (``--history-seconds``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"0 or more seconds, got {text}")
+    return value
+
+
 def _none_if_zero(value: Any) -> Any:
     return value or None
 
@@ -180,9 +202,9 @@ OPTIONS: tuple[Option, ...] = (
            to_server=_none_if_zero),
     Option("--history", "messages each room keeps for clients that resume or ask for the"
            " history, and for transcripts (default {default}; 0: none)", keyword="history",
-           type=int, default_from="history", metavar="N"),
+           type=_count, default_from="history", metavar="N"),
     Option("--history-seconds", "... and for this long at most (default {default}; 0: however"
-           " old)", keyword="history_seconds", type=float, default_from="history_seconds",
+           " old)", keyword="history_seconds", type=_seconds, default_from="history_seconds",
            metavar="SECONDS", to_server=_none_if_zero),
     Option("--redis", "share rooms with every server on this Redis (e.g. redis://127.0.0.1:6379;"
            f" none given: ${REDIS_URL_ENV}, which keeps a password out of the command line;"

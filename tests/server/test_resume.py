@@ -177,3 +177,38 @@ def test_history_options_reach_the_rooms_and_the_roster_writes_nothing_twice():
             assert [m["id"] for m in history] == [1, 2]  # the join note and "hi", once each
             assert chat_server.desk.roster.history("people") == list(history)
     run(body)
+
+
+def test_an_announcement_carries_its_id_and_is_replayed_to_a_client_that_resumes():
+    async def body():
+        async with serving() as (chat_server, port, server):
+            bob, _ = await join(port, "Bob")
+            ann, got = await join(port, "Ann", want=["ids"])
+            epoch, last = got[-1]["epoch"], got[0]["id"]
+            await chat_server.desk.announce("5 minutes left")
+            text = "Announcement from the instructor: 5 minutes left"
+            assert await recv_json(ann) == {**note(text), "id": last + 1}
+            assert (await recv_until(bob, lambda m: "Announcement" in m.get("text", "")))[-1] == note(text)
+            drop(server, "Ann")
+            await recv_until(bob, lambda m: m.get("text") == "Ann left people.")
+            await chat_server.desk.announce("time is up")
+            _, got = await join(port, "Ann", want=["ids"], since=last + 1, epoch=epoch)
+            assert [m["text"] for m in got[-1]["messages"]] == [
+                "Ann left people.", "Announcement from the instructor: time is up"]
+    run(body)
+
+
+def test_the_command_line_takes_the_history_options_with_the_server_defaults():
+    import pytest
+
+    from chatkit.core.history import HISTORY, HISTORY_SECONDS
+    from chatkit.server.options import parse, server_options
+
+    defaults = parse([], ChatServer)
+    assert (defaults.history, defaults.history_seconds) == (HISTORY, HISTORY_SECONDS)
+    given = server_options(parse(["--history", "5", "--history-seconds", "0"], ChatServer))
+    assert (given["history"], given["history_seconds"]) == (5, None)  # 0: however old
+    for bad in (["--history", "-1"], ["--history", "x"], ["--history-seconds", "-2"],
+                ["--history-seconds", "inf"]):
+        with pytest.raises(SystemExit):
+            parse(bad, ChatServer)
