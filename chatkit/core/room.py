@@ -74,7 +74,8 @@ class Room:
             False
 
         """
-        return type(cls.__name__, (cls,), {"rooms": {}, "__module__": cls.__module__})
+        return type(cls.__name__, (cls,),
+                    {"rooms": {}, "histories": None, "__module__": cls.__module__})
 
     def __init__(self, name: str) -> None:
         self.name = name

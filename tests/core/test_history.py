@@ -125,3 +125,29 @@ def test_replay_answers_each_kind_of_join():
     assert last_two == {"type": "history", "room": "people", "messages": list(history)[-2:]}
     squeezed = replay(history, Ask(ids=True, since=0, epoch="e1"), "people", chars=2)
     assert ids(squeezed) == [4, 5] and squeezed["missed"] == 3  # did not fit: missed too
+
+
+def test_a_room_with_histories_numbers_what_it_broadcasts_and_a_new_registry_starts_without():
+    from chatkit.core.room import Room
+
+    class Member:
+        def __init__(self, wants=()):
+            self.wants, self.sent = frozenset(wants), []
+
+        def send(self, text):
+            self.sent.append(text)
+
+    Rooms = Room.new_registry()
+    Rooms.histories = RoomHistories()
+    ann, bob = Member({"ids"}), Member()
+    people = Rooms.get("people")
+    people.join(ann)
+    people.join(bob)
+    people.broadcast({"type": "note", "text": "hi"})
+    people.leave(ann)
+    people.leave(bob)  # the room is forgotten; its history is not
+    Rooms.get("people").broadcast({"type": "note", "text": "again"})
+    assert ann.sent == ['{"type":"note","text":"hi","id":1}']
+    assert bob.sent == ['{"type":"note","text":"hi"}']
+    assert [m["id"] for m in Rooms.histories.get("people")] == [1, 2]
+    assert Rooms.new_registry().histories is None and Room.histories is None
