@@ -212,3 +212,18 @@ def test_the_command_line_takes_the_history_options_with_the_server_defaults():
                 ["--history-seconds", "inf"]):
         with pytest.raises(SystemExit):
             parse(bad, ChatServer)
+
+
+def test_rooms_that_do_not_number_offer_no_resume_rather_than_a_wrong_one():
+    async def body():  # a ChatUser whose rooms are not the server's own: no ids anywhere
+        async with serving(new_rooms=False) as (chat_server, port, _server):
+            ws = await connect(f"ws://127.0.0.1:{port}/chat/unnumbered", open_timeout=DEADLINE)
+            await ws.send(json.dumps({"type": "join", "name": "Ann", "want": ["ids"],
+                                      "since": 3, "epoch": "e", "history": 5}))
+            got = await recv_until(ws, lambda m: m["type"] == "history")
+            assert got == [note('Ann joined "unnumbered".'),
+                           {"type": "history", "room": "unnumbered", "messages": []}]
+            await say(ws, "hi")
+            assert await recv_json(ws) == chat("Ann", "hi")  # no id
+            await eventually(lambda: len(chat_server.desk.roster.history("unnumbered")) == 2)
+    run(body)
