@@ -3,7 +3,8 @@ no event loop.
 
 ``messages`` is the wire format (JSON in, JSON out, what a name may be); ``grammar`` what a
 frame means (join, chat, command) and the wording of every answer; ``room`` and ``user`` act
-on it. Everything a server does with a frame is decided here; the I/O shells
+on it; ``history`` numbers and keeps what each room says (for clients that resume), and
+``resume`` is a client's half of coming back after a drop. Everything a server does with a frame is decided here; the I/O shells
 (:mod:`chatkit.server`, :mod:`chatkit.redis`) only move text. So the core runs with a list
 standing in for a socket::
 

@@ -20,10 +20,14 @@ what happened (a member joined, said something, left) and asks it what may happe
     >>> [line["text"] for line in roster.history("people")]
     ['ann joined "people".', 'hi all', 'bob joined "people".']
 
-The history is bounded per room (``history`` messages; the oldest go first); each
-message has an ``id`` that grows by one in its room, so a client that asks for the
-history (``{"type": "join", "name": ..., "history": 20}``) and a transcript
-(:meth:`transcript`: JSON lines) say the same thing in the same order.
+The history is one :class:`~chatkit.core.history.RoomHistory` per room (bounded in
+messages, characters and seconds; the quietest rooms go first); each message has an
+``id`` that grows by one in its room, so a client that asks for the history
+(``{"type": "join", "name": ..., "history": 20}``), a client that resumes
+(``"since": 57``) and a transcript (:meth:`transcript`: JSON lines) say the same
+thing in the same order. The roster writes it itself (as above) unless the rooms
+do, numbering what they broadcast (``records=False``: a server whose rooms share
+these ``histories``, :attr:`chatkit.core.room.Room.histories`).
 """
 
 from __future__ import annotations
@@ -31,24 +35,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections import deque
 from typing import Any, Callable, Hashable
 
 from .grammar import MEMBERS, Chat, Command, Join, may_be_join_or_command, read
+from .history import (HISTORY, HISTORY_BYTES, HISTORY_FRAME_BYTES, HISTORY_ROOMS,
+                       HISTORY_SECONDS, Ask, RoomHistories)
 from .messages import ProtocolError, name_key
 
 __all__ = ["ClassRoster", "Seat", "HISTORY", "HISTORY_BYTES", "HISTORY_ROOMS", "HISTORY_FRAME_BYTES",
            "history_wanted"]
-
-#: Messages each room keeps for late joiners and transcripts, unless told otherwise.
-HISTORY = 200
-#: ... and characters of text at most, whatever the count (200 chats of 4,000 would be 3 MB).
-HISTORY_BYTES = 256 * 1024
-#: Rooms whose history is kept: a script making thousands of rooms makes the quietest go first.
-HISTORY_ROOMS = 100
-#: Characters of text one late joiner gets at most (the newest messages that fit): one join
-#: of 60 bytes must not buy a quarter of a megabyte of sending.
-HISTORY_FRAME_BYTES = 32 * 1024
 
 
 @dataclasses.dataclass
@@ -69,21 +64,20 @@ class ClassRoster:
     Args:
         history: messages each room keeps (0: none).
         clock: seconds since the epoch, ``time.time`` by default.
+        seconds: a message older than this is no longer kept (None: however old).
     """
 
-    def __init__(self, history: int = HISTORY, clock: Callable[[], float] = time.time) -> None:
-        if history < 0:
-            raise ValueError(f"history must be 0 or more messages, got {history}")
+    def __init__(self, history: int = HISTORY, clock: Callable[[], float] = time.time,
+                 seconds: float | None = HISTORY_SECONDS) -> None:
         self.bound = history
         self.clock = clock
+        #: Each room's numbered history (the rooms' too, when they number what they say).
+        self.histories = RoomHistories(history, seconds=seconds, clock=clock)
+        #: Does the roster write the history? False when the rooms do.
+        self.records = True
         self.seats: dict[Hashable, Seat] = {}
         self.muted: set[str] = set()  # name keys
         self.removed: set[str] = set()  # name keys: kept out for the server's lifetime
-        # Each room's kept messages and their characters of text; the least recently
-        # active room first (dicts keep order: a room that speaks moves to the end).
-        self._history: dict[str, deque[dict[str, Any]]] = {}
-        self._chars: dict[str, int] = {}
-        self._next_id: dict[str, int] = {}
         #: How many times something changed: a view redraws when it moves.
         self.version = 0
 
@@ -116,7 +110,7 @@ class ClassRoster:
         """An announcement to every room with members; returns those rooms."""
         rooms = sorted({seat.room for seat in self.seats.values()})
         for room in rooms:
-            self._record(room, "note", text)
+            self._record(room, "note", text, always=True)  # no room says it: the desk does
         return rooms
 
     # -- the instructor's actions ----------------------------------------------
@@ -184,42 +178,23 @@ class ClassRoster:
                 chars: int | None = None) -> list[dict[str, Any]]:
         """The room's kept messages, oldest first: the ``last`` ones if given, and only
         the newest whose text fits in ``chars`` characters if given."""
-        kept = list(self._history.get(room, ()))
-        if last is not None:
-            kept = kept[len(kept) - min(last, len(kept)):]
-        if chars is not None:
-            start = len(kept)
-            while start > 0 and chars - len(kept[start - 1]["text"]) >= 0:
-                start -= 1
-                chars -= len(kept[start]["text"])
-            kept = kept[start:]
-        return kept
+        kept = self.histories.find(room)
+        return kept.last(last, chars) if kept is not None else []
 
     def transcript(self, room: str) -> str:
         """The room's kept messages as JSON lines, one message a line."""
         return "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in self.history(room))
 
-    def _record(self, room: str, kind: str, text: str, name: str | None = None) -> None:
+    def _record(self, room: str, kind: str, text: str, name: str | None = None,
+                always: bool = False) -> None:
         self.version += 1
-        if not self.bound:
-            return
-        ident = self._next_id.get(room, 0) + 1
-        self._next_id[room] = ident
-        line: dict[str, Any] = {"id": ident, "time": self.clock(), "type": kind}
+        if not (self.records or always):
+            return  # the room numbered and kept it as it said it
+        line: dict[str, Any] = {"type": kind}
         if name is not None:
             line["name"] = name
         line["text"] = text
-        kept = self._history.pop(room, None)
-        if kept is None:
-            kept, self._chars[room] = deque(), 0
-            while len(self._history) >= HISTORY_ROOMS:  # forget the quietest room
-                quiet = next(iter(self._history))
-                del self._history[quiet], self._chars[quiet], self._next_id[quiet]
-        self._history[room] = kept  # now the most recently active
-        kept.append(line)
-        self._chars[room] += len(text)
-        while len(kept) > self.bound or self._chars[room] > HISTORY_BYTES:
-            self._chars[room] -= len(kept.popleft()["text"])
+        self.histories.get(room).add(line)
 
 
 def history_wanted(raw: str | bytes, limit: int = HISTORY) -> int:
@@ -230,13 +205,4 @@ def history_wanted(raw: str | bytes, limit: int = HISTORY) -> int:
     >>> history_wanted('{"type": "join", "name": "ann"}'), history_wanted('{"type": "chat", "text": "x"}')
     (0, 0)
     """
-    try:
-        message = json.loads(raw)
-    except (ValueError, TypeError):
-        return 0
-    if not isinstance(message, dict) or message.get("type") != "join":
-        return 0
-    wanted = message.get("history")
-    if isinstance(wanted, bool) or not isinstance(wanted, int) or wanted <= 0:
-        return 0
-    return min(wanted, limit)
+    return Ask.read(raw, limit).count

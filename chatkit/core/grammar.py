@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Iterable
 
+from .history import WANT_IDS
 from .messages import SERVER_NAME, ProtocolError, chat, note, parse
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "split_priv",
     "WANT_MEMBERS",
     "WANT_YOU",
+    "WANT_IDS",
     "FEATURES",
     "features",
     "joined",
@@ -226,7 +228,9 @@ WANT_MEMBERS = "members"
 #: ``"want": ["you"]``: after joining and after each ``/name``, :func:`you` tells that
 #: client the name the server knows it by (a panel follows it, not the note's text).
 WANT_YOU = "you"
-FEATURES = frozenset({WANT_MEMBERS, WANT_YOU})
+#: ``"want": ["ids"]``: every chat and note from the room carries its ``"id"``, and a
+#: ``history`` message follows the join (:mod:`chatkit.core.history`).
+FEATURES = frozenset({WANT_MEMBERS, WANT_YOU, WANT_IDS})
 
 
 def features(want: Any) -> frozenset[str]:

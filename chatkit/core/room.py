@@ -23,13 +23,15 @@ real connections and with a list in a test::
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any, ClassVar, Iterable, Protocol
 
 from .grammar import WANT_MEMBERS, member_list
+from .history import WANT_IDS, RoomHistories
 from .messages import encode
 
-__all__ = ["Room", "Member", "send_each", "send_member_lists"]
+__all__ = ["Room", "Member", "send_each", "send_numbered", "send_member_lists"]
 
 logger = logging.getLogger("chatkit")
 
@@ -49,6 +51,9 @@ class Room:
 
     #: The registry: every room in use, by name. ``Room.get`` reads and fills it.
     rooms: ClassVar[dict[str, Room]] = {}
+    #: Each room's numbered history (:mod:`chatkit.core.history`), or None: a server
+    #: sets it on its own registry; the rooms then number what they broadcast.
+    histories: ClassVar[RoomHistories | None] = None
 
     @classmethod
     def get(cls, name: str) -> Room:
@@ -69,7 +74,8 @@ class Room:
             False
 
         """
-        return type(cls.__name__, (cls,), {"rooms": {}, "__module__": cls.__module__})
+        return type(cls.__name__, (cls,),
+                    {"rooms": {}, "histories": None, "__module__": cls.__module__})
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -92,10 +98,14 @@ class Room:
     def broadcast(self, data: dict[str, Any]) -> None:
         """Send ``data``, encoded as JSON once (as ``JSON.stringify`` would), to every member.
 
-        A member whose ``send`` fails is skipped; everyone else still gets it.
+        A member whose ``send`` fails is skipped; everyone else still gets it. With
+        :attr:`histories` set, ``data`` is numbered and kept first (:func:`send_numbered`).
         """
         text = encode(data)  # once: every member gets the same str
-        send_each(self.members, text)
+        if self.histories is None:
+            send_each(self.members, text)
+        else:
+            send_numbered(self.members, self.histories.get(self.name), data, text)
 
 
 def send_each(members: Iterable[Member], text: str) -> int:
@@ -121,6 +131,37 @@ def send_each(members: Iterable[Member], text: str) -> int:
             member.send(text)
         except Exception:  # one broken member must not silence the room
             logger.debug("could not send to %r", member, exc_info=True)
+    return len(members)
+
+
+def send_numbered(members: Iterable[Member], history: Any, data: dict[str, Any] | None,
+                  text: str) -> int:
+    """Number ``data`` in ``history`` and send it: ``text`` (its frame, as it always
+    was) to each member, and the numbered frame instead to those that asked for ids
+    (``"want": ["ids"]``). ``data`` None: read from ``text``. Returns how many members.
+
+        >>> from chatkit.core.history import RoomHistory
+        >>> class Member:
+        ...     def __init__(self, wants=()):
+        ...         self.wants, self.sent = wants, []
+        ...     def send(self, text): self.sent.append(text)
+        >>> ann, bob = Member({"ids"}), Member()
+        >>> send_numbered([ann, bob], RoomHistory(), None, '{"type":"note","text":"hi"}')
+        2
+        >>> ann.sent, bob.sent
+        (['{"type":"note","text":"hi","id":1}'], ['{"type":"note","text":"hi"}'])
+
+    A client that did not ask gets the very same frame as before: 0 bytes more.
+    """
+    if data is None:
+        data = json.loads(text)
+    numbered = history.add(data)
+    members = tuple(members)
+    wanting = [m for m in members if WANT_IDS in getattr(m, "wants", ())]
+    if not wanting:
+        return send_each(members, text)
+    send_each([m for m in members if WANT_IDS not in getattr(m, "wants", ())], text)
+    send_each(wanting, encode(numbered))  # once for all of them
     return len(members)
 
 

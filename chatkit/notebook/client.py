@@ -18,6 +18,23 @@ and it may start at once: pass the callbacks to the constructor there, so none
 is set too late to hear an early error::
 
     ws = WebSocket(url, onmessage=print, onclose=lambda evt: print(evt.code))
+
+**Reconnecting** (Python's extra; a browser's WebSocket never does): with
+``reconnect=True`` a chat client comes back by itself when its connection drops
+(Wi-Fi, a sleeping laptop, a server restart) and shows what was said meanwhile,
+once each::
+
+    ws = WebSocket(url, reconnect=True, onmessage=lambda evt: print(evt.data),
+                   onreconnect=lambda evt: print(evt.type, evt.attempt, evt.delay))
+    ws.onopen = lambda evt: ws.send(json.dumps({"type": "join", "name": "Ann"}))
+
+It joins asking for ids (``"want": ["ids"]``) and, after a drop, waits (exponential
+backoff with full jitter, :class:`chatkit.core.resume.Backoff`), connects again and
+re-sends the join with the last id it saw (``"since"``); ``onmessage`` then gets
+what it missed, in order and never twice, and a note if some of it was lost (too old,
+or the server restarted). ``onopen`` fires once; each drop and return fires
+``onreconnect`` (``"reconnecting"``, then ``"reconnected"``); ``onclose`` fires when
+you close it, when the server closes it for good (1000, 1008) or when it gives up.
 """
 
 from __future__ import annotations
@@ -25,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import inspect
+import json
 import threading
 import traceback
 from typing import Any, Callable
@@ -33,10 +51,13 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import broadcast
 from websockets.exceptions import ConnectionClosed
 
+from ..core.grammar import WANT_YOU
+from ..core.messages import encode
+from ..core.resume import RECONNECT_CODES, Backoff, Resume
 from ..support.loop_thread import LoopThread, call_on_loop, running_loop
 
-__all__ = ["WebSocket", "Event", "MessageEvent", "CloseEvent", "InvalidStateError",
-           "InvalidAccessError", "background_loop"]
+__all__ = ["WebSocket", "Event", "MessageEvent", "CloseEvent", "ReconnectEvent",
+           "InvalidStateError", "InvalidAccessError", "background_loop"]
 
 CONNECTING, OPEN, CLOSING, CLOSED = 0, 1, 2, 3
 STATE_NAMES = {CONNECTING: "CONNECTING", OPEN: "OPEN", CLOSING: "CLOSING", CLOSED: "CLOSED"}
@@ -75,6 +96,17 @@ class CloseEvent(Event):
     was_clean: bool = False
 
 
+@dataclasses.dataclass
+class ReconnectEvent(Event):
+    """What ``onreconnect`` receives: ``type`` is ``"reconnecting"`` (before the wait of
+    try number ``attempt``: ``delay`` seconds) or ``"reconnected"``; ``code``: the
+    close code of the drop."""
+
+    attempt: int = 0
+    delay: float = 0.0
+    code: int = 1006
+
+
 class WebSocket:
     """A WebSocket client with the browser's API: four callbacks, ``send``, ``close``.
 
@@ -96,6 +128,10 @@ class WebSocket:
         compression: ``None`` (the default) offers no compression, as chatkit's
             servers leave it off (see docs/benchmark.md); ``"deflate"`` offers
             permessage-deflate, as a browser does.
+        reconnect: ``True`` (or a :class:`~chatkit.core.resume.Backoff`, for other
+            waits and tries) to come back after a drop and resume the chat (see the
+            module's doc); ``False`` by default, as a browser.
+        onreconnect: called with a :class:`ReconnectEvent` at each drop and return.
     """
 
     CONNECTING, OPEN, CLOSING, CLOSED = CONNECTING, OPEN, CLOSING, CLOSED
@@ -111,6 +147,8 @@ class WebSocket:
         loop: asyncio.AbstractEventLoop | None = None,
         headers: Any = None,
         compression: str | None = None,
+        reconnect: bool | Backoff = False,
+        onreconnect: Callable[[ReconnectEvent], Any] | None = None,
     ) -> None:
         self.url = url
         self.headers = headers
@@ -120,6 +158,16 @@ class WebSocket:
         self.onmessage = onmessage
         self.onerror = onerror
         self.onclose = onclose
+        self.onreconnect = onreconnect
+        #: With ``reconnect``: the wait before each try, and what it resumes from.
+        self.backoff = (Backoff() if reconnect is True else reconnect) or None
+        self.resume = Resume() if self.backoff is not None else None
+        self._join: dict[str, Any] | None = None  # the join to send again, name kept current
+        self._hide_you = False  # "you" messages: asked for by us, not by the caller
+        self._wake = asyncio.Event()  # close() during a wait between tries
+        self._delays: Any = None  # the tries left since the drop: (number, wait)
+        self._rejoining = False  # joined again; its history has not come yet
+        self._retry_join = False  # that join was refused: try again
         self._connection: ClientConnection | None = None
         self._connecting: asyncio.Future[ClientConnection] | None = None
         self._close_request: tuple[int, str] | None = None
@@ -152,6 +200,8 @@ class WebSocket:
             raise InvalidStateError(
                 "still connecting: send from onopen, or once ready_state is OPEN"
             )
+        if self.resume is not None:
+            data = self._asking_for_ids(data)
         self._on_loop(lambda: self._send_now(data))
 
     def close(self, code: int = 1000, reason: str = "") -> None:
@@ -205,6 +255,7 @@ class WebSocket:
             # starts would skip its callbacks: onclose would never fire.)
             if self._connecting is not None:
                 self._connecting.cancel()
+            self._wake.set()  # between two tries of a reconnect: stop waiting
         elif self.ready_state == OPEN and self._connection is not None:
             self.ready_state = CLOSING
             code, reason = self._close_request or (1000, "")
@@ -214,10 +265,7 @@ class WebSocket:
         try:
             if self._close_request is not None:
                 raise asyncio.CancelledError
-            self._connecting = asyncio.ensure_future(
-                connect(self.url, open_timeout=10, max_size=2**20,
-                        additional_headers=self.headers, compression=self.compression)
-            )
+            self._connecting = asyncio.ensure_future(self._connect())
             self._connection = await self._connecting
         except (Exception, asyncio.CancelledError) as exc:
             if self._close_request is not None and isinstance(exc, asyncio.CancelledError):
@@ -233,11 +281,15 @@ class WebSocket:
             self.ready_state = OPEN
             self._opened.set()
             self._fire("onopen", Event("open", self))
-            try:
-                async for message in self._connection:
-                    self._fire("onmessage", MessageEvent("message", self, data=message))
-            except ConnectionClosed:
-                pass
+            while True:
+                try:
+                    async for message in self._connection:
+                        for data in self._shown(message):
+                            self._fire("onmessage", MessageEvent("message", self, data=data))
+                except ConnectionClosed:
+                    pass
+                if not self._should_reconnect() or not await self._reconnect():
+                    break
         connection = self._connection
         self.ready_state = CLOSED
         code = connection.close_code
@@ -254,6 +306,93 @@ class WebSocket:
             ),
         )
         self._closed.set()
+
+    # -- reconnecting (reconnect=True) -----------------------------------------
+
+    def _asking_for_ids(self, data: Any) -> Any:
+        """A join, as :class:`Resume` sends it (asking for ids, and for "you": the name
+        to join with next time); anything else as it is."""
+        try:
+            join = json.loads(data)
+        except (ValueError, TypeError):
+            return data
+        if not isinstance(join, dict) or join.get("type") != "join":
+            return data
+        want = join.get("want") if isinstance(join.get("want"), list) else []
+        self._hide_you = WANT_YOU not in want
+        self._join = {**join, "want": [*want, WANT_YOU] if self._hide_you else want}
+        return encode(self.resume.join(self._join))
+
+    def _shown(self, message: str | bytes) -> list[str | bytes]:
+        """What ``onmessage`` gets of ``message``: itself, or (reconnecting) the
+        messages a history brings, nothing for a duplicate, a note for a loss."""
+        if self.resume is None:
+            return [message]
+        try:
+            parsed = json.loads(message)
+        except (ValueError, TypeError):
+            return [message]
+        if isinstance(parsed, dict) and self._rejoining and parsed.get("type") == "error":
+            # Our name may still be held by the connection that dropped, until the
+            # server notices (its keepalive): try again after the next wait.
+            self._retry_join = True
+            self._loop.create_task(self._connection.close(1000, "join refused, trying again"))
+            return []
+        if isinstance(parsed, dict) and self._rejoining:
+            self._rejoining, self._delays = False, None  # back in: a next drop starts over
+        if isinstance(parsed, dict) and parsed.get("type") == "you" and self._join is not None:
+            if isinstance(parsed.get("name"), str):
+                self._join["name"] = parsed["name"]  # after a /name: join as that next time
+            if self._hide_you:
+                return []
+        return [message if item is parsed else encode(item) for item in self.resume.take(parsed)]
+
+    def _should_reconnect(self) -> bool:
+        code = self._connection.close_code if self._connection is not None else None
+        retry, self._retry_join = self._retry_join, False
+        return (self.resume is not None and self._close_request is None
+                and self._join is not None and (retry or (code or 1006) in RECONNECT_CODES))
+
+    async def _reconnect(self) -> bool:
+        """Try again, waiting :attr:`backoff`'s delays; True once joined again."""
+        code = self._connection.close_code or 1006
+        if self._delays is None:  # a new drop (not a refused rejoin): the tries start over
+            self._delays = enumerate(self.backoff.delays(), 1)
+        for attempt, delay in self._delays:
+            self.ready_state = CONNECTING
+            self._fire("onreconnect", ReconnectEvent("reconnecting", self, attempt=attempt,
+                                                     delay=delay, code=code))
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), delay)
+            except TimeoutError:
+                pass
+            if self._close_request is not None:
+                return False
+            try:
+                self._connecting = asyncio.ensure_future(self._connect())
+                connection = await self._connecting
+            except (Exception, asyncio.CancelledError):
+                if self._close_request is not None:
+                    return False
+                continue
+            self._connection = connection
+            if self._close_request is not None:
+                await connection.close(*self._close_request)
+                return False
+            self.ready_state = OPEN
+            self._rejoining = True
+            self._send_now(encode(self.resume.join(self._join)))
+            self._fire("onreconnect", ReconnectEvent("reconnected", self, attempt=attempt,
+                                                     code=code))
+            return True
+        self._fire("onerror", Event("error", self, error=ConnectionError(
+            f"gave up reconnecting after {self.backoff.attempts} tries")))
+        return False
+
+    def _connect(self) -> Any:
+        return connect(self.url, open_timeout=10, max_size=2**20,
+                       additional_headers=self.headers, compression=self.compression)
 
     def _fire(self, name: str, event: Event) -> None:
         """Call a callback; an exception in it is printed, as a browser's console would."""

@@ -14,7 +14,10 @@ italics, chats as **name**: text, private messages and errors marked, each
 with its time), who is in the room, and a box that sends on Enter or on Send.
 
 It is a client like the browser page: a :class:`chatkit.WebSocket` with the
-four callbacks. Its join asks for the member list extension
+four callbacks -- and, like the page, it comes back by itself when its connection
+drops (``reconnect=True``, the default: backoff with jitter, then it resumes from
+the last message it showed; what was said meanwhile appears once, with a note if
+some of it was lost). Its join asks for the member list extension
 (``"want": ["members", "you"]``), so the server keeps it told who is in the room,
 and which of them is this panel: after a ``/name``, the Name box follows what the
 server says (``{"type": "you", ...}``), never the text of a note -- a classmate
@@ -61,12 +64,14 @@ from typing import Any, Callable, Hashable
 from websockets.frames import CloseCode
 
 from ..core.grammar import NAME, WANT_MEMBERS, WANT_YOU, Command, renamed
+from ..core.resume import Backoff
 from .client import (
     CLOSED,
     CONNECTING,
     OPEN,
     CloseEvent,
     Event,
+    ReconnectEvent,
     WebSocket,
     background_loop,
     call_on_loop,
@@ -209,6 +214,9 @@ class ChatPanel:
             JupyterLab, the address, room and name (a panel without a name
             replaces none).
         log_lines: how many lines the message log keeps.
+        reconnect: come back by itself after a drop and show what was said
+            meanwhile, once each (``True``, the default, or a
+            :class:`~chatkit.core.resume.Backoff`); ``False``: a drop closes it.
     """
 
     def __init__(
@@ -219,7 +227,9 @@ class ChatPanel:
         *,
         key: Hashable | None = None,
         log_lines: int = LOG_LINES,
+        reconnect: bool | Backoff = True,
     ) -> None:
+        self.reconnect = reconnect
         self._server, self._base, url_room = _target(url_or_server)
         # A class code (?code=...) in the address goes with every connection.
         query = "" if self._server is not None else urllib.parse.urlsplit(url_or_server).query
@@ -397,7 +407,9 @@ class ChatPanel:
         self._previous = None
         url = self.ws_url
         ws = self._ws = WebSocket(url, loop=self._loop,
-                                  headers=getattr(self._server, "headers", None))
+                                  headers=getattr(self._server, "headers", None),
+                                  reconnect=self.reconnect)
+        ws.onreconnect = lambda event: self._reconnecting(ws, event)
         self._joined_as, self._join_answered, self._error_text = None, False, ""
         ws.onopen = lambda event: self._opened(ws, name, room)
         ws.onmessage = lambda event: self._received(ws, event.data)
@@ -497,6 +509,18 @@ class ChatPanel:
         if isinstance(event.error, asyncio.CancelledError):
             self._error_text = "error: gave up connecting"
         self._set_state("error", self._error_text)
+
+    def _reconnecting(self, ws: WebSocket, event: ReconnectEvent) -> None:
+        if ws is not self._ws:
+            return
+        if event.type == "reconnected":
+            self._set_state("open", f'connected to room "{self.room_box.value.strip()}" as'
+                                    f" {self._joined_as} (back after a drop)")
+            return
+        self.members = []
+        self._set_state("connecting", f"connection lost (code {event.code}"
+                        f" {_meaning(event.code)}): reconnecting, try {event.attempt} of"
+                        f" {ws.backoff.attempts} in {event.delay:.1f} s")
 
     def _closed_by(self, ws: WebSocket, event: CloseEvent) -> None:
         if ws is not self._ws:

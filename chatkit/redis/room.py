@@ -36,7 +36,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from ..core.messages import ProtocolError, encode
-from ..core.room import Member, Room, send_each
+from ..core.room import Member, Room, send_each, send_numbered
 
 __all__ = ["RedisRoom", "RemoteMember"]
 
@@ -106,9 +106,13 @@ class RedisRoom(Room):
         """Send ``text`` to this server's members (the same str to each); return how many.
 
         A member whose ``send`` fails is skipped; everyone else still gets it
-        (``Room.broadcast``'s loop: :func:`chatkit.core.room.send_each`).
+        (``Room.broadcast``'s loop: :func:`chatkit.core.room.send_each`). With
+        ``histories`` set, numbered here, in the order this server reads the stream
+        (:func:`chatkit.core.room.send_numbered`).
         """
-        return send_each(self.local, text)
+        if self.histories is None:
+            return send_each(self.local, text)
+        return send_numbered(self.local, self.histories.get(self.name), None, text)
 
     def join(self, member: Member) -> None:
         """Add ``member`` (of this server) to the room; the hub tells the others."""
@@ -123,6 +127,8 @@ class RedisRoom(Room):
         self.hub.left(self, member)  # frees its name, if it held one
         if not self.local and type(self).rooms.get(self.name) is self:
             del type(self).rooms[self.name]
+            if self.histories is not None:  # no longer read here: its ids would skip a gap
+                self.histories.forget(self.name)
 
     def load_roster(self, version: int, entries: Iterable[tuple[str, str]],
                     here: dict[str, Any]) -> bool:

@@ -44,7 +44,8 @@ from .pages import answer_page, secure
 from .sending import SHARED_DEFLATE, ChatConnection, Outbox, OutgoingFrames, make_sender
 from ..core.limits import JOIN_TIMEOUT, MAX_BUFFER_BYTES, MAX_PER_CLIENT, ClientLimit, RateLimit
 from .rooms import RoomsBackend, rooms_backend
-from ..core.classroom import HISTORY
+from ..core.history import HISTORY, HISTORY_SECONDS, Ask, replay
+from ..core.room import Room
 from ..core.identity import claim_refusal
 from ..core.messages import (MAX_MESSAGE_BYTES, ProtocolError, check_room_name, encode, error,
                              one_line)
@@ -127,7 +128,9 @@ class ChatServer:
         redis_room: the shared room class (default :class:`chatkit.redis.room.RedisRoom`).
         presence_timeout: seconds after which a silent server's members are announced gone.
         history: messages each room keeps, for late joiners who ask
-            (``"history": N`` in their join) and the instructor's transcripts.
+            (``"history": N`` in their join), clients that resume (``"since"``,
+            :mod:`chatkit.core.history`) and the instructor's transcripts.
+        history_seconds: seconds a room keeps a message at most (None: however old).
         instructor_code: the secret of the instructor's page (:mod:`chatkit.server.instructor`);
             default: ``$CHATKIT_INSTRUCTOR_CODE`` or the file ``$CHATKIT_INSTRUCTOR_CODE_FILE``.
     """
@@ -156,6 +159,7 @@ class ChatServer:
         presence_timeout: float = 5.0,
         compression: str | None = DEFAULT_COMPRESSION,
         history: int = HISTORY,
+        history_seconds: float | None = HISTORY_SECONDS,
         instructor_code: Any = _DEFAULT,
     ) -> None:
         if compression not in COMPRESSIONS:
@@ -183,9 +187,18 @@ class ChatServer:
             gate.report = self.report
         #: The class roster and the instructor's actions (mute, remove, announce, export).
         self.desk = InstructorDesk(
-            self.report, history=history, prefix=prefix,
+            self.report, history=history, prefix=prefix, history_seconds=history_seconds,
             code=instructor_code_from() if instructor_code is _DEFAULT else instructor_code)
         self.desk.share(self.rooms, gate)  # with Redis: one desk (and lockout) for all
+        #: Each room's numbered history: one per room, kept by the roster, written by
+        #: the rooms as they broadcast (so frames carry their ids to clients that ask)
+        #: when they are this server's own; else by the roster, as it sees messages.
+        self.histories = self.desk.roster.histories
+        rooms_class = getattr(self.chat_user, "Room", None)
+        if (self.chat_user is not chat_user and isinstance(rooms_class, type)
+                and issubclass(rooms_class, Room)):
+            rooms_class.histories = self.histories
+            self.desk.roster.records = False
         if client_limit is _DEFAULT:
             client_limit = ClientLimit() if rate_limit is not None else None
         self.guard = Guard(
@@ -301,6 +314,9 @@ class ChatServer:
         connection's own ``send`` -- not ``user.send``, which may be what broke.
         """
         name_before = getattr(user, "name", None)
+        # A join that asks for the history gets what the room said before it (its
+        # own note and what follows reach it live): read now, sent once it joined.
+        history = self._history_for(room, message) if name_before is None else None
         try:
             user.handle_message(message)
         except Exception as exc:
@@ -316,9 +332,24 @@ class ChatServer:
         name_after = getattr(user, "name", None)
         if name_after != name_before:
             if name_before is None:
+                for frame in history or ():
+                    send(frame)
                 self.report("join", f"{name_after} joined {room!r}")
             else:
                 self.report("join", f"{name_before} is now {name_after} in {room!r}")
+
+    def _history_for(self, room: str, join: str | bytes) -> list[str] | None:
+        """The frames a join gets after its own note: the ``history`` message, if it
+        asked (``"want": ["ids"]``, ``"since"``, ``"history": N``) -- an ``error``
+        first if its ``since`` or ``epoch`` was unreadable. The original's join asks
+        nothing and gets nothing (None)."""
+        ask = Ask.read(join, self.histories.limit)
+        if self.desk.roster.records:  # rooms that do not number (a student's own): no ids
+            ask = Ask(count=ask.count)  # to resume from; only the older "history": N
+        if not ask.wanted:
+            return None
+        answer = encode(replay(self.histories.get(room), ask, room))
+        return [encode(error(ask.error)), answer] if ask.error is not None else [answer]
 
     def _report_exception(self, where: str, exc: BaseException) -> None:
         self.report("exception", f"{where} raised {_reason(exc)}", _traceback(exc))

@@ -52,8 +52,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
-from ..core.classroom import HISTORY, HISTORY_FRAME_BYTES, ClassRoster, history_wanted
-from ..core.grammar import Chat, Command, read
+from ..core.classroom import ClassRoster
+from ..core.grammar import WANT_IDS, Chat, Command, read
+from ..core.history import HISTORY, HISTORY_SECONDS
 from ..core.messages import (MAX_NAME_LENGTH, MAX_ROOM_NAME_LENGTH, MAX_TEXT_LENGTH,
                              ProtocolError, encode, error, note)
 from .class_code import WrongGuesses, client_network
@@ -112,12 +113,14 @@ class InstructorDesk:
         history: messages each room keeps for late joiners and transcripts.
         code: the instructor code (see the module's doc), or None.
         prefix: the server's path prefix.
+        history_seconds: seconds a room keeps a message at most (None: however old).
     """
 
     def __init__(self, report: Callable[..., Any], history: int = HISTORY,
-                 code: str | None = None, prefix: str = "") -> None:
+                 code: str | None = None, prefix: str = "",
+                 history_seconds: float | None = HISTORY_SECONDS) -> None:
         self.report = report
-        self.roster = ClassRoster(history)
+        self.roster = ClassRoster(history, seconds=history_seconds)
         self.code = check_code(code)
         self.prefix = prefix
         #: Wrong instructor codes per address: the class code's rule, a table of its own.
@@ -152,12 +155,8 @@ class InstructorDesk:
         name = getattr(user, "name", None)
         if name is None:
             return
-        if name_before is None:
-            wanted = history_wanted(message, self.roster.bound)
-            past = self.roster.history(room, wanted, HISTORY_FRAME_BYTES) if wanted else None
+        if name_before is None:  # (the history it may have asked for: ChatServer._handle)
             self.roster.joined(user, room, name)
-            if past is not None:  # only for a client that asked: the original never sees it
-                self._live[user][1](encode({"type": "history", "room": room, "messages": past}))
         elif name != name_before:
             self.roster.renamed(user, name)
         elif user in self.roster.seats:
@@ -237,7 +236,11 @@ class InstructorDesk:
             _, send = self._live.get(user, (None, None))
             if send is not None:
                 try:
-                    send(frame)
+                    if WANT_IDS in getattr(user, "wants", ()):  # its id in the room's history
+                        history = self.roster.histories.find(self.roster.seats[user].room)
+                        send(encode({**note(line), "id": history.last_id}))
+                    else:
+                        send(frame)
                 except Exception:
                     pass
         self.report("moderate", f"the instructor announced to {len(rooms)} rooms")

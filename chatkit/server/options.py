@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import inspect
+import sys
 from typing import Any, Callable
 
 from ..core.limits import ClientLimit, RateLimit
@@ -61,15 +62,30 @@ def server_defaults(server: type) -> dict[str, Any]:
     return found
 
 
-def port_number(text: str) -> int:
-    """A TCP port, 0 to 65535 (0: any free port)."""
+def _in_range(text: str, convert: Callable[[str], Any], low: Any, high: Any, wanted: str) -> Any:
+    """``convert(text)`` if it is from ``low`` to ``high``, else argparse's error saying ``wanted``."""
     try:
-        port = int(text)
+        value = convert(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {port}")
-    return port
+    if not low <= value <= high:  # (nan is in no range)
+        raise argparse.ArgumentTypeError(f"{wanted}, got {value}")
+    return value
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 0 to 65535 (0: any free port)."""
+    return _in_range(text, int, 0, 65535, "a port is 0 to 65535")
+
+
+def _count(text: str) -> int:
+    """A whole number, 0 or more (``--history``)."""
+    return _in_range(text, int, 0, sys.maxsize, "0 or more")
+
+
+def _seconds(text: str) -> float:
+    """Seconds, 0 or more and finite (``--history-seconds``)."""
+    return _in_range(text, float, 0.0, sys.float_info.max, "0 or more seconds")
 
 
 def _none_if_zero(value: Any) -> Any:
@@ -178,6 +194,12 @@ OPTIONS: tuple[Option, ...] = (
            " (default {default}; 0: never)", keyword="join_timeout", type=float,
            default_from="join_timeout", metavar="SECONDS", group=LIMITS,
            to_server=_none_if_zero),
+    Option("--history", "messages each room keeps for clients that resume or ask for the"
+           " history, and for transcripts (default {default}; 0: none)", keyword="history",
+           type=_count, default_from="history", metavar="N"),
+    Option("--history-seconds", "... and for this long at most (default {default}; 0: however"
+           " old)", keyword="history_seconds", type=_seconds, default_from="history_seconds",
+           metavar="SECONDS", to_server=_none_if_zero),
     Option("--redis", "share rooms with every server on this Redis (e.g. redis://127.0.0.1:6379;"
            f" none given: ${REDIS_URL_ENV}, which keeps a password out of the command line;"
            " see docs/redis.md)", keyword="redis", metavar="URL", nargs="?", const="",

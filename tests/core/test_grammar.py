@@ -178,7 +178,7 @@ def test_every_answer_is_written_byte_for_byte_as_the_protocol_says():
 
 
 def test_features_keep_only_the_known_strings_of_a_list():
-    assert features(["members", "you", "typing", 3, None, ["members"]]) == FEATURES
+    assert features(["members", "you", "ids", "typing", 3, None, ["members"]]) == FEATURES
     assert features(["you", "you"]) == {"you"}
     for not_a_list in (None, "members", {"members": True}, 1):
         assert features(not_a_list) == frozenset()

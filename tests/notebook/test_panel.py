@@ -171,7 +171,7 @@ def test_status_follows_the_callbacks_when_the_server_goes_and_one_click_reconne
     async def body():
         server = chatkit.start(port=0, show=False)
         port = server.port
-        ann = await joined_panel(server)
+        ann = await joined_panel(server, reconnect=False)  # (reconnecting: test_reconnect.py)
         assert [line.text for line in ann.lines if line.kind == "status"] == [
             f"connecting to ws://127.0.0.1:{port}/chat/people",
             'connected to room "people" as Ann',

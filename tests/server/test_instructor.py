@@ -58,7 +58,7 @@ def test_the_history_is_bounded_in_characters_in_rooms_and_in_what_one_joiner_ge
     assert [len(line["text"]) for line in roster.history("people", 50, chars=10_000)] == [4000] * 2
     for n in range(HISTORY_ROOMS + 50):  # a script opening room after room
         roster.joined(n, f"room{n}", "bot")
-    assert len(roster._history) == HISTORY_ROOMS
+    assert len(roster.histories) == HISTORY_ROOMS
     assert roster.history("people") == []  # the quietest went first
 
 
