@@ -7,6 +7,7 @@ what works (✓) and what does not yet (✗)::
     from chatkit import checks
     checks.check_chat_user(ChatUser)     # notebook 3
     checks.check_room(Room)              # notebook 4
+    checks.check_history(History)        # notebook 8
 
 How: a session is people connecting, joining, chatting, leaving and losing their
 connection in any order, in rooms and under names that differ only in case,
@@ -67,6 +68,9 @@ from .render import check_render, run_render
 from .room import check_room, run_room
 from .sockets import _is_async_handler, check_client, check_route, run_client, run_route
 from .redis_room import check_redis_room, run_redis_room  # notebook 7 (needs redis-py)
+from .backoff import check_backoff, run_backoff  # notebook 8
+from .replay import check_history, run_history
+from .reconnecting import check_reconnecting, run_reconnecting
 
 __all__ = [
     "check",
@@ -86,6 +90,12 @@ __all__ = [
     "run_render",
     "check_redis_room",
     "run_redis_room",
+    "check_backoff",
+    "run_backoff",
+    "check_history",
+    "run_history",
+    "check_reconnecting",
+    "run_reconnecting",
     "LIMIT",
     "Report",
     "Result",

@@ -21,10 +21,20 @@ from typing import Any, Callable, Iterable
 
 from .engine import Alternative, Behaviour, Exercise, Mismatch, Outcome, Play, Step, Tracer, engine_step
 
-__all__ = ["run_backoff", "check_backoff", "reference_backoff", "CALLS"]
+__all__ = ["run_backoff", "check_backoff", "full_jitter", "reference_backoff", "CALLS"]
 
 #: The defaults the exercise's signature gives.
 BASE, CAP = 0.5, 30.0
+
+
+def full_jitter(attempt: int, random: Callable[[], float] = random_module.random,
+                base: float = BASE, cap: float = CAP) -> float:
+    """The reference ``backoff``: a random share of ``min(cap, base * 2**attempt)`` seconds.
+
+    >>> full_jitter(3, random=lambda: 0.5)   # half of 0.5 * 8
+    2.0
+    """
+    return reference_backoff(attempt, random(), base, cap)
 
 
 def reference_backoff(attempt: int, draw: float, base: float = BASE, cap: float = CAP) -> float:

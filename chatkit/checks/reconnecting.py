@@ -36,7 +36,7 @@ from .replay import HistoryModel
 from .report import FAIL, NOT_DONE, OK, Fail, Report, Result, checked, fail_lines, named, \
     not_done_lines
 
-__all__ = ["run_reconnecting", "check_reconnecting", "SESSIONS", "DELAY"]
+__all__ = ["run_reconnecting", "check_reconnecting", "ReferenceClient", "SESSIONS", "DELAY"]
 
 #: What the check's own ``backoff`` returns: seconds to wait before a retry.
 DELAY = 0.03
@@ -47,6 +47,73 @@ NAME = "Ann"
 _quiet = logging.getLogger("chatkit.checks.reconnecting")
 _quiet.addHandler(logging.NullHandler())
 _quiet.propagate = False
+
+
+class ReferenceClient:
+    """The reference reconnecting client: what the notebooks run until yours passes.
+
+    ``ReferenceClient(url, "Ann", onmessage)`` connects, joins with ``"want": ["ids"]``,
+    hands ``onmessage`` each room message (a dict) once, in order, and after a drop
+    comes back after ``backoff(attempt)`` seconds, resuming from the last id it saw.
+    """
+
+    def __init__(self, url: str, name: str, onmessage: Callable[[dict], Any],
+                 backoff: Callable[[int], float] | None = None):
+        from .backoff import full_jitter
+
+        self.url, self.name, self.onmessage = url, name, onmessage
+        self.backoff = backoff or full_jitter
+        self.attempt, self.last_id, self.epoch = 0, None, None
+        self.held: list[dict] | None = None  # what came before this connection's history
+        self.closed = False
+        self.connect()
+
+    def connect(self) -> None:
+        from ..notebook.client import WebSocket
+
+        if self.closed:
+            return
+        self.ws = WebSocket(self.url)
+        self.ws.onopen, self.ws.onmessage = self.handle_open, self.handle_message
+        self.ws.onclose = self.handle_close
+
+    def close(self) -> None:
+        self.closed = True
+        self.ws.close()
+
+    def handle_open(self, event: Any) -> None:
+        self.attempt, self.held = 0, []
+        join: dict[str, Any] = {"type": "join", "name": self.name, "want": ["ids"]}
+        if self.last_id is not None:
+            join.update(since=self.last_id, epoch=self.epoch)
+        self.ws.send(json.dumps(join))
+
+    def handle_message(self, event: Any) -> None:
+        message = json.loads(event.data)
+        if message.get("type") == "history":
+            if message["epoch"] != self.epoch:  # a new run of the server: ids start again
+                self.epoch, self.last_id = message["epoch"], None
+            held, self.held = self.held or [], None
+            for each in message["messages"] + held:
+                self.deliver(each)
+        elif self.held is not None:
+            self.held.append(message)
+        else:
+            self.deliver(message)
+
+    def deliver(self, message: dict) -> None:
+        if "id" in message:
+            if self.last_id is not None and message["id"] <= self.last_id:
+                return  # delivered already
+            self.last_id = message["id"]
+        self.onmessage(message)
+
+    def handle_close(self, event: Any) -> None:
+        if self.closed:
+            return
+        delay = self.backoff(self.attempt)
+        self.attempt += 1
+        asyncio.get_running_loop().call_later(delay, self.connect)
 
 
 @dataclasses.dataclass(frozen=True)
