@@ -16,6 +16,7 @@ and compares the delay (to nine digits) and how many times ``random`` was called
 
 from __future__ import annotations
 
+import contextlib
 import random as random_module
 from typing import Any, Callable, Iterable
 
@@ -99,11 +100,7 @@ class _Calls(Play):
             kwargs["base"] = base
         if cap is not None:
             kwargs["cap"] = cap
-        path: list[str] = []
-        if trace:
-            with Tracer() as path:
-                value = self.backoff(attempt, **kwargs)
-        else:
+        with Tracer() if trace else contextlib.nullcontext([]) as path:
             value = self.backoff(attempt, **kwargs)
         self.facts = {"value": value, "calls": calls[0]}
         return Outcome({}, path=path, observed={"the delay": [_number(value)],

@@ -26,6 +26,7 @@ shortest session that goes wrong, as the Python calls a student would type::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 from typing import Any, Iterable
@@ -109,8 +110,7 @@ class _Calls(Play):
         return [Alternative({_call(step): [_plain([messages, missed])]})]
 
     def do(self, step: Step, trace: bool = False) -> Outcome:
-        path: list[str] = []
-        with (Tracer() if trace else _Nothing()) as path:
+        with Tracer() if trace else contextlib.nullcontext([]) as path:
             if step.kind == "make":
                 self.mine = self.history_class(limit=step.args[0])
                 return Outcome({}, path=path)
@@ -126,14 +126,6 @@ class _Calls(Play):
             value = [list(value[0]) if isinstance(value[0], (list, tuple)) else value[0],
                      value[1]]
         return Outcome({}, path=path, observed={_call(step): [_plain(value)]})
-
-
-class _Nothing:
-    def __enter__(self) -> list[str]:
-        return []
-
-    def __exit__(self, *exc_info: Any) -> None:
-        pass
 
 
 def _call(step: Step) -> str:
@@ -259,9 +251,17 @@ class HistoryChecks(Exercise):
 
     def describe(self, key: str, want: list[Any], have: list[Any], at: str,
                  names: dict[str, str]) -> list[str] | None:
-        show = lambda v: json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v  # noqa: E731
-        return [f"{at}, {key} returned {show(have[0]) if have else 'nothing'}",
-                f"expected: {show(want[0]) if want else 'nothing'}"]
+        return [f"{at}, {key} returned {_said(key, have[0]) if have else 'nothing'}",
+                f"expected: {_said(key, want[0]) if want else 'nothing'}"]
+
+
+def _said(call: str, value: Any) -> str:
+    """A value as the call returned it: ``since``'s pair as ``([...], 1)``, JSON inside."""
+    if isinstance(value, str):
+        return value
+    if call.startswith("history.since(") and isinstance(value, list) and len(value) == 2:
+        return f"({json.dumps(value[0], ensure_ascii=False)}, {json.dumps(value[1])})"
+    return json.dumps(value, ensure_ascii=False)
 
 
 run_history, check_history = engine_step(
