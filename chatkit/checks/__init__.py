@@ -106,8 +106,18 @@ __all__ = [
 
 
 def check(subject: Any) -> None:
-    """Print the checks that fit ``subject``: a Room, a ChatUser, a route handler."""
-    if isinstance(subject, type) and hasattr(subject, "broadcast"):
+    """Print the checks that fit ``subject``: a Room, a ChatUser, a route handler ...
+
+    ... and notebook 8's History, Reconnecting and backoff."""
+    import inspect
+
+    if isinstance(subject, type) and hasattr(subject, "since"):
+        check_history(subject)
+    elif isinstance(subject, type) and hasattr(subject, "handle_close"):
+        check_reconnecting(subject)
+    elif inspect.isfunction(subject) and "attempt" in inspect.signature(subject).parameters:
+        check_backoff(subject)
+    elif isinstance(subject, type) and hasattr(subject, "broadcast"):
         check_room(subject)
     elif isinstance(subject, type) and hasattr(subject, "handle_message"):
         check_chat_user(subject)
@@ -116,4 +126,5 @@ def check(subject: Any) -> None:
     elif callable(subject):
         check_client(subject)
     else:
-        raise TypeError(f"no checks for {subject!r}: pass a Room, a ChatUser or a handler")
+        raise TypeError(f"no checks for {subject!r}: pass a Room, a ChatUser, a handler, a History,"
+                        " a Reconnecting or backoff")

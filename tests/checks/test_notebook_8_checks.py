@@ -218,3 +218,14 @@ def test_a_client_not_written_yet_is_not_done_and_quick():
     report = checks.run_reconnecting(define(stub, "Reconnecting"))
     assert all(r.status == checks.NOT_DONE for r in report.results), str(report)
     assert time.monotonic() - started < 3
+
+
+def test_check_finds_notebook_8s_checks_by_what_it_is_given(capsys):
+    checks.check(define(SOLUTIONS["backoff"], "backoff"))
+    checks.check(define(SOLUTIONS["History"], "History"))
+    checks.check(define(SOLUTIONS["Reconnecting"], "Reconnecting"))
+    out = capsys.readouterr().out
+    for title in ("Checking backoff (notebook 8, step 1", "Checking History (notebook 8, step 2",
+                  "Checking Reconnecting (notebook 8, step 3"):
+        assert title in out, out
+    assert out.count("checks pass.") == 3
