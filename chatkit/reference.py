@@ -11,7 +11,8 @@ builds. In a notebook::
 
 Two kinds of answer: ``solution`` is the exercise's own solution, as short as
 the exercise (it pastes into the exercise cell and passes its check: "connect",
-"chat", "ChatUser", "Room", "MyChatUser", "render"); ``show`` and ``diff`` show
+"chat", "ChatUser", "Room", "MyChatUser", "render", "SharedRoom", and notebook 8's
+"backoff", "History", "Reconnecting"); ``show`` and ``diff`` show
 the finished kit -- how chatkit itself does it, with more than the exercise asks.
 
 ``diff`` prints a unified diff per method: lines starting with ``-`` are yours,
@@ -37,6 +38,7 @@ NAMES = {
     "WebSocket": ("chatkit.notebook.client", "WebSocket"),
     "chat": ("chatkit.server", "ChatServer.chat"),  # the route, notebook 2
     "RedisRoom": ("chatkit.redis.room", "RedisRoom"),  # notebook 7
+    "History": ("chatkit.core.history", "RoomHistory"),  # notebook 8: the server's replay
 }
 
 

@@ -48,10 +48,12 @@ import chatkit
 from chatkit import ChatUser, Room, checks, reference
 from chatkit.core.jokes import JOKES
 from chatkit.redis.room import RedisRoom
+from chatkit.checks.backoff import full_jitter as backoff  # notebook 8's client takes one
 """
 #: The check cells of each exercise (what a student runs after pasting the solution).
 CHECKS = {"connect": ["client"], "chat": ["route"], "ChatUser": ["chat_user"], "Room": ["room"],
-          "MyChatUser": ["errors", "commands"], "render": ["render"], "SharedRoom": ["redis_room"]}
+          "MyChatUser": ["errors", "commands"], "render": ["render"], "SharedRoom": ["redis_room"],
+          "backoff": ["backoff"], "History": ["history"], "Reconnecting": ["reconnecting"]}
 
 #: Survivors that behave as the original in every way the exercise can see, and why.
 #: (solution, the mutant's description as printed, why) -- matched on the description.
@@ -71,6 +73,24 @@ EQUIVALENT: list[tuple[str, str, str]] = [
     *(("render", f"line 3: change a constant: {before!r} -> {after!r}",
        "HTML's tag names are the same in any case: a browser reads <Li> as <li>")
       for before, after in (("<li><b>", "<Li><b>"), (": </b>", ": </B>"), ("</li>", "</Li>"))),
+    # notebook 8
+    ("backoff", "line 3: swap arguments: min(cap, base * 2 ** attempt) -> min(base * 2 ** attempt, cap)",
+     "min is symmetric"),
+    ("History", "line 22: swap arguments: max(0, oldest - 1 - last_id) -> max(oldest - 1 - last_id, 0)",
+     "max is symmetric"),
+    ("History", "line 4: change a constant: 200 -> 201",
+     "the default limit: the server and the notebook always name the limit"),
+    *(("Reconnecting", f"line 11: {change}",
+       "held is set by handle_open before any message can come: its first value is never read")
+      for change in ("drop a statement: self.held = None -> pass", "change a constant: None -> ''")),
+    ("Reconnecting", "line 10: change a constant: None -> ''",
+     "the first history's epoch differs from None and from '' alike"),
+    ("Reconnecting", "line 34: change a constant: None -> ''",
+     "a first join then says \"since\": null, \"epoch\": null -- a first join all the same"
+     " (chatkit.checks.reconnecting allows it)"),
+    *(("Reconnecting", f"line {line}: drop a statement: {what}",
+       "connect() returns once closed: the timer handle_close sets fires and does nothing")
+      for line, what in ((62, "if self.closed: return -> pass"), (63, "return -> pass"))),
 ]
 
 

@@ -49,6 +49,9 @@ GRADED: dict[str, dict[str, dict[str, float]]] = {
            "check_commands": {"joke": 1, "members": 1, "priv": 2, "name": 1, "commands": 1},
            "check_render": {"render": 1, "escape": 2, "as-typed": 1}},
     "07": {"check_redis_room": {"listen": 1, "publish": 1, "across-servers": 2}},
+    "08": {"check_backoff": {"backoff": 1, "jitter": 1},
+           "check_history": {"ids": 1, "replay": 1, "bounded": 1, "missed": 1},
+           "check_reconnecting": {"reconnect": 2, "resume": 1, "duplicates": 2, "epoch": 1}},
 }
 
 SCHEMA_VERSION = 3  # nbgrader 0.9's cell metadata

@@ -7,6 +7,7 @@ what works (✓) and what does not yet (✗)::
     from chatkit import checks
     checks.check_chat_user(ChatUser)     # notebook 3
     checks.check_room(Room)              # notebook 4
+    checks.check_history(History)        # notebook 8
 
 How: a session is people connecting, joining, chatting, leaving and losing their
 connection in any order, in rooms and under names that differ only in case,
@@ -67,6 +68,9 @@ from .render import check_render, run_render
 from .room import check_room, run_room
 from .sockets import _is_async_handler, check_client, check_route, run_client, run_route
 from .redis_room import check_redis_room, run_redis_room  # notebook 7 (needs redis-py)
+from .backoff import check_backoff, run_backoff  # notebook 8
+from .replay import check_history, run_history
+from .reconnecting import check_reconnecting, run_reconnecting
 
 __all__ = [
     "check",
@@ -86,6 +90,12 @@ __all__ = [
     "run_render",
     "check_redis_room",
     "run_redis_room",
+    "check_backoff",
+    "run_backoff",
+    "check_history",
+    "run_history",
+    "check_reconnecting",
+    "run_reconnecting",
     "LIMIT",
     "Report",
     "Result",
@@ -96,8 +106,18 @@ __all__ = [
 
 
 def check(subject: Any) -> None:
-    """Print the checks that fit ``subject``: a Room, a ChatUser, a route handler."""
-    if isinstance(subject, type) and hasattr(subject, "broadcast"):
+    """Print the checks that fit ``subject``: a Room, a ChatUser, a route handler ...
+
+    ... and notebook 8's History, Reconnecting and backoff."""
+    import inspect
+
+    if isinstance(subject, type) and hasattr(subject, "since"):
+        check_history(subject)
+    elif isinstance(subject, type) and hasattr(subject, "handle_close"):
+        check_reconnecting(subject)
+    elif inspect.isfunction(subject) and "attempt" in inspect.signature(subject).parameters:
+        check_backoff(subject)
+    elif isinstance(subject, type) and hasattr(subject, "broadcast"):
         check_room(subject)
     elif isinstance(subject, type) and hasattr(subject, "handle_message"):
         check_chat_user(subject)
@@ -106,4 +126,5 @@ def check(subject: Any) -> None:
     elif callable(subject):
         check_client(subject)
     else:
-        raise TypeError(f"no checks for {subject!r}: pass a Room, a ChatUser or a handler")
+        raise TypeError(f"no checks for {subject!r}: pass a Room, a ChatUser, a handler, a History,"
+                        " a Reconnecting or backoff")

@@ -44,6 +44,9 @@ from chatkit import checks
 from chatkit.checks import grading
 from chatkit.redis.local import start_redis
 from chatkit.redis.room import RedisRoom
+from chatkit.checks.backoff import full_jitter
+from chatkit.checks.reconnecting import ReferenceClient
+from chatkit.checks.replay import HistoryModel
 from tests.checks import broken
 from tests.helpers import ROOT
 from tests.helpers.sockets import free_port
@@ -53,7 +56,7 @@ from tests.helpers.sockets import free_port
 pytestmark = pytest.mark.timeout(600)
 
 NBGRADER = ROOT / ".venv-instructor" / "bin" / "nbgrader"
-ASSIGNMENTS = sorted(path.stem for path in (ROOT / "instructor").glob("0[1-57]-*.ipynb"))
+ASSIGNMENTS = sorted(path.stem for path in (ROOT / "instructor").glob("0[1-578]-*.ipynb"))
 BLANK = ["03-chat-user", "04-room-and-broadcast"]  # the others: a test without nbgrader
 
 
@@ -357,6 +360,8 @@ def test_every_behaviour_the_checks_report_is_graded_by_one_cell():
         "check_chat_user": chatkit.ChatUser, "check_room": chatkit.Room,
         "check_errors": chatkit.ChatUser, "check_commands": chatkit.ChatUser,
         "check_render": broken.render_reference,
+        "check_backoff": full_jitter, "check_history": HistoryModel,  # notebook 8
+        "check_reconnecting": ReferenceClient,
     }
     redis = start_redis(port=free_port())  # notebook 7's check runs against a real Redis
     try:

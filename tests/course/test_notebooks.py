@@ -39,8 +39,9 @@ def load_generator():
 
 
 def test_the_course_has_five_steps_each_in_both_versions():
-    # ... and notebook 7, rooms shared through Redis (each run starts a redis-server of its own)
-    assert [p.name[:3] for p in INSTRUCTOR] == ["01-", "02-", "03-", "04-", "05-", "07-"]
+    # ... and notebook 7, rooms shared through Redis (each run starts a redis-server of its own),
+    # and notebook 8, reconnect and resume
+    assert [p.name[:3] for p in INSTRUCTOR] == ["01-", "02-", "03-", "04-", "05-", "07-", "08-"]
     assert all(path.exists() for path in STUDENT)
 
 
@@ -240,6 +241,9 @@ SHOWS = {
            'Ann #2 got  (error) "Ann" is already taken in "people"', "Bob got  (note) In room: Ann, Bob",
            " Ann got  Bob: psst, only you see this", "Dan: hi Cleo, I am a panel on server B",
            "stopped"],
+    "08": ["close: 1001", "ready_state after the drop: 3", "exponential, no jitter:",
+           "30 of them in the busiest 100 ms", "Bob | the homework is due Friday",
+           "in order, none twice: True", "stopped"],
 }
 
 
@@ -248,7 +252,7 @@ def test_each_notebook_shows_its_step_live(executed, path):
     text = all_text(executed[path])
     for expected in SHOWS[path.name[:2]]:
         assert expected in text, f"{path.name}: {expected!r} not in the outputs"
-    if path.name[:2] in ("04", "07"):  # the message flow is drawn
+    if path.name[:2] in ("04", "07", "08"):  # the message flow (the herd, in 8) is drawn
         assert "<Figure size" in text
         assert any("image/png" in output.get("data", {})
                    for cell in executed[path].cells for output in cell.get("outputs", []))
@@ -293,3 +297,35 @@ def test_notebook_1_explains_async_before_its_first_await():
     for term in ("event loop", "`async def`", "`await x`", "`async for message in websocket:`",
                  "never awaited", "asyncio.sleep"):
         assert term in before, term
+
+
+# -- notebook 8: a wrong solution fails its check, in the notebook ------------------------
+
+#: Slips in notebook 8's answers (instructor line -> the slip), one per exercise.
+SLIPS_8 = {
+    "return random() * min(cap, base * 2 ** attempt)": "return min(cap, base * 2 ** attempt)",
+    'kept = [message for message in self.messages if message["id"] > last_id]':
+        'kept = [message for message in self.messages if message["id"] >= last_id]',
+    "                self.epoch, self.last_id = message[\"epoch\"], None":
+        "                self.epoch = message[\"epoch\"]",
+}
+
+
+def test_notebook_8_with_a_slip_in_each_answer_fails_each_check():
+    notebook = nbformat.read(ROOT / "instructor" / "08-when-the-connection-drops.ipynb",
+                             as_version=4)
+    for cell in notebook.cells:
+        for right, wrong in SLIPS_8.items():
+            cell.source = cell.source.replace(right, wrong)
+    assert sum(wrong in cell.source for cell in notebook.cells for wrong in SLIPS_8.values()) == 3
+    client = NotebookClient(notebook, timeout=60, startup_timeout=120, kernel_name="python3",
+                            allow_errors=True,
+                            resources={"metadata": {"path": str(ROOT / "notebooks")}})
+    client.execute()
+    assert errors(notebook) == []
+    reports = check_cells(notebook)
+    assert len(reports) == 3
+    assert "✗ full jitter" in reports[0] and "All 3 checks pass." not in reports[0]
+    assert "✗ since(last_id) returns the messages after last_id" in reports[1]
+    assert "✗ after a server restart (a new epoch)" in reports[2]
+    assert "Traceback" not in all_text(notebook)
