@@ -15,7 +15,8 @@ PYTEST_ARGS ?=
 # made once by make test), JupyterHub, the benchmark's Node and FastAPI peers. That keeps CI
 # within 10 minutes on 2 cores (docs/testing.md).
 PYTHON313 ?= python3.13
-NOT_FOR_STUDENTS := --ignore=tests/hub --ignore=tests/bench --ignore=tests/course/test_nbgrader.py
+NOT_FOR_STUDENTS := --ignore=tests/hub --ignore=tests/server/test_hub_service.py --ignore=tests/bench \
+	--ignore=tests/course/test_nbgrader.py
 # JupyterLab refuses to run as root unless told; on a student's laptop this is empty.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
