@@ -175,6 +175,25 @@ class Watchdog:
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
         self._old: Any = None
+        # The step's clock: it runs while this process runs (see _now), not while the
+        # machine gives the process nothing.
+        self._clock = 0.0
+        self._last = (time.monotonic(), time.process_time())
+
+    def _now(self) -> float:
+        """The watchdog's clock: the time that passed since the last look, but where the
+        process got less CPU than that (the machine was busy elsewhere: a parallel test
+        run, a video call), only as much as it got -- at least a look's worth. So a busy
+        machine does not stop a student's right code ("took longer than 1 s" in a plain
+        ``__init__``), while a loop that runs, or a ``time.sleep``, counts whole: a sleep
+        is seen on time by the looks (they come every TICK while the process is given
+        the CPU), and code that runs uses the CPU it is given."""
+        wall, cpu = time.monotonic(), time.process_time()
+        last_wall, last_cpu = self._last
+        self._last = (wall, cpu)
+        passed = max(wall - last_wall, 0.0)
+        self._clock += min(passed, max(2 * self.TICK, cpu - last_cpu))
+        return self._clock
 
     @property
     def _signals(self) -> bool:
@@ -212,12 +231,12 @@ class Watchdog:
         return _Armed(self, step_limit() if seconds is None else seconds)
 
     def _due(self) -> bool:
-        deadline, now = self._deadline, time.monotonic()
+        deadline, now = self._deadline, self._now()
         return deadline is not None and now >= deadline and (
             not self._struck or now - self._struck >= self.AGAIN)
 
     def _strike(self, frame: Any) -> None:
-        self._struck = time.monotonic()
+        self._struck = self._clock
         self.stops += 1
         self.where = where_in_stack(traceback.extract_stack(frame))
 
@@ -231,7 +250,7 @@ class Watchdog:
         theirs = frame
         while theirs is not None and not is_theirs(theirs.f_code.co_filename):
             theirs = theirs.f_back
-        now = time.monotonic()
+        now = self._clock  # (_poll has just looked: self._now())
         if theirs is None:
             self._running = None
             return False
@@ -244,6 +263,7 @@ class Watchdog:
     def _poll(self) -> None:
         while not self._stop.wait(self.TICK):
             with self._lock:
+                self._now()  # the clock moves on at each look
                 if self.continuous and self._deadline is not None:
                     frame = sys._current_frames().get(self.thread.ident)
                     if frame is not None and self.thread.is_alive() and self._held(frame):
@@ -323,7 +343,7 @@ class _Armed:
             watch._running = None
             # Our caller's frame: nothing outside it (a notebook cell calling the check) counts.
             watch._entry = sys._getframe(1) if watch.thread is threading.current_thread() else None
-            watch._deadline = time.monotonic() + self.seconds
+            watch._deadline = watch._now() + self.seconds
         return watch
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:

@@ -86,3 +86,55 @@ def test_a_slow_turn_of_the_checks_loop_as_it_stops_is_not_blamed_on_anyone():
     with WatchedLoop() as loop:
         loop.call_soon(time.sleep, 0.6)  # holds the loop as a busy machine does, then returns
     assert not loop.thread.is_alive()
+
+
+STALLED_STEP = """
+import sys
+from chatkit.checks.limits import TookTooLong, Watchdog
+
+
+def step():  # the student's code: it waits for the test's go
+    print("waiting", flush=True)
+    sys.stdin.readline()
+
+
+with Watchdog() as watch:  # the main thread: the SIGALRM ticks, as in a notebook
+    try:
+        with watch.deadline(1.0):
+            step()
+        print("finished", flush=True)
+    except TookTooLong:
+        print("stopped", flush=True)
+"""
+
+
+def _step_with(stalled: bool) -> str:
+    """Run a step of 1 s that waits 1.5 s for a go; ``stalled``: the process is stopped
+    (SIGSTOP) for those 1.5 s, as a busy machine stalls it, rather than waiting itself."""
+    import contextlib
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    child = subprocess.Popen([sys.executable, "-c", STALLED_STEP], cwd=ROOT, text=True,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert child.stdout.readline().strip() == "waiting"
+        if stalled:
+            child.send_signal(signal.SIGSTOP)
+        time.sleep(1.5)
+        if stalled:
+            child.send_signal(signal.SIGCONT)
+        with contextlib.suppress(BrokenPipeError):  # stopped, it may be gone already
+            child.stdin.write("go\n")
+            child.stdin.flush()
+        return child.stdout.readline().strip()
+    finally:
+        child.kill()
+        child.wait(10)
+
+
+def test_a_step_counts_the_time_the_machine_gave_it_so_a_stall_does_not_stop_right_code():
+    assert _step_with(stalled=False) == "stopped"  # it waited 1.5 s itself: past its 1 s
+    assert _step_with(stalled=True) == "finished"  # stopped from outside for 1.5 s: not its time

@@ -8,7 +8,6 @@ against the check's own resume server on 127.0.0.1.
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -50,15 +49,6 @@ def test_the_references_the_notebook_falls_back_on_pass():
     assert checks.run_backoff(full_jitter).passed
     assert checks.run_history(HistoryModel).passed
     assert checks.run_reconnecting(ReferenceClient).passed
-
-
-def test_each_check_cell_answers_in_under_3_seconds():
-    for run, subject in ((checks.run_backoff, define(SOLUTIONS["backoff"], "backoff")),
-                         (checks.run_history, define(SOLUTIONS["History"], "History")),
-                         (checks.run_reconnecting, define(SOLUTIONS["Reconnecting"], "Reconnecting"))):
-        started = time.monotonic()
-        run(subject)
-        assert time.monotonic() - started < 3, run.__name__
 
 
 # -- backoff ---------------------------------------------------------------------------
@@ -206,7 +196,7 @@ def test_a_client_whose_callback_raises_is_told_where_not_the_check():
     assert "could not run" not in text
 
 
-def test_a_client_not_written_yet_is_not_done_and_quick():
+def test_a_client_not_written_yet_is_not_done():
     stub = CLIENT
     for method in ("handle_open", "handle_message", "deliver", "handle_close"):
         start = stub.index(f"    def {method}(")
@@ -214,10 +204,8 @@ def test_a_client_not_written_yet_is_not_done_and_quick():
         end = stub.find("\n    def ", doc_end)
         end = len(stub) if end < 0 else end + 1
         stub = stub[:doc_end] + "        raise NotImplementedError()\n" + stub[end:]
-    started = time.monotonic()
     report = checks.run_reconnecting(define(stub, "Reconnecting"))
     assert all(r.status == checks.NOT_DONE for r in report.results), str(report)
-    assert time.monotonic() - started < 3
 
 
 def test_check_finds_notebook_8s_checks_by_what_it_is_given(capsys):
