@@ -168,9 +168,12 @@ def _client_explore(connect: Callable[[str, list], Any]) -> list[Result]:
             "def connect(url, log):", "async def connect(url, log):",
             "making a WebSocket does not wait -- the callbacks run later, on the event loop:"
             " write connect as a plain def")))
-    with contextlib.closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        dead_port = sock.getsockname()[1]  # nothing listens there once it is closed
+    # Bound and never listening, until the sessions are over: a connection to its port is
+    # refused, and no other program can start listening there meanwhile (a port closed
+    # again at once could be a parallel test's server by the time the client connects).
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))
+    dead_port = dead.getsockname()[1]
 
     async def serve_one(websocket: Any) -> None:
         server = SERVERS[int(websocket.request.path.rsplit("/", 1)[1])]
@@ -231,7 +234,7 @@ def _client_explore(connect: Callable[[str, list], Any]) -> list[Result]:
             await _until(lambda: all(getattr(ws, "ready_state", 3) == 3 for ws in sockets),
                          3 * TIMEOUT)
 
-    with WatchedLoop() as loop:
+    with WatchedLoop() as loop, contextlib.closing(dead):
         try:
             loop.run(scenario(), 4 * TIMEOUT + step_limit())
         except NotImplementedError as exc:

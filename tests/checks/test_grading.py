@@ -112,6 +112,7 @@ def _step_with(stalled: bool) -> str:
     """Run a step of 1 s that waits 1.5 s for a go; ``stalled``: the process is stopped
     (SIGSTOP) for those 1.5 s, as a busy machine stalls it, rather than waiting itself."""
     import contextlib
+    import os
     import signal
     import subprocess
     import sys
@@ -127,8 +128,7 @@ def _step_with(stalled: bool) -> str:
         if stalled:
             child.send_signal(signal.SIGCONT)
         with contextlib.suppress(BrokenPipeError):  # stopped, it may be gone already
-            child.stdin.write("go\n")
-            child.stdin.flush()
+            os.write(child.stdin.fileno(), b"go\n")  # unbuffered: nothing left to flush later
         return child.stdout.readline().strip()
     finally:
         child.kill()
