@@ -132,7 +132,7 @@ def _step_with(stalled: bool) -> str:
         return child.stdout.readline().strip()
     finally:
         child.kill()
-        child.wait(10)
+        child.communicate(timeout=10)  # and closes its pipes
 
 
 def test_a_step_counts_the_time_the_machine_gave_it_so_a_stall_does_not_stop_right_code():
