@@ -168,6 +168,9 @@ class Watchdog:
         self.seconds = 0.0
         self.where = ""
         self.stops = 0  # how many times it struck
+        #: The longest the student's code held this thread at a stretch, on the watchdog's
+        #: clock (continuous mode: how long a handler kept the event loop from turning).
+        self.longest = 0.0
         self._deadline: float | None = None
         self._struck = 0.0
         self._entry: Any = None
@@ -257,6 +260,7 @@ class Watchdog:
         key = (id(theirs), theirs.f_code)
         if key != self._running:
             self._running, self._since = key, now
+        self.longest = max(self.longest, now - self._since)
         return now - self._since >= self.seconds and (
             not self._struck or now - self._struck >= self.AGAIN)
 
