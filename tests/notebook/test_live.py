@@ -26,7 +26,7 @@ from tests.helpers.chat import Outside
 from tests.helpers.http import http_get
 from tests.helpers.kernel import WIDGET_MIME, Kernel
 from tests.helpers.sockets import free_port, port_is_free
-from tests.helpers.waiting import DEADLINE
+from tests.helpers.waiting import DEADLINE, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -327,3 +327,24 @@ def test_the_activity_log_shows_user_text_inert_and_bounds_what_it_redraws():
         assert "\x1b" not in html_text and "\r" not in html_text
         assert "\\x1b[31mserver stopped\\r" in html_text  # shown, as escapes
         assert len(html_text) < 40_000, len(html_text)  # 31 tracebacks of 60 KB each
+
+
+def test_a_stop_that_runs_out_of_time_cuts_the_rest_says_so_and_frees_the_port():
+    # A peer that never answers the close frame: the server waits for it (its grace, 1 s)
+    # longer than this stop may take. The student's cell gets no TimeoutError: the rest is
+    # cut, the log says so, and the port is free.
+    server = chatkit.start(port=0, show=False)
+    port = server.port
+    silent = socket.create_connection(("127.0.0.1", port), source_address=("127.0.0.7", 0))
+    try:
+        silent.sendall(b"GET /chat/people HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                       b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                       b"Sec-WebSocket-Version: 13\r\n\r\n")
+        assert silent.recv(4096).startswith(b"HTTP/1.1 101")
+        server.stop(timeout=0.3)
+        assert port_is_free(port)
+        wait_until(lambda: not server.running, "the server's thread ends")
+        said = [event.text for event in server.server.events if event.kind == "stop"]
+        assert said[0] == "not everything closed within 0.3 s: the rest was cut", said
+    finally:
+        silent.close()
