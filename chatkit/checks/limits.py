@@ -314,14 +314,6 @@ class WatchedLoop(LoopThread):
         except TimeoutError:
             raise TookTooLong(timeout or 0, self.watch.where) from None
 
-    def responsive(self, timeout: float) -> bool:
-        """Does the loop still turn? Here :meth:`run` says no with TookTooLong (a
-        BaseException), which a busy machine's slow turn must not let out of :meth:`stop`."""
-        try:
-            return super().responsive(timeout)
-        except TookTooLong:
-            return False
-
     def stop(self, timeout: float = 5) -> bool:
         for _ in range(3):  # stuck in a student's loop that never awaits: stop it again
             if self.thread is None or not self.thread.is_alive() or self.responsive(0.2):

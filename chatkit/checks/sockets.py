@@ -461,8 +461,7 @@ def _route_explore(handler: Callable[..., Any]) -> list[Result]:
                     # How late the timeout came, as far as the student's code held the loop
                     # (the watchdog saw it running): a busy machine's lateness is not theirs.
                     late = time.monotonic() - start - wait
-                    watch = getattr(running.get("loop"), "watch", None)
-                    got["held"] = late if watch is None else min(late, watch.longest)
+                    got["held"] = min(late, running["loop"].watch.longest)
                     got["problem"] = f"no answer to {text!r} within {wait:g} s"
                     return got
                 except ConnectionClosed as exc:

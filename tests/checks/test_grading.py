@@ -6,12 +6,19 @@ course graded by the real nbgrader is tests/course/test_nbgrader.py.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
 import textwrap
+import time
 
 import nbformat
 
 from chatkit import checks
 from chatkit.checks import grading
+from chatkit.checks.limits import WatchedLoop
 from tests.checks import broken
 from tests.helpers import ROOT
 from tests.helpers.kernel import Kernel
@@ -79,10 +86,6 @@ def test_code_that_cannot_be_stopped_costs_the_step_its_limit_once_and_stays_sil
 def test_a_slow_turn_of_the_checks_loop_as_it_stops_is_not_blamed_on_anyone():
     # On a busy machine the loop may take more than stop()'s 0.2 s to answer; that is
     # the loop being slow, not student code running long: stop() says so and goes on.
-    import time
-
-    from chatkit.checks.limits import WatchedLoop
-
     with WatchedLoop() as loop:
         loop.call_soon(time.sleep, 0.6)  # holds the loop as a busy machine does, then returns
     assert not loop.thread.is_alive()
@@ -111,13 +114,6 @@ with Watchdog() as watch:  # the main thread: the SIGALRM ticks, as in a noteboo
 def _step_with(stalled: bool) -> str:
     """Run a step of 1 s that waits 1.5 s for a go; ``stalled``: the process is stopped
     (SIGSTOP) for those 1.5 s, as a busy machine stalls it, rather than waiting itself."""
-    import contextlib
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
     child = subprocess.Popen([sys.executable, "-c", STALLED_STEP], cwd=ROOT, text=True,
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
