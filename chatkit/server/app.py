@@ -178,7 +178,7 @@ class ChatServer:
         self.on_event = on_event
         self.compression = compression
         self.frames = OutgoingFrames()  # each message's frame, built once for the room
-        self.outbox = Outbox()  # each member's frames of one loop turn, written at once
+        self.outbox = Outbox(self.frames)  # frames of one loop turn, written at once
         self.events: deque[Event] = deque(maxlen=200)
         self.connections = 0  # open chat connections, now
         self.prefix = prefix = prefix.rstrip("/")
