@@ -1,8 +1,8 @@
-"""Measure the class server under the attacks of issues #10 and #20 (all traffic to 127.0.0.1, bounded).
+"""Measure the class server under the attacks of issues #10 and #20, and since (all traffic to 127.0.0.1, bounded).
 
     .venv/bin/python benchmarks/attack_figures.py                 # every scenario, this checkout
     .venv/bin/python benchmarks/attack_figures.py --only flood    # one: pings, flood, idle, origin,
-                                                                  # names, demo, priv
+                                                                  # names, demo, priv, history
     PYTHONPATH=/path/to/old/checkout .venv/bin/python benchmarks/attack_figures.py   # "before"
 
 Each scenario starts ``python -m chatkit serve --port 0`` in a process of its own (so its
@@ -599,8 +599,55 @@ def priv_flood(senders: int = 12, seconds: float = 30.0, rate: int = 256 * 1024)
         return figures
 
 
+async def history_round(port: int, loops: int, seconds: float) -> dict:
+    """A room with a long history; ``loops`` connections from one address join asking for
+    all of it, leave, and join again; a classmate (127.0.0.3) chats meanwhile."""
+    async with connect(f"ws://127.0.0.1:{port}/chat/people", local_addr=("127.0.0.3", 0)) as colt:
+        await colt.send(json.dumps({"type": "join", "name": "Colt"}))
+        for n in range(120):  # the room's history: 120 chats of 160 characters
+            await colt.send(json.dumps({"type": "chat", "text": f"{n} " + "words " * 26}))
+            await asyncio.sleep(0.07)  # within the default rate limit (15 a second)
+        stop = time.monotonic() + seconds
+        counts = {"joins": 0, "bytes_in": 0, "bytes_out": 0, "cut": 0, "full": 0}
+
+        async def again(index: int) -> None:
+            for attempt in range(10_000):  # bounded: by count and by the clock
+                if time.monotonic() > stop:
+                    return
+                join = json.dumps({"type": "join", "name": f"m{index}x{attempt}", "history": 200})
+                try:
+                    async with asyncio.timeout(5):
+                        async with connect(f"ws://127.0.0.1:{port}/chat/people", max_size=None,
+                                           local_addr=(ATTACKER, 0)) as ws:
+                            await ws.send(join)
+                            counts["bytes_out"] += len(join)
+                            while True:
+                                frame = await ws.recv()
+                                counts["bytes_in"] += len(frame.encode())
+                                message = json.loads(frame)
+                                if message["type"] == "history":
+                                    counts["joins"] += 1
+                                    counts["full" if message["messages"] else "cut"] += 1
+                                    break
+                except Exception:
+                    await asyncio.sleep(0.1)  # refused or cut: try again
+
+        started = time.monotonic()
+        await asyncio.gather(*(again(i) for i in range(loops)))
+        elapsed = time.monotonic() - started
+    return {**counts, "seconds": round(elapsed, 1),
+            "kib_per_s_to_one_address": round(counts["bytes_in"] / 1024 / elapsed, 1),
+            "bytes_in_per_byte_out": round(counts["bytes_in"] / max(1, counts["bytes_out"]), 1)}
+
+
+def history_amplification(loops: int = 8, seconds: float = 12.0) -> dict:
+    with server() as s:
+        return asyncio.run(history_round(s.port, loops, seconds))
+
+
 SCENARIOS = {"pings": ping_flood, "flood": flood_latency, "idle": None, "origin": cross_origin,
-             "names": names_amplification, "demo": demo_routes, "priv": priv_flood}
+             "names": names_amplification, "demo": demo_routes, "priv": priv_flood,
+             "history": history_amplification}
 
 
 def main() -> None:

@@ -89,9 +89,13 @@ def limits_table() -> str:
         ("budget per client (all its connections together, on every route)",
          f"bursts of {budget.burst:,} messages and {_size(budget.bytes_burst)}, then"
          f" {budget.per_second:g} messages and {_size(int(budget.bytes_per_second))} a second;"
-         f" a `/name` counts as {limits.NAME_COST} messages",
+         f" a `/name` counts as {limits.NAME_COST} messages; the bytes of a room's history"
+         " sent to it (a join that asks for it) count too; closing and connecting again"
+         f" does not refill it (it is kept {_seconds(budget.refill_seconds)} after the last"
+         " connection closes)",
          f"{not_sent} what the message costs (at most {_seconds(budget.pause(1 << 40))});"
-         " `/random` waits"),
+         " `/random` waits; a history answer over it carries no messages (counted as"
+         " missed) after an error that says why"),
         ("private messages (`/priv`) to one member, from everyone together",
          f"bursts of {limits.PRIVATE_BURST:,} and {_size(limits.PRIVATE_BYTES_BURST)}, then"
          f" {limits.PRIVATE_PER_SECOND:g} and {_size(limits.PRIVATE_BYTES_PER_SECOND)} a second"

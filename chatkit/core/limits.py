@@ -203,6 +203,12 @@ class ClientLimit:
         return (f"{self.per_second:g} messages and {self.bytes_per_second / 1024:g} KiB"
                 " a second")
 
+    @property
+    def refill_seconds(self) -> float:
+        """How long an emptied budget takes to be full again: after that, a fresh one is
+        the same (``ClientLimit().refill_seconds`` is 4.0: 256 KiB at 64 KiB a second)."""
+        return max(self.burst / self.per_second, self.bytes_burst / self.bytes_per_second)
+
 
 @dataclasses.dataclass
 class Admission:
@@ -361,6 +367,21 @@ class Meter:
                     f" {limit.describe()}{counts}; that message was not sent",
                     limit.pause(size, cost))
         return None
+
+    def afford(self, nbytes: int, now: float | None = None) -> bool:
+        """Spend ``nbytes`` of the client's bytes budget on what the server sends it in
+        answer (a room's history), if there are that many; True if spent (or no budget).
+
+        A join of 50 bytes may ask for 32 KiB of history: without this, a client that
+        joins again and again could make the server send it far more than it sends.
+
+            >>> meter = Meter(client_limit=ClientLimit(bytes_burst=1000, bytes_per_second=10),
+            ...               spend=ClientLimit(bytes_burst=1000, bytes_per_second=10).spender())
+            >>> meter.afford(600, now=0.0), meter.afford(600, now=0.0), meter.afford(400, now=0.0)
+            (True, False, True)
+
+        """
+        return self.spend is None or self.spend(nbytes, now, 0)
 
 
 class Inboxes:

@@ -31,7 +31,7 @@ from .grammar import WANT_MEMBERS, member_list
 from .history import WANT_IDS, RoomHistories
 from .messages import encode
 
-__all__ = ["Room", "Member", "send_each", "send_numbered", "send_member_lists"]
+__all__ = ["Room", "Member", "Outlet", "send_each", "send_numbered", "send_member_lists"]
 
 logger = logging.getLogger("chatkit")
 
@@ -40,6 +40,19 @@ class Member(Protocol):
     """What a room needs of a member: a way to send it text."""
 
     def send(self, data: str) -> None: ...
+
+
+class Outlet(Protocol):
+    """What a member may have besides ``send`` (as ``member.outlet``): its server's way to
+    send one text to many members at once (a chat server's ``Outbox``).
+
+    ``send_together(outlets, text)`` sends ``text`` to every member whose outlet it can
+    serve -- exactly what each one's ``send`` would do -- and returns the positions in
+    ``outlets`` of the others (``None``, another server's, a connection that needs care):
+    their own ``send`` follows. It saves the Python a ``send`` per member costs.
+    """
+
+    def send_together(self, outlets: list[Outlet | None], text: str) -> Iterable[int]: ...
 
 
 class Room:
@@ -112,7 +125,8 @@ def send_each(members: Iterable[Member], text: str) -> int:
     """Send ``text`` (the same str) to each of ``members``; return how many there were.
 
     A member whose ``send`` fails is skipped; everyone else still gets it. The loop
-    of every broadcast, here and through Redis (``RedisRoom.deliver``)::
+    of every broadcast, here and through Redis (``RedisRoom.deliver``). Members with
+    an :class:`Outlet` are sent to together first, the others one by one::
 
         >>> class Broken:
         ...     def send(self, text): raise ConnectionError("gone")
@@ -126,11 +140,13 @@ def send_each(members: Iterable[Member], text: str) -> int:
 
     """
     members = tuple(members)  # a member's send may make another leave meanwhile
-    for member in members:
+    outlets = [getattr(member, "outlet", None) for member in members]
+    together = next((outlet for outlet in outlets if outlet is not None), None)
+    for index in range(len(members)) if together is None else together.send_together(outlets, text):
         try:
-            member.send(text)
+            members[index].send(text)
         except Exception:  # one broken member must not silence the room
-            logger.debug("could not send to %r", member, exc_info=True)
+            logger.debug("could not send to %r", members[index], exc_info=True)
     return len(members)
 
 

@@ -59,6 +59,9 @@ class ChatUser:
 
     def __init__(self, send: Callable[[str], Any], room_name: str) -> None:
         self._send = send  # "send" function for this user
+        # How its server can reach this user together with the rest of the room (see
+        # send_each): only when ``send`` is this class's, so an overriding subclass is asked.
+        self.outlet = getattr(send, "outlet", None) if type(self).send is ChatUser.send else None
         self.room = self.Room.get(room_name)  # the room this user will be in
         self.name: str | None = None  # set when the user joins
         self.wants: frozenset[str] = frozenset()  # extensions this client asked for

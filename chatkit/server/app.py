@@ -178,7 +178,7 @@ class ChatServer:
         self.on_event = on_event
         self.compression = compression
         self.frames = OutgoingFrames()  # each message's frame, built once for the room
-        self.outbox = Outbox()  # each member's frames of one loop turn, written at once
+        self.outbox = Outbox(self.frames)  # frames of one loop turn, written at once
         self.events: deque[Event] = deque(maxlen=200)
         self.connections = 0  # open chat connections, now
         self.prefix = prefix = prefix.rstrip("/")
@@ -281,7 +281,7 @@ class ChatServer:
                     send(encode(error(refusal)))
                     continue
                 await self.rooms.prepare(user, message)  # a shared room claims names first
-                self._handle(user, room, message, send)
+                self._handle(user, room, message, send, meter.afford)
         except (ConnectionClosed, ConnectionError):  # ConnectionError: from send, closed
             pass
         finally:
@@ -306,17 +306,19 @@ class ChatServer:
             )
 
     def _handle(
-        self, user: Any, room: str, message: str | bytes, send: Callable[[str], None]
+        self, user: Any, room: str, message: str | bytes, send: Callable[[str], None],
+        afford: Callable[[int], bool] | None = None,
     ) -> None:
         """Give one frame to ``user.handle_message``; report what happened.
 
         If the user's code raises, the client hears of it through the
         connection's own ``send`` -- not ``user.send``, which may be what broke.
+        ``afford(nbytes)``: may this client be sent that much history now (its budget)?
         """
         name_before = getattr(user, "name", None)
         # A join that asks for the history gets what the room said before it (its
         # own note and what follows reach it live): read now, sent once it joined.
-        history = self._history_for(room, message) if name_before is None else None
+        history = self._history_for(room, message, afford) if name_before is None else None
         try:
             user.handle_message(message)
         except Exception as exc:
@@ -338,18 +340,36 @@ class ChatServer:
             else:
                 self.report("join", f"{name_before} is now {name_after} in {room!r}")
 
-    def _history_for(self, room: str, join: str | bytes) -> list[str] | None:
+    def _history_for(self, room: str, join: str | bytes,
+                     afford: Callable[[int], bool] | None = None) -> list[str] | None:
         """The frames a join gets after its own note: the ``history`` message, if it
         asked (``"want": ["ids"]``, ``"since"``, ``"history": N``) -- an ``error``
         first if its ``since`` or ``epoch`` was unreadable. The original's join asks
-        nothing and gets nothing (None)."""
+        nothing and gets nothing (None).
+
+        The answer's bytes come out of the client's budget (``afford``), as what it
+        sends does: past it, the answer carries no messages, counted as missed, after
+        an ``error`` that says why -- one join of 50 bytes cannot be made to cost the
+        server 32 KiB again and again."""
         ask = Ask.read(join, self.histories.limit)
         if self.desk.roster.records:  # rooms that do not number (a student's own): no ids
             ask = Ask(count=ask.count)  # to resume from; only the older "history": N
         if not ask.wanted:
             return None
-        answer = encode(replay(self.histories.get(room), ask, room))
-        return [encode(error(ask.error)), answer] if ask.error is not None else [answer]
+        errors = [] if ask.error is None else [encode(error(ask.error))]
+        answer = replay(self.histories.get(room), ask, room)
+        frame = encode(answer)
+        if afford is not None and answer["messages"] and not afford(len(frame.encode())):
+            left_out = len(answer["messages"])
+            errors.append(encode(error(
+                f"the room's history was not sent ({left_out} messages): your connections"
+                f" together may be sent at most {self.guard.client_limit.bytes_per_second / 1024:g}"
+                " KiB a second of it, with what they send; join again later to get it")))
+            answer["messages"] = []
+            if answer.get("missed") is not None:
+                answer["missed"] += left_out
+            frame = encode(answer)
+        return errors + [frame]
 
     def _report_exception(self, where: str, exc: BaseException) -> None:
         self.report("exception", f"{where} raised {_reason(exc)}", _traceback(exc))

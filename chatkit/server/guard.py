@@ -64,6 +64,9 @@ REFUSAL_GRACE = 2.0
 CLOSE_GRACE = 1.0
 #: The ``Server`` header: no versions for an attacker to look up.
 SERVER_HEADER = "chatkit"
+#: Resting budgets (of clients with no open connection) kept before expired ones are
+#: dropped, at least: past it, they are pruned each time their number doubles.
+RESTING_PRUNE = 1024
 #: Host names that always mean "this machine".
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 #: Headers a request may carry once at most: two ``Host`` are a bad request (RFC 7230,
@@ -377,6 +380,10 @@ class Guard:
         self.hosts = tuple(hosts)
         self.bound_host: str | None = None  # set by listen()
         self._budgets: dict[str, Callable[..., bool]] = {}
+        # The budgets of clients whose last connection closed, until they would be full
+        # again (when, budget): closing and connecting again does not refill one.
+        self._resting: dict[str, tuple[float, Callable[..., bool]]] = {}
+        self._prune_at = RESTING_PRUNE
         #: Each member's budget of private messages (on whenever client budgets are).
         self.inboxes = Inboxes() if client_limit is not None else None
         self._refusing = 0  # refused connections waiting for their answer
@@ -410,8 +417,22 @@ class Guard:
         if self.client_limit is None or key is None:
             return None
         if key not in self._budgets:
-            self._budgets[key] = self.client_limit.spender()
+            now = time.monotonic()
+            until, budget = self._resting.pop(key, (now, None))
+            self._budgets[key] = budget if budget is not None and until > now else (
+                self.client_limit.spender())
         return self._budgets[key]
+
+    def _rest(self, key: str) -> None:
+        """``key``'s last connection closed: keep its budget while it is not full again."""
+        budget = self._budgets.pop(key, None)
+        if budget is None or self.client_limit is None:
+            return
+        now = time.monotonic()
+        self._resting[key] = (now + self.client_limit.refill_seconds, budget)
+        if len(self._resting) >= self._prune_at:  # now and then: amortized, bounded
+            self._resting = {k: v for k, v in self._resting.items() if v[0] > now}
+            self._prune_at = max(RESTING_PRUNE, 2 * len(self._resting))
 
     def meter(self, websocket: ServerConnection, rate_limit: RateLimit | None) -> Meter:
         """What this connection may send: its rate and its client's budget, each frame
@@ -494,7 +515,7 @@ class Guard:
             key = connection.client_key
             self.admission.release(key)
             if key is not None and key not in self.admission.per_client:
-                self._budgets.pop(key, None)  # its last connection closed
+                self._rest(key)  # its last connection closed
 
     def drop_waiting(self) -> int:
         """Abort the connections that have sent no request yet; how many.

@@ -35,14 +35,20 @@ Nearly all a delivery costs is the ``send()`` system call into the kernel's TCP
 stack (:func:`write_now` makes it straight from the socket when nothing waits).
 When one turn of the event loop broadcasts several chats (they arrived together),
 an :class:`Outbox` sends each member's first frame at once and gathers the rest,
-written with one call at the end of the turn, instead of one call per frame.
+written with one call at the end of the turn, instead of one call per frame. When a
+chat comes alone (as a class chats, one at a time), the Outbox sends it to the whole
+room at once (:meth:`Outbox.send_together`): one ``send()`` per member, and no Python
+around it per member.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import math
+import operator
+import socket
 import traceback
 import weakref
 import zlib
@@ -153,26 +159,83 @@ class Outbox:
     One per server, used on its event loop only.
     """
 
-    __slots__ = ("pending", "scheduled")
+    __slots__ = ("pending", "scheduled", "frames")
 
-    def __init__(self) -> None:
-        self.pending: dict[Any, list[bytes]] = {}
+    def __init__(self, frames: OutgoingFrames | None = None) -> None:
+        # transport -> the frames gathered for it this turn; None: it had its first.
+        self.pending: dict[Any, list[bytes] | None] = {}
         self.scheduled = False
+        self.frames = frames  # the server's: send_together needs them (see make_sender)
 
     def add(self, transport: Any, frame: bytes) -> None:
         """Write ``frame``: at once if it is the first this turn, else at the turn's end."""
-        frames = self.pending.get(transport)
-        if frames is None:  # this turn's first frame for it: out at once
-            self.pending[transport] = []
+        frames = self.pending.get(transport, _FIRST)
+        if frames is _FIRST:  # this turn's first frame for it: out at once
+            self.pending[transport] = None
             write_now(transport, frame)
-            if not self.scheduled:
-                self.scheduled = True
-                asyncio.get_running_loop().call_soon(self.flush_all)
+            self._schedule()
+        elif frames is None:
+            self.pending[transport] = [frame]
         else:
             frames.append(frame)
 
+    def _schedule(self) -> None:
+        if not self.scheduled:
+            self.scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush_all)
+
+    def send_together(self, outlets: list[Any], text: str) -> list[int]:
+        """Send ``text`` at once to each member whose :class:`Outlet` is this outbox's
+        and ready; return the positions in ``outlets`` of the others (for their ``send``).
+
+        It does what each member's ``send`` would -- the frame (built once) straight to
+        the socket, this turn's first for it -- with one ``send()`` per member called
+        from C (``map``) instead of four Python calls around each. It serves only a turn
+        that has written no frame yet (a chat that came alone, as a class chats): after
+        that, frames are gathered, and each member's own ``send`` keeps them in order.
+        A member's outlet is ready while nothing waits in its transport and its
+        connection is open; what the kernel does not take goes to the transport, which
+        sends it when it can, as :func:`write_now` does.
+        """
+        frames = self.frames
+        if self.pending or frames is None:
+            return list(range(len(outlets)))
+        mine = [outlet for outlet in outlets
+                if outlet is not None and outlet.ready and outlet.outbox is self]
+        at, others = None, []  # at: where mine are in outlets (None: all of them, in order)
+        if len(mine) != len(outlets):
+            at = [index for index, outlet in enumerate(outlets)
+                  if outlet is not None and outlet.ready and outlet.outbox is self]
+            others = sorted(set(range(len(outlets))).difference(at))
+            for index in others:  # a connection that needed care may be ready next time
+                outlet = outlets[index]
+                if outlet is not None and outlet.outbox is self:
+                    outlet.ready = outlet.can_take()
+        if not mine:
+            return others
+        if frames.text is not text:
+            frames.load(text)
+        frame = frames.plain
+        taken = send_all(list(map(_SOCK, mine)), frame)
+        if taken.count(len(frame)) != len(taken):  # a full socket, a broken connection
+            for position, count in enumerate(taken):
+                if count == len(frame):
+                    continue
+                outlet = mine[position]
+                outlet.ready = False
+                if count:  # the rest waits in the transport, which sends it when it can
+                    outlet.transport.write(frame[count:])
+                else:  # nothing went: its own send decides (buffer it, or skip a dead one)
+                    others.append(position if at is None else at[position])
+                    mine[position] = None
+            mine = [outlet for outlet in mine if outlet is not None]
+            others.sort()
+        self.pending.update(dict.fromkeys(map(_TRANSPORT, mine)))
+        self._schedule()
+        return others
+
     def flush(self, transport: Any) -> None:
-        """Write what waits for ``transport`` now."""
+        """Write what waits for ``transport`` now (and let its next frame go at once)."""
         frames = self.pending.pop(transport, None)
         if frames:
             write_now(transport, frames[0] if len(frames) == 1 else b"".join(frames))
@@ -205,6 +268,7 @@ def write_now(transport: Any, data: bytes) -> None:
         ...     def is_closing(self): return False
         ...     def get_write_buffer_size(self): return 0
         ...     def write(self, data): self.written.append(data)
+        ...     def get_protocol(self): return None
         >>> transport = Transport()
         >>> write_now(transport, b"hello")
         >>> transport.written                             # the rest, buffered by asyncio
@@ -225,6 +289,62 @@ def write_now(transport: Any, data: bytes) -> None:
             return
         data = data[sent:]
     transport.write(data)
+    outlet = getattr(transport.get_protocol(), "outlet", None)
+    if outlet is not None:  # something waits in the transport now: no sends past it
+        outlet.ready = False
+
+
+def send_all(sockets: list[socket.socket], data: bytes) -> list[int]:
+    """``socket.send(data)`` on each of ``sockets``, called from C; how many bytes each
+    took (0 where it raised: a full or broken socket)::
+
+        >>> left, right = socket.socketpair()
+        >>> right.close()                  # a broken connection raises; the others still get it
+        >>> one, two = socket.socketpair()
+        >>> send_all([left, one], b"hi"), two.recv(2)
+        ([0, 2], b'hi')
+        >>> for end in (left, one, two): end.close()
+
+    """
+    taken: list[int] = []
+    for _ in range(len(sockets)):  # each pass takes at least one socket
+        try:
+            taken.extend(map(socket.socket.send, sockets[len(taken):] if taken else sockets,
+                             itertools.repeat(data)))
+            break
+        except OSError:  # list.extend keeps what came before the one that raised
+            taken.append(0)
+    return taken
+
+
+class Outlet:
+    """How an :class:`Outbox` reaches one member together with the rest of a room
+    (``send.outlet``; ``ChatUser`` keeps it as ``user.outlet``, ``send_each`` uses it).
+
+    ``ready`` says the outbox may send to its socket directly: the connection is open
+    and nothing waits in its transport. Whatever could change that marks it: a write
+    the kernel did not take whole (:func:`write_now`), websockets' own frames (pings,
+    pongs, close: :meth:`ChatConnection.send_data`), the connection's end.
+    """
+
+    __slots__ = ("outbox", "transport", "sock", "protocol", "ready")
+
+    def __init__(self, outbox: Outbox, transport: Any, sock: socket.socket, protocol: Any) -> None:
+        self.outbox, self.transport, self.sock, self.protocol = outbox, transport, sock, protocol
+        self.ready = self.can_take()
+
+    def can_take(self) -> bool:
+        """May a frame go straight to the socket? Open, not closing, nothing waiting."""
+        return (self.protocol.state is State.OPEN and not self.transport.is_closing()
+                and not self.transport.get_write_buffer_size())
+
+    def send_together(self, outlets: list[Any], text: str) -> list[int]:
+        """See :meth:`Outbox.send_together` (what ``send_each`` calls)."""
+        return self.outbox.send_together(outlets, text)
+
+
+_FIRST = object()  # Outbox.pending's "no frame for it this turn yet"
+_SOCK, _TRANSPORT = operator.attrgetter("sock"), operator.attrgetter("transport")
 
 
 # -- the connection and its send function -----------------------------------------------
@@ -240,10 +360,11 @@ class ChatConnection(GuardedConnection):
     as ``serve``'s ``create_connection``); :func:`make_sender` gives it the outbox.
     """
 
-    __slots__ = ("outbox", "keepalive")  # see GuardedConnection's
+    __slots__ = ("outbox", "keepalive", "outlet")  # see GuardedConnection's
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.outbox: Outbox | None = None  # the server's, once make_sender is called
+        self.outlet: Outlet | None = None  # its Outbox's way to it, once make_sender is called
         self.keepalive: Keepalive | None = None  # the server's, once the handshake is done
         super().__init__(*args, **kwargs)
         # websockets only appends to, iterates over and removes from this (its waiters for
@@ -270,6 +391,9 @@ class ChatConnection(GuardedConnection):
         if outbox is not None and self.transport in outbox.pending:
             outbox.flush(self.transport)
         super().send_data()
+        outlet = self.outlet
+        if outlet is not None and outlet.ready:  # a close frame, or a ping the kernel left
+            outlet.ready = outlet.can_take()
 
     def start_keepalive(self) -> None:
         """After a successful handshake (websockets calls this then): share the
@@ -286,6 +410,8 @@ class ChatConnection(GuardedConnection):
             self.keepalive.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.outlet is not None:
+            self.outlet.ready = False
         super().connection_lost(exc)
         if self.keepalive is not None:
             self.keepalive.discard(self)
@@ -484,6 +610,10 @@ def make_sender(
     is given. A connection that negotiated deflate with context takeover
     (``compression="deflate"``) compresses its own, through websockets.
 
+    With an ``outbox`` that holds these ``frames`` (``Outbox(frames)``, as a server
+    makes them) and plain frames, ``send.outlet`` lets a room send to this member
+    together with the others (:meth:`Outbox.send_together`).
+
     ``drop(websocket, why)`` (the server's guard) drops a member that stopped
     reading and says so in the log. ``send.latest(kind, text)`` sends text that
     replaces earlier text of its ``kind`` (member lists): at most one per
@@ -532,6 +662,10 @@ def make_sender(
                 )
 
     send.latest = Latest(send, every)  # type: ignore[attr-defined]
+    sock = getattr(transport, "_sock", None)  # asyncio's socket transports (see write_now)
+    if (bits is None and write is not write_now and outbox.frames is frames
+            and sock is not None):  # plain frames, this server's: the room may send together
+        websocket.outlet = send.outlet = Outlet(outbox, transport, sock, protocol)  # type: ignore[attr-defined]
     return send
 
 

@@ -34,8 +34,12 @@ def server(request):
 class RawMember:
     """A blocking socket that does what a browser does on the wire, frame by frame."""
 
-    def __init__(self, port: int, name: str) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
+    def __init__(self, port: int, name: str, rcvbuf: int | None = None) -> None:
+        self.sock = socket.socket()
+        if rcvbuf is not None:  # before connecting: the window it offers stays small
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(DEADLINE)
+        self.sock.connect(("127.0.0.1", port))
         self.sock.sendall(handshake_request(port, "/chat/people", "browser"))
         response = b""
         while b"\r\n\r\n" not in response:

@@ -291,6 +291,26 @@ def test_ten_connections_from_one_address_share_one_budget_and_others_are_not_sl
     run(body)
 
 
+def test_closing_and_connecting_again_does_not_refill_a_spent_budget():
+    from chatkit.server.guard import ClientLimit
+
+    async def body():
+        budget = ClientLimit(burst=3, per_second=0.01, bytes_burst=10**6, bytes_per_second=1000)
+        async with chat_server(client_limit=budget) as server:
+            replies = []
+            for attempt in range(3):  # join (1 of 3) and a chat (2 of 3), then out; again
+                async with connect(server.room(), local_addr=(ATTACKER, 0)) as ws:
+                    await ws.send(json.dumps({"type": "join", "name": f"bot{attempt}"}))
+                    await say(ws, "spam")
+                    replies.append(await recv_until(
+                        ws, lambda m: m["type"] == "error" or m.get("text") == "spam"))
+            said = [[m["type"] for m in got if m["type"] in ("chat", "error")] for got in replies]
+            assert said[0] == ["chat"]  # its first two frames were within the budget
+            assert said[1] == ["error"] and said[2] == ["error"], said  # not a fresh budget
+
+    run(body)
+
+
 def test_the_budget_counts_bytes_too():
     from chatkit.server.guard import ClientLimit
 

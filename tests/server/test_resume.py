@@ -13,6 +13,7 @@ from typing import Any
 
 from websockets.asyncio.client import connect
 
+from chatkit.core.limits import ClientLimit, RateLimit
 from chatkit.core.messages import chat, encode, note
 from chatkit.server import ChatServer
 from tests.helpers.chat import recv_json, recv_until, say
@@ -227,3 +228,41 @@ def test_rooms_that_do_not_number_offer_no_resume_rather_than_a_wrong_one():
             assert await recv_json(ws) == chat("Ann", "hi")  # no id
             await eventually(lambda: len(chat_server.desk.roster.history("unnumbered")) == 2)
     run(body)
+
+
+def test_history_answers_come_out_of_the_clients_budget_so_joining_again_and_again_is_bounded():
+    # One address joins 40 times asking for 200 messages (about 40 KB each); another asks once.
+    budget = ClientLimit()  # the default: 64 KiB a second, 256 KiB at once, shared with what it sends
+
+    async def take_history(port: int, address: str) -> tuple[int, list[dict]]:
+        async with connect(f"ws://127.0.0.1:{port}/chat/people", open_timeout=DEADLINE,
+                           local_addr=(address, 0), max_size=None) as ws:
+            await ws.send(json.dumps({"type": "join", "name": "Mallory", "history": 200}))
+            frames = []
+            for _ in range(5):  # its join note, maybe an error, the history
+                frames.append(await asyncio.wait_for(ws.recv(), DEADLINE))
+                if json.loads(frames[-1])["type"] == "history":
+                    break
+            return sum(len(f.encode()) for f in frames), [json.loads(f) for f in frames]
+
+    async def body():
+        async with serving(rate_limit=RateLimit(), client_limit=budget) as (chat_server, port, _):
+            history = chat_server.histories.get("people")
+            for n in range(200):
+                history.add(chat("Colt", f"{n} " + "words " * 25))
+            start = asyncio.get_running_loop().time()
+            sizes, cut = [], 0
+            for _ in range(40):
+                size, got = await take_history(port, "127.0.0.3")
+                sizes.append(size)
+                cut += any(m["type"] == "error" and "history was not sent" in m["text"] for m in got)
+                assert got[-1]["type"] == "history"
+            elapsed = asyncio.get_running_loop().time() - start
+            _, honest = await take_history(port, "127.0.0.4")  # a classmate: a budget of its own
+        return sizes, cut, elapsed, honest
+
+    sizes, cut, elapsed, honest = run(body)
+    bound = budget.bytes_burst + budget.bytes_per_second * elapsed + max(sizes)
+    assert sum(sizes) <= bound, f"{sum(sizes)} bytes sent to one address in {elapsed:.1f} s"
+    assert cut >= 20  # most of the 40 answers carried no messages, and said why
+    assert len(honest[-1]["messages"]) > 100 and not any(m["type"] == "error" for m in honest)
