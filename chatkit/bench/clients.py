@@ -35,11 +35,12 @@ import asyncio
 import base64
 import json
 import os
+import select
 import socket
 import sys
 import time
 import zlib
-from typing import Any
+from typing import Any, Callable
 
 from websockets.utils import apply_mask
 
@@ -55,6 +56,10 @@ NOTE_PREFIX = b'{"type":"note","text":"'
 LEFT_NOTE = b'{"type":"note","text":"' + f"{STALLED} left {ROOM}.".encode() + b'"}'
 BUFFER_BYTES = 16 * 1024  # each member's read buffer: 200 short frames, 5 padded ones
 CONNECT_BATCH = 50  # connections opened at once (the server's listen backlog is 100)
+# Chats counted during a phase and checked after it: at most this many bytes kept, a
+# chunk costing its length and what its bytes object, its time and two list slots take.
+LOG_BYTES = 64 * 1024 * 1024
+LOG_OVERHEAD = 96
 
 
 # -- what the server process costs --------------------------------------------
@@ -197,6 +202,7 @@ class Target:
         self.reset(0)
 
     def reset(self, messages: int) -> None:
+        self.messages = messages
         self.counts = [0] * messages
         self.completed = 0
         self.completed_by = [0] * self.senders  # chats delivered to all, per sender
@@ -206,6 +212,16 @@ class Target:
         self.errors = []
         for member in self.members:
             member.next_seq = list(range(self.senders))
+            member.after = 0
+
+    def arrived(self, seq: int) -> None:
+        """Count chat ``seq`` delivered to one more member; wake the senders when all got it."""
+        counts = self.counts
+        counts[seq] += 1
+        if counts[seq] == self.size:
+            self.completed += 1
+            self.completed_by[seq % self.senders] += 1
+            self.wake()
 
     def wake(self) -> None:
         if self.waiter is not None and not self.waiter.done():
@@ -220,7 +236,8 @@ class Member(asyncio.BufferedProtocol):
     """A lean room member: handshake, then frames split by hand; counts and checks chats.
 
     It reads into a buffer of its own (``recv_into``): asyncio's plain protocols
-    allocate 256 KiB per read, which costs more than the read itself.
+    allocate 256 KiB per read, which costs more than the read itself. During a
+    measured phase a :class:`Reader` reads it instead.
     """
 
     def __init__(self, target: Target) -> None:
@@ -231,9 +248,19 @@ class Member(asyncio.BufferedProtocol):
         self.open = asyncio.get_running_loop().create_future()
         self.upgraded = False
         self.next_seq = list(range(target.senders))  # the chat due next from each sender
+        self.after = 0  # one sender: the chat due next, by the chats counted (Reader.count)
         self.transport: asyncio.Transport | None = None
         self.deflate: Deflate | None = None  # once the server accepted the browser's offer
         self.browser = target.client == "browser"
+        # during a measured phase: the Reader that reads this member, the socket's
+        # descriptor, bytes the kernel did not take yet, and the chunks whose chats the
+        # Reader counted but did not check yet, with the time each was read
+        self.reader: Reader | None = None
+        self.fd = -1
+        self.pending = bytearray()
+        self.chunks: list[bytes] = []
+        self.times: list[int] = []
+        self.dropped = False  # closed, and already reported
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -243,7 +270,7 @@ class Member(asyncio.BufferedProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.open.done():
             self.open.set_exception(ConnectionError(f"closed during the handshake: {exc}"))
-        elif self.upgraded:
+        elif self.upgraded and not self.dropped:
             self.target.error("a member's connection closed")
             self.target.wake()
 
@@ -251,26 +278,35 @@ class Member(asyncio.BufferedProtocol):
         return self.view[self.filled :]
 
     def buffer_updated(self, nbytes: int) -> None:
+        if self.upgraded:
+            self.take(nbytes, time.monotonic_ns())
+            return
         buffer, size = self.data, self.filled + nbytes
-        pos = 0
-        if not self.upgraded:
-            end = buffer.find(b"\r\n\r\n", 0, size)
-            if end < 0:
-                self.filled = size
-                return
-            if not buffer.startswith(b"HTTP/1.1 101"):
-                self.open.set_exception(ConnectionError(bytes(buffer[:end]).decode(errors="replace")))
-                return
-            self.upgraded = True
-            extensions = _extensions_header(bytes(buffer[:end]))
-            self.target.negotiated = extensions
-            if extensions.startswith("permessage-deflate"):
-                self.deflate = Deflate(extensions)
-            self.open.set_result(None)
-            pos = end + 4
+        end = buffer.find(b"\r\n\r\n", 0, size)
+        if end < 0:
+            self.filled = size
+            return
+        if not buffer.startswith(b"HTTP/1.1 101"):
+            self.open.set_exception(ConnectionError(bytes(buffer[:end]).decode(errors="replace")))
+            return
+        self.upgraded = True
+        extensions = _extensions_header(bytes(buffer[:end]))
+        self.target.negotiated = extensions
+        if extensions.startswith("permessage-deflate"):
+            self.deflate = Deflate(extensions)
+        self.open.set_result(None)
+        self.take(nbytes, time.monotonic_ns(), end + 4)  # frames may follow the response
+
+    def take(self, nbytes: int, now: int, pos: int = 0, counted: bool = False) -> None:
+        """Count and check the whole frames in the buffer from ``pos``: ``nbytes`` just read at ``now``.
+
+        asyncio's reads (``buffer_updated``: handshake, joins) and the :class:`Reader`'s
+        come here; ``counted``: the Reader counted these chats already (:meth:`Reader.count`),
+        only check them. An incomplete frame is kept at the buffer's front.
+        """
+        buffer, size = self.data, self.filled + nbytes
         target = self.target
         target.wire_bytes += nbytes
-        now = time.monotonic_ns()
         while size - pos >= 2:
             first, length = buffer[pos], buffer[pos + 1]
             if length < 126:
@@ -287,7 +323,7 @@ class Member(asyncio.BufferedProtocol):
             if end > size:
                 if end - pos > BUFFER_BYTES:
                     target.error(f"a frame of {length} bytes: larger than the buffer")
-                    self.transport.abort()
+                    self.abort()
                     return
                 break
             pos = end
@@ -310,21 +346,19 @@ class Member(asyncio.BufferedProtocol):
                     try:
                         seq = int(data[text:space])
                         sent = int(data[space + 1 : after if after > 0 else end - 2])
-                        counts = target.counts
-                        counts[seq] += 1
+                        if not counted:
+                            target.arrived(seq)
                     except (ValueError, IndexError):
                         target.error(f"a chat with unexpected text: {bytes(data[start:end])[:80]!r}")
                         continue
+                    if not counted:
+                        self.after = seq + 1
                     by = seq % target.senders
                     if seq != self.next_seq[by]:
                         target.error(f"chat {seq} arrived when {self.next_seq[by]} was due")
                     self.next_seq[by] = seq + target.senders
                     target.received += 1
                     target.latencies.append(now - sent)
-                    if counts[seq] == target.size:
-                        target.completed += 1
-                        target.completed_by[by] += 1
-                        target.wake()
                 elif data.startswith(NOTE_PREFIX, start, end):
                     if data[start:end] == LEFT_NOTE:
                         target.left_notes += 1
@@ -334,22 +368,252 @@ class Member(asyncio.BufferedProtocol):
                 else:
                     target.error(f"unexpected message: {bytes(data[start:end])[:80]!r}")
             elif first == 0x89:  # ping: answer, or the server's keepalive closes us
-                self.transport.write(client_frame(bytes(buffer[start:end]), 0xA))
+                self.write(client_frame(bytes(buffer[start:end]), 0xA))
             elif first == 0x88:
-                self.transport.write(client_frame(bytes(buffer[start:end]), 0x8))
+                self.write(client_frame(bytes(buffer[start:end]), 0x8))
             else:
                 target.error(f"unexpected frame opcode {first:#x}")
         if pos:  # keep the start of an incomplete frame at the front
             buffer[: size - pos] = buffer[pos:size]
         self.filled = size - pos
 
+    def check(self) -> None:
+        """Check the chats the :class:`Reader` counted but did not check yet, in arrival order."""
+        chunks, times, self.chunks, self.times = self.chunks, self.times, [], []
+        for chunk, now in zip(chunks, times):  # whole frames, read when the buffer was empty
+            self.data[: len(chunk)] = chunk
+            self.take(len(chunk), now, counted=True)
+
     def send_text(self, text: str) -> None:
         """Send one text message, deflated if that was agreed (browsers compress all they send)."""
         payload = text.encode()
         if self.deflate is not None:
-            self.transport.write(client_frame(self.deflate.deflate(payload), rsv1=True))
+            self.write(client_frame(self.deflate.deflate(payload), rsv1=True))
         else:
-            self.transport.write(client_frame(payload))
+            self.write(client_frame(payload))
+
+    def write(self, frame: bytes) -> None:
+        """Send ``frame``: by asyncio's transport, or during a measured phase by the socket
+        itself (asyncio's loop is not running then); what the kernel does not take yet
+        waits in ``pending`` for the :class:`Reader` to send when the socket is writable."""
+        if self.reader is None:
+            self.transport.write(frame)
+        elif self.pending:
+            self.pending += frame
+        else:
+            try:
+                sent = os.write(self.fd, frame)
+            except BlockingIOError:
+                sent = 0
+            except OSError as exc:
+                self.reader.drop(self, f"a member's connection failed: {exc}")
+                return
+            if sent < len(frame):
+                self.pending += frame[sent:]
+                self.reader.want_write(self, True)
+
+    def flush(self) -> None:
+        """Send what the kernel did not take before (the socket has room now)."""
+        try:
+            sent = os.write(self.fd, self.pending)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self.reader.drop(self, f"a member's connection failed: {exc}")
+            return
+        del self.pending[:sent]
+        if not self.pending:
+            self.reader.want_write(self, False)
+
+    def abort(self) -> None:
+        """Close the connection at once: a member that broke the protocol."""
+        if self.reader is not None:
+            self.reader.drop(self, None)
+        else:
+            self.transport.abort()
+
+
+class Reader:
+    """The measured phases' own loop: one ``select.epoll`` over the members' sockets.
+
+    asyncio costs more per read than the read itself (a selector key, a handle, a
+    callback, ``get_buffer``), and so did checking each chat as it came: at 200 members
+    and one chat at a time the clients cost more than the server they measured. Here a
+    read is ``os.read`` on the member's socket, taken at once to time it; a chunk that
+    holds whole chats is only counted (:meth:`count`: which chat, so that the senders'
+    windows stay exact) and kept with its read time; :meth:`Member.check` checks it all
+    later, as :meth:`Member.take` checks everything else at once. The sockets, their
+    options and what goes on the wire stay as they are. asyncio stops reading them
+    meanwhile (``pause_reading``) and takes them back at :meth:`close`::
+
+        reader = Reader(target)
+        try:
+            reader.wait(lambda: target.completed >= 10, time.monotonic() + 5)
+        finally:
+            reader.close()  # every chat checked; asyncio reads the members again
+    """
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.one_sender = target.senders == 1
+        self.epoll = select.epoll()
+        self.by_fd: dict[int, Member] = {}
+        self.logged = 0  # bytes kept for checking later, with what keeping them costs
+        try:
+            for member in target.members:
+                if member.dropped or member.transport.is_closing():
+                    continue
+                member.transport.pause_reading()
+                member.fd = member.transport.get_extra_info("socket").fileno()
+                member.reader = self
+                self.by_fd[member.fd] = member
+                self.epoll.register(member.fd, select.EPOLLIN)
+        except BaseException:
+            self.close()
+            raise
+
+    def poll(self, timeout: float) -> None:
+        """Read each member the kernel says has bytes; wait up to ``timeout`` s for one."""
+        by_fd, clock, read, count = self.by_fd, time.monotonic_ns, os.read, self.count
+        target = self.target
+        counts, messages, full = target.counts, target.messages, target.size
+        one_sender, logged = self.one_sender, 0
+        for fd, events in self.epoll.poll(timeout):
+            member = by_fd.get(fd)
+            if member is None:  # dropped by an earlier event of this batch
+                continue
+            if events != select.EPOLLIN:  # room to write, or the socket failed
+                if events & select.EPOLLOUT:
+                    member.flush()
+                if not events & ~select.EPOLLOUT or member.reader is None:
+                    continue
+            filled = member.filled
+            try:
+                chunk = read(fd, BUFFER_BYTES - filled)
+            except BlockingIOError:
+                continue
+            except OSError as exc:
+                self.drop(member, f"a member's connection failed: {exc}")
+                continue
+            now = clock()  # the arrival time: when the bytes are read
+            size = len(chunk)
+            if (1 < size < 128 and chunk[1] == size - 2 and chunk[0] == 0x81 and not filled
+                    and one_sender and chunk.startswith(CHAT_PREFIXES, 2)
+                    and (seq := member.after) < messages):
+                # the common case, counted here (as count() does, inline: the hot path):
+                # one short chat from the one sender, the next by its place
+                member.after = seq + 1
+                counts[seq] += 1
+                if counts[seq] == full:
+                    target.completed += 1
+                    target.completed_by[0] += 1
+                member.chunks.append(chunk)
+                member.times.append(now)
+                logged += size + LOG_OVERHEAD
+            elif not size:
+                self.drop(member, "a member's connection closed")
+            elif not filled and count(member, chunk):
+                member.chunks.append(chunk)
+                member.times.append(now)
+                logged += size + LOG_OVERHEAD
+            else:  # compressed, a frame cut in two, a note, a ping, ...: all at once
+                member.check()
+                member.data[filled : filled + size] = chunk
+                member.take(size, now)
+        if logged:
+            self.logged += logged
+            if self.logged > LOG_BYTES:
+                self.check()
+
+    def count(self, member: Member, chunk: bytes) -> bool:
+        """Count the chats in ``chunk`` if it holds nothing but whole, short, uncompressed
+        chats, and say so; else count nothing (:meth:`Member.take` will).
+
+        With one sender the chats are counted by their place: the n-th chat a member gets
+        is chat n if the server is right, which :meth:`Member.check` checks (a wrong
+        order, a chat twice, one missing is an error there). With several, by number."""
+        target = self.target
+        size = len(chunk)
+        if 1 < size < 128 and chunk[1] == size - 2 and chunk[0] == 0x81 and self.one_sender:
+            if not chunk.startswith(CHAT_PREFIXES, 2) or member.after >= target.messages:
+                return False  # the common case: one short chat in the chunk
+            member.after += 1
+            target.arrived(member.after - 1)
+            return True
+        pos, seqs = 0, []
+        while pos < size:  # each turn moves on by a frame
+            if chunk[pos] != 0x81 or size - pos < 2:
+                return False
+            start = pos + 2
+            pos = start + chunk[pos + 1]
+            if chunk[start - 1] > 125 or pos > size or not chunk.startswith(CHAT_PREFIXES, start, pos):
+                return False
+            if self.one_sender:
+                seq = member.after + len(seqs)
+            else:
+                text = chunk.find(TEXT_KEY, start, pos) + len(TEXT_KEY)
+                space = chunk.find(b" ", text, pos)
+                try:
+                    seq = int(chunk[text:space])
+                except ValueError:
+                    return False
+                if text < len(TEXT_KEY) or space < 0:
+                    return False
+            if not 0 <= seq < target.messages:
+                return False
+            seqs.append(seq)
+        member.after += len(seqs)
+        for seq in seqs:
+            target.arrived(seq)
+        return True
+
+    def wait(self, condition: Callable[[], bool], deadline: float) -> bool:
+        """Read until ``condition()`` or the deadline (``time.monotonic()``); True if it came true."""
+        while not condition():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.poll(min(left, 0.5))
+        return True
+
+    def check(self) -> None:
+        """Check every chat counted so far (:meth:`Member.check`)."""
+        for member in self.target.members:
+            member.check()
+        self.logged = 0
+
+    def want_write(self, member: Member, wanted: bool) -> None:
+        """Watch ``member``'s socket for room to write (its ``pending`` bytes), or stop."""
+        events = select.EPOLLIN | (select.EPOLLOUT if wanted else 0)
+        self.epoll.modify(member.fd, events)
+
+    def drop(self, member: Member, reason: str | None) -> None:
+        """Stop reading ``member`` (its connection closed or failed); report ``reason``."""
+        member.check()
+        if reason is not None:
+            member.target.error(reason)
+        member.dropped = True
+        self._release(member)
+        member.transport.abort()
+
+    def _release(self, member: Member) -> None:
+        self.by_fd.pop(member.fd, None)
+        try:
+            self.epoll.unregister(member.fd)
+        except (OSError, ValueError):
+            pass
+        member.fd, member.reader = -1, None
+
+    def close(self) -> None:
+        """Check what is left to check; give every member back to asyncio, unsent bytes too."""
+        self.check()
+        for member in list(self.by_fd.values()):
+            pending, member.pending = bytes(member.pending), bytearray()
+            self._release(member)
+            if pending:
+                member.transport.write(pending)
+            member.transport.resume_reading()
+        self.epoll.close()
 
 
 def open_stalled(port: int, name: str = STALLED) -> socket.socket:
@@ -439,8 +703,19 @@ async def measure(
     target: Target, messages: int, window: int, pad: int, timeout: float, progress: Progress
 ) -> dict[str, Any]:
     """Send ``messages`` chats from the target's senders, each with at most ``window`` of
-    its own not yet delivered to all (one sender: ``m0``, ``window`` in flight)."""
-    loop = asyncio.get_running_loop()
+    its own not yet delivered to all (one sender: ``m0``, ``window`` in flight).
+
+    The phase runs on a :class:`Reader` of its own, not on asyncio's loop."""
+    reader = Reader(target)
+    try:
+        await asyncio.sleep(0)  # reads asyncio had scheduled already run first
+        return _measure(target, reader, messages, window, pad, timeout, progress)
+    finally:
+        reader.close()
+
+
+def _measure(target: Target, reader: Reader, messages: int, window: int, pad: int,
+             timeout: float, progress: Progress) -> dict[str, Any]:
     target.reset(messages)
     count = target.senders
     senders = target.members[:count]
@@ -450,8 +725,9 @@ async def measure(
     wire_before = target.wire_bytes
     cpu_before = cpu_seconds(target.pid)
     client_before = time.process_time()
+    times_before = os.times()
     start = time.monotonic_ns()
-    deadline = loop.time() + timeout
+    deadline = time.monotonic() + timeout
     reported = 0
     done = target.completed_by
 
@@ -465,7 +741,7 @@ async def measure(
         if sum(sent) >= messages:
             break
         if not ready():
-            if not await wait_for(target, ready, deadline):
+            if not reader.wait(ready, deadline):
                 break
             progress.add(target.completed - reported)
             reported = target.completed
@@ -474,10 +750,13 @@ async def measure(
                 seq = index + count * sent[index]
                 sent[index] += 1
                 sender.send_text(f'{{"type": "chat", "text": "{seq} {time.monotonic_ns()}{padding}"}}')
-    await wait_for(target, lambda: target.completed >= messages, deadline)
+    reader.wait(lambda: target.completed >= messages, deadline)
     elapsed = (time.monotonic_ns() - start) / 1e9
     cpu = cpu_seconds(target.pid) - cpu_before
     client_cpu = time.process_time() - client_before
+    times_after = os.times()
+    reader.check()  # the chats counted but not checked yet: after the clock stopped
+    check_cpu = time.process_time() - client_before - client_cpu
     progress.add(target.completed - reported)
     deliveries = target.received
     return {
@@ -494,7 +773,11 @@ async def measure(
         "server_cpu_ms_per_1000": 1e6 * cpu / deliveries if deliveries else float("nan"),
         "server_cpu_share": cpu / elapsed if elapsed else 0.0,
         "client_cpu_s": client_cpu,
+        "client_cpu_us_per_delivery": 1e6 * client_cpu / deliveries if deliveries else float("nan"),
         "client_cpu_share": client_cpu / elapsed if elapsed else 0.0,
+        "client_user_s": times_after.user - times_before.user,
+        "client_check_s": check_cpu,
+        "client_system_s": times_after.system - times_before.system,
         "server_peak_kib": peak_memory(target.pid),
         "server_rss_kib": current_memory(target.pid),
         "left_notes": target.left_notes - left_before,
