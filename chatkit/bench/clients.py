@@ -204,6 +204,8 @@ class Target:
     def reset(self, messages: int) -> None:
         self.messages = messages
         self.counts = [0] * messages
+        # what a chat's text starts with, by its number: b'"text":"7 ' (Reader.poll)
+        self.heads = [b"%s%d " % (TEXT_KEY, seq) for seq in range(messages)]
         self.completed = 0
         self.completed_by = [0] * self.senders  # chats delivered to all, per sender
         self.received = 0
@@ -477,7 +479,7 @@ class Reader:
         by_fd, clock, read, count = self.by_fd, time.monotonic_ns, os.read, self.count
         target = self.target
         counts, messages, full = target.counts, target.messages, target.size
-        one_sender, logged = self.one_sender, 0
+        one_sender, heads, logged = self.one_sender, target.heads, 0
         for fd, events in self.epoll.poll(timeout):
             member = by_fd.get(fd)
             if member is None:  # dropped by an earlier event of this batch
@@ -498,10 +500,11 @@ class Reader:
             now = clock()  # the arrival time: when the bytes are read
             size = len(chunk)
             if (1 < size < 128 and chunk[1] == size - 2 and chunk[0] == 0x81 and not filled
-                    and one_sender and chunk.startswith(CHAT_PREFIXES, 2)
-                    and (seq := member.after) < messages):
-                # the common case, counted here (as count() does, inline: the hot path):
-                # one short chat from the one sender, the next by its place
+                    and one_sender and (seq := member.after) < messages
+                    and chunk.startswith(CHAT_PREFIXES, 2)
+                    and chunk.startswith(heads[seq], chunk.find(TEXT_KEY, 2))):
+                # the common case, counted here (as count() does; inline: the hot path):
+                # one short chat from the one sender, the one due next
                 member.after = seq + 1
                 counts[seq] += 1
                 if counts[seq] == full:
@@ -527,20 +530,10 @@ class Reader:
 
     def count(self, member: Member, chunk: bytes) -> bool:
         """Count the chats in ``chunk`` if it holds nothing but whole, short, uncompressed
-        chats, and say so; else count nothing (:meth:`Member.take` will).
-
-        With one sender the chats are counted by their place: the n-th chat a member gets
-        is chat n if the server is right, which :meth:`Member.check` checks (a wrong
-        order, a chat twice, one missing is an error there). With several, by number."""
+        chats, and say so; else count nothing (:meth:`Member.take` will). A chat's number
+        is read as ``take`` reads it, so the senders' windows are exact."""
         target = self.target
-        size = len(chunk)
-        if 1 < size < 128 and chunk[1] == size - 2 and chunk[0] == 0x81 and self.one_sender:
-            if not chunk.startswith(CHAT_PREFIXES, 2) or member.after >= target.messages:
-                return False  # the common case: one short chat in the chunk
-            member.after += 1
-            target.arrived(member.after - 1)
-            return True
-        pos, seqs = 0, []
+        size, pos, seqs = len(chunk), 0, []
         while pos < size:  # each turn moves on by a frame
             if chunk[pos] != 0x81 or size - pos < 2:
                 return False
@@ -548,33 +541,37 @@ class Reader:
             pos = start + chunk[pos + 1]
             if chunk[start - 1] > 125 or pos > size or not chunk.startswith(CHAT_PREFIXES, start, pos):
                 return False
-            if self.one_sender:
-                seq = member.after + len(seqs)
-            else:
-                text = chunk.find(TEXT_KEY, start, pos) + len(TEXT_KEY)
-                space = chunk.find(b" ", text, pos)
-                try:
-                    seq = int(chunk[text:space])
-                except ValueError:
-                    return False
-                if text < len(TEXT_KEY) or space < 0:
-                    return False
+            text = chunk.find(TEXT_KEY, start, pos) + len(TEXT_KEY)
+            space = chunk.find(b" ", text, pos)
+            if text == len(TEXT_KEY) - 1 or space < 0:
+                return False
+            try:
+                seq = int(chunk[text:space])
+            except ValueError:
+                return False
             if not 0 <= seq < target.messages:
                 return False
             seqs.append(seq)
-        member.after += len(seqs)
         for seq in seqs:
             target.arrived(seq)
+        member.after = seqs[-1] + 1
         return True
 
     def wait(self, condition: Callable[[], bool], deadline: float) -> bool:
-        """Read until ``condition()`` or the deadline (``time.monotonic()``); True if it came true."""
-        while not condition():
+        """Read until ``condition()`` or the deadline (``time.monotonic()``); True if it came true.
+
+        ``condition`` depends on the chats delivered to all (``target.completed``, ...):
+        it is asked again only when one more was."""
+        target, seen = self.target, -1
+        while True:
+            if target.completed != seen:
+                seen = target.completed
+                if condition():
+                    return True
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
             self.poll(min(left, 0.5))
-        return True
 
     def check(self) -> None:
         """Check every chat counted so far (:meth:`Member.check`)."""
