@@ -40,6 +40,7 @@ import socket
 import sys
 import time
 import zlib
+from array import array
 from typing import Any, Callable
 
 from websockets.utils import apply_mask
@@ -57,9 +58,9 @@ LEFT_NOTE = b'{"type":"note","text":"' + f"{STALLED} left {ROOM}.".encode() + b'
 BUFFER_BYTES = 16 * 1024  # each member's read buffer: 200 short frames, 5 padded ones
 CONNECT_BATCH = 50  # connections opened at once (the server's listen backlog is 100)
 # Chats counted during a phase and checked after it: at most this many bytes kept, a
-# chunk costing its length and what its bytes object, its time and two list slots take.
+# chunk costing its length and its size and read time besides.
 LOG_BYTES = 64 * 1024 * 1024
-LOG_OVERHEAD = 96
+LOG_OVERHEAD = 16
 
 
 # -- what the server process costs --------------------------------------------
@@ -260,8 +261,9 @@ class Member(asyncio.BufferedProtocol):
         self.reader: Reader | None = None
         self.fd = -1
         self.pending = bytearray()
-        self.chunks: list[bytes] = []
-        self.times: list[int] = []
+        self.kept = bytearray()  # those chunks, one after the other
+        self.sizes = array("l")  # each one's size
+        self.times = array("q")  # and when it was read (time.monotonic_ns)
         self.dropped = False  # closed, and already reported
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -381,10 +383,13 @@ class Member(asyncio.BufferedProtocol):
 
     def check(self) -> None:
         """Check the chats the :class:`Reader` counted but did not check yet, in arrival order."""
-        chunks, times, self.chunks, self.times = self.chunks, self.times, [], []
-        for chunk, now in zip(chunks, times):  # whole frames, read when the buffer was empty
-            self.data[: len(chunk)] = chunk
-            self.take(len(chunk), now, counted=True)
+        kept, sizes, times = self.kept, self.sizes, self.times
+        self.kept, self.sizes, self.times = bytearray(), array("l"), array("q")
+        data, start = self.data, 0
+        for size, now in zip(sizes, times):  # whole frames, read when the buffer was empty
+            data[:size] = kept[start : start + size]
+            self.take(size, now, counted=True)
+            start += size
 
     def send_text(self, text: str) -> None:
         """Send one text message, deflated if that was agreed (browsers compress all they send)."""
@@ -480,18 +485,21 @@ class Reader:
         target = self.target
         counts, messages, full = target.counts, target.messages, target.size
         one_sender, heads, logged = self.one_sender, target.heads, 0
+        # the module's names, as locals: this loop runs once per delivery
+        readable, most, prefixes, key, overhead = (select.EPOLLIN, BUFFER_BYTES, CHAT_PREFIXES,
+                                                   TEXT_KEY, LOG_OVERHEAD)
         for fd, events in self.epoll.poll(timeout):
             member = by_fd.get(fd)
             if member is None:  # dropped by an earlier event of this batch
                 continue
-            if events != select.EPOLLIN:  # room to write, or the socket failed
+            if events != readable:  # room to write, or the socket failed
                 if events & select.EPOLLOUT:
                     member.flush()
                 if not events & ~select.EPOLLOUT or member.reader is None:
                     continue
             filled = member.filled
             try:
-                chunk = read(fd, BUFFER_BYTES - filled)
+                chunk = read(fd, most - filled)
             except BlockingIOError:
                 continue
             except OSError as exc:
@@ -501,8 +509,8 @@ class Reader:
             size = len(chunk)
             if (1 < size < 128 and chunk[1] == size - 2 and chunk[0] == 0x81 and not filled
                     and one_sender and (seq := member.after) < messages
-                    and chunk.startswith(CHAT_PREFIXES, 2)
-                    and chunk.startswith(heads[seq], chunk.find(TEXT_KEY, 2))):
+                    and chunk.startswith(prefixes, 2)
+                    and chunk.startswith(heads[seq], chunk.find(key, 2))):
                 # the common case, counted here (as count() does; inline: the hot path):
                 # one short chat from the one sender, the one due next
                 member.after = seq + 1
@@ -510,15 +518,17 @@ class Reader:
                 if counts[seq] == full:
                     target.completed += 1
                     target.completed_by[0] += 1
-                member.chunks.append(chunk)
+                member.kept += chunk
+                member.sizes.append(size)
                 member.times.append(now)
-                logged += size + LOG_OVERHEAD
+                logged += size + overhead
             elif not size:
                 self.drop(member, "a member's connection closed")
             elif not filled and count(member, chunk):
-                member.chunks.append(chunk)
+                member.kept += chunk
+                member.sizes.append(size)
                 member.times.append(now)
-                logged += size + LOG_OVERHEAD
+                logged += size + overhead
             else:  # compressed, a frame cut in two, a note, a ping, ...: all at once
                 member.check()
                 member.data[filled : filled + size] = chunk
