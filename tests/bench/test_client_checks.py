@@ -18,6 +18,7 @@ import os
 import sys
 
 import pytest
+from websockets.utils import apply_mask
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 SIZE = 3  # members m0 (the sender), m1 (the one the server wrongs), m2
@@ -43,7 +44,7 @@ async def read_message(reader: asyncio.StreamReader) -> bytes | None:
     data = await reader.readexactly(length)
     if first & 0x0F == 0x8:
         return None
-    return bytes(byte ^ mask[index % 4] for index, byte in enumerate(data))
+    return apply_mask(data, mask)
 
 
 class FaultyRoom:
@@ -51,7 +52,10 @@ class FaultyRoom:
 
     - ``"swap"``: chat ``chat`` reaches m1 after the one that follows it;
     - ``"utf8"``: chat ``chat`` reaches m1 as a text frame with a byte that is not UTF-8;
-    - ``"lose"``: chat ``chat`` never reaches m1.
+    - ``"lose"``: chat ``chat`` never reaches m1;
+    - ``"none"``: nothing wrong.
+
+    Each chat goes out with its number and send time only, any padding left out.
     """
 
     def __init__(self, fault: str, chat: int) -> None:
@@ -89,9 +93,10 @@ class FaultyRoom:
             writer.write(frame(payload))
 
     def chat_from(self, name: str, text: str) -> None:
-        payload = json.dumps({"type": "chat", "name": name, "text": text},
+        seq, sent = text.split()[:2]
+        payload = json.dumps({"type": "chat", "name": name, "text": f"{seq} {sent}"},
                              separators=(",", ":")).encode()
-        seq = int(text.split()[0])
+        seq = int(seq)
         for member, writer in self.members.items():
             if member != "m1":
                 writer.write(frame(payload))
@@ -107,11 +112,12 @@ class FaultyRoom:
             # "lose": nothing for m1
 
 
-async def run_against(room: FaultyRoom, messages: int, window: int, timeout: float) -> dict:
+async def run_against(room: FaultyRoom, messages: int, window: int, timeout: float,
+                      pad: int = 0) -> dict:
     """Run the benchmark's clients against ``room``; return their one measured phase."""
-    server = await asyncio.start_server(room.serve, "127.0.0.1", 0)
+    server = await asyncio.start_server(room.serve, "127.0.0.1", 0, limit=2**25)
     port = server.sockets[0].getsockname()[1]
-    config = {"size": SIZE, "messages": messages, "window": window, "rounds": 1,
+    config = {"size": SIZE, "messages": messages, "window": window, "rounds": 1, "pad": pad,
               "timeout": timeout, "targets": [{"kind": "faulty", "port": port, "pid": os.getpid()}]}
     clients = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "chatkit.bench.clients", json.dumps(config),
@@ -162,3 +168,13 @@ def test_the_last_chat_lost_to_one_member_is_the_only_loss():
     phase = asyncio.run(run_against(FaultyRoom("lose", chat=5), messages=6, window=2, timeout=2))
     assert phase["errors"] == []
     assert phase["lost"] == 1
+
+
+@pytest.mark.timeout(60)
+def test_a_chat_larger_than_the_socket_buffer_is_sent_whole_while_the_clients_read():
+    # 8 MB chats: more than the kernel takes at once (tcp_wmem's 4 MB at most), so the
+    # sender's rest waits for room while the members are read; the server reads them whole
+    phase = asyncio.run(run_against(FaultyRoom("none", chat=-1), messages=4, window=2,
+                                    timeout=20, pad=8_000_000))
+    assert phase["errors"] == []
+    assert phase["received"] == phase["expected"] == SIZE * 4
