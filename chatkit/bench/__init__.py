@@ -114,6 +114,7 @@ def _summary(phases: list[dict[str, Any]]) -> dict[str, Any]:
         "server_cpu_ms_per_1000": median("server_cpu_ms_per_1000"),
         "server_cpu_share": median("server_cpu_share"),
         "client_cpu_share": median("client_cpu_share"),
+        "client_cpu_us_per_delivery": median("client_cpu_us_per_delivery"),
         "server_peak_mib": max(p["server_peak_kib"] for p in phases) / 1024,
         "wire_bytes_per_delivery": median("wire_bytes_per_delivery"),
         "negotiated": phases[0].get("negotiated", ""),
@@ -495,7 +496,7 @@ def table(results: dict[str, Any]) -> str:
              f" ({'offer permessage-deflate as browsers do' if results.get('client', 'browser') == 'browser' else 'offer no compression'});"
              " medians over the rounds; ratios: median [lowest-highest] of side-by-side pairs",
              f"{'size':>5} {'server':>11} {'deliv/s':>9} {'p50 ms':>7} {'p99 ms':>7}"
-             f" {'cpu us/dl':>9} {'B/deliv':>7} {'KiB/conn':>8} {'peak MiB':>8}"
+             f" {'cpu us/dl':>9} {'client us':>9} {'B/deliv':>7} {'KiB/conn':>8} {'peak MiB':>8}"
              f" {'lost':>5}  vs baseline"]
     for name, reason in results.get("skipped", {}).items():
         lines.insert(0, f"skipped {name}: {reason}")
@@ -516,6 +517,7 @@ def table(results: dict[str, Any]) -> str:
             lines.append(
                 f"{entry['size']:>5} {kind:>11} {row['deliveries_per_s']:>9.0f} {lat['p50']:>7.2f}"
                 f" {lat['p99']:>7.2f} {row['server_cpu_ms_per_1000']:>9.2f}"
+                f" {row.get('client_cpu_us_per_delivery', float('nan')):>9.2f}"
                 f" {row.get('wire_bytes_per_delivery', float('nan')):>7.1f}"
                 f" {idle if idle is not None else float('nan'):>8.1f} {row['server_peak_mib']:>8.1f}"
                 f" {row['lost']:>5}  {vs}"

@@ -27,6 +27,15 @@ must. A chat's text is ``"<seq> <send time in ns>[ <padding>]"`` (sender ``k`` o
 bytes around it, the order of each sender's chats on its connection, and the send
 time, without decoding JSON. All clients run in this one process, so send and
 arrival times come from the same clock (``time.monotonic_ns``, system-wide on Linux).
+
+asyncio connects and joins them; the measured phases run on a :class:`Reader`, one
+``select.epoll`` loop over all the members' sockets, which reads each as soon as the
+kernel has bytes for it, takes the arrival time then, counts each chat by its number
+(the senders' windows depend on it) and keeps the bytes: the full check of each chat
+(UTF-8, its shape, its sender's order, its latency) runs after the phase's clock
+stopped (``client_check_s``). On one chat at a time to 200 members, most of what the
+clients still cost is the kernel's (``client_system_s``): the read, and on loopback
+the ACK it sends and the server's side of that ACK.
 """
 
 from __future__ import annotations
@@ -35,11 +44,13 @@ import asyncio
 import base64
 import json
 import os
+import select
 import socket
 import sys
 import time
 import zlib
-from typing import Any
+from array import array
+from typing import Any, Callable
 
 from websockets.utils import apply_mask
 
@@ -55,6 +66,10 @@ NOTE_PREFIX = b'{"type":"note","text":"'
 LEFT_NOTE = b'{"type":"note","text":"' + f"{STALLED} left {ROOM}.".encode() + b'"}'
 BUFFER_BYTES = 16 * 1024  # each member's read buffer: 200 short frames, 5 padded ones
 CONNECT_BATCH = 50  # connections opened at once (the server's listen backlog is 100)
+# Chats counted during a phase and checked after it: at most this many bytes kept, a
+# chunk costing its length and its size and read time besides.
+LOG_BYTES = 64 * 1024 * 1024
+LOG_OVERHEAD = 16
 
 
 # -- what the server process costs --------------------------------------------
@@ -197,7 +212,11 @@ class Target:
         self.reset(0)
 
     def reset(self, messages: int) -> None:
+        self.messages = messages
         self.counts = [0] * messages
+        # one sender: how each chat's frame starts, up to its number, once the first
+        # chat told how this server writes it (Reader.count; Reader.poll matches them)
+        self.heads: list[bytes] | None = None
         self.completed = 0
         self.completed_by = [0] * self.senders  # chats delivered to all, per sender
         self.received = 0
@@ -206,6 +225,16 @@ class Target:
         self.errors = []
         for member in self.members:
             member.next_seq = list(range(self.senders))
+            member.after = 0
+
+    def arrived(self, seq: int) -> None:
+        """Count chat ``seq`` delivered to one more member; wake the senders when all got it."""
+        counts = self.counts
+        counts[seq] += 1
+        if counts[seq] == self.size:
+            self.completed += 1
+            self.completed_by[seq % self.senders] += 1
+            self.wake()
 
     def wake(self) -> None:
         if self.waiter is not None and not self.waiter.done():
@@ -220,7 +249,8 @@ class Member(asyncio.BufferedProtocol):
     """A lean room member: handshake, then frames split by hand; counts and checks chats.
 
     It reads into a buffer of its own (``recv_into``): asyncio's plain protocols
-    allocate 256 KiB per read, which costs more than the read itself.
+    allocate 256 KiB per read, which costs more than the read itself. During a
+    measured phase a :class:`Reader` reads it instead.
     """
 
     def __init__(self, target: Target) -> None:
@@ -231,9 +261,20 @@ class Member(asyncio.BufferedProtocol):
         self.open = asyncio.get_running_loop().create_future()
         self.upgraded = False
         self.next_seq = list(range(target.senders))  # the chat due next from each sender
+        self.after = 0  # one sender: the chat due next, by the chats counted (Reader.count)
         self.transport: asyncio.Transport | None = None
         self.deflate: Deflate | None = None  # once the server accepted the browser's offer
         self.browser = target.client == "browser"
+        # during a measured phase: the Reader that reads this member, the socket's
+        # descriptor, bytes the kernel did not take yet, and the chunks whose chats the
+        # Reader counted but did not check yet, with the time each was read
+        self.reader: Reader | None = None
+        self.fd = -1
+        self.pending = bytearray()
+        self.kept = bytearray()  # those chunks, one after the other
+        self.sizes = array("l")  # each one's size
+        self.times = array("q")  # and when it was read (time.monotonic_ns)
+        self.dropped = False  # closed, and already reported
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -243,7 +284,7 @@ class Member(asyncio.BufferedProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.open.done():
             self.open.set_exception(ConnectionError(f"closed during the handshake: {exc}"))
-        elif self.upgraded:
+        elif self.upgraded and not self.dropped:
             self.target.error("a member's connection closed")
             self.target.wake()
 
@@ -251,26 +292,35 @@ class Member(asyncio.BufferedProtocol):
         return self.view[self.filled :]
 
     def buffer_updated(self, nbytes: int) -> None:
+        if self.upgraded:
+            self.take(nbytes, time.monotonic_ns())
+            return
         buffer, size = self.data, self.filled + nbytes
-        pos = 0
-        if not self.upgraded:
-            end = buffer.find(b"\r\n\r\n", 0, size)
-            if end < 0:
-                self.filled = size
-                return
-            if not buffer.startswith(b"HTTP/1.1 101"):
-                self.open.set_exception(ConnectionError(bytes(buffer[:end]).decode(errors="replace")))
-                return
-            self.upgraded = True
-            extensions = _extensions_header(bytes(buffer[:end]))
-            self.target.negotiated = extensions
-            if extensions.startswith("permessage-deflate"):
-                self.deflate = Deflate(extensions)
-            self.open.set_result(None)
-            pos = end + 4
+        end = buffer.find(b"\r\n\r\n", 0, size)
+        if end < 0:
+            self.filled = size
+            return
+        if not buffer.startswith(b"HTTP/1.1 101"):
+            self.open.set_exception(ConnectionError(bytes(buffer[:end]).decode(errors="replace")))
+            return
+        self.upgraded = True
+        extensions = _extensions_header(bytes(buffer[:end]))
+        self.target.negotiated = extensions
+        if extensions.startswith("permessage-deflate"):
+            self.deflate = Deflate(extensions)
+        self.open.set_result(None)
+        self.take(nbytes, time.monotonic_ns(), end + 4)  # frames may follow the response
+
+    def take(self, nbytes: int, now: int, pos: int = 0, counted: bool = False) -> None:
+        """Count and check the whole frames in the buffer from ``pos``: ``nbytes`` just read at ``now``.
+
+        asyncio's reads (``buffer_updated``: handshake, joins) and the :class:`Reader`'s
+        come here; ``counted``: the Reader counted these chats already (:meth:`Reader.count`),
+        only check them. An incomplete frame is kept at the buffer's front.
+        """
+        buffer, size = self.data, self.filled + nbytes
         target = self.target
         target.wire_bytes += nbytes
-        now = time.monotonic_ns()
         while size - pos >= 2:
             first, length = buffer[pos], buffer[pos + 1]
             if length < 126:
@@ -287,7 +337,7 @@ class Member(asyncio.BufferedProtocol):
             if end > size:
                 if end - pos > BUFFER_BYTES:
                     target.error(f"a frame of {length} bytes: larger than the buffer")
-                    self.transport.abort()
+                    self.abort()
                     return
                 break
             pos = end
@@ -310,21 +360,19 @@ class Member(asyncio.BufferedProtocol):
                     try:
                         seq = int(data[text:space])
                         sent = int(data[space + 1 : after if after > 0 else end - 2])
-                        counts = target.counts
-                        counts[seq] += 1
+                        if not counted:
+                            target.arrived(seq)
                     except (ValueError, IndexError):
                         target.error(f"a chat with unexpected text: {bytes(data[start:end])[:80]!r}")
                         continue
+                    if not counted:
+                        self.after = seq + 1
                     by = seq % target.senders
                     if seq != self.next_seq[by]:
                         target.error(f"chat {seq} arrived when {self.next_seq[by]} was due")
                     self.next_seq[by] = seq + target.senders
                     target.received += 1
                     target.latencies.append(now - sent)
-                    if counts[seq] == target.size:
-                        target.completed += 1
-                        target.completed_by[by] += 1
-                        target.wake()
                 elif data.startswith(NOTE_PREFIX, start, end):
                     if data[start:end] == LEFT_NOTE:
                         target.left_notes += 1
@@ -334,22 +382,257 @@ class Member(asyncio.BufferedProtocol):
                 else:
                     target.error(f"unexpected message: {bytes(data[start:end])[:80]!r}")
             elif first == 0x89:  # ping: answer, or the server's keepalive closes us
-                self.transport.write(client_frame(bytes(buffer[start:end]), 0xA))
+                self.write(client_frame(bytes(buffer[start:end]), 0xA))
             elif first == 0x88:
-                self.transport.write(client_frame(bytes(buffer[start:end]), 0x8))
+                self.write(client_frame(bytes(buffer[start:end]), 0x8))
             else:
                 target.error(f"unexpected frame opcode {first:#x}")
         if pos:  # keep the start of an incomplete frame at the front
             buffer[: size - pos] = buffer[pos:size]
         self.filled = size - pos
 
+    def check(self) -> None:
+        """Check the chats the :class:`Reader` counted but did not check yet, in arrival order."""
+        kept, sizes, times = self.kept, self.sizes, self.times
+        self.kept, self.sizes, self.times = bytearray(), array("l"), array("q")
+        data, start = self.data, 0
+        for size, now in zip(sizes, times):  # whole frames, read when the buffer was empty
+            data[:size] = kept[start : start + size]
+            self.take(size, now, counted=True)
+            start += size
+
     def send_text(self, text: str) -> None:
         """Send one text message, deflated if that was agreed (browsers compress all they send)."""
         payload = text.encode()
         if self.deflate is not None:
-            self.transport.write(client_frame(self.deflate.deflate(payload), rsv1=True))
+            self.write(client_frame(self.deflate.deflate(payload), rsv1=True))
         else:
-            self.transport.write(client_frame(payload))
+            self.write(client_frame(payload))
+
+    def write(self, frame: bytes) -> None:
+        """Send ``frame``: by asyncio's transport, or during a measured phase by the socket
+        itself (asyncio's loop is not running then); what the kernel does not take yet
+        waits in ``pending`` for the :class:`Reader` to send when the socket is writable."""
+        if self.reader is None:
+            self.transport.write(frame)
+        elif self.pending:
+            self.pending += frame
+        else:
+            try:
+                sent = os.write(self.fd, frame)
+            except BlockingIOError:
+                sent = 0
+            except OSError as exc:
+                self.reader.drop(self, f"a member's connection failed: {exc}")
+                return
+            if sent < len(frame):
+                self.pending += frame[sent:]
+                self.reader.want_write(self, True)
+
+    def flush(self) -> None:
+        """Send what the kernel did not take before (the socket has room now)."""
+        try:
+            sent = os.write(self.fd, self.pending)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self.reader.drop(self, f"a member's connection failed: {exc}")
+            return
+        del self.pending[:sent]
+        if not self.pending:
+            self.reader.want_write(self, False)
+
+    def abort(self) -> None:
+        """Close the connection at once: a member that broke the protocol."""
+        if self.reader is not None:
+            self.reader.drop(self, None)
+        else:
+            self.transport.abort()
+
+
+class Reader:
+    """The measured phases' own loop: one ``select.epoll`` over the members' sockets.
+
+    asyncio costs more per read than the read itself (a selector key, a handle, a
+    callback, ``get_buffer``), and so did checking each chat as it came: at 200 members
+    and one chat at a time the clients cost more than the server they measured. Here a
+    read is ``os.read`` on the member's socket, taken at once to time it; a chunk that
+    holds whole chats is only counted (:meth:`count`: which chat, so that the senders'
+    windows stay exact) and kept with its read time; :meth:`Member.check` checks it all
+    later, as :meth:`Member.take` checks everything else at once. The sockets, their
+    options and what goes on the wire stay as they are. asyncio stops reading them
+    meanwhile (``pause_reading``) and takes them back at :meth:`close`::
+
+        reader = Reader(target)
+        try:
+            reader.wait(lambda: target.completed >= 10, time.monotonic() + 5)
+        finally:
+            reader.close()  # every chat checked; asyncio reads the members again
+    """
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.one_sender = target.senders == 1
+        self.epoll = select.epoll()
+        self.by_fd: dict[int, Member] = {}
+        self.logged = 0  # bytes kept for checking later, with what keeping them costs
+        try:
+            for member in target.members:
+                if member.dropped or member.transport.is_closing():
+                    continue
+                member.transport.pause_reading()
+                member.fd = member.transport.get_extra_info("socket").fileno()
+                member.reader = self
+                self.by_fd[member.fd] = member
+                self.epoll.register(member.fd, select.EPOLLIN)
+        except BaseException:
+            self.close()
+            raise
+
+    def poll(self, timeout: float) -> None:
+        """Read each member the kernel says has bytes; wait up to ``timeout`` s for one."""
+        by_fd, clock, read, count = self.by_fd, time.monotonic_ns, os.read, self.count
+        target = self.target
+        counts, messages, full = target.counts, target.messages, target.size
+        heads, logged = target.heads, 0
+        # the module's names, as locals: this loop runs once per delivery
+        readable, most, overhead = select.EPOLLIN, BUFFER_BYTES, LOG_OVERHEAD
+        for fd, events in self.epoll.poll(timeout):
+            member = by_fd.get(fd)
+            if member is None:  # dropped by an earlier event of this batch
+                continue
+            if events != readable:  # room to write, or the socket failed
+                if events & select.EPOLLOUT:
+                    member.flush()
+                if not events & ~select.EPOLLOUT or member.reader is None:
+                    continue
+            filled = member.filled
+            try:
+                chunk = read(fd, most - filled)
+            except BlockingIOError:
+                continue
+            except OSError as exc:
+                self.drop(member, f"a member's connection failed: {exc}")
+                continue
+            now = clock()  # the arrival time: when the bytes are read
+            size = len(chunk)
+            if (1 < size < 128 and chunk[1] == size - 2 and chunk[0] == 0x81 and not filled
+                    and heads and (seq := member.after) < messages
+                    and chunk.startswith(heads[seq], 2)):
+                # the common case, counted here (as count() does; inline: the hot path):
+                # one short chat from the one sender, the one due next, as the server
+                # wrote the first (so a chat's shape and its number as take() reads it)
+                member.after = seq + 1
+                counts[seq] += 1
+                if counts[seq] == full:
+                    target.completed += 1
+                    target.completed_by[0] += 1
+                member.kept += chunk
+                member.sizes.append(size)
+                member.times.append(now)
+                logged += size + overhead
+            elif not size:
+                self.drop(member, "a member's connection closed")
+            elif not filled and count(member, chunk):
+                member.kept += chunk
+                member.sizes.append(size)
+                member.times.append(now)
+                logged += size + overhead
+            else:  # compressed, a frame cut in two, a note, a ping, ...: all at once
+                member.check()
+                member.data[filled : filled + size] = chunk
+                member.take(size, now)
+        if logged:
+            self.logged += logged
+            if self.logged > LOG_BYTES:
+                self.check()
+
+    def count(self, member: Member, chunk: bytes) -> bool:
+        """Count the chats in ``chunk`` if it holds nothing but whole, short, uncompressed
+        chats, and say so; else count nothing (:meth:`Member.take` will). A chat's number
+        is read as ``take`` reads it, so the senders' windows are exact."""
+        target = self.target
+        size, pos, seqs = len(chunk), 0, []
+        while pos < size:  # each turn moves on by a frame
+            if chunk[pos] != 0x81 or size - pos < 2:
+                return False
+            start = pos + 2
+            pos = start + chunk[pos + 1]
+            if chunk[start - 1] > 125 or pos > size or not chunk.startswith(CHAT_PREFIXES, start, pos):
+                return False
+            text = chunk.find(TEXT_KEY, start, pos) + len(TEXT_KEY)
+            space = chunk.find(b" ", text, pos)
+            if text == len(TEXT_KEY) - 1 or space < 0:
+                return False
+            try:
+                seq = int(chunk[text:space])
+            except ValueError:
+                return False
+            if not 0 <= seq < target.messages:
+                return False
+            seqs.append(seq)
+        for seq in seqs:
+            target.arrived(seq)
+        member.after = seqs[-1] + 1
+        if self.one_sender and target.heads is None:  # the frame's start, up to the number
+            head = chunk[start:text]
+            target.heads = [b"%s%d " % (head, seq) for seq in range(target.messages)]
+        return True
+
+    def wait(self, condition: Callable[[], bool], deadline: float) -> bool:
+        """Read until ``condition()`` or the deadline (``time.monotonic()``); True if it came true.
+
+        ``condition`` depends on the chats delivered to all (``target.completed``, ...):
+        it is asked again only when one more was."""
+        target, seen = self.target, -1
+        while True:
+            if target.completed != seen:
+                seen = target.completed
+                if condition():
+                    return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.poll(min(left, 0.5))
+
+    def check(self) -> None:
+        """Check every chat counted so far (:meth:`Member.check`)."""
+        for member in self.target.members:
+            member.check()
+        self.logged = 0
+
+    def want_write(self, member: Member, wanted: bool) -> None:
+        """Watch ``member``'s socket for room to write (its ``pending`` bytes), or stop."""
+        events = select.EPOLLIN | (select.EPOLLOUT if wanted else 0)
+        self.epoll.modify(member.fd, events)
+
+    def drop(self, member: Member, reason: str | None) -> None:
+        """Stop reading ``member`` (its connection closed or failed); report ``reason``."""
+        member.check()
+        if reason is not None:
+            member.target.error(reason)
+        member.dropped = True
+        self._release(member)
+        member.transport.abort()
+
+    def _release(self, member: Member) -> None:
+        self.by_fd.pop(member.fd, None)
+        try:
+            self.epoll.unregister(member.fd)
+        except (OSError, ValueError):
+            pass
+        member.fd, member.reader = -1, None
+
+    def close(self) -> None:
+        """Check what is left to check; give every member back to asyncio, unsent bytes too."""
+        self.check()
+        for member in list(self.by_fd.values()):
+            pending, member.pending = bytes(member.pending), bytearray()
+            self._release(member)
+            if pending:
+                member.transport.write(pending)
+            member.transport.resume_reading()
+        self.epoll.close()
 
 
 def open_stalled(port: int, name: str = STALLED) -> socket.socket:
@@ -439,8 +722,19 @@ async def measure(
     target: Target, messages: int, window: int, pad: int, timeout: float, progress: Progress
 ) -> dict[str, Any]:
     """Send ``messages`` chats from the target's senders, each with at most ``window`` of
-    its own not yet delivered to all (one sender: ``m0``, ``window`` in flight)."""
-    loop = asyncio.get_running_loop()
+    its own not yet delivered to all (one sender: ``m0``, ``window`` in flight).
+
+    The phase runs on a :class:`Reader` of its own, not on asyncio's loop."""
+    reader = Reader(target)
+    try:
+        await asyncio.sleep(0)  # reads asyncio had scheduled already run first
+        return _measure(target, reader, messages, window, pad, timeout, progress)
+    finally:
+        reader.close()
+
+
+def _measure(target: Target, reader: Reader, messages: int, window: int, pad: int,
+             timeout: float, progress: Progress) -> dict[str, Any]:
     target.reset(messages)
     count = target.senders
     senders = target.members[:count]
@@ -450,8 +744,9 @@ async def measure(
     wire_before = target.wire_bytes
     cpu_before = cpu_seconds(target.pid)
     client_before = time.process_time()
+    times_before = os.times()
     start = time.monotonic_ns()
-    deadline = loop.time() + timeout
+    deadline = time.monotonic() + timeout
     reported = 0
     done = target.completed_by
 
@@ -465,7 +760,7 @@ async def measure(
         if sum(sent) >= messages:
             break
         if not ready():
-            if not await wait_for(target, ready, deadline):
+            if not reader.wait(ready, deadline):
                 break
             progress.add(target.completed - reported)
             reported = target.completed
@@ -474,10 +769,13 @@ async def measure(
                 seq = index + count * sent[index]
                 sent[index] += 1
                 sender.send_text(f'{{"type": "chat", "text": "{seq} {time.monotonic_ns()}{padding}"}}')
-    await wait_for(target, lambda: target.completed >= messages, deadline)
+    reader.wait(lambda: target.completed >= messages, deadline)
     elapsed = (time.monotonic_ns() - start) / 1e9
     cpu = cpu_seconds(target.pid) - cpu_before
     client_cpu = time.process_time() - client_before
+    times_after = os.times()
+    reader.check()  # the chats counted but not checked yet: after the clock stopped
+    check_cpu = time.process_time() - client_before - client_cpu
     progress.add(target.completed - reported)
     deliveries = target.received
     return {
@@ -494,7 +792,11 @@ async def measure(
         "server_cpu_ms_per_1000": 1e6 * cpu / deliveries if deliveries else float("nan"),
         "server_cpu_share": cpu / elapsed if elapsed else 0.0,
         "client_cpu_s": client_cpu,
+        "client_cpu_us_per_delivery": 1e6 * client_cpu / deliveries if deliveries else float("nan"),
         "client_cpu_share": client_cpu / elapsed if elapsed else 0.0,
+        "client_user_s": times_after.user - times_before.user,
+        "client_check_s": check_cpu,
+        "client_system_s": times_after.system - times_before.system,
         "server_peak_kib": peak_memory(target.pid),
         "server_rss_kib": current_memory(target.pid),
         "left_notes": target.left_notes - left_before,

@@ -17,7 +17,8 @@ from tests.helpers import ROOT
 NOTEBOOK = ROOT / "notebooks" / "06-how-many-students.ipynb"
 
 FIGURES = {"deliveries_per_s", "latency_ms", "server_cpu_ms_per_1000", "server_cpu_share",
-           "client_cpu_share", "server_peak_mib", "expected", "received", "lost", "errors"}
+           "client_cpu_share", "client_cpu_us_per_delivery", "server_peak_mib", "expected",
+           "received", "lost", "errors"}
 
 
 NODE = shutil.which("node") is not None
@@ -37,6 +38,7 @@ def test_every_kind_delivers_every_chat_to_browser_like_clients_and_negotiates_i
         assert figures["lost"] == 0
         assert 0 < figures["latency_ms"]["p50"] <= figures["latency_ms"]["max"]
         assert figures["server_cpu_ms_per_1000"] > 0
+        assert figures["client_cpu_us_per_delivery"] >= 0
         assert figures["idle_kib_per_member"] is not None
     # the browsers' offer is declined by the original and by chatkit's default, as Node's ws does
     for kind in ("seed", "floor", "chatkit", "live"):
