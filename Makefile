@@ -16,6 +16,8 @@ PYTEST_ARGS ?=
 # nbgrader (in .venv-instructor, made once by make test). `make test` runs those on the
 # course's Python. That keeps CI within 10 minutes on 2 cores (docs/testing.md).
 PYTHON313 ?= python3.13
+# JupyterLab refuses to run as root unless told; on a student's laptop this is empty.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 NOT_FOR_STUDENTS := --ignore=tests/hub --ignore=tests/server/test_hub_service.py --ignore=tests/bench \
 	--ignore=tests/course/test_nbgrader.py --ignore=tests/redis \
 	--ignore=tests/server/test_workers.py --ignore=tests/server/test_workers_supervisor.py
