@@ -184,6 +184,8 @@ def test_a_server_on_all_addresses_prints_its_lan_link_and_its_local_one():
 
     lan = lan_address()
     with ChatkitServe("--host", "0.0.0.0", "--class-code", "k7f3-q9x2").wait_serving() as server:
+        # The links come after "serving on": wait for the line printed after them.
+        server.wait_for(r"^chatkit: class code ")
         links = re.findall(r"http://(\S+?):(\d+)/people\?code=k7f3-q9x2", server.output)
         hosts = [host for host, _ in links]
         assert hosts[:2] == [lan, "127.0.0.1"], server.output
