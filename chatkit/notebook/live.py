@@ -120,7 +120,8 @@ class LiveServer:
     """A chat server running on its own event loop in a background thread.
 
     Made by :func:`start`. ``url``, ``page_url(room)`` and ``ws_url(room)`` say
-    where it is; ``stop()`` stops it; ``events`` is its recent activity.
+    where it is; ``stop()`` stops it; ``events`` is its recent activity;
+    ``cut(room, name)`` drops one member's connection as a lost network does.
     """
 
     def __init__(self, server: ChatServer, host: str, port: int, *, room: str = "people"):
@@ -252,6 +253,44 @@ class LiveServer:
             if _live.get(self.port) is self:
                 del _live[self.port]
         self.server.report("stop", "stopped; the port is free")
+
+    # -- a network failure, on purpose ---------------------------------------
+
+    def cut(self, room: str, name: str, timeout: float = 5) -> int:
+        """Drop ``name``'s connection to ``room`` with no close frame, as a lost network does.
+
+        ::
+
+            server.cut("people", "Ann")   # Ann's Wi-Fi goes away: her client sees 1006
+
+        The server aborts that member's TCP connection: no close frame goes either
+        way, the client sees code 1006, and the server says "Ann left people." as
+        for any connection lost. Notebook 8 uses it to show a client resume. Only
+        members who joined ``room`` under that name (as it is now: ``/name``
+        counts) are cut; a namesake in another room is not. Returns how many
+        connections were cut (0 if nobody of that name is in that room).
+        """
+        if not self.running:
+            raise RuntimeError("the server is not running: start it first")
+        assert self._runner is not None
+
+        async def abort() -> int:  # on the server's loop, which owns the connections
+            seats = self.server.desk.roster.seats
+            members = {id(user) for user, seat in seats.items()
+                       if seat.room == room and seat.name == name}
+            cut = 0
+            for connection in list(self._ws_server.connections):
+                if (id(getattr(connection, "member", None)) in members
+                        and connection.transport is not None):
+                    connection.transport.abort()
+                    cut += 1
+            if cut:
+                self.server.report("cut", f"cut {name}'s connection to {room!r}"
+                                          " (no close frame: a lost network)")
+            await asyncio.sleep(0)  # their connection_lost runs
+            return cut
+
+        return self._runner.run(abort(), timeout)
 
     async def _cut(self) -> None:
         """On the server's loop: close the listener, drop every connection at once."""

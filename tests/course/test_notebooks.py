@@ -243,7 +243,10 @@ SHOWS = {
            "stopped"],
     "08": ["close: 1001", "ready_state after the drop: 3", "exponential, no jitter:",
            "30 of them in the busiest 100 ms", "Bob | the homework is due Friday",
-           "in order, none twice: True", "stopped"],
+           "in order, none twice: True", "stopped",
+           # ... and the same scene on the real server (chatkit.start, LiveServer.cut)
+           "connections cut: 1", "#4   (note) | Ann left people.", "Bob | see you",
+           "on the real server, every message once, in order: True", "stopped the real server"],
 }
 
 

@@ -348,3 +348,34 @@ def test_a_stop_that_runs_out_of_time_cuts_the_rest_says_so_and_frees_the_port()
         assert said[0] == "not everything closed within 0.3 s: the rest was cut", said
     finally:
         silent.close()
+
+
+def test_cut_drops_only_that_members_connection_and_sends_no_close_frame():
+    # Notebook 8's Wi-Fi going away, on the real server: Ann's connection to "people" is
+    # aborted. She gets no close frame (1006); Bob in her room hears that she left and
+    # goes on; her namesake in another room and Anna are not touched.
+    with chatkit.start(port=0, show=False) as server, \
+            Outside(server.ws_url("people"), "Ann") as ann, \
+            Outside(server.ws_url("people"), "Bob") as bob, \
+            Outside(server.ws_url("people"), "Anna") as anna, \
+            Outside(server.ws_url("other"), "Ann") as other_ann:
+        assert server.cut("people", "Ann") == 1
+        with pytest.raises(ConnectionClosed) as closed:
+            ann.wait_for(lambda message: False, "the connection dropping")
+        assert closed.value.rcvd is None, closed.value.rcvd  # no close frame came
+        assert closed.value.sent is None  # and the client sent none: it was cut
+        bob.expect(type="note", text="Ann left people.")
+        bob.say("still here")
+        bob.expect(type="chat", name="Bob", text="still here")
+        anna.expect(type="chat", name="Bob", text="still here")
+        other_ann.say("me too")
+        other_ann.expect(type="chat", name="Ann", text="me too")
+        assert server.cut("people", "Nobody") == 0
+        assert server.cut("people", "Ann") == 0  # gone already
+        wait_until(lambda: any("Ann disconnected from 'people'" in event.text
+                               and "code 1006" in event.text for event in server.events),
+                   "the server logs Ann's connection as lost")
+        assert [event.text for event in server.events if event.kind == "cut"] == [
+            "cut Ann's connection to 'people' (no close frame: a lost network)"]
+    with pytest.raises(RuntimeError, match="not running"):
+        server.cut("people", "Bob")
