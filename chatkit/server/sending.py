@@ -343,6 +343,9 @@ class Outlet:
         return self.outbox.send_together(outlets, text)
 
 
+#: The most one read of a connection takes (asyncio's own is 256 KiB): see ChatConnection.
+READ_BYTES = 64 * 1024
+
 _FIRST = object()  # Outbox.pending's "no frame for it this turn yet"
 _SOCK, _TRANSPORT = operator.attrgetter("sock"), operator.attrgetter("transport")
 
@@ -379,6 +382,12 @@ class ChatConnection(GuardedConnection):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
+        # asyncio reads with sock.recv(256 KiB): a bytes object that large comes from its
+        # own mmap, shrunk by mremap and freed by munmap -- three system calls and a page
+        # fault around each small read, and every chat is a small read (cpython#85451).
+        # Below glibc's mmap threshold (128 KiB) it comes from the heap instead.
+        if isinstance(getattr(transport, "max_size", None), int):
+            transport.max_size = READ_BYTES  # type: ignore[attr-defined]
         # websockets' queue of received frames: an empty deque is 760 bytes, and an idle
         # member's queue is nearly always empty (see FrameQueue). Only where it is what
         # this version of websockets makes: another version keeps its own.

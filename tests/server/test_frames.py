@@ -17,7 +17,8 @@ from websockets.asyncio.client import connect
 
 import chatkit
 from chatkit.bench.clients import Deflate, client_frame, handshake_request
-from chatkit.core.messages import chat, encode, note
+from chatkit.core.messages import MAX_MESSAGE_BYTES, chat, encode, note
+from chatkit.server.sending import READ_BYTES
 from tests.helpers.waiting import DEADLINE
 
 pytestmark = pytest.mark.timeout(60)
@@ -247,3 +248,25 @@ def test_chromium_chats_with_every_policy_and_gets_what_it_negotiated(server, pa
     else:
         assert result["extensions"].startswith("permessage-deflate")
         assert ("server_no_context_takeover" in result["extensions"]) == (policy == "shared")
+
+
+def test_a_message_longer_than_one_read_arrives_whole():
+    # asyncio reads READ_BYTES at a time here, not its own 256 KiB (see ChatConnection:
+    # a read that large costs an mmap, an mremap and an munmap): a message near the
+    # size limit takes two reads and must still be read whole, and a chat after it.
+    with chatkit.start(port=0, show=False, rate_limit=None) as live:
+        ann = RawMember(live.port, "Ann")
+        assert "Ann joined" in ann.frame()[1]
+
+        async def read_sizes():
+            return {connection.transport.max_size for connection in live._ws_server.connections}
+        sizes = asyncio.run_coroutine_threadsafe(read_sizes(), live._loop).result(DEADLINE)
+        assert sizes == {READ_BYTES}
+        padded = {"type": "chat", "text": "long", "pad": ""}  # the largest message allowed
+        padded["pad"] = "x" * (MAX_MESSAGE_BYTES - len(json.dumps(padded)))
+        assert len(client_frame(json.dumps(padded).encode())) > READ_BYTES
+        ann.send(padded)
+        ann.send({"type": "chat", "text": "short"})
+        assert ann.frame()[1] == encode(chat("Ann", "long"))
+        assert ann.frame()[1] == encode(chat("Ann", "short"))
+        ann.close()
