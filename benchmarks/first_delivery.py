@@ -30,7 +30,7 @@ import socket
 import statistics
 import time
 
-from chatkit.bench.clients import client_frame, handshake_request
+from chatkit.bench.clients import client_frame, cpu_seconds, handshake_request
 from chatkit.bench.servers import ServerProcess
 from chatkit.support.processes import raise_file_limit
 
@@ -39,12 +39,6 @@ __all__ = ["measure", "main"]
 KINDS = ("seed", "floor", "chatkit")
 ROOM = "/chat/bench"
 WARMUP = 100  # chats before the clock starts (the first ones pay for caches and allocations)
-
-
-def _cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _connect(port: int, members: int, deadline: float) -> list[socket.socket]:
@@ -97,10 +91,10 @@ def measure(kind: str, members: int = 200, chats: int = 1000, timeout: float = 6
     deadline = time.monotonic() + timeout
     server = ServerProcess(kind)
     sockets: list[socket.socket] = []
+    epoll = select.epoll()
     try:
         sockets = _connect(server.port, members, deadline)
         _drain(sockets, deadline)
-        epoll = select.epoll()
         fds = {sock.fileno(): index for index, sock in enumerate(sockets)}
         for fd in fds:
             epoll.register(fd, select.EPOLLIN)
@@ -111,7 +105,7 @@ def measure(kind: str, members: int = 200, chats: int = 1000, timeout: float = 6
         started = cpu = mine = 0.0
         for k in range(WARMUP + chats):
             if k == WARMUP:
-                started, cpu, mine = time.perf_counter(), _cpu_seconds(server.pid), time.process_time()
+                started, cpu, mine = time.perf_counter(), cpu_seconds(server.pid), time.process_time()
             expected = f'"text":"hello {k}"'.encode()
             have, first = 0, 0
             sent = time.perf_counter_ns()
@@ -140,9 +134,9 @@ def measure(kind: str, members: int = 200, chats: int = 1000, timeout: float = 6
             if k >= WARMUP:
                 parts.append((sent, first, last))
         elapsed = time.perf_counter() - started
-        server_cpu, clients_cpu = _cpu_seconds(server.pid) - cpu, time.process_time() - mine
-        epoll.close()
+        server_cpu, clients_cpu = cpu_seconds(server.pid) - cpu, time.process_time() - mine
     finally:
+        epoll.close()
         for sock in sockets:
             sock.close()
         server.stop()

@@ -25,6 +25,7 @@ from websockets.asyncio.client import connect
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from chatkit.bench.clients import cpu_seconds  # noqa: E402
 from chatkit.redis.local import start_redis  # noqa: E402
 from chatkit.support.processes import start_child  # noqa: E402
 
@@ -42,13 +43,6 @@ redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', now)
 redis.call('EXPIRE', KEYS[1], 60)
 return ok and 1 or 0
 """
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (``/proc/<pid>/stat``)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def open_close(url: str, count: int) -> None:
