@@ -10,6 +10,7 @@ nothing when the test passes.
     run(body)                                    # await body() under asyncio.run, bounded
     await eventually(lambda: "close" in kinds)   # poll on the running loop
     wait_until(lambda: path.exists(), "the file") # poll from plain code
+    on_loop(live, lambda: len(live._ws_server.connections))  # ask a live server's own loop
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import asyncio
 import time
 from typing import Any, Awaitable, Callable
 
-__all__ = ["DEADLINE", "run", "eventually", "wait_until"]
+__all__ = ["DEADLINE", "run", "eventually", "wait_until", "on_loop"]
 
 #: Seconds any single wait may take before the test fails instead of hanging.
 DEADLINE = 15.0
@@ -55,3 +56,11 @@ def wait_until(condition: Callable[[], Any], what: str, timeout: float = DEADLIN
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not within {timeout} s")
         time.sleep(every)
+
+
+def on_loop(live: Any, function: Callable[[], Any]) -> Any:
+    """Run ``function()`` on a live server's own loop (``chatkit.start``'s thread), where
+    its connections may be read safely, and return what it returns; bounded by DEADLINE."""
+    async def call() -> Any:
+        return function()
+    return asyncio.run_coroutine_threadsafe(call(), live._loop).result(DEADLINE)

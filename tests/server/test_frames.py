@@ -19,7 +19,7 @@ import chatkit
 from chatkit.bench.clients import Deflate, client_frame, handshake_request
 from chatkit.core.messages import MAX_MESSAGE_BYTES, chat, encode, note
 from chatkit.server.sending import READ_BYTES
-from tests.helpers.waiting import DEADLINE
+from tests.helpers.waiting import DEADLINE, on_loop
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -257,10 +257,8 @@ def test_a_message_longer_than_one_read_arrives_whole():
     with chatkit.start(port=0, show=False, rate_limit=None) as live:
         ann = RawMember(live.port, "Ann")
         assert "Ann joined" in ann.frame()[1]
-
-        async def read_sizes():
-            return {connection.transport.max_size for connection in live._ws_server.connections}
-        sizes = asyncio.run_coroutine_threadsafe(read_sizes(), live._loop).result(DEADLINE)
+        sizes = on_loop(live, lambda: {connection.transport.max_size
+                                       for connection in live._ws_server.connections})
         assert sizes == {READ_BYTES}
         padded = {"type": "chat", "text": "long", "pad": ""}  # the largest message allowed
         padded["pad"] = "x" * (MAX_MESSAGE_BYTES - len(json.dumps(padded)))

@@ -17,17 +17,10 @@ import chatkit
 from chatkit import ChatUser
 from chatkit.bench.clients import client_frame
 from chatkit.core.messages import chat, encode, note
-from tests.helpers.waiting import DEADLINE, wait_until
+from tests.helpers.waiting import DEADLINE, on_loop, wait_until
 from tests.server.test_frames import RawMember
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def on_loop(live, function):
-    """Run ``function()`` on the live server's own loop and return what it returns."""
-    async def call():
-        return function()
-    return asyncio.run_coroutine_threadsafe(call(), live._loop).result(DEADLINE)
 
 
 def users(live) -> dict[str, ChatUser]:
